@@ -1,0 +1,74 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# iouring-pbuf: out-of-tree module, tests and tooling.
+#
+#   make                      build the module for the running kernel
+#   make KDIR=/lib/modules/R/build   ... or for kernel release R
+#   make check                every test tier (installs what is missing)
+#   make demo                 boot Debian's 6.1 in QEMU and run the demo
+#   make help                 all targets
+
+KVER ?= $(shell uname -r)
+KDIR ?= /lib/modules/$(KVER)/build
+
+# Sources a build for another kernel needs (DKMS, scratch build dirs).
+MODULE_SOURCES := Kbuild Makefile module include uapi scripts/conftest.sh
+
+.PHONY: all module modules clean help deps tests tools kunit vm-test \
+	build-matrix style check demo dkms-install dkms-remove dkms-test
+
+all: module
+
+module modules:
+	@test -d "$(KDIR)" || { echo "no kernel build tree at $(KDIR):" \
+		"install the headers, or pass KDIR=... or KVER=..." >&2; exit 1; }
+	scripts/conftest.sh "$(KDIR)" include/generated/compat_autoconf.h
+	$(MAKE) -C "$(KDIR)" M="$(CURDIR)" modules
+
+clean:
+	@if [ -d "$(KDIR)" ]; then $(MAKE) -C "$(KDIR)" M="$(CURDIR)" clean; fi
+	rm -rf include/generated build
+	-$(MAKE) -C tests clean
+	-$(MAKE) -C tools clean
+
+help:
+	@sed -n 's/^#   //p' Makefile
+	@echo "targets: module clean deps tests tools kunit vm-test build-matrix"
+	@echo "         style check demo dkms-install dkms-remove dkms-test"
+
+deps:
+	scripts/install-deps.sh
+
+tests:
+	$(MAKE) -C tests
+
+tools:
+	$(MAKE) -C tools
+
+kunit:
+	scripts/kunit.sh
+
+# make vm-test [KVER=release]: one kernel, or the whole matrix
+vm-test:
+	scripts/vm-test.sh $(if $(filter command line,$(origin KVER)),$(KVER))
+
+build-matrix:
+	scripts/build-matrix.sh
+
+style:
+	scripts/style.sh
+
+check:
+	scripts/check.sh
+
+demo:
+	scripts/demo.sh
+
+dkms-install:
+	scripts/dkms.sh install
+
+dkms-remove:
+	scripts/dkms.sh remove
+
+dkms-test:
+	scripts/dkms.sh test

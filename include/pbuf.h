@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * iouring-pbuf internal interfaces: the per-open context, registered
+ * buffers, provided-buffer rings and memory accounting.
+ */
+#ifndef _PBUF_H
+#define _PBUF_H
+
+#include <linux/atomic.h>
+#include <linux/fs.h>
+#include <linux/kref.h>
+#include <linux/mutex.h>
+#include <linux/refcount.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/xarray.h>
+#include <linux/iouring_pbuf.h>
+
+#include "pbuf_logic.h"
+
+#define PBUF_VERSION		"0.1.0"
+
+/* Longest registered buffer; keeps page counts in 32 bits. */
+#define PBUF_MAX_BUF_LEN	(1ULL << 40)
+
+struct seq_file;
+struct user_struct;
+
+/*
+ * Module-wide counters, shown in /sys/class/misc/iouring-pbuf/. All return
+ * to zero once every context is closed and every operation has ended.
+ */
+struct pbuf_global {
+	atomic_long_t	pinned_pages;
+	atomic_long_t	charged_pages;
+	atomic_t	contexts;
+	atomic_t	inflight;
+};
+
+extern struct pbuf_global pbuf_global;
+
+/*
+ * Pages one buffer or ring holds pinned, and who pays for them. The charge
+ * goes to the registering user's locked_vm, checked against that task's
+ * RLIMIT_MEMLOCK (the pool io_uring and RDMA draw from); a caller with
+ * CAP_IPC_LOCK is not charged.
+ */
+struct pbuf_acct {
+	struct user_struct	*user;		/* NULL when not charged */
+	unsigned long		pinned;
+	unsigned long		charged;
+};
+
+/*
+ * One open file of /dev/iouring-pbuf.
+ *
+ * Lifetime: the file holds one reference, every registered buffer and ring
+ * holds one, so counters can be updated by an object that outlives the
+ * file (a buffer still referenced by an in-flight operation).
+ */
+struct pbuf_ctx {
+	struct kref		ref;
+
+	/* Serializes setup: creating and destroying tables and rings. */
+	struct mutex		setup_lock;
+
+	/*
+	 * buf_lock guards the table pointer, its size and its slots. Writers
+	 * also hold setup_lock; the data path takes only buf_lock, for the
+	 * lookup and the reference.
+	 */
+	spinlock_t		buf_lock;
+	struct pbuf_regbuf	**bufs;
+	unsigned int		nr_bufs;
+	unsigned int		nr_bufs_used;	/* occupied slots */
+
+	/* bgid -> struct pbuf_ring; stores under setup_lock, loads under RCU. */
+	struct xarray		rings;
+
+	atomic_long_t		pinned_pages;
+	atomic_long_t		charged_pages;
+	atomic_t		inflight;
+};
+
+/*
+ * A registered buffer: pinned user memory as folio runs. Immutable after
+ * creation except for the reference count; freed (unpinned, uncharged)
+ * when the table's reference and every in-flight user's are gone.
+ */
+struct pbuf_regbuf {
+	refcount_t		refs;
+	struct pbuf_ctx		*ctx;
+	u64			ubuf;		/* user address at registration */
+	struct pbuf_acct	acct;
+	struct pbuf_runs	runs;
+};
+
+/* Kernel-allocated ring memory; outlives the ring while mmap()ed. */
+struct pbuf_ring_mem {
+	refcount_t		refs;
+	void			*va;
+	size_t			size;
+};
+
+/*
+ * A provided-buffer ring. The entries live in memory the application
+ * writes concurrently: see module/logic_ring.c for how it is read.
+ */
+struct pbuf_ring {
+	refcount_t		refs;
+	struct pbuf_ctx		*ctx;
+	struct iopbuf_buf	*bufs;		/* kernel mapping of the ring */
+	u32			mask;
+	u32			min_left;
+	u16			bgid;
+	u16			flags;		/* IOPBUF_RING_* */
+	u64			ring_addr;	/* user address, 0 for MMAP */
+
+	/* Serializes selection and commit; head is the kernel's head. */
+	spinlock_t		lock;
+	u16			head;
+
+	/* user-provided memory: pinned pages and their vmap() */
+	struct page		**pages;
+	unsigned int		nr_pages;
+	/* IOPBUF_RING_MMAP memory */
+	struct pbuf_ring_mem	*mem;
+
+	struct pbuf_acct	acct;
+	struct rcu_head		rcu;
+};
+
+/* module/ctx.c */
+struct pbuf_ctx *pbuf_ctx_create(void);
+void pbuf_ctx_get(struct pbuf_ctx *ctx);
+void pbuf_ctx_put(struct pbuf_ctx *ctx);
+void pbuf_ctx_teardown(struct pbuf_ctx *ctx);
+void pbuf_ctx_show(struct seq_file *m, struct pbuf_ctx *ctx);
+int pbuf_ctx_stats(struct pbuf_ctx *ctx, void __user *arg);
+
+/* module/acct.c */
+int pbuf_acct_charge(struct pbuf_ctx *ctx, struct pbuf_acct *acct,
+		     unsigned long pages);
+void pbuf_acct_pinned(struct pbuf_ctx *ctx, struct pbuf_acct *acct, long pages);
+void pbuf_acct_release(struct pbuf_ctx *ctx, struct pbuf_acct *acct);
+
+/* module/pin.c */
+int pbuf_pin_check_vmas(unsigned long start, unsigned long len);
+int pbuf_pin_pages(unsigned long start, unsigned int nr, struct page **pages);
+
+/* module/regbuf.c */
+int pbuf_regbuf_register(struct pbuf_ctx *ctx, void __user *arg);
+int pbuf_regbuf_update(struct pbuf_ctx *ctx, void __user *arg);
+int pbuf_regbuf_unregister_all(struct pbuf_ctx *ctx);
+struct pbuf_regbuf *pbuf_regbuf_get(struct pbuf_ctx *ctx, u32 index);
+void pbuf_regbuf_put(struct pbuf_regbuf *buf);
+void pbuf_regbuf_show(struct seq_file *m, struct pbuf_ctx *ctx);
+
+/* module/ring.c */
+int pbuf_ring_register(struct pbuf_ctx *ctx, void __user *arg);
+int pbuf_ring_unregister(struct pbuf_ctx *ctx, void __user *arg);
+int pbuf_ring_status(struct pbuf_ctx *ctx, void __user *arg);
+void pbuf_ring_unregister_all(struct pbuf_ctx *ctx);
+int pbuf_ring_mmap(struct pbuf_ctx *ctx, struct vm_area_struct *vma);
+struct pbuf_ring *pbuf_ring_get(struct pbuf_ctx *ctx, u16 bgid);
+void pbuf_ring_put(struct pbuf_ring *ring);
+void pbuf_ring_show(struct seq_file *m, struct pbuf_ctx *ctx);
+
+/* module/probe.c */
+void pbuf_probe_fill(struct iopbuf_probe *p);
+int pbuf_probe_ioctl(void __user *arg);
+
+/* module/cmd.c */
+int pbuf_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags);
+
+/* module/main.c */
+extern const struct file_operations pbuf_fops;
+
+#endif /* _PBUF_H */

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Pure logic of iouring-pbuf: registered-buffer segment tables, bio_vec
+ * import with merging, and provided-buffer ring arithmetic.
+ *
+ * Everything declared here compiles unchanged into the module and into a
+ * KUnit staging tree: it knows nothing of io_uring, sockets, files or the
+ * compat layer. Inputs and outputs are plain values, pages and bio_vecs.
+ */
+#ifndef _PBUF_LOGIC_H
+#define _PBUF_LOGIC_H
+
+#include <linux/bvec.h>
+#include <linux/gfp.h>
+#include <linux/types.h>
+#include <linux/iouring_pbuf.h>
+
+/* Most ring entries one command may select (a bundle). */
+#define PBUF_MAX_BUNDLE_BUFS	256
+/* Most bio_vec segments one command may build. */
+#define PBUF_MAX_BUNDLE_SEGS	1024
+/* Inline segments in struct pbuf_bvec_out before it allocates. */
+#define PBUF_INLINE_SEGS	8
+
+/* ------------------------------------------------------------------------
+ * Registered-buffer slices
+ */
+
+/* Does [@offset, @offset + @len) lie inside a buffer of @buf_len bytes? */
+static inline bool pbuf_range_ok(u64 buf_len, u64 offset, u64 len)
+{
+	return offset <= buf_len && len <= buf_len - offset;
+}
+
+/*
+ * The pages of one registered buffer, as folio runs: each bio_vec covers
+ * physically contiguous pages of a single folio, so a buffer backed by
+ * 2 MiB huge pages needs one segment per huge page. bv[i].bv_offset is
+ * below PAGE_SIZE; start[i] is the byte offset of bv[i] in the buffer, so
+ * start[0] == 0 and start[i + 1] == start[i] + bv[i].bv_len.
+ */
+struct pbuf_runs {
+	struct bio_vec	*bv;
+	u64		*start;
+	unsigned int	nr;
+	unsigned int	cap;
+	u64		len;
+};
+
+int pbuf_runs_add(struct pbuf_runs *r, struct page *page,
+		  unsigned int offset, unsigned int len);
+unsigned int pbuf_runs_find(const struct pbuf_runs *r, u64 offset);
+
+/*
+ * A growable bio_vec array for one command: starts in @inline_bv and moves
+ * to the heap when a bundle needs more, never beyond @max segments.
+ */
+struct pbuf_bvec_out {
+	struct bio_vec	*bv;
+	unsigned int	nr;
+	unsigned int	cap;
+	unsigned int	max;
+	u64		len;
+	gfp_t		gfp;
+	struct bio_vec	inline_bv[PBUF_INLINE_SEGS];
+};
+
+void pbuf_bvec_out_init(struct pbuf_bvec_out *out, unsigned int max, gfp_t gfp);
+void pbuf_bvec_out_release(struct pbuf_bvec_out *out);
+int pbuf_bvec_import(struct pbuf_bvec_out *out, const struct pbuf_runs *src,
+		     u64 offset, u64 len);
+
+/* ------------------------------------------------------------------------
+ * Provided-buffer ring arithmetic. head and tail are free-running u16
+ * counters; entry i lives at bufs[i & mask].
+ */
+
+/*
+ * One ring entry as read (once) at selection time: @buf_len is the entry's
+ * len field, @len the part of it this command may use (a bundle's byte
+ * limit can cut the last entry short). Commits work from this snapshot, so
+ * an application rewriting an entry in flight cannot make the kernel
+ * account for bytes it did not move.
+ */
+struct pbuf_sel {
+	u64	addr;
+	u32	len;
+	u32	buf_len;
+	u16	bid;
+};
+
+static inline u16 pbuf_ring_avail(u16 head, u16 tail)
+{
+	return (u16)(tail - head);
+}
+
+int pbuf_ring_peek(const struct iopbuf_buf *bufs, u32 mask, u16 head,
+		   u16 tail, u64 max_len, unsigned int max_bufs, bool inc,
+		   struct pbuf_sel *sel);
+unsigned int pbuf_ring_bufs_used(const struct pbuf_sel *sel, unsigned int nr,
+				 u64 bytes);
+bool pbuf_ring_commit_inc(struct iopbuf_buf *bufs, u32 mask, u16 *head,
+			  const struct pbuf_sel *sel, unsigned int nr,
+			  u64 bytes, u32 min_left);
+
+#endif /* _PBUF_LOGIC_H */

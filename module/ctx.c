@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Per-open contexts: creation, teardown, statistics and fdinfo.
+ */
+#include <linux/slab.h>
+#include <linux/seq_file.h>
+#include <linux/uaccess.h>
+
+#include "pbuf.h"
+
+struct pbuf_ctx *pbuf_ctx_create(void)
+{
+	struct pbuf_ctx *ctx = kzalloc(sizeof(*ctx), GFP_KERNEL_ACCOUNT);
+
+	if (!ctx)
+		return NULL;
+	kref_init(&ctx->ref);
+	mutex_init(&ctx->setup_lock);
+	spin_lock_init(&ctx->buf_lock);
+	xa_init(&ctx->rings);
+	atomic_inc(&pbuf_global.contexts);
+	return ctx;
+}
+
+void pbuf_ctx_get(struct pbuf_ctx *ctx)
+{
+	kref_get(&ctx->ref);
+}
+
+static void pbuf_ctx_free(struct kref *ref)
+{
+	struct pbuf_ctx *ctx = container_of(ref, struct pbuf_ctx, ref);
+
+	WARN_ON_ONCE(atomic_long_read(&ctx->pinned_pages));
+	WARN_ON_ONCE(atomic_long_read(&ctx->charged_pages));
+	xa_destroy(&ctx->rings);
+	mutex_destroy(&ctx->setup_lock);
+	kfree(ctx);
+	atomic_dec(&pbuf_global.contexts);
+}
+
+void pbuf_ctx_put(struct pbuf_ctx *ctx)
+{
+	kref_put(&ctx->ref, pbuf_ctx_free);
+}
+
+/*
+ * The file is being released: drop everything registered. Objects still
+ * referenced by in-flight operations live on and drop their context
+ * reference when they go.
+ */
+void pbuf_ctx_teardown(struct pbuf_ctx *ctx)
+{
+	pbuf_ring_unregister_all(ctx);
+	pbuf_regbuf_unregister_all(ctx);
+}
+
+int pbuf_ctx_stats(struct pbuf_ctx *ctx, void __user *arg)
+{
+	struct iopbuf_stats st = {
+		.pinned_pages	= atomic_long_read(&ctx->pinned_pages),
+		.charged_pages	= atomic_long_read(&ctx->charged_pages),
+		.inflight	= atomic_read(&ctx->inflight),
+	};
+	unsigned long bgid;
+	struct pbuf_ring *ring;
+
+	spin_lock(&ctx->buf_lock);
+	st.buf_slots = ctx->nr_bufs;
+	st.bufs = ctx->nr_bufs_used;
+	spin_unlock(&ctx->buf_lock);
+
+	xa_lock(&ctx->rings);
+	xa_for_each(&ctx->rings, bgid, ring)
+		st.rings++;
+	xa_unlock(&ctx->rings);
+
+	return copy_to_user(arg, &st, sizeof(st)) ? -EFAULT : 0;
+}
+
+void pbuf_ctx_show(struct seq_file *m, struct pbuf_ctx *ctx)
+{
+	seq_printf(m, "pinned_pages:\t%ld\n",
+		   atomic_long_read(&ctx->pinned_pages));
+	seq_printf(m, "charged_pages:\t%ld\n",
+		   atomic_long_read(&ctx->charged_pages));
+	seq_printf(m, "inflight:\t%d\n", atomic_read(&ctx->inflight));
+	pbuf_regbuf_show(m, ctx);
+	pbuf_ring_show(m, ctx);
+}

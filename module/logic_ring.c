@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Provided-buffer ring arithmetic: selection and incremental commit.
+ *
+ * Pure logic: compiled into the module and, unchanged, into the KUnit tree.
+ * The ring memory is shared with the application, which may rewrite it at
+ * any time: every entry field is read exactly once (READ_ONCE) into a
+ * struct pbuf_sel, and everything after selection works on that snapshot.
+ * The caller reads the tail with smp_load_acquire() and owns the head.
+ */
+#include <linux/compiler.h>
+#include <linux/errno.h>
+#include <linux/kernel.h>
+#include <linux/minmax.h>
+
+#include "pbuf_logic.h"
+
+static const struct iopbuf_buf *pbuf_ring_entry(const struct iopbuf_buf *bufs,
+						u32 mask, u16 head)
+{
+	return &bufs[head & mask];
+}
+
+/* Upstream caps a bundle by the entries the first one's length implies. */
+static unsigned int pbuf_ring_bundle_cap(u64 max_len, u32 first_len,
+					 unsigned int max_bufs)
+{
+	u64 needed = DIV_ROUND_UP_ULL(max_len, first_len);
+
+	return min_t(u64, needed, max_bufs);
+}
+
+/**
+ * pbuf_ring_peek - select entries from the ring head without consuming them
+ * @bufs: ring entries
+ * @mask: ring_entries - 1
+ * @head: the kernel's head
+ * @tail: the tail, read by the caller with acquire semantics
+ * @max_len: byte limit of the command; 0 for none
+ * @max_bufs: entries wanted: 1 for a single buffer, more for a bundle
+ * @inc: the ring consumes entries incrementally
+ * @sel: @max_bufs slots for the snapshot of the selected entries
+ *
+ * Follows upstream io_uring: a bundle stops once @max_len bytes are
+ * covered and takes at most as many entries as @max_len needs in units of
+ * the first entry's length. The entry that crosses @max_len is cut short;
+ * on a ring without incremental consumption it is taken only as the first
+ * entry, since a partly used buffer would be lost to the application. A
+ * bundle whose first entry has length 0 fails; a single selection takes it
+ * (with 0 bytes) as upstream does.
+ *
+ * Return: entries selected (at least 1), or -ENOBUFS when the ring is empty.
+ */
+int pbuf_ring_peek(const struct iopbuf_buf *bufs, u32 mask, u16 head,
+		   u16 tail, u64 max_len, unsigned int max_bufs, bool inc,
+		   struct pbuf_sel *sel)
+{
+	unsigned int avail = pbuf_ring_avail(head, tail);
+	unsigned int n = 0;
+
+	if (!avail || !max_bufs)
+		return -ENOBUFS;
+	avail = min(avail, max_bufs);
+
+	do {
+		const struct iopbuf_buf *buf = pbuf_ring_entry(bufs, mask,
+							       head + n);
+		u32 len = READ_ONCE(buf->len);
+		u32 use = len;
+
+		if (max_len) {
+			if (!n && max_bufs > 1) {
+				if (!len)
+					return -ENOBUFS;
+				avail = min(avail, pbuf_ring_bundle_cap(max_len,
+									len, avail));
+			}
+			if (use > max_len) {
+				if (!inc && n)
+					break;
+				use = max_len;
+			}
+		}
+		sel[n].addr = READ_ONCE(buf->addr);
+		sel[n].bid = READ_ONCE(buf->bid);
+		sel[n].buf_len = len;
+		sel[n].len = use;
+		n++;
+		if (max_len) {
+			max_len -= use;
+			if (!max_len)
+				break;
+		}
+	} while (n < avail);
+
+	return n;
+}
+
+/**
+ * pbuf_ring_bufs_used - entries a transfer of @bytes touched
+ * @sel: the selection, in ring order
+ * @nr: entries in @sel
+ * @bytes: bytes moved, filling the entries in order
+ *
+ * On a ring without incremental consumption every touched entry is
+ * consumed whole, including a partly filled last one, and so are empty
+ * entries the transfer passed. 0 bytes touch nothing.
+ */
+unsigned int pbuf_ring_bufs_used(const struct pbuf_sel *sel, unsigned int nr,
+				 u64 bytes)
+{
+	unsigned int i = 0;
+
+	while (bytes && i < nr) {
+		bytes -= min_t(u64, bytes, sel[i].len);
+		i++;
+	}
+	return i;
+}
+
+/**
+ * pbuf_ring_commit_inc - consume @bytes from an incrementally consumed ring
+ * @bufs: ring entries
+ * @mask: ring_entries - 1
+ * @head: the kernel's head, advanced past retired entries
+ * @sel: the selection the bytes went to, in ring order from @head
+ * @nr: entries in @sel
+ * @bytes: bytes moved
+ * @min_left: retire an entry once fewer bytes than this remain (0 means 1)
+ *
+ * As upstream's io_kbuf_inc_commit(): entries filled (down to fewer than
+ * @min_left bytes) get len 0 and the head moves past them; the entry the
+ * transfer ended in has its addr advanced and its len reduced in place and
+ * stays at the head. 0 bytes consume nothing.
+ *
+ * Return: true when the head entry was used up, false when it stays
+ * partly available (the completion then carries BUF_MORE).
+ */
+bool pbuf_ring_commit_inc(struct iopbuf_buf *bufs, u32 mask, u16 *head,
+			  const struct pbuf_sel *sel, unsigned int nr,
+			  u64 bytes, u32 min_left)
+{
+	unsigned int i;
+
+	if (!bytes)
+		return false;
+	min_left = max(min_left, 1U);
+
+	for (i = 0; bytes && i < nr; i++) {
+		struct iopbuf_buf *buf = &bufs[*head & mask];
+		u32 this_len = min_t(u64, bytes, sel[i].buf_len);
+		u32 left = sel[i].buf_len - this_len;
+
+		if (left >= min_left || !this_len) {
+			WRITE_ONCE(buf->addr, sel[i].addr + this_len);
+			WRITE_ONCE(buf->len, left);
+			return false;
+		}
+		WRITE_ONCE(buf->len, 0);
+		(*head)++;
+		bytes -= this_len;
+	}
+	return true;
+}

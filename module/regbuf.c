@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Registered buffers: user memory pinned once and referred to by index.
+ *
+ * Each buffer is stored as folio runs (struct pbuf_runs), built while
+ * pinning, so that a buffer backed by huge pages costs one segment per huge
+ * page. Buffers are reference counted: the table holds one reference and
+ * every in-flight operation using the buffer holds one, so unregistering
+ * never waits for the network and never frees pages still in use.
+ */
+#include <linux/mm.h>
+#include <linux/nospec.h>
+#include <linux/overflow.h>
+#include <linux/sched/signal.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/uio.h>
+
+#include "pbuf.h"
+
+/* Pages pinned per pin_user_pages_fast() call. */
+#define PBUF_PIN_BATCH		512U
+/* Registered buffers listed in fdinfo. */
+#define PBUF_SHOW_MAX		64U
+
+static void pbuf_regbuf_unpin(struct pbuf_regbuf *buf)
+{
+	unsigned int i;
+
+	for (i = 0; i < buf->runs.nr; i++) {
+		const struct bio_vec *bv = &buf->runs.bv[i];
+
+		/* The buffer may have been received into: dirty it. */
+		unpin_user_page_range_dirty_lock(bv->bv_page,
+			DIV_ROUND_UP(bv->bv_offset + bv->bv_len, PAGE_SIZE),
+			true);
+	}
+	pbuf_acct_pinned(buf->ctx, &buf->acct, -(long)buf->acct.pinned);
+}
+
+static void pbuf_regbuf_free(struct pbuf_regbuf *buf)
+{
+	pbuf_regbuf_unpin(buf);
+	pbuf_acct_release(buf->ctx, &buf->acct);
+	kvfree(buf->runs.bv);
+	kvfree(buf->runs.start);
+	pbuf_ctx_put(buf->ctx);
+	kfree(buf);
+}
+
+/* Drop a reference; the last one unpins, so the caller must be able to sleep. */
+void pbuf_regbuf_put(struct pbuf_regbuf *buf)
+{
+	might_sleep();
+	if (refcount_dec_and_test(&buf->refs))
+		pbuf_regbuf_free(buf);
+}
+
+/**
+ * pbuf_regbuf_get - look up and reference registered buffer @index
+ * @ctx: the context
+ * @index: slot index, as untrusted as the ring entry it came from
+ *
+ * Return: the buffer, or ERR_PTR(-EFAULT) when @index names no buffer (out
+ * of range or an empty slot), as io_uring answers for a bad buffer index.
+ */
+struct pbuf_regbuf *pbuf_regbuf_get(struct pbuf_ctx *ctx, u32 index)
+{
+	struct pbuf_regbuf *buf = NULL;
+
+	spin_lock(&ctx->buf_lock);
+	if (index < ctx->nr_bufs) {
+		buf = ctx->bufs[array_index_nospec(index, ctx->nr_bufs)];
+		if (buf)
+			refcount_inc(&buf->refs);
+	}
+	spin_unlock(&ctx->buf_lock);
+	return buf ?: ERR_PTR(-EFAULT);
+}
+
+/* Move the runs into an array of the exact size, when memory allows. */
+static void pbuf_runs_shrink(struct pbuf_runs *r)
+{
+	struct bio_vec *bv;
+	u64 *start;
+
+	if (r->nr == r->cap)
+		return;
+	bv = kvmalloc_array(r->nr, sizeof(*bv), GFP_KERNEL_ACCOUNT);
+	start = kvmalloc_array(r->nr, sizeof(*start), GFP_KERNEL_ACCOUNT);
+	if (!bv || !start) {
+		kvfree(bv);
+		kvfree(start);
+		return;
+	}
+	memcpy(bv, r->bv, r->nr * sizeof(*bv));
+	memcpy(start, r->start, r->nr * sizeof(*start));
+	kvfree(r->bv);
+	kvfree(r->start);
+	r->bv = bv;
+	r->start = start;
+	r->cap = r->nr;
+}
+
+/* Add @nr freshly pinned pages to the runs, starting @off into the first. */
+static void pbuf_regbuf_add_pages(struct pbuf_regbuf *buf, struct page **pages,
+				  unsigned int nr, unsigned int off, u64 *left)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++) {
+		unsigned int seg = min_t(u64, *left, PAGE_SIZE - off);
+
+		/* Cannot fail: runs have room for every page. */
+		WARN_ON_ONCE(pbuf_runs_add(&buf->runs, pages[i], off, seg));
+		*left -= seg;
+		off = 0;
+	}
+}
+
+static int pbuf_regbuf_pin(struct pbuf_regbuf *buf, u64 ubuf, u64 len,
+			   unsigned int nr_pages)
+{
+	unsigned long addr = ubuf & PAGE_MASK;
+	unsigned int off = offset_in_page(ubuf);
+	unsigned int done = 0;
+	struct page **pages;
+	int ret = 0;
+
+	buf->runs.bv = kvmalloc_array(nr_pages, sizeof(*buf->runs.bv),
+				      GFP_KERNEL_ACCOUNT);
+	buf->runs.start = kvmalloc_array(nr_pages, sizeof(*buf->runs.start),
+					 GFP_KERNEL_ACCOUNT);
+	pages = kmalloc_array(min(nr_pages, PBUF_PIN_BATCH), sizeof(*pages),
+			      GFP_KERNEL);
+	if (!buf->runs.bv || !buf->runs.start || !pages) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	buf->runs.cap = nr_pages;
+
+	while (done < nr_pages) {
+		unsigned int n = min(nr_pages - done, PBUF_PIN_BATCH);
+
+		/* Registering gigabytes takes a while: stay killable. */
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		ret = pbuf_pin_pages(addr, n, pages);
+		if (ret)
+			break;
+		pbuf_acct_pinned(buf->ctx, &buf->acct, n);
+		pbuf_regbuf_add_pages(buf, pages, n, off, &len);
+		addr += (unsigned long)n << PAGE_SHIFT;
+		done += n;
+		off = 0;
+		cond_resched();
+	}
+	if (!ret)
+		pbuf_runs_shrink(&buf->runs);
+out:
+	kfree(pages);
+	return ret;
+}
+
+/**
+ * pbuf_regbuf_create - pin [@ubuf, @ubuf + @len) as a registered buffer
+ * @ctx: the context that will own it
+ * @ubuf: user address
+ * @len: bytes
+ *
+ * Return: the buffer, NULL for an empty slot (@ubuf and @len both 0), or an
+ * ERR_PTR: -EINVAL (zero length), -EFAULT, -EOVERFLOW, -E2BIG, -ENOMEM,
+ * -EOPNOTSUPP, -EINTR. On error nothing stays pinned or charged.
+ */
+static struct pbuf_regbuf *pbuf_regbuf_create(struct pbuf_ctx *ctx, u64 ubuf,
+					      u64 len)
+{
+	struct pbuf_regbuf *buf;
+	unsigned int nr_pages;
+	u64 end;
+	int ret;
+
+	if (!ubuf && !len)
+		return NULL;
+	if (!len)
+		return ERR_PTR(-EINVAL);
+	if (!ubuf)
+		return ERR_PTR(-EFAULT);
+	if (check_add_overflow(ubuf, len, &end))
+		return ERR_PTR(-EOVERFLOW);
+	if (len > PBUF_MAX_BUF_LEN)
+		return ERR_PTR(-E2BIG);
+	if (!access_ok(u64_to_user_ptr(ubuf), len))
+		return ERR_PTR(-EFAULT);
+	nr_pages = (PAGE_ALIGN(end) - (ubuf & PAGE_MASK)) >> PAGE_SHIFT;
+
+	buf = kzalloc(sizeof(*buf), GFP_KERNEL_ACCOUNT);
+	if (!buf)
+		return ERR_PTR(-ENOMEM);
+	refcount_set(&buf->refs, 1);
+	pbuf_ctx_get(ctx);
+	buf->ctx = ctx;
+	buf->ubuf = ubuf;
+
+	ret = pbuf_pin_check_vmas(ubuf, len);
+	if (ret)
+		goto fail;
+	ret = pbuf_acct_charge(ctx, &buf->acct, nr_pages);
+	if (ret)
+		goto fail;
+	ret = pbuf_regbuf_pin(buf, ubuf, len, nr_pages);
+	if (ret)
+		goto fail;
+	return buf;
+fail:
+	pbuf_regbuf_free(buf);
+	return ERR_PTR(ret);
+}
+
+static void pbuf_regbuf_put_array(struct pbuf_regbuf **bufs, unsigned int nr)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++) {
+		if (bufs[i])
+			pbuf_regbuf_put(bufs[i]);
+		cond_resched();
+	}
+}
+
+/* Create one buffer per iovec at @uiov; all or nothing. */
+static int pbuf_regbuf_fill(struct pbuf_ctx *ctx, struct pbuf_regbuf **bufs,
+			    const struct iovec __user *uiov, unsigned int nr)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++) {
+		struct pbuf_regbuf *buf;
+		struct iovec iov;
+
+		if (copy_from_user(&iov, &uiov[i], sizeof(iov))) {
+			buf = ERR_PTR(-EFAULT);
+		} else {
+			buf = pbuf_regbuf_create(ctx,
+					(u64)(uintptr_t)iov.iov_base,
+					iov.iov_len);
+		}
+		if (IS_ERR(buf)) {
+			pbuf_regbuf_put_array(bufs, i);
+			memset(bufs, 0, i * sizeof(*bufs));
+			return PTR_ERR(buf);
+		}
+		bufs[i] = buf;
+	}
+	return 0;
+}
+
+static unsigned int pbuf_count_used(struct pbuf_regbuf **bufs, unsigned int nr)
+{
+	unsigned int i, used = 0;
+
+	for (i = 0; i < nr; i++)
+		used += !!bufs[i];
+	return used;
+}
+
+static int pbuf_buf_reg_copy(struct iopbuf_buf_reg *reg, void __user *arg)
+{
+	if (copy_from_user(reg, arg, sizeof(*reg)))
+		return -EFAULT;
+	if (reg->resv || reg->resv2[0] || reg->resv2[1])
+		return -EINVAL;
+	if (!reg->nr || reg->nr > IOPBUF_MAX_BUFS)
+		return -EINVAL;
+	return 0;
+}
+
+int pbuf_regbuf_register(struct pbuf_ctx *ctx, void __user *arg)
+{
+	struct iopbuf_buf_reg reg;
+	struct pbuf_regbuf **bufs;
+	int ret;
+
+	ret = pbuf_buf_reg_copy(&reg, arg);
+	if (ret)
+		return ret;
+	if (reg.flags & ~IOPBUF_BUF_REG_SPARSE || reg.offset)
+		return -EINVAL;
+	if (reg.flags & IOPBUF_BUF_REG_SPARSE) {
+		if (reg.iovs)
+			return -EINVAL;
+	} else if (!reg.iovs) {
+		return -EFAULT;
+	}
+
+	bufs = kvcalloc(reg.nr, sizeof(*bufs), GFP_KERNEL_ACCOUNT);
+	if (!bufs)
+		return -ENOMEM;
+
+	mutex_lock(&ctx->setup_lock);
+	if (ctx->bufs) {
+		ret = -EBUSY;
+		goto unlock;
+	}
+	if (reg.iovs) {
+		ret = pbuf_regbuf_fill(ctx, bufs, u64_to_user_ptr(reg.iovs),
+				       reg.nr);
+		if (ret)
+			goto unlock;
+	}
+	spin_lock(&ctx->buf_lock);
+	ctx->bufs = bufs;
+	ctx->nr_bufs = reg.nr;
+	ctx->nr_bufs_used = pbuf_count_used(bufs, reg.nr);
+	spin_unlock(&ctx->buf_lock);
+	bufs = NULL;
+unlock:
+	mutex_unlock(&ctx->setup_lock);
+	kvfree(bufs);
+	return ret;
+}
+
+int pbuf_regbuf_update(struct pbuf_ctx *ctx, void __user *arg)
+{
+	struct iopbuf_buf_reg reg;
+	struct pbuf_regbuf **bufs;
+	unsigned int i, end, used_old, used_new;
+	int ret;
+
+	ret = pbuf_buf_reg_copy(&reg, arg);
+	if (ret)
+		return ret;
+	if (reg.flags || check_add_overflow(reg.offset, reg.nr, &end))
+		return -EINVAL;
+	if (!reg.iovs)
+		return -EFAULT;
+
+	bufs = kvcalloc(reg.nr, sizeof(*bufs), GFP_KERNEL_ACCOUNT);
+	if (!bufs)
+		return -ENOMEM;
+
+	mutex_lock(&ctx->setup_lock);
+	if (!ctx->bufs) {
+		ret = -ENXIO;
+		goto unlock;
+	}
+	/* nr_bufs changes only under setup_lock, which we hold */
+	if (end > ctx->nr_bufs) {
+		ret = -EINVAL;
+		goto unlock;
+	}
+	ret = pbuf_regbuf_fill(ctx, bufs, u64_to_user_ptr(reg.iovs), reg.nr);
+	if (ret)
+		goto unlock;
+
+	used_new = pbuf_count_used(bufs, reg.nr);
+	spin_lock(&ctx->buf_lock);
+	used_old = pbuf_count_used(&ctx->bufs[reg.offset], reg.nr);
+	for (i = 0; i < reg.nr; i++)
+		swap(ctx->bufs[reg.offset + i], bufs[i]);
+	ctx->nr_bufs_used += used_new - used_old;
+	spin_unlock(&ctx->buf_lock);
+unlock:
+	mutex_unlock(&ctx->setup_lock);
+	/* the replaced buffers, or nothing on error */
+	pbuf_regbuf_put_array(bufs, reg.nr);
+	kvfree(bufs);
+	return ret;
+}
+
+/* Return: 0, or -ENXIO when no table is registered. */
+int pbuf_regbuf_unregister_all(struct pbuf_ctx *ctx)
+{
+	struct pbuf_regbuf **bufs;
+	unsigned int nr;
+
+	mutex_lock(&ctx->setup_lock);
+	spin_lock(&ctx->buf_lock);
+	bufs = ctx->bufs;
+	nr = ctx->nr_bufs;
+	ctx->bufs = NULL;
+	ctx->nr_bufs = 0;
+	ctx->nr_bufs_used = 0;
+	spin_unlock(&ctx->buf_lock);
+	mutex_unlock(&ctx->setup_lock);
+
+	if (!bufs)
+		return -ENXIO;
+	pbuf_regbuf_put_array(bufs, nr);
+	kvfree(bufs);
+	return 0;
+}
+
+void pbuf_regbuf_show(struct seq_file *m, struct pbuf_ctx *ctx)
+{
+	unsigned int i, shown = 0;
+
+	spin_lock(&ctx->buf_lock);
+	seq_printf(m, "buf_slots:\t%u\n", ctx->nr_bufs);
+	seq_printf(m, "bufs:\t%u\n", ctx->nr_bufs_used);
+	for (i = 0; i < ctx->nr_bufs && shown < PBUF_SHOW_MAX; i++) {
+		const struct pbuf_regbuf *buf = ctx->bufs[i];
+
+		if (!buf)
+			continue;
+		seq_printf(m, "  buf %u: 0x%llx len %llu segs %u pinned %lu\n",
+			   i, buf->ubuf, buf->runs.len, buf->runs.nr,
+			   buf->acct.pinned);
+		shown++;
+	}
+	if (shown < ctx->nr_bufs_used)
+		seq_printf(m, "  (%u more)\n", ctx->nr_bufs_used - shown);
+	spin_unlock(&ctx->buf_lock);
+}

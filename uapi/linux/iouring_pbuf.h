@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * iouring-pbuf: provided-buffer rings over registered buffers for io_uring,
+ * served by the misc device /dev/iouring-pbuf.
+ *
+ * This header is the whole ABI. It is shared by the kernel module and by
+ * applications, includes nothing but <linux/types.h> and <linux/ioctl.h>,
+ * and compiles as C99 with -pedantic.
+ *
+ * Two ways in:
+ *  - ioctl(2) on the device file serves setup: probing, registering and
+ *    unregistering buffers and rings, statistics (IOPBUF_IOC_*).
+ *  - io_uring IORING_OP_URING_CMD on the device file serves the data path
+ *    (IOPBUF_CMD_*). sqe->cmd_op holds the command; its 16-byte payload
+ *    (sqe->cmd, 80 bytes with IORING_SETUP_SQE128) holds one of the
+ *    struct iopbuf_cmd_* below. The payload is read exactly once, when the
+ *    command is first issued; the application may reuse the SQE right after
+ *    io_uring_submit() returns.
+ *
+ * Every open file description is an independent context: buffers and rings
+ * registered through one fd are invisible through another, and closing the
+ * last reference to the fd releases everything the context holds.
+ *
+ * Errors: unknown commands fail with -EOPNOTSUPP (ENOTTY for ioctl, as the
+ * VFS expects); non-zero reserved fields and unknown flag bits fail with
+ * -EINVAL. Each command documents its other errors.
+ */
+#ifndef _UAPI_LINUX_IOURING_PBUF_H
+#define _UAPI_LINUX_IOURING_PBUF_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define IOPBUF_DEVICE_PATH	"/dev/iouring-pbuf"
+
+/*
+ * ABI version reported by the probe. It changes only when an existing
+ * structure or command changes meaning; additions are announced through
+ * feature bits instead.
+ */
+#define IOPBUF_ABI_VERSION	1
+
+/* ioctl and uring_cmd type byte (unused in ioctl-number.rst) */
+#define IOPBUF_IOC_MAGIC	0xB9
+
+/*
+ * Feature bits returned in iopbuf_probe.features. A bit is set only when
+ * the running module implements the whole feature.
+ */
+#define IOPBUF_FEAT_PROBE_CMD	(1ULL << 0)	/* IOPBUF_CMD_PROBE via io_uring */
+#define IOPBUF_FEAT_REGBUF	(1ULL << 1)	/* registered buffer table */
+#define IOPBUF_FEAT_RING	(1ULL << 2)	/* provided-buffer rings */
+#define IOPBUF_FEAT_RING_MMAP	(1ULL << 3)	/* kernel-allocated ring memory */
+#define IOPBUF_FEAT_RING_INC	(1ULL << 4)	/* incremental consumption */
+#define IOPBUF_FEAT_RING_REGBUF	(1ULL << 5)	/* entries hold regbuf encodings */
+#define IOPBUF_FEAT_STATS	(1ULL << 6)	/* IOPBUF_IOC_STATS */
+
+/* ------------------------------------------------------------------------
+ * Registered-buffer encoding.
+ *
+ * In a ring registered with IOPBUF_RING_REGBUF, the 64-bit addr field of
+ * every entry names a slice of a registered buffer instead of a user
+ * address:
+ *
+ *   bit  0 .. 19: index of the registered buffer (0 .. 2^20 - 1)
+ *   bit 20 .. 63: byte offset into that buffer   (0 .. 2^44 - 1)
+ *
+ * The entry's len field gives the slice length. The split is the one agreed
+ * on the io-uring list for the "provided registered buffers" RFC (20/44).
+ * The kernel validates the index against the table and offset + len against
+ * the buffer's length on every use; any value may be written into a ring.
+ */
+#define IOPBUF_REGBUF_INDEX_BITS	20
+#define IOPBUF_REGBUF_OFFSET_BITS	44
+#define IOPBUF_REGBUF_INDEX_MASK	((1ULL << IOPBUF_REGBUF_INDEX_BITS) - 1)
+#define IOPBUF_REGBUF_MAX_INDEX		IOPBUF_REGBUF_INDEX_MASK
+#define IOPBUF_REGBUF_MAX_OFFSET	((1ULL << IOPBUF_REGBUF_OFFSET_BITS) - 1)
+/* slots in one context's registered buffer table: one per encodable index */
+#define IOPBUF_MAX_BUFS			(1U << IOPBUF_REGBUF_INDEX_BITS)
+
+/* Is (index, offset) representable? Encoding silently truncates otherwise. */
+static inline int iopbuf_regbuf_encodable(__u32 index, __u64 offset)
+{
+	return index <= IOPBUF_REGBUF_MAX_INDEX &&
+	       offset <= IOPBUF_REGBUF_MAX_OFFSET;
+}
+
+/* Pack a registered buffer index and offset into a ring entry's addr. */
+static inline __u64 iopbuf_regbuf_encode(__u32 index, __u64 offset)
+{
+	return (offset << IOPBUF_REGBUF_INDEX_BITS) |
+	       ((__u64)index & IOPBUF_REGBUF_INDEX_MASK);
+}
+
+static inline __u32 iopbuf_regbuf_index(__u64 addr)
+{
+	return (__u32)(addr & IOPBUF_REGBUF_INDEX_MASK);
+}
+
+static inline __u64 iopbuf_regbuf_offset(__u64 addr)
+{
+	return addr >> IOPBUF_REGBUF_INDEX_BITS;
+}
+
+/* ------------------------------------------------------------------------
+ * Provided-buffer ring layout: byte for byte io_uring's struct
+ * io_uring_buf_ring, so liburing's io_uring_buf_ring_add(),
+ * io_uring_buf_ring_advance() and io_uring_buf_ring_mask() work on it.
+ */
+struct iopbuf_buf {
+	__u64	addr;	/* user address, or a regbuf encoding (see above) */
+	__u32	len;	/* bytes available at addr */
+	__u16	bid;	/* buffer id reported back in completions */
+	__u16	resv;	/* entry 0: the ring tail; others: unused */
+};
+
+/*
+ * A ring is an array of ring_entries struct iopbuf_buf. It has no header:
+ * the tail, written by the application with release semantics
+ * (io_uring_buf_ring_advance), overlays bufs[0].resv, exactly as in
+ * io_uring's struct io_uring_buf_ring. The kernel reads the tail with
+ * acquire semantics and each entry's fields once per use.
+ */
+static inline __u16 *iopbuf_ring_tail(struct iopbuf_buf *bufs)
+{
+	return &bufs[0].resv;
+}
+
+/* Most entries one ring may have (65536 would make full and empty alike). */
+#define IOPBUF_MAX_RING_ENTRIES		32768
+
+/* mmap(2) offset of the ring memory of an IOPBUF_RING_MMAP ring */
+#define IOPBUF_OFF_RING_BASE		0x80000000ULL
+#define IOPBUF_OFF_RING_SHIFT		16
+#define IOPBUF_OFF_RING(bgid)		\
+	(IOPBUF_OFF_RING_BASE | ((__u64)(bgid) << IOPBUF_OFF_RING_SHIFT))
+
+/* ------------------------------------------------------------------------
+ * Setup: ioctl(2) commands
+ */
+
+/*
+ * IOPBUF_IOC_PROBE (and IOPBUF_CMD_PROBE): what this module offers.
+ * Output only; the kernel fills every field, reserved ones with zero.
+ */
+struct iopbuf_probe {
+	__u32	abi_version;		/* IOPBUF_ABI_VERSION */
+	__u32	flags;			/* reserved, 0 */
+	__u64	features;		/* IOPBUF_FEAT_* */
+	__u32	max_bufs;		/* registered buffer slots per context */
+	__u32	max_ring_entries;	/* entries per ring */
+	__u32	max_bundle_bufs;	/* ring entries one command may use */
+	__u32	max_bundle_segs;	/* bio_vec segments one command may use */
+	__u64	max_buf_len;		/* bytes in one registered buffer */
+	__u64	resv[3];
+};
+
+/*
+ * IOPBUF_IOC_REGISTER_BUFFERS: create the context's registered buffer
+ * table with @nr slots (1 .. IOPBUF_MAX_BUFS) and fill it from the iovec
+ * array at @iovs. An iovec with iov_base == NULL and iov_len == 0 leaves its
+ * slot empty. With IOPBUF_BUF_REG_SPARSE, @iovs must be 0 and all @nr slots
+ * start empty. @offset must be 0.
+ *
+ * IOPBUF_IOC_UPDATE_BUFFERS: replace slots [@offset, @offset + @nr) of the
+ * existing table with the iovecs at @iovs (an empty iovec clears a slot).
+ * All or nothing: on error no slot changes.
+ *
+ * Each buffer is pinned (FOLL_LONGTERM) and charged to RLIMIT_MEMLOCK of
+ * the calling user, unless the caller has CAP_IPC_LOCK. Anonymous, shmem
+ * (memfd, tmpfs, SysV shm) and hugetlb memory are accepted.
+ *
+ * Errors: -EBUSY a table exists (REGISTER); -ENXIO no table (UPDATE);
+ * -EINVAL bad nr/offset/flags/reserved field, zero-length buffer with a
+ * non-NULL base; -EFAULT unreadable iovec array or unmapped buffer memory;
+ * -EOVERFLOW base + len wraps; -E2BIG a buffer longer than max_buf_len;
+ * -EOPNOTSUPP file-backed memory other than shmem/hugetlb; -ENOMEM out of
+ * memory or over RLIMIT_MEMLOCK (nothing stays pinned or charged).
+ */
+struct iopbuf_buf_reg {
+	__u64	iovs;		/* user pointer to struct iovec[nr] */
+	__u32	nr;		/* number of slots / iovecs */
+	__u32	offset;		/* UPDATE: first slot; REGISTER: 0 */
+	__u32	flags;		/* IOPBUF_BUF_REG_* */
+	__u32	resv;
+	__u64	resv2[2];
+};
+
+#define IOPBUF_BUF_REG_SPARSE	(1U << 0)	/* REGISTER: all slots empty */
+
+/*
+ * IOPBUF_IOC_REGISTER_RING: register a provided-buffer ring for buffer
+ * group @bgid with @ring_entries entries (a power of two, 1 ..
+ * IOPBUF_MAX_RING_ENTRIES).
+ *
+ * Without IOPBUF_RING_MMAP, @ring_addr points to page-aligned application
+ * memory of ring_entries * 16 bytes (anonymous or shmem), which is pinned,
+ * charged to RLIMIT_MEMLOCK and mapped into the kernel. With it, @ring_addr
+ * must be 0 and the kernel allocates the ring; map it with mmap(2) at
+ * IOPBUF_OFF_RING(bgid), MAP_SHARED. The mapping stays valid after the ring
+ * is unregistered.
+ *
+ * IOPBUF_RING_REGBUF: every entry's addr is a registered-buffer encoding.
+ * IOPBUF_RING_INC: incremental consumption. A command that uses only part
+ * of an entry advances its addr and shrinks its len in place and leaves the
+ * head on it (IOPBUF_CQE_F_BUF_MORE); the entry is retired (len set to 0,
+ * head advanced) once fewer than @min_left bytes (at least 1) remain.
+ *
+ * Errors: -EINVAL bad entries/flags/reserved/min_left without INC,
+ * misaligned ring_addr, ring_addr with MMAP; -EFAULT ring_addr 0 without
+ * MMAP or unmapped memory; -EEXIST @bgid already has a ring; -ENOMEM.
+ */
+struct iopbuf_ring_reg {
+	__u64	ring_addr;
+	__u32	ring_entries;
+	__u16	bgid;
+	__u16	flags;		/* IOPBUF_RING_* */
+	__u32	min_left;	/* INC only; 0 means 1 */
+	__u32	resv[5];
+};
+
+#define IOPBUF_RING_MMAP	(1U << 0)
+#define IOPBUF_RING_REGBUF	(1U << 1)
+#define IOPBUF_RING_INC		(1U << 2)
+
+/*
+ * IOPBUF_IOC_RING_STATUS: read the kernel's head of ring @bgid, the index
+ * of the next entry it will consume (compare with the tail to see how many
+ * entries are still available). -ENOENT: no such ring.
+ */
+struct iopbuf_ring_status {
+	__u16	bgid;		/* in */
+	__u16	resv0;
+	__u32	head;		/* out: kernel head, 0 .. 65535 */
+	__u64	resv[2];
+};
+
+/*
+ * IOPBUF_IOC_STATS: the context's resource counters. Output only.
+ * Module-wide totals are in /sys/class/misc/iouring-pbuf/ (pinned_pages,
+ * charged_pages, contexts, inflight); they return to zero once every
+ * context is closed and every in-flight operation has ended.
+ */
+struct iopbuf_stats {
+	__u64	pinned_pages;	/* pages pinned for buffers and rings */
+	__u64	charged_pages;	/* of those, charged to RLIMIT_MEMLOCK */
+	__u32	buf_slots;	/* slots in the registered buffer table */
+	__u32	bufs;		/* occupied slots */
+	__u32	rings;		/* registered rings */
+	__u32	inflight;	/* uring_cmds issued and not yet completed */
+	__u64	resv[4];
+};
+
+#define IOPBUF_IOC_PROBE		_IOR(IOPBUF_IOC_MAGIC, 0x00, struct iopbuf_probe)
+#define IOPBUF_IOC_STATS		_IOR(IOPBUF_IOC_MAGIC, 0x01, struct iopbuf_stats)
+#define IOPBUF_IOC_REGISTER_BUFFERS	_IOW(IOPBUF_IOC_MAGIC, 0x02, struct iopbuf_buf_reg)
+#define IOPBUF_IOC_UPDATE_BUFFERS	_IOW(IOPBUF_IOC_MAGIC, 0x03, struct iopbuf_buf_reg)
+#define IOPBUF_IOC_UNREGISTER_BUFFERS	_IO(IOPBUF_IOC_MAGIC, 0x04)
+#define IOPBUF_IOC_REGISTER_RING	_IOW(IOPBUF_IOC_MAGIC, 0x05, struct iopbuf_ring_reg)
+#define IOPBUF_IOC_UNREGISTER_RING	_IOW(IOPBUF_IOC_MAGIC, 0x06, struct iopbuf_ring_reg)
+#define IOPBUF_IOC_RING_STATUS		_IOWR(IOPBUF_IOC_MAGIC, 0x07, struct iopbuf_ring_status)
+
+/* ------------------------------------------------------------------------
+ * Data path: io_uring uring_cmd commands (sqe->cmd_op). Numbers 0x40 and up.
+ */
+
+/*
+ * IOPBUF_CMD_PROBE: copy struct iopbuf_probe to @addr. @len must be at
+ * least sizeof(struct iopbuf_probe). cqe->res: bytes written, or -EFAULT,
+ * -EINVAL.
+ */
+struct iopbuf_cmd_probe {
+	__u64	addr;
+	__u32	len;
+	__u32	resv;
+};
+
+#define IOPBUF_CMD_PROBE	_IOWR(IOPBUF_IOC_MAGIC, 0x40, struct iopbuf_cmd_probe)
+
+#endif /* _UAPI_LINUX_IOURING_PBUF_H */
