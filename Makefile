@@ -28,8 +28,8 @@ module modules:
 clean:
 	@if [ -d "$(KDIR)" ]; then $(MAKE) -C "$(KDIR)" M="$(CURDIR)" clean; fi
 	rm -rf include/generated build
-	-$(MAKE) -C tests clean
-	-$(MAKE) -C tools clean
+	@for d in tests tools; do \
+		if [ -f $$d/Makefile ]; then $(MAKE) -C $$d clean; fi; done
 
 help:
 	@sed -n 's/^#   //p' Makefile

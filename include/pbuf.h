@@ -7,6 +7,7 @@
 #define _PBUF_H
 
 #include <linux/atomic.h>
+#include <linux/bits.h>
 #include <linux/fs.h>
 #include <linux/kref.h>
 #include <linux/mutex.h>
@@ -21,7 +22,7 @@
 #define PBUF_VERSION		"0.1.0"
 
 /* Longest registered buffer; keeps page counts in 32 bits. */
-#define PBUF_MAX_BUF_LEN	(1ULL << 40)
+#define PBUF_MAX_BUF_LEN	BIT_ULL(40)
 
 struct seq_file;
 struct user_struct;

@@ -30,11 +30,11 @@ static void pbuf_regbuf_unpin(struct pbuf_regbuf *buf)
 
 	for (i = 0; i < buf->runs.nr; i++) {
 		const struct bio_vec *bv = &buf->runs.bv[i];
+		unsigned int npages = DIV_ROUND_UP(bv->bv_offset + bv->bv_len,
+						   PAGE_SIZE);
 
 		/* The buffer may have been received into: dirty it. */
-		unpin_user_page_range_dirty_lock(bv->bv_page,
-			DIV_ROUND_UP(bv->bv_offset + bv->bv_len, PAGE_SIZE),
-			true);
+		unpin_user_page_range_dirty_lock(bv->bv_page, npages, true);
 	}
 	pbuf_acct_pinned(buf->ctx, &buf->acct, -(long)buf->acct.pinned);
 }
@@ -241,13 +241,11 @@ static int pbuf_regbuf_fill(struct pbuf_ctx *ctx, struct pbuf_regbuf **bufs,
 		struct pbuf_regbuf *buf;
 		struct iovec iov;
 
-		if (copy_from_user(&iov, &uiov[i], sizeof(iov))) {
+		if (copy_from_user(&iov, &uiov[i], sizeof(iov)))
 			buf = ERR_PTR(-EFAULT);
-		} else {
-			buf = pbuf_regbuf_create(ctx,
-					(u64)(uintptr_t)iov.iov_base,
-					iov.iov_len);
-		}
+		else
+			buf = pbuf_regbuf_create(ctx, (uintptr_t)iov.iov_base,
+						 iov.iov_len);
 		if (IS_ERR(buf)) {
 			pbuf_regbuf_put_array(bufs, i);
 			memset(bufs, 0, i * sizeof(*bufs));
