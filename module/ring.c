@@ -317,9 +317,13 @@ void pbuf_ring_show(struct seq_file *m, struct pbuf_ctx *ctx)
 {
 	struct pbuf_ring *ring;
 	unsigned long bgid;
+	unsigned int nr = 0;
 
 	/* rings in the xarray are alive and mapped while setup_lock is held */
 	mutex_lock(&ctx->setup_lock);
+	xa_for_each(&ctx->rings, bgid, ring)
+		nr++;
+	seq_printf(m, "rings:\t%u\n", nr);
 	xa_for_each(&ctx->rings, bgid, ring) {
 		seq_printf(m, "  ring %lu: entries %u head %u tail %u%s%s%s min_left %u\n",
 			   bgid, ring->mask + 1, READ_ONCE(ring->head),

@@ -1,0 +1,65 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make check: every test tier, on every kernel of the matrix.
+#
+#   deps     install missing Debian packages, prepare the kernel matrix
+#   style    checkpatch --strict and sparse, zero findings
+#   build    the module with W=1 for every kernel, zero warnings
+#   kunit    KUnit suites under kunit.py on Debian's 6.1 and 6.12 sources
+#   vm       the selftests inside QEMU guests of every kernel
+#   demo     the README's demo in a 6.1 guest
+#   dkms     DKMS build, install and removal for the bookworm kernels
+#
+# Each tier ends with "<tier>: N passed, N failed"; a tier that ends without
+# one counts as one failure. All tiers run even after a failure. The last
+# line sums them: "N passed, N failed". Set TIERS="style kunit" to run a
+# subset.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 1
+tiers=${TIERS:-"deps style build kunit vm demo dkms"}
+log_dir=$top/build/check
+mkdir -p "$log_dir"
+total_pass=0
+total_fail=0
+summary=()
+
+tier_cmd() {
+	case "$1" in
+	deps) echo "scripts/install-deps.sh && scripts/kernels.sh setup && echo 'deps: 1 passed, 0 failed'" ;;
+	style) echo "scripts/style.sh" ;;
+	build) echo "scripts/build-matrix.sh" ;;
+	kunit) echo "scripts/kunit.sh" ;;
+	vm) echo "scripts/vm-test.sh --no-setup" ;;
+	demo) echo "scripts/vm-test.sh --no-setup --run demo 6.1 | sed 's/^vm: /demo: /'" ;;
+	dkms) echo "scripts/dkms.sh test" ;;
+	*) return 1 ;;
+	esac
+}
+
+for t in $tiers; do
+	cmd=$(tier_cmd "$t") || { echo "unknown tier $t" >&2; exit 2; }
+	echo "=== $t: $cmd"
+	start=$SECONDS
+	bash -o pipefail -c "$cmd" 2>&1 | tee "$log_dir/$t.log"
+	rc=${PIPESTATUS[0]}
+	line=$(grep -E "^$t: [0-9]+ passed, [0-9]+ failed" "$log_dir/$t.log" | tail -1)
+	if [ -z "$line" ]; then
+		line="$t: 0 passed, 1 failed"
+	elif [ "$rc" -ne 0 ] && [[ $line == *", 0 failed" ]]; then
+		# the tier failed after its count, e.g. in teardown
+		line="${line%, 0 failed}, 1 failed"
+	fi
+	p=$(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")
+	f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+	summary+=("$line ($((SECONDS - start)) s)")
+done
+
+echo "=== summary"
+printf '%s\n' "${summary[@]}"
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
