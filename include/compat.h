@@ -36,4 +36,69 @@ static inline const void *pbuf_cmd_payload(const struct io_uring_cmd *cmd)
 #endif
 }
 
+/*
+ * Post the completion: @res in cqe->res and, on a CQE32 ring, @res2 in the
+ * first extra word. @issue_flags must be the ones io_uring handed us.
+ */
+static inline void pbuf_cmd_done(struct io_uring_cmd *cmd, s32 res, u64 res2,
+				 unsigned int issue_flags)
+{
+#ifdef HAVE_IOU_CMD_DONE32
+	io_uring_cmd_done32(cmd, res, res2, issue_flags);
+#else
+	io_uring_cmd_done(cmd, res, res2, issue_flags);
+#endif
+}
+
+/*
+ * Task-work callbacks: PBUF_TW_CB(name, fn) defines name() in the form
+ * io_uring_cmd_complete_in_task() takes on this kernel, calling
+ * fn(cmd, issue_flags, dead); @dead is true when the submitting task is
+ * gone and the work runs elsewhere (no user memory, no fds).
+ */
+#ifdef HAVE_IOU_TW_REQ
+#define PBUF_TW_CB(name, fn)						\
+static void name(struct io_tw_req tw_req, io_tw_token_t tw)		\
+{									\
+	fn(io_uring_cmd_from_tw(tw_req),				\
+	   IO_URING_CMD_TASK_WORK_ISSUE_FLAGS, tw.cancel);		\
+}
+#else
+#define PBUF_TW_CB(name, fn)						\
+static void name(struct io_uring_cmd *cmd, unsigned int issue_flags)	\
+{									\
+	fn(cmd, issue_flags, pbuf_tw_dead(issue_flags));		\
+}
+#endif
+
+static inline bool pbuf_tw_dead(unsigned int issue_flags)
+{
+#ifdef HAVE_IOU_F_TASK_DEAD
+	if (issue_flags & IO_URING_F_TASK_DEAD)
+		return true;
+#endif
+	return false;
+}
+
+/*
+ * Cancelation by io_uring (ring or task exit) exists from 6.7. Older kernels
+ * never ask; the module's exit monitor and IOPBUF_IOC_CANCEL cover them.
+ */
+static inline bool pbuf_cmd_is_cancel(unsigned int issue_flags)
+{
+#ifdef HAVE_IOU_CANCEL
+	return issue_flags & IO_URING_F_CANCEL;
+#else
+	return false;
+#endif
+}
+
+static inline void pbuf_cmd_mark_cancelable(struct io_uring_cmd *cmd,
+					    unsigned int issue_flags)
+{
+#ifdef HAVE_IOU_CANCEL
+	io_uring_cmd_mark_cancelable(cmd, issue_flags);
+#endif
+}
+
 #endif /* _PBUF_COMPAT_H */

@@ -14,6 +14,9 @@
 #include <linux/refcount.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/uio.h>
+#include <linux/wait.h>
+#include <linux/poll.h>
 #include <linux/xarray.h>
 #include <linux/iouring_pbuf.h>
 
@@ -81,6 +84,10 @@ struct pbuf_ctx {
 	atomic_long_t		pinned_pages;
 	atomic_long_t		charged_pages;
 	atomic_t		inflight;
+
+	/* Commands in flight (struct pbuf_op.ctx_node), for cancelation. */
+	spinlock_t		op_lock;
+	struct list_head	ops;
 };
 
 /*
@@ -117,8 +124,12 @@ struct pbuf_ring {
 	u16			flags;		/* IOPBUF_RING_* */
 	u64			ring_addr;	/* user address, 0 for MMAP */
 
-	/* Serializes selection and commit; head is the kernel's head. */
-	spinlock_t		lock;
+	/*
+	 * io_lock makes select, transfer and commit one step, as io_uring's
+	 * uring_lock does: commands sharing a ring consume it in order and
+	 * never see each other's data. head is the kernel's head.
+	 */
+	struct mutex		io_lock;
 	u16			head;
 
 	/* user-provided memory: pinned pages and their vmap() */
@@ -130,6 +141,86 @@ struct pbuf_ring {
 	struct pbuf_acct	acct;
 	struct rcu_head		rcu;
 };
+
+/*
+ * Buffers one attempt of a command selected from a ring, imported into an
+ * iterator. References on registered buffers are held until released.
+ */
+struct pbuf_bufsel {
+	struct pbuf_ring	*ring;
+	struct pbuf_sel		*sel;
+	unsigned int		nr;
+	unsigned int		max;
+	struct iovec		*iov;		/* user-address entries */
+	struct pbuf_regbuf	**refs;		/* registered buffers used */
+	unsigned int		nr_refs;
+	struct pbuf_bvec_out	bv;		/* their segments */
+	struct iov_iter		iter;
+};
+
+/* What a commit consumed, for the completion. */
+struct pbuf_commit {
+	u16	bid;
+	u16	nbufs;
+	u16	flags;		/* IOPBUF_CQE_F_* */
+};
+
+struct pbuf_op;
+
+/*
+ * One attempt at a command's transfer, without blocking.
+ * Return: the result, or -EAGAIN to wait for @events on the op's file.
+ */
+typedef int (*pbuf_op_fn)(struct pbuf_op *op, u64 *res2);
+
+/*
+ * A uring_cmd in flight: from issue to completion. Commands that must wait
+ * park on their file's wait queue (a poll, as io_uring does) and retry
+ * from task work when woken; see module/op.c for the state rules.
+ */
+struct pbuf_op {
+	struct io_uring_cmd	*cmd;
+	struct pbuf_ctx		*ctx;
+	struct task_struct	*task;		/* submitter, for exit checks */
+	struct file		*file;		/* the fd the command acts on */
+	pbuf_op_fn		fn;
+	__poll_t		events;
+	unsigned long		state;		/* PBUF_OP_* bits */
+
+	struct wait_queue_head	*whead;
+	struct wait_queue_entry	wait;
+	poll_table		pt;
+
+	struct list_head	ctx_node;	/* ctx->ops, under ctx->op_lock */
+	struct list_head	monitor_node;	/* exit monitor, under its lock */
+
+	/* command arguments, validated copies of the SQE payload */
+	u16			bgid;
+	u16			flags;
+	u32			len;
+	struct pbuf_bufsel	bs;
+};
+
+/* module/op.c */
+struct pbuf_op *pbuf_op_alloc(struct io_uring_cmd *cmd, int fd);
+int pbuf_op_start(struct pbuf_op *op, unsigned int issue_flags);
+void pbuf_op_free(struct pbuf_op *op);
+int pbuf_op_cancel_all(struct pbuf_ctx *ctx);
+void pbuf_op_cancel_cmd(struct io_uring_cmd *cmd);
+void pbuf_op_exit(void);
+
+/* module/bufsel.c */
+int pbuf_bufsel_init(struct pbuf_bufsel *bs, struct pbuf_ring *ring,
+		     unsigned int max);
+void pbuf_bufsel_destroy(struct pbuf_bufsel *bs);
+int pbuf_bufsel_select(struct pbuf_bufsel *bs, u64 max_len, int dir);
+void pbuf_bufsel_release(struct pbuf_bufsel *bs);
+void pbuf_bufsel_commit(struct pbuf_bufsel *bs, u64 bytes,
+			struct pbuf_commit *c);
+
+/* module/recv.c */
+int pbuf_cmd_recv(struct io_uring_cmd *cmd, unsigned int issue_flags,
+		  bool is_read);
 
 /* module/ctx.c */
 struct pbuf_ctx *pbuf_ctx_create(void);

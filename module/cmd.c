@@ -31,9 +31,19 @@ static int pbuf_cmd_probe(struct io_uring_cmd *cmd)
 
 int pbuf_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 {
+	/* io_uring asks a parked command to cancel; the SQE is gone by now */
+	if (pbuf_cmd_is_cancel(issue_flags)) {
+		pbuf_op_cancel_cmd(cmd);
+		return 0;
+	}
+
 	switch (cmd->cmd_op) {
 	case IOPBUF_CMD_PROBE:
 		return pbuf_cmd_probe(cmd);
+	case IOPBUF_CMD_RECV:
+		return pbuf_cmd_recv(cmd, issue_flags, false);
+	case IOPBUF_CMD_READ:
+		return pbuf_cmd_recv(cmd, issue_flags, true);
 	}
 	return -EOPNOTSUPP;
 }

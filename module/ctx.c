@@ -18,6 +18,8 @@ struct pbuf_ctx *pbuf_ctx_create(void)
 	mutex_init(&ctx->setup_lock);
 	spin_lock_init(&ctx->buf_lock);
 	xa_init(&ctx->rings);
+	spin_lock_init(&ctx->op_lock);
+	INIT_LIST_HEAD(&ctx->ops);
 	atomic_inc(&pbuf_global.contexts);
 	return ctx;
 }

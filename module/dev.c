@@ -52,6 +52,8 @@ static long pbuf_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return pbuf_ring_unregister(ctx, argp);
 	case IOPBUF_IOC_RING_STATUS:
 		return pbuf_ring_status(ctx, argp);
+	case IOPBUF_IOC_CANCEL:
+		return pbuf_op_cancel_all(ctx);
 	}
 	return -ENOTTY;
 }

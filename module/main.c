@@ -81,6 +81,7 @@ static void __init pbuf_check_abi(void)
 	BUILD_BUG_ON(sizeof(struct iopbuf_stats) != 64);
 	/* uring_cmd payloads must fit a normal SQE's 16-byte cmd area */
 	BUILD_BUG_ON(sizeof(struct iopbuf_cmd_probe) != 16);
+	BUILD_BUG_ON(sizeof(struct iopbuf_cmd_recv) != 16);
 	BUILD_BUG_ON(IOPBUF_MAX_BUFS - 1 != IOPBUF_REGBUF_MAX_INDEX);
 	BUILD_BUG_ON(PBUF_MAX_BUF_LEN > IOPBUF_REGBUF_MAX_OFFSET);
 }
@@ -109,6 +110,7 @@ static int __init pbuf_init(void)
 static void __exit pbuf_exit(void)
 {
 	misc_deregister(&pbuf_misc);
+	pbuf_op_exit();
 	/*
 	 * Every open file pins the module, so nothing of a context remains
 	 * here; a leak would show in the counters.

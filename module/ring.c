@@ -160,7 +160,7 @@ static struct pbuf_ring *pbuf_ring_create(struct pbuf_ctx *ctx,
 	refcount_set(&ring->refs, 1);
 	pbuf_ctx_get(ctx);
 	ring->ctx = ctx;
-	spin_lock_init(&ring->lock);
+	mutex_init(&ring->io_lock);
 	ring->mask = reg->ring_entries - 1;
 	ring->min_left = max(reg->min_left, 1U);
 	ring->bgid = reg->bgid;
@@ -256,9 +256,9 @@ int pbuf_ring_status(struct pbuf_ctx *ctx, void __user *arg)
 	ring = pbuf_ring_get(ctx, st.bgid);
 	if (!ring)
 		return -ENOENT;
-	spin_lock(&ring->lock);
+	mutex_lock(&ring->io_lock);
 	st.head = ring->head;
-	spin_unlock(&ring->lock);
+	mutex_unlock(&ring->io_lock);
 	pbuf_ring_put(ring);
 	return copy_to_user(arg, &st, sizeof(st)) ? -EFAULT : 0;
 }

@@ -41,6 +41,49 @@ const void *pbuf_probe(struct io_uring_cmd *cmd);
 const void *pbuf_probe(struct io_uring_cmd *cmd) { return cmd->sqe->cmd; }
 C
 
+probe IOU_CMD_DONE32 "io_uring_cmd_done32() posts res2; done() lost it (6.18)" <<'C'
+#include <linux/io_uring/cmd.h>
+void pbuf_probe(struct io_uring_cmd *cmd);
+void pbuf_probe(struct io_uring_cmd *cmd) { io_uring_cmd_done32(cmd, 0, 0, 0); }
+C
+
+probe IOU_TW_REQ "task-work callbacks take struct io_tw_req (c33e779aba68, 6.19)" <<'C'
+#include <linux/io_uring/cmd.h>
+void pbuf_probe_cb(struct io_tw_req tw_req, io_tw_token_t tw);
+void pbuf_probe_cb(struct io_tw_req tw_req, io_tw_token_t tw)
+{
+	(void)io_uring_cmd_from_tw(tw_req);
+	(void)tw.cancel;
+}
+void pbuf_probe(struct io_uring_cmd *cmd);
+void pbuf_probe(struct io_uring_cmd *cmd) { io_uring_cmd_complete_in_task(cmd, pbuf_probe_cb); }
+C
+
+probe IOU_CANCEL "cancelable uring_cmds, IO_URING_F_CANCEL (528ce6781726, 6.7)" <<'C'
+#include <linux/io_uring.h>
+#if __has_include(<linux/io_uring/cmd.h>)
+#include <linux/io_uring/cmd.h>
+#endif
+unsigned int pbuf_probe(struct io_uring_cmd *cmd, unsigned int flags);
+unsigned int pbuf_probe(struct io_uring_cmd *cmd, unsigned int flags)
+{
+	io_uring_cmd_mark_cancelable(cmd, flags);
+	return IO_URING_F_CANCEL;
+}
+C
+
+probe IOU_F_TASK_DEAD "IO_URING_F_TASK_DEAD marks task work run for a dead task (6.14, backported)" <<'C'
+#include <linux/io_uring_types.h>
+unsigned int pbuf_probe(void);
+unsigned int pbuf_probe(void) { return IO_URING_F_TASK_DEAD; }
+C
+
+probe UBUF_INFO_OPS "struct ubuf_info carries ops, not a callback (7ab4f16f9e24, 6.10)" <<'C'
+#include <linux/skbuff.h>
+const struct ubuf_info_ops *pbuf_probe(struct ubuf_info *u);
+const struct ubuf_info_ops *pbuf_probe(struct ubuf_info *u) { return u->ops; }
+C
+
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 

@@ -54,6 +54,7 @@
 #define IOPBUF_FEAT_RING_INC	(1ULL << 4)	/* incremental consumption */
 #define IOPBUF_FEAT_RING_REGBUF	(1ULL << 5)	/* entries hold regbuf encodings */
 #define IOPBUF_FEAT_STATS	(1ULL << 6)	/* IOPBUF_IOC_STATS */
+#define IOPBUF_FEAT_RECV	(1ULL << 7)	/* IOPBUF_CMD_RECV, _READ, _CANCEL */
 
 /* ------------------------------------------------------------------------
  * Registered-buffer encoding.
@@ -259,6 +260,14 @@ struct iopbuf_stats {
 #define IOPBUF_IOC_REGISTER_RING	_IOW(IOPBUF_IOC_MAGIC, 0x05, struct iopbuf_ring_reg)
 #define IOPBUF_IOC_UNREGISTER_RING	_IOW(IOPBUF_IOC_MAGIC, 0x06, struct iopbuf_ring_reg)
 #define IOPBUF_IOC_RING_STATUS		_IOWR(IOPBUF_IOC_MAGIC, 0x07, struct iopbuf_ring_status)
+/*
+ * IOPBUF_IOC_CANCEL: complete every command of this context that is waiting
+ * (for data, for socket space) with -ECANCELED. Returns how many it
+ * cancelled. Process exit cancels them by itself; before closing an
+ * io_uring instance that still has such commands on a kernel older than
+ * 6.7 (which cannot ask the module to cancel), call this first.
+ */
+#define IOPBUF_IOC_CANCEL		_IO(IOPBUF_IOC_MAGIC, 0x08)
 
 /* ------------------------------------------------------------------------
  * Data path: io_uring uring_cmd commands (sqe->cmd_op). Numbers 0x40 and up.
@@ -276,5 +285,82 @@ struct iopbuf_cmd_probe {
 };
 
 #define IOPBUF_CMD_PROBE	_IOWR(IOPBUF_IOC_MAGIC, 0x40, struct iopbuf_cmd_probe)
+
+/*
+ * Completions of buffer commands (RECV, READ).
+ *
+ * These commands need a ring created with IORING_SETUP_CQE32 (-EINVAL
+ * otherwise): cqe->res holds the bytes moved or -errno, and the first extra
+ * 64-bit word of the big CQE (cqe->big_cqe[0], "res2") says which buffers
+ * they went to:
+ *
+ *   bit  0 .. 15: bid of the first buffer used
+ *   bit 16 .. 31: number of ring entries the data went into, in ring order
+ *                 from that bid (with BUF_MORE, the last of them stays at
+ *                 the head, partly consumed)
+ *   bit 32 .. 47: IOPBUF_CQE_F_* flags
+ *   bit 48 .. 63: reserved, 0
+ *
+ * Without IOPBUF_CQE_F_BUFFER no buffer was consumed and bid and count are
+ * 0 (an error, a 0-byte receive at EOF, a cancelled command).
+ */
+#define IOPBUF_CQE_F_BUFFER	(1U << 0)	/* bid and count are valid */
+#define IOPBUF_CQE_F_BUF_MORE	(1U << 1)	/* INC: last buffer stays */
+
+static inline __u16 iopbuf_cqe_bid(__u64 res2)
+{
+	return (__u16)res2;
+}
+
+static inline __u16 iopbuf_cqe_nbufs(__u64 res2)
+{
+	return (__u16)(res2 >> 16);
+}
+
+static inline __u16 iopbuf_cqe_flags(__u64 res2)
+{
+	return (__u16)(res2 >> 32);
+}
+
+static inline __u64 iopbuf_cqe_res2(__u16 bid, __u16 nbufs, __u16 flags)
+{
+	return (__u64)bid | (__u64)nbufs << 16 | (__u64)flags << 32;
+}
+
+/*
+ * IOPBUF_CMD_RECV: receive from socket @fd into buffers selected from ring
+ * @bgid at execution time.
+ * IOPBUF_CMD_READ: the same from a file or pipe @fd, at its file position
+ * (like read(2)); regular files, pipes, FIFOs, character devices.
+ *
+ * One buffer by default: @len (0: the whole entry) bytes of the head entry.
+ * With IOPBUF_RECV_BUNDLE, consecutive entries up to @len bytes (0: no
+ * limit but max_bundle_bufs entries), as upstream's bundles select them.
+ * Selection and commit follow upstream io_uring exactly; see
+ * docs/design.md: a ring without IOPBUF_RING_INC consumes every entry the
+ * data went into; an INC ring advances the partly used entry in place.
+ * A command finding no data waits for it (poll-driven, no thread blocked);
+ * -EAGAIN never reaches the application. An empty ring fails with
+ * -ENOBUFS and consumes nothing.
+ *
+ * Errors: -EBADF bad @fd; -ENOTSOCK (RECV) @fd is not a socket; -ENOENT
+ * unknown @bgid; -ENOBUFS empty ring; -EFAULT an entry naming memory that
+ * is not there (bad user address, unregistered index, slice beyond its
+ * buffer); -E2BIG a bundle needing more than max_bundle_segs segments;
+ * -ECANCELED cancelled (IOPBUF_IOC_CANCEL, ring or process exit); -EINVAL
+ * bad flags, reserved fields, or a ring without CQE32.
+ */
+struct iopbuf_cmd_recv {
+	__s32	fd;
+	__u16	bgid;
+	__u16	flags;		/* IOPBUF_RECV_* */
+	__u32	len;		/* byte limit, 0 for none */
+	__u32	resv;
+};
+
+#define IOPBUF_RECV_BUNDLE	(1U << 0)
+
+#define IOPBUF_CMD_RECV		_IOWR(IOPBUF_IOC_MAGIC, 0x41, struct iopbuf_cmd_recv)
+#define IOPBUF_CMD_READ		_IOWR(IOPBUF_IOC_MAGIC, 0x42, struct iopbuf_cmd_recv)
 
 #endif /* _UAPI_LINUX_IOURING_PBUF_H */

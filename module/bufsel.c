@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Buffer selection for one attempt of a command: pick entries from the
+ * ring head (logic_ring.c), import them into an iov_iter, and after the
+ * transfer commit what was consumed. The caller holds ring->io_lock from
+ * selection to commit, so the three are one step as in io_uring.
+ */
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/uio.h>
+
+#include "pbuf.h"
+
+/**
+ * pbuf_bufsel_init - prepare to select up to @max entries of @ring
+ * @bs: zeroed selection state; takes over the caller's reference on @ring
+ * @ring: the ring
+ * @max: entries per attempt: 1, or the bundle limit
+ *
+ * Return: 0 or -ENOMEM; pbuf_bufsel_destroy() cleans up either way.
+ */
+int pbuf_bufsel_init(struct pbuf_bufsel *bs, struct pbuf_ring *ring,
+		     unsigned int max)
+{
+	bs->ring = ring;
+	bs->max = max;
+	pbuf_bvec_out_init(&bs->bv, PBUF_MAX_BUNDLE_SEGS, GFP_KERNEL);
+	bs->sel = kcalloc(max, sizeof(*bs->sel), GFP_KERNEL);
+	if (ring->flags & IOPBUF_RING_REGBUF)
+		bs->refs = kcalloc(max, sizeof(*bs->refs), GFP_KERNEL);
+	else
+		bs->iov = kcalloc(max, sizeof(*bs->iov), GFP_KERNEL);
+	if (!bs->sel || !(bs->refs || bs->iov))
+		return -ENOMEM;
+	return 0;
+}
+
+void pbuf_bufsel_destroy(struct pbuf_bufsel *bs)
+{
+	pbuf_bufsel_release(bs);
+	kfree(bs->sel);
+	kfree(bs->refs);
+	kfree(bs->iov);
+	pbuf_ring_put(bs->ring);
+	bs->ring = NULL;
+}
+
+/* Drop what the last selection imported; the entries stay selected. */
+void pbuf_bufsel_release(struct pbuf_bufsel *bs)
+{
+	while (bs->nr_refs)
+		pbuf_regbuf_put(bs->refs[--bs->nr_refs]);
+	pbuf_bvec_out_release(&bs->bv);
+}
+
+/* Entries holding user addresses: a plain user iovec iterator. */
+static int pbuf_bufsel_import_user(struct pbuf_bufsel *bs, int dir)
+{
+	size_t total = 0;
+	unsigned int i;
+
+	for (i = 0; i < bs->nr; i++) {
+		void __user *base = u64_to_user_ptr(bs->sel[i].addr);
+		size_t len = bs->sel[i].len;
+
+		if (!access_ok(base, len))
+			return -EFAULT;
+		bs->iov[i].iov_base = base;
+		bs->iov[i].iov_len = len;
+		total += len;
+	}
+	iov_iter_init(&bs->iter, dir, bs->iov, bs->nr, total);
+	return 0;
+}
+
+/*
+ * Entries holding registered-buffer encodings: a bio_vec iterator over
+ * the slices, merged where physically contiguous. One reference per
+ * registered buffer used (consecutive entries of one buffer share it).
+ */
+static int pbuf_bufsel_import_regbuf(struct pbuf_bufsel *bs, int dir)
+{
+	struct pbuf_ctx *ctx = bs->ring->ctx;
+	struct pbuf_regbuf *buf = NULL;
+	u32 cur = 0;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < bs->nr; i++) {
+		u64 addr = bs->sel[i].addr;
+		u32 index = iopbuf_regbuf_index(addr);
+
+		if (!buf || index != cur) {
+			buf = pbuf_regbuf_get(ctx, index);
+			if (IS_ERR(buf))
+				return PTR_ERR(buf);
+			bs->refs[bs->nr_refs++] = buf;
+			cur = index;
+		}
+		ret = pbuf_bvec_import(&bs->bv, &buf->runs,
+				       iopbuf_regbuf_offset(addr),
+				       bs->sel[i].len);
+		if (ret)
+			return ret;
+	}
+	iov_iter_bvec(&bs->iter, dir, bs->bv.bv, bs->bv.nr, bs->bv.len);
+	return 0;
+}
+
+/**
+ * pbuf_bufsel_select - select entries from the ring head and import them
+ * @bs: selection state
+ * @max_len: byte limit, 0 for none
+ * @dir: ITER_DEST to receive into the buffers, ITER_SOURCE to send
+ *
+ * Nothing is consumed until pbuf_bufsel_commit(). On error the caller
+ * calls pbuf_bufsel_release().
+ *
+ * Return: 0, -ENOBUFS (ring empty), -EFAULT (an entry names memory that is
+ * not there), -E2BIG (too many segments), -ENOMEM.
+ */
+int pbuf_bufsel_select(struct pbuf_bufsel *bs, u64 max_len, int dir)
+{
+	struct pbuf_ring *ring = bs->ring;
+	u16 tail;
+	int ret;
+
+	lockdep_assert_held(&ring->io_lock);
+	/* pairs with the application's release store of the tail */
+	tail = smp_load_acquire(&ring->bufs[0].resv);
+	ret = pbuf_ring_peek(ring->bufs, ring->mask, ring->head, tail, max_len,
+			     bs->max, ring->flags & IOPBUF_RING_INC, bs->sel);
+	if (ret < 0)
+		return ret;
+	bs->nr = ret;
+	if (ring->flags & IOPBUF_RING_REGBUF)
+		return pbuf_bufsel_import_regbuf(bs, dir);
+	return pbuf_bufsel_import_user(bs, dir);
+}
+
+/**
+ * pbuf_bufsel_commit - consume @bytes of the selection from the ring
+ * @bs: selection state of a successful transfer
+ * @bytes: bytes moved
+ * @c: receives what the completion reports
+ *
+ * A ring without IOPBUF_RING_INC consumes every entry the bytes touched; an
+ * INC ring advances the entry they ended in, in place (BUF_MORE).
+ */
+void pbuf_bufsel_commit(struct pbuf_bufsel *bs, u64 bytes,
+			struct pbuf_commit *c)
+{
+	struct pbuf_ring *ring = bs->ring;
+	u16 head = ring->head;
+	bool more = false;
+
+	lockdep_assert_held(&ring->io_lock);
+	if (ring->flags & IOPBUF_RING_INC)
+		more = !pbuf_ring_commit_inc(ring->bufs, ring->mask,
+					     &ring->head, bs->sel, bs->nr,
+					     bytes, ring->min_left);
+	else
+		ring->head += pbuf_ring_bufs_used(bs->sel, bs->nr, bytes);
+
+	c->bid = bs->sel[0].bid;
+	c->nbufs = (u16)(ring->head - head) + more;
+	c->flags = IOPBUF_CQE_F_BUFFER | (more ? IOPBUF_CQE_F_BUF_MORE : 0);
+}

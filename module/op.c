@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Commands in flight: issue, waiting, retry, cancelation, completion.
+ *
+ * A command first runs its transfer without blocking, in the issuing task.
+ * When that would block, it parks: a wait-queue entry on its file's poll
+ * head, as io_uring's own poll does, so no thread sleeps per command. The
+ * wake-up (often in softirq) only unhooks the entry and queues task work;
+ * the retry runs in the submitting task, where user memory is reachable.
+ * Completion is posted from task work or from the issue itself, never from
+ * the wake-up.
+ *
+ * State rules (op->state):
+ *  - PBUF_OP_ARMED is set while the entry is on the wait queue. Whoever
+ *    clears it (wake-up, cancel, or the arming code finding the file ready)
+ *    unhooks the entry and decides what runs next; nobody else touches it.
+ *  - PBUF_OP_CANCEL asks the next step to complete with -ECANCELED. A step
+ *    of the op is running or queued whenever ARMED is clear, so setting the
+ *    bit is enough unless the op is parked, in which case the canceller
+ *    clears ARMED and queues the step itself.
+ *  - Steps of one op never run concurrently: they run in the issuing task
+ *    (or io_uring's fallback worker once that task is gone), one task work
+ *    at a time.
+ *
+ * Exit: io_uring from 6.7 asks cancelable commands to cancel (ring or task
+ * exit). 6.1 never does, and a parked command would make the exiting task
+ * wait forever, so a monitor checks the submitters of waiting commands
+ * for PF_EXITING and cancels theirs.
+ */
+#include <linux/file.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/slab.h>
+#include <linux/workqueue.h>
+
+#include "pbuf.h"
+
+enum {
+	PBUF_OP_ARMED,
+	PBUF_OP_CANCEL,
+};
+
+/* Steps run back to back before yielding to other task work. */
+#define PBUF_OP_MAX_SPINS	8
+/* How often the exit monitor looks at waiting commands. */
+#define PBUF_MONITOR_PERIOD	(HZ / 20)
+
+/* Every op in flight, for the exit monitor. */
+static DEFINE_SPINLOCK(pbuf_ops_lock);
+static LIST_HEAD(pbuf_ops);
+static void pbuf_monitor_fn(struct work_struct *work);
+static DECLARE_DELAYED_WORK(pbuf_monitor, pbuf_monitor_fn);
+
+static struct pbuf_op **pbuf_cmd_op(struct io_uring_cmd *cmd)
+{
+	BUILD_BUG_ON(sizeof(struct pbuf_op *) > sizeof(cmd->pdu));
+	return (struct pbuf_op **)cmd->pdu;
+}
+
+/**
+ * pbuf_op_alloc - a new command in flight acting on @fd
+ * @cmd: the uring_cmd
+ * @fd: the file descriptor the command names
+ *
+ * Return: the op, or ERR_PTR(-EBADF, -ENOMEM).
+ */
+struct pbuf_op *pbuf_op_alloc(struct io_uring_cmd *cmd, int fd)
+{
+	struct pbuf_ctx *ctx = cmd->file->private_data;
+	struct pbuf_op *op;
+
+	op = kzalloc(sizeof(*op), GFP_KERNEL_ACCOUNT);
+	if (!op)
+		return ERR_PTR(-ENOMEM);
+	op->file = fget(fd);
+	if (!op->file) {
+		kfree(op);
+		return ERR_PTR(-EBADF);
+	}
+	op->cmd = cmd;
+	op->ctx = ctx;
+	pbuf_ctx_get(ctx);
+	op->task = get_task_struct(current);
+	INIT_LIST_HEAD(&op->ctx_node);
+	INIT_LIST_HEAD(&op->monitor_node);
+	*pbuf_cmd_op(cmd) = op;
+	return op;
+}
+
+void pbuf_op_free(struct pbuf_op *op)
+{
+	struct pbuf_ctx *ctx = op->ctx;
+
+	if (!list_empty(&op->ctx_node)) {
+		spin_lock(&ctx->op_lock);
+		list_del(&op->ctx_node);
+		spin_unlock(&ctx->op_lock);
+		spin_lock(&pbuf_ops_lock);
+		list_del(&op->monitor_node);
+		spin_unlock(&pbuf_ops_lock);
+		atomic_dec(&ctx->inflight);
+		atomic_dec(&pbuf_global.inflight);
+	}
+	if (op->bs.ring)
+		pbuf_bufsel_destroy(&op->bs);
+	fput(op->file);
+	put_task_struct(op->task);
+	pbuf_ctx_put(ctx);
+	kfree(op);
+}
+
+static void pbuf_op_complete(struct pbuf_op *op, int res, u64 res2,
+			     unsigned int issue_flags)
+{
+	struct io_uring_cmd *cmd = op->cmd;
+
+	pbuf_op_free(op);
+	pbuf_cmd_done(cmd, res, res2, issue_flags);
+}
+
+static void pbuf_op_run(struct pbuf_op *op, unsigned int issue_flags);
+
+static void pbuf_op_tw_fn(struct io_uring_cmd *cmd, unsigned int issue_flags,
+			  bool dead)
+{
+	struct pbuf_op *op = *pbuf_cmd_op(cmd);
+
+	/* No user memory and no retries once the submitter is going away. */
+	if (dead || current->flags & (PF_EXITING | PF_KTHREAD))
+		set_bit(PBUF_OP_CANCEL, &op->state);
+	pbuf_op_run(op, issue_flags);
+}
+PBUF_TW_CB(pbuf_op_tw, pbuf_op_tw_fn)
+
+static void pbuf_op_queue_step(struct pbuf_op *op)
+{
+	io_uring_cmd_complete_in_task(op->cmd, pbuf_op_tw);
+}
+
+/* Take the entry off the wait queue; the caller has cleared ARMED. */
+static void pbuf_op_unhook(struct pbuf_op *op)
+{
+	struct wait_queue_head *head = smp_load_acquire(&op->whead);
+	unsigned long flags;
+
+	if (!head)
+		return;
+	spin_lock_irqsave(&head->lock, flags);
+	list_del_init(&op->wait.entry);
+	spin_unlock_irqrestore(&head->lock, flags);
+}
+
+static int pbuf_op_wake(struct wait_queue_entry *wait, unsigned int mode,
+			int sync, void *key)
+{
+	struct pbuf_op *op = container_of(wait, struct pbuf_op, wait);
+	__poll_t mask = key_to_poll(key);
+
+	if (mask && !(mask & (op->events | EPOLLERR | EPOLLHUP | POLLFREE)))
+		return 0;
+	if (!test_and_clear_bit(PBUF_OP_ARMED, &op->state))
+		return 0;
+	/* called with the wait-queue lock held */
+	list_del_init(&wait->entry);
+	if (mask & POLLFREE) {
+		/* the queue is going away with its file: stop using it */
+		set_bit(PBUF_OP_CANCEL, &op->state);
+		smp_store_release(&op->whead, NULL);
+	}
+	pbuf_op_queue_step(op);
+	return 1;
+}
+
+static void pbuf_op_queue_proc(struct file *file, struct wait_queue_head *head,
+			       poll_table *pt)
+{
+	struct pbuf_op *op = container_of(pt, struct pbuf_op, pt);
+
+	/* One queue is enough to learn about readiness. */
+	if (op->whead)
+		return;
+	op->whead = head;
+	add_wait_queue(head, &op->wait);
+}
+
+/*
+ * Park on the file's wait queue.
+ * Return: 0 parked (a wake-up or cancel will queue the next step), 1 the
+ * file is ready or the op was cancelled meanwhile: run the next step now,
+ * -EOPNOTSUPP the file cannot be waited on.
+ */
+static int pbuf_op_arm(struct pbuf_op *op)
+{
+	__poll_t mask;
+
+	op->whead = NULL;
+	init_waitqueue_func_entry(&op->wait, pbuf_op_wake);
+	init_poll_funcptr(&op->pt, pbuf_op_queue_proc);
+	set_bit(PBUF_OP_ARMED, &op->state);
+
+	mask = vfs_poll(op->file, &op->pt);
+	mask &= op->events | EPOLLERR | EPOLLHUP;
+	if (!op->whead) {
+		clear_bit(PBUF_OP_ARMED, &op->state);
+		return mask ? 1 : -EOPNOTSUPP;
+	}
+	if (!mask && !test_bit(PBUF_OP_CANCEL, &op->state))
+		return 0;
+	if (!test_and_clear_bit(PBUF_OP_ARMED, &op->state))
+		return 0;	/* the wake-up took it and queued the step */
+	pbuf_op_unhook(op);
+	return 1;
+}
+
+/* One or more steps: try the transfer, complete, or park. */
+static void pbuf_op_run(struct pbuf_op *op, unsigned int issue_flags)
+{
+	unsigned int spins = 0;
+	u64 res2 = 0;
+	int ret;
+
+	for (;;) {
+		if (test_bit(PBUF_OP_CANCEL, &op->state)) {
+			pbuf_op_complete(op, -ECANCELED, 0, issue_flags);
+			return;
+		}
+		ret = op->fn(op, &res2);
+		if (ret != -EAGAIN) {
+			pbuf_op_complete(op, ret, res2, issue_flags);
+			return;
+		}
+		ret = pbuf_op_arm(op);
+		if (ret <= 0)
+			break;
+		if (++spins == PBUF_OP_MAX_SPINS) {
+			/* ready but not progressing: let other work run first */
+			pbuf_op_queue_step(op);
+			return;
+		}
+	}
+	/* parked (0), or the file cannot be waited on */
+	if (ret)
+		pbuf_op_complete(op, ret, 0, issue_flags);
+}
+
+static void pbuf_op_track(struct pbuf_op *op)
+{
+	struct pbuf_ctx *ctx = op->ctx;
+	bool first;
+
+	atomic_inc(&ctx->inflight);
+	atomic_inc(&pbuf_global.inflight);
+	spin_lock(&ctx->op_lock);
+	list_add_tail(&op->ctx_node, &ctx->ops);
+	spin_unlock(&ctx->op_lock);
+	spin_lock(&pbuf_ops_lock);
+	first = list_empty(&pbuf_ops);
+	list_add_tail(&op->monitor_node, &pbuf_ops);
+	spin_unlock(&pbuf_ops_lock);
+	if (first)
+		schedule_delayed_work(&pbuf_monitor, PBUF_MONITOR_PERIOD);
+}
+
+/**
+ * pbuf_op_start - run a prepared command from its ->uring_cmd() issue
+ * @op: the command, with fn, events and arguments set
+ * @issue_flags: as io_uring passed them
+ *
+ * Return: -EIOCBQUEUED; the completion is posted with pbuf_cmd_done().
+ */
+int pbuf_op_start(struct pbuf_op *op, unsigned int issue_flags)
+{
+	pbuf_op_track(op);
+	pbuf_cmd_mark_cancelable(op->cmd, issue_flags);
+	pbuf_op_run(op, issue_flags);
+	return -EIOCBQUEUED;
+}
+
+/* Ask @op to complete with -ECANCELED. Return: whether this call asked. */
+static bool pbuf_op_cancel(struct pbuf_op *op)
+{
+	if (test_and_set_bit(PBUF_OP_CANCEL, &op->state))
+		return false;
+	if (test_and_clear_bit(PBUF_OP_ARMED, &op->state)) {
+		pbuf_op_unhook(op);
+		pbuf_op_queue_step(op);
+	}
+	return true;
+}
+
+/* IOPBUF_IOC_CANCEL. Return: how many commands were asked to cancel. */
+int pbuf_op_cancel_all(struct pbuf_ctx *ctx)
+{
+	struct pbuf_op *op;
+	int n = 0;
+
+	spin_lock(&ctx->op_lock);
+	list_for_each_entry(op, &ctx->ops, ctx_node)
+		n += pbuf_op_cancel(op);
+	spin_unlock(&ctx->op_lock);
+	return n;
+}
+
+/*
+ * io_uring's cancel request (IO_URING_F_CANCEL, 6.7+). The op is looked up
+ * under op_lock rather than trusted from the pdu: it may just have been
+ * freed by a completion racing with the cancel.
+ */
+void pbuf_op_cancel_cmd(struct io_uring_cmd *cmd)
+{
+	struct pbuf_ctx *ctx = cmd->file->private_data;
+	struct pbuf_op *op;
+
+	spin_lock(&ctx->op_lock);
+	list_for_each_entry(op, &ctx->ops, ctx_node) {
+		if (op->cmd == cmd) {
+			pbuf_op_cancel(op);
+			break;
+		}
+	}
+	spin_unlock(&ctx->op_lock);
+}
+
+static void pbuf_monitor_fn(struct work_struct *work)
+{
+	struct pbuf_op *op;
+	bool again;
+
+	spin_lock(&pbuf_ops_lock);
+	list_for_each_entry(op, &pbuf_ops, monitor_node) {
+		if (READ_ONCE(op->task->flags) & PF_EXITING)
+			pbuf_op_cancel(op);
+	}
+	again = !list_empty(&pbuf_ops);
+	spin_unlock(&pbuf_ops_lock);
+	if (again)
+		schedule_delayed_work(&pbuf_monitor, PBUF_MONITOR_PERIOD);
+}
+
+/* Module exit: no op can exist (each holds the device file open). */
+void pbuf_op_exit(void)
+{
+	cancel_delayed_work_sync(&pbuf_monitor);
+}

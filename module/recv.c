@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * IOPBUF_CMD_RECV and IOPBUF_CMD_READ: receive from a socket, or read from
+ * a file or pipe, into buffers selected from a provided-buffer ring when
+ * the transfer runs.
+ *
+ * Commit rules, as upstream io_uring's:
+ *  - sockets and pipes (pollable) commit the bytes moved, after moving
+ *    them; -EAGAIN leaves the ring untouched and the command waits;
+ *  - a socket receive of 0 bytes (EOF) consumes nothing and reports no
+ *    buffer; a pipe or file read of 0 bytes reports its buffer, consuming
+ *    it on a plain ring and keeping it (BUF_MORE) on an INC ring;
+ *  - regular files (not pollable) commit the length selected, whatever the
+ *    read returned, as io_uring commits at selection for them.
+ */
+#include <linux/fs.h>
+#include <linux/net.h>
+#include <linux/socket.h>
+#include <linux/uio.h>
+
+#include "pbuf.h"
+
+static u64 pbuf_res2(const struct pbuf_commit *c)
+{
+	return iopbuf_cqe_res2(c->bid, c->nbufs, c->flags);
+}
+
+static int pbuf_recv_fn(struct pbuf_op *op, u64 *res2)
+{
+	struct socket *sock = sock_from_file(op->file);
+	struct pbuf_bufsel *bs = &op->bs;
+	struct pbuf_ring *ring = bs->ring;
+	struct msghdr msg = {};
+	struct pbuf_commit c;
+	int ret;
+
+	mutex_lock(&ring->io_lock);
+	ret = pbuf_bufsel_select(bs, op->len, ITER_DEST);
+	if (ret)
+		goto out;
+	msg.msg_iter = bs->iter;
+	ret = sock_recvmsg(sock, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (ret > 0) {
+		pbuf_bufsel_commit(bs, ret, &c);
+		*res2 = pbuf_res2(&c);
+	}
+out:
+	pbuf_bufsel_release(bs);
+	mutex_unlock(&ring->io_lock);
+	return ret;
+}
+
+/* A 0-byte read: the buffer is reported, and kept only by an INC ring. */
+static void pbuf_read_eof(struct pbuf_bufsel *bs, struct pbuf_commit *c)
+{
+	struct pbuf_ring *ring = bs->ring;
+
+	c->bid = bs->sel[0].bid;
+	c->nbufs = 1;
+	c->flags = IOPBUF_CQE_F_BUFFER;
+	if (ring->flags & IOPBUF_RING_INC)
+		c->flags |= IOPBUF_CQE_F_BUF_MORE;
+	else
+		ring->head++;
+}
+
+static int pbuf_read_fn(struct pbuf_op *op, u64 *res2)
+{
+	struct pbuf_bufsel *bs = &op->bs;
+	struct pbuf_ring *ring = bs->ring;
+	struct file *file = op->file;
+	bool pollable = file_can_poll(file);
+	bool stream = file->f_mode & FMODE_STREAM;
+	struct pbuf_commit c;
+	loff_t pos = file->f_pos;
+	size_t selected;
+	int ret;
+
+	mutex_lock(&ring->io_lock);
+	ret = pbuf_bufsel_select(bs, op->len, ITER_DEST);
+	if (ret)
+		goto out;
+	selected = iov_iter_count(&bs->iter);
+	ret = vfs_iter_read(file, &bs->iter, stream ? NULL : &pos,
+			    pollable ? RWF_NOWAIT : 0);
+	if (ret >= 0 && !stream)
+		file->f_pos = pos;
+	if (ret > 0 || (ret == 0 && !pollable && selected)) {
+		pbuf_bufsel_commit(bs, pollable ? ret : selected, &c);
+		*res2 = pbuf_res2(&c);
+	} else if (ret == 0) {
+		pbuf_read_eof(bs, &c);
+		*res2 = pbuf_res2(&c);
+	}
+out:
+	pbuf_bufsel_release(bs);
+	mutex_unlock(&ring->io_lock);
+	return ret;
+}
+
+int pbuf_cmd_recv(struct io_uring_cmd *cmd, unsigned int issue_flags,
+		  bool is_read)
+{
+	const struct iopbuf_cmd_recv *src = pbuf_cmd_payload(cmd);
+	const struct iopbuf_cmd_recv req = {
+		.fd	= READ_ONCE(src->fd),
+		.bgid	= READ_ONCE(src->bgid),
+		.flags	= READ_ONCE(src->flags),
+		.len	= READ_ONCE(src->len),
+		.resv	= READ_ONCE(src->resv),
+	};
+	struct pbuf_ctx *ctx = cmd->file->private_data;
+	struct pbuf_ring *ring;
+	struct pbuf_op *op;
+	int ret;
+
+	if (!(issue_flags & IO_URING_F_CQE32))
+		return -EINVAL;
+	if (req.resv || req.flags & ~IOPBUF_RECV_BUNDLE)
+		return -EINVAL;
+
+	op = pbuf_op_alloc(cmd, req.fd);
+	if (IS_ERR(op))
+		return PTR_ERR(op);
+	ring = pbuf_ring_get(ctx, req.bgid);
+	if (!ring) {
+		ret = -ENOENT;
+		goto fail;
+	}
+	ret = pbuf_bufsel_init(&op->bs, ring, req.flags & IOPBUF_RECV_BUNDLE ?
+			       PBUF_MAX_BUNDLE_BUFS : 1);
+	if (ret)
+		goto fail;
+	if (is_read) {
+		ret = -EBADF;
+		if (!(op->file->f_mode & FMODE_READ))
+			goto fail;
+		op->fn = pbuf_read_fn;
+	} else {
+		ret = -ENOTSOCK;
+		if (!sock_from_file(op->file))
+			goto fail;
+		op->fn = pbuf_recv_fn;
+	}
+	op->events = EPOLLIN | EPOLLRDNORM;
+	op->len = req.len;
+	return pbuf_op_start(op, issue_flags);
+fail:
+	pbuf_op_free(op);
+	return ret;
+}
