@@ -101,4 +101,19 @@ static inline void pbuf_cmd_mark_cancelable(struct io_uring_cmd *cmd,
 #endif
 }
 
+/*
+ * Zero-copy completion callbacks: a function pointer in struct ubuf_info
+ * until 6.9, an ops table from 6.10. Same signature and semantics.
+ */
+#ifdef HAVE_UBUF_INFO_OPS
+#define PBUF_DEFINE_UBUF_OPS(name, fn)					\
+	static const struct ubuf_info_ops name = { .complete = fn }
+#define pbuf_ubuf_set_ops(uarg, name)	((uarg)->ops = &(name))
+#else
+#define PBUF_DEFINE_UBUF_OPS(name, fn)					\
+	static void (*const name)(struct sk_buff *, struct ubuf_info *,	\
+				  bool) = fn
+#define pbuf_ubuf_set_ops(uarg, name)	((uarg)->callback = (name))
+#endif
+
 #endif /* _PBUF_COMPAT_H */

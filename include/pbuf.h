@@ -7,6 +7,8 @@
 #define _PBUF_H
 
 #include <linux/atomic.h>
+#include <linux/skbuff.h>
+#include <linux/workqueue.h>
 #include <linux/bits.h>
 #include <linux/fs.h>
 #include <linux/kref.h>
@@ -39,9 +41,12 @@ struct pbuf_global {
 	atomic_long_t	charged_pages;
 	atomic_t	contexts;
 	atomic_t	inflight;
+	atomic_t	notifs;		/* zero-copy notifications pending */
 };
 
 extern struct pbuf_global pbuf_global;
+/* For work that must finish before the module goes (detached notifs). */
+extern struct workqueue_struct *pbuf_wq;
 
 /*
  * Pages one buffer or ring holds pinned, and who pays for them. The charge
@@ -169,9 +174,33 @@ struct pbuf_op;
 
 /*
  * One attempt at a command's transfer, without blocking.
- * Return: the result, or -EAGAIN to wait for @events on the op's file.
+ * Return: the result, -EAGAIN to wait for @events on the op's file, or
+ * PBUF_OP_WAIT after pbuf_op_wait_external(): another event
+ * (pbuf_op_wake_external()) queues the next attempt.
  */
 typedef int (*pbuf_op_fn)(struct pbuf_op *op, u64 *res2);
+#define PBUF_OP_WAIT	INT_MIN
+
+/*
+ * A zero-copy send's notification: the ubuf_info the network stack
+ * references from every skb holding our pages, and the buffer references
+ * kept until it lets go of the last one.
+ */
+struct pbuf_notif {
+	struct ubuf_info	uarg;
+	/*
+	 * lock guards op and done: the completion (any context) and the
+	 * command detaching from it must agree on who frees the notif.
+	 */
+	spinlock_t		lock;
+	struct pbuf_op		*op;		/* waiting command, or NULL */
+	bool			done;
+	bool			zc_used;
+	bool			zc_copied;
+	struct pbuf_regbuf	**refs;
+	unsigned int		nr_refs;
+	struct work_struct	work;
+};
 
 /*
  * A uring_cmd in flight: from issue to completion. Commands that must wait
@@ -184,6 +213,10 @@ struct pbuf_op {
 	struct task_struct	*task;		/* submitter, for exit checks */
 	struct file		*file;		/* the fd the command acts on */
 	pbuf_op_fn		fn;
+	/* result when cancelled; NULL: -ECANCELED */
+	int			(*cancel)(struct pbuf_op *op, u64 *res2);
+	/* releases what fn kept across steps; may be NULL */
+	void			(*destroy)(struct pbuf_op *op);
 	__poll_t		events;
 	unsigned long		state;		/* PBUF_OP_* bits */
 
@@ -198,7 +231,14 @@ struct pbuf_op {
 	u16			bgid;
 	u16			flags;
 	u32			len;
+	u32			msg_flags;
 	struct pbuf_bufsel	bs;
+
+	/* send state across steps */
+	u8			phase;
+	int			sent;
+	struct pbuf_commit	commit;
+	struct pbuf_notif	*notif;
 };
 
 /* module/op.c */
@@ -207,7 +247,19 @@ int pbuf_op_start(struct pbuf_op *op, unsigned int issue_flags);
 void pbuf_op_free(struct pbuf_op *op);
 int pbuf_op_cancel_all(struct pbuf_ctx *ctx);
 void pbuf_op_cancel_cmd(struct io_uring_cmd *cmd);
+void pbuf_op_wait_external(struct pbuf_op *op);
+void pbuf_op_wake_external(struct pbuf_op *op);
 void pbuf_op_exit(void);
+
+/* module/notif.c */
+struct pbuf_notif *pbuf_notif_alloc(struct pbuf_op *op);
+void pbuf_notif_flush(struct pbuf_notif *n);
+bool pbuf_notif_detach(struct pbuf_notif *n);
+void pbuf_notif_free(struct pbuf_notif *n);
+void pbuf_notif_wait_all(void);
+
+/* module/send.c */
+int pbuf_cmd_send(struct io_uring_cmd *cmd, unsigned int issue_flags);
 
 /* module/bufsel.c */
 int pbuf_bufsel_init(struct pbuf_bufsel *bs, struct pbuf_ring *ring,

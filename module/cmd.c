@@ -44,6 +44,8 @@ int pbuf_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 		return pbuf_cmd_recv(cmd, issue_flags, false);
 	case IOPBUF_CMD_READ:
 		return pbuf_cmd_recv(cmd, issue_flags, true);
+	case IOPBUF_CMD_SEND:
+		return pbuf_cmd_send(cmd, issue_flags);
 	}
 	return -EOPNOTSUPP;
 }

@@ -10,6 +10,7 @@
 #include "pbuf.h"
 
 struct pbuf_global pbuf_global;
+struct workqueue_struct *pbuf_wq;
 
 /*
  * 0666 by default, like /dev/net/tun: every operation acts on the caller's
@@ -51,11 +52,19 @@ static ssize_t inflight_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(inflight);
 
+static ssize_t notifs_show(struct device *dev,
+			   struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%d\n", atomic_read(&pbuf_global.notifs));
+}
+static DEVICE_ATTR_RO(notifs);
+
 static struct attribute *pbuf_attrs[] = {
 	&dev_attr_pinned_pages.attr,
 	&dev_attr_charged_pages.attr,
 	&dev_attr_contexts.attr,
 	&dev_attr_inflight.attr,
+	&dev_attr_notifs.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(pbuf);
@@ -82,6 +91,7 @@ static void __init pbuf_check_abi(void)
 	/* uring_cmd payloads must fit a normal SQE's 16-byte cmd area */
 	BUILD_BUG_ON(sizeof(struct iopbuf_cmd_probe) != 16);
 	BUILD_BUG_ON(sizeof(struct iopbuf_cmd_recv) != 16);
+	BUILD_BUG_ON(sizeof(struct iopbuf_cmd_send) != 16);
 	BUILD_BUG_ON(IOPBUF_MAX_BUFS - 1 != IOPBUF_REGBUF_MAX_INDEX);
 	BUILD_BUG_ON(PBUF_MAX_BUF_LEN > IOPBUF_REGBUF_MAX_OFFSET);
 }
@@ -98,19 +108,31 @@ static int __init pbuf_init(void)
 	}
 	pbuf_misc.mode = mode;
 
+	pbuf_wq = alloc_workqueue("iouring_pbuf", WQ_UNBOUND, 0);
+	if (!pbuf_wq)
+		return -ENOMEM;
 	ret = misc_register(&pbuf_misc);
 	if (ret) {
 		pr_err("cannot register /dev/%s: %d\n", pbuf_misc.name, ret);
-		return ret;
+		goto out_wq;
 	}
 	pr_info("version %s loaded, ABI %d\n", PBUF_VERSION, IOPBUF_ABI_VERSION);
 	return 0;
+out_wq:
+	destroy_workqueue(pbuf_wq);
+	return ret;
 }
 
 static void __exit pbuf_exit(void)
 {
 	misc_deregister(&pbuf_misc);
 	pbuf_op_exit();
+	/*
+	 * Zero-copy skbs may outlive every file: their pages are ours until
+	 * the stack calls back, and the callback is our code.
+	 */
+	pbuf_notif_wait_all();
+	destroy_workqueue(pbuf_wq);
 	/*
 	 * Every open file pins the module, so nothing of a context remains
 	 * here; a leak would show in the counters.

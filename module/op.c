@@ -101,6 +101,8 @@ void pbuf_op_free(struct pbuf_op *op)
 		atomic_dec(&ctx->inflight);
 		atomic_dec(&pbuf_global.inflight);
 	}
+	if (op->destroy)
+		op->destroy(op);
 	if (op->bs.ring)
 		pbuf_bufsel_destroy(&op->bs);
 	fput(op->file);
@@ -221,10 +223,13 @@ static void pbuf_op_run(struct pbuf_op *op, unsigned int issue_flags)
 
 	for (;;) {
 		if (test_bit(PBUF_OP_CANCEL, &op->state)) {
-			pbuf_op_complete(op, -ECANCELED, 0, issue_flags);
+			ret = op->cancel ? op->cancel(op, &res2) : -ECANCELED;
+			pbuf_op_complete(op, ret, res2, issue_flags);
 			return;
 		}
 		ret = op->fn(op, &res2);
+		if (ret == PBUF_OP_WAIT)
+			return;
 		if (ret != -EAGAIN) {
 			pbuf_op_complete(op, ret, res2, issue_flags);
 			return;
@@ -286,6 +291,23 @@ static bool pbuf_op_cancel(struct pbuf_op *op)
 		pbuf_op_queue_step(op);
 	}
 	return true;
+}
+
+/*
+ * Wait for an event other than the file's readiness: the op is parked (ARMED
+ * with no wait queue) until pbuf_op_wake_external() or a cancel.
+ */
+void pbuf_op_wait_external(struct pbuf_op *op)
+{
+	op->whead = NULL;
+	set_bit(PBUF_OP_ARMED, &op->state);
+}
+
+/* The external event happened: queue the next step, if it is still waited for. */
+void pbuf_op_wake_external(struct pbuf_op *op)
+{
+	if (test_and_clear_bit(PBUF_OP_ARMED, &op->state))
+		pbuf_op_queue_step(op);
 }
 
 /* IOPBUF_IOC_CANCEL. Return: how many commands were asked to cancel. */

@@ -55,6 +55,7 @@
 #define IOPBUF_FEAT_RING_REGBUF	(1ULL << 5)	/* entries hold regbuf encodings */
 #define IOPBUF_FEAT_STATS	(1ULL << 6)	/* IOPBUF_IOC_STATS */
 #define IOPBUF_FEAT_RECV	(1ULL << 7)	/* IOPBUF_CMD_RECV, _READ, _CANCEL */
+#define IOPBUF_FEAT_SEND_ZC	(1ULL << 8)	/* IOPBUF_CMD_SEND */
 
 /* ------------------------------------------------------------------------
  * Registered-buffer encoding.
@@ -287,7 +288,7 @@ struct iopbuf_cmd_probe {
 #define IOPBUF_CMD_PROBE	_IOWR(IOPBUF_IOC_MAGIC, 0x40, struct iopbuf_cmd_probe)
 
 /*
- * Completions of buffer commands (RECV, READ).
+ * Completions of buffer commands (RECV, READ, SEND).
  *
  * These commands need a ring created with IORING_SETUP_CQE32 (-EINVAL
  * otherwise): cqe->res holds the bytes moved or -errno, and the first extra
@@ -306,6 +307,17 @@ struct iopbuf_cmd_probe {
  */
 #define IOPBUF_CQE_F_BUFFER	(1U << 0)	/* bid and count are valid */
 #define IOPBUF_CQE_F_BUF_MORE	(1U << 1)	/* INC: last buffer stays */
+/* SEND: zero copy was requested (registered buffers, a socket that can) */
+#define IOPBUF_CQE_F_ZC		(1U << 2)
+/* SEND with ZC: the stack copied at least part of the data (loopback...) */
+#define IOPBUF_CQE_F_ZC_COPIED	(1U << 3)
+/*
+ * SEND with ZC, cancelled (exit, ring teardown, IOPBUF_IOC_CANCEL) while
+ * the network stack still held the pages: no buffer-release information
+ * follows. The module keeps the registered buffers pinned until the stack
+ * lets go (IOPBUF_IOC_STATS, sysfs pinned_pages show when).
+ */
+#define IOPBUF_CQE_F_DETACHED	(1U << 4)
 
 static inline __u16 iopbuf_cqe_bid(__u64 res2)
 {
@@ -362,5 +374,47 @@ struct iopbuf_cmd_recv {
 
 #define IOPBUF_CMD_RECV		_IOWR(IOPBUF_IOC_MAGIC, 0x41, struct iopbuf_cmd_recv)
 #define IOPBUF_CMD_READ		_IOWR(IOPBUF_IOC_MAGIC, 0x42, struct iopbuf_cmd_recv)
+
+/*
+ * IOPBUF_CMD_SEND: send on socket @fd from buffers selected from ring @bgid
+ * at execution time, in ring order: one entry, or with IOPBUF_SEND_BUNDLE
+ * consecutive entries up to @len bytes (0: no limit but max_bundle_bufs).
+ * @msg_flags: 0 or MSG_MORE.
+ *
+ * Entries of an IOPBUF_RING_REGBUF ring go zero copy when the socket
+ * supports it (TCP, UDP; IPv4 and IPv6): the pages are handed to the
+ * network stack, with one notification object per command however many
+ * buffers it sends. Entries holding user addresses are copied, as by
+ * send(2).
+ *
+ * Buffer release: the completion of a zero-copy send is posted only once
+ * the network stack has dropped every reference to the pages it sent
+ * (after the data is acknowledged for TCP, transmitted for UDP, or copied
+ * when the stack had to copy). When the CQE arrives, the buffers it names
+ * may be reused: there is no second notification to wait for, miss or
+ * count twice. IOPBUF_CQE_F_ZC says zero copy was requested, and
+ * IOPBUF_CQE_F_ZC_COPIED that the stack copied anyway. Only a cancelled
+ * command completes earlier, with IOPBUF_CQE_F_DETACHED.
+ *
+ * Consumption: the ring entries are consumed when the data is handed to
+ * the socket, not when the completion is posted. A stream socket that
+ * takes only part of the selection keeps the rest and sends it when there
+ * is room (the data stays contiguous); on an IOPBUF_RING_INC ring the
+ * entry is advanced by the bytes sent instead and the command completes.
+ * cqe->res: bytes sent, or -errno if none were.
+ *
+ * Errors: as IOPBUF_CMD_RECV, plus -EPIPE, -ECONNRESET... from the socket.
+ */
+struct iopbuf_cmd_send {
+	__s32	fd;
+	__u16	bgid;
+	__u16	flags;		/* IOPBUF_SEND_* */
+	__u32	len;		/* byte limit, 0 for none */
+	__u32	msg_flags;	/* 0 or MSG_MORE */
+};
+
+#define IOPBUF_SEND_BUNDLE	(1U << 0)
+
+#define IOPBUF_CMD_SEND		_IOWR(IOPBUF_IOC_MAGIC, 0x43, struct iopbuf_cmd_send)
 
 #endif /* _UAPI_LINUX_IOURING_PBUF_H */

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Zero-copy notifications: one struct ubuf_info per send command, however
+ * many buffers it sends. Every skb holding our pages holds a reference on
+ * it; the command holds one more while it is sending. When the last goes,
+ * the network stack has let go of every page, and the command may post its
+ * completion (the application may reuse the buffers).
+ *
+ * The callback runs in whatever context frees the skb, softirq included:
+ * it only records how the data went and hands over to task work (the
+ * waiting command) or to pbuf_wq (a command that no longer waits).
+ */
+#include <linux/rcupdate.h>
+#include <linux/slab.h>
+#include <linux/wait_bit.h>
+
+#include "pbuf.h"
+
+static void pbuf_notif_release_work(struct work_struct *work)
+{
+	pbuf_notif_free(container_of(work, struct pbuf_notif, work));
+}
+
+/* The stack and the command have both let go. */
+static void pbuf_notif_done(struct pbuf_notif *n)
+{
+	struct pbuf_op *op;
+	unsigned long flags;
+
+	spin_lock_irqsave(&n->lock, flags);
+	op = n->op;
+	n->op = NULL;
+	n->done = true;
+	/* the command cannot go away while we hold the lock (detach) */
+	if (op)
+		pbuf_op_wake_external(op);
+	spin_unlock_irqrestore(&n->lock, flags);
+
+	if (!op)
+		queue_work(pbuf_wq, &n->work);
+}
+
+/* Called once per reference drop: each skb's, and ours from the flush. */
+static void pbuf_notif_callback(struct sk_buff *skb, struct ubuf_info *uarg,
+				bool success)
+{
+	struct pbuf_notif *n = container_of(uarg, struct pbuf_notif, uarg);
+
+	/* module exit waits for RCU readers after the last notif is freed */
+	rcu_read_lock();
+	if (success && skb)
+		WRITE_ONCE(n->zc_used, true);
+	else if (!success)
+		WRITE_ONCE(n->zc_copied, true);
+	if (refcount_dec_and_test(&uarg->refcnt))
+		pbuf_notif_done(n);
+	rcu_read_unlock();
+}
+PBUF_DEFINE_UBUF_OPS(pbuf_notif_ops, pbuf_notif_callback);
+
+struct pbuf_notif *pbuf_notif_alloc(struct pbuf_op *op)
+{
+	struct pbuf_notif *n = kzalloc(sizeof(*n), GFP_KERNEL_ACCOUNT);
+
+	if (!n)
+		return NULL;
+	pbuf_ubuf_set_ops(&n->uarg, pbuf_notif_ops);
+	/* the command's reference, dropped by pbuf_notif_flush() */
+	refcount_set(&n->uarg.refcnt, 1);
+	/* as io_uring: frags are ours, the skb must not be orphaned early */
+	n->uarg.flags = SKBFL_ZEROCOPY_FRAG | SKBFL_DONT_ORPHAN;
+	spin_lock_init(&n->lock);
+	n->op = op;
+	INIT_WORK(&n->work, pbuf_notif_release_work);
+	atomic_inc(&pbuf_global.notifs);
+	return n;
+}
+
+/* The command has sent all it will: drop its reference. */
+void pbuf_notif_flush(struct pbuf_notif *n)
+{
+	pbuf_notif_callback(NULL, &n->uarg, true);
+}
+
+/*
+ * The command stops waiting (cancelled). Return: true when the stack still
+ * holds pages, so the notif frees itself later; false when it is done and
+ * the command frees it.
+ */
+bool pbuf_notif_detach(struct pbuf_notif *n)
+{
+	unsigned long flags;
+	bool pending;
+
+	spin_lock_irqsave(&n->lock, flags);
+	pending = !n->done;
+	n->op = NULL;
+	spin_unlock_irqrestore(&n->lock, flags);
+	return pending;
+}
+
+/* Process context: the last buffer reference may unpin pages. */
+void pbuf_notif_free(struct pbuf_notif *n)
+{
+	while (n->nr_refs)
+		pbuf_regbuf_put(n->refs[--n->nr_refs]);
+	kfree(n->refs);
+	kfree(n);
+	if (atomic_dec_and_test(&pbuf_global.notifs))
+		wake_up_var(&pbuf_global.notifs);
+}
+
+/* Module exit: every skb referencing our pages and callback is gone. */
+void pbuf_notif_wait_all(void)
+{
+	wait_var_event(&pbuf_global.notifs, !atomic_read(&pbuf_global.notifs));
+	/* a callback may still be returning from pbuf_notif_done() */
+	synchronize_rcu();
+	flush_workqueue(pbuf_wq);
+}

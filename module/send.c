@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * IOPBUF_CMD_SEND: send on a kernel socket from buffers selected from a
+ * provided-buffer ring, zero copy for registered-buffer entries.
+ *
+ * A command goes through three phases, one or more steps each:
+ *  START  select entries under the ring's io_lock, hand them to
+ *         sock_sendmsg() without blocking, commit what was taken. Nothing
+ *         taken (-EAGAIN): release the selection, wait for EPOLLOUT, retry.
+ *  MORE   a stream socket took part of the selection: keep sending the
+ *         rest as room appears, so the data stays contiguous.
+ *  NOTIF  all sent: drop the command's reference on the notification and
+ *         wait until the stack has dropped every other one. Only then is
+ *         the completion posted: it doubles as the buffer-release
+ *         notification.
+ */
+#include <linux/net.h>
+#include <linux/slab.h>
+#include <linux/socket.h>
+
+#include "pbuf.h"
+
+enum {
+	PBUF_SEND_START,
+	PBUF_SEND_MORE,
+	PBUF_SEND_NOTIF,
+};
+
+static int pbuf_sendmsg(struct pbuf_op *op, struct socket *sock)
+{
+	struct msghdr msg = {
+		.msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL | op->msg_flags,
+	};
+	int ret;
+
+	msg.msg_iter = op->bs.iter;
+	if (op->notif) {
+		msg.msg_flags |= MSG_ZEROCOPY;
+		msg.msg_ubuf = &op->notif->uarg;
+	}
+	ret = sock_sendmsg(sock, &msg);
+	if (ret > 0)
+		op->bs.iter = msg.msg_iter;
+	return ret;
+}
+
+static u64 pbuf_send_res2(struct pbuf_op *op, u16 extra)
+{
+	struct pbuf_commit *c = &op->commit;
+
+	return iopbuf_cqe_res2(c->bid, c->nbufs, c->flags | extra);
+}
+
+/* Flags describing how a finished notification went. */
+static u16 pbuf_send_zc_flags(const struct pbuf_notif *n)
+{
+	u16 flags = IOPBUF_CQE_F_ZC;
+
+	/* as io_uring's REPORT_USAGE: nothing seen going out counts as copied */
+	if (READ_ONCE(n->zc_copied) || !READ_ONCE(n->zc_used))
+		flags |= IOPBUF_CQE_F_ZC_COPIED;
+	return flags;
+}
+
+/*
+ * All sent, or an error: the result is final. A zero-copy send moves its
+ * buffer references to the notification and waits for it.
+ */
+static int pbuf_send_finish(struct pbuf_op *op, int ret, u64 *res2)
+{
+	struct pbuf_notif *n = op->notif;
+	struct pbuf_bufsel *bs = &op->bs;
+
+	op->sent = op->sent ?: ret;
+	if (!n) {
+		pbuf_bufsel_release(bs);
+		*res2 = op->sent > 0 ? pbuf_send_res2(op, 0) : 0;
+		return op->sent;
+	}
+	n->refs = bs->refs;
+	n->nr_refs = bs->nr_refs;
+	bs->refs = NULL;
+	bs->nr_refs = 0;
+	pbuf_bufsel_release(bs);
+
+	op->phase = PBUF_SEND_NOTIF;
+	pbuf_op_wait_external(op);
+	pbuf_notif_flush(n);
+	return PBUF_OP_WAIT;
+}
+
+/* Keep sending the rest of a selection a stream socket took part of. */
+static int pbuf_send_more(struct pbuf_op *op, struct socket *sock, u64 *res2)
+{
+	while (iov_iter_count(&op->bs.iter)) {
+		int ret = pbuf_sendmsg(op, sock);
+
+		if (ret == -EAGAIN)
+			return -EAGAIN;
+		if (ret <= 0)
+			break;	/* the error is lost to the bytes already sent */
+		op->sent += ret;
+	}
+	return pbuf_send_finish(op, op->sent, res2);
+}
+
+static int pbuf_send_start(struct pbuf_op *op, struct socket *sock, u64 *res2)
+{
+	struct pbuf_bufsel *bs = &op->bs;
+	struct pbuf_ring *ring = bs->ring;
+	size_t total;
+	int ret;
+
+	mutex_lock(&ring->io_lock);
+	ret = pbuf_bufsel_select(bs, op->len, ITER_SOURCE);
+	if (ret)
+		goto fail;
+	total = iov_iter_count(&bs->iter);
+	ret = pbuf_sendmsg(op, sock);
+	if (ret < 0)
+		goto fail;
+	/*
+	 * Commit under the lock, so that the next command on this ring
+	 * starts after what this one took. A plain ring gives the whole
+	 * selection to this command; an INC ring only what was sent.
+	 */
+	if (ring->flags & IOPBUF_RING_INC)
+		pbuf_bufsel_commit(bs, ret, &op->commit);
+	else
+		pbuf_bufsel_commit(bs, total, &op->commit);
+	mutex_unlock(&ring->io_lock);
+
+	op->sent = ret;
+	if (ret < total && !(ring->flags & IOPBUF_RING_INC) &&
+	    sock->type == SOCK_STREAM) {
+		op->phase = PBUF_SEND_MORE;
+		return pbuf_send_more(op, sock, res2);
+	}
+	return pbuf_send_finish(op, ret, res2);
+fail:
+	pbuf_bufsel_release(bs);
+	mutex_unlock(&ring->io_lock);
+	if (ret == -EAGAIN)
+		return ret;
+	return pbuf_send_finish(op, ret, res2);
+}
+
+static int pbuf_send_fn(struct pbuf_op *op, u64 *res2)
+{
+	struct socket *sock = sock_from_file(op->file);
+
+	switch (op->phase) {
+	case PBUF_SEND_START:
+		return pbuf_send_start(op, sock, res2);
+	case PBUF_SEND_MORE:
+		return pbuf_send_more(op, sock, res2);
+	}
+	/* PBUF_SEND_NOTIF: woken by the notification */
+	*res2 = op->sent > 0 ? pbuf_send_res2(op, pbuf_send_zc_flags(op->notif)) : 0;
+	return op->sent;
+}
+
+/*
+ * Exit, ring teardown or IOPBUF_IOC_CANCEL. Report what was sent; if the
+ * stack still holds pages, leave the notification to free itself and say
+ * so (DETACHED).
+ */
+static int pbuf_send_cancel(struct pbuf_op *op, u64 *res2)
+{
+	struct pbuf_notif *n = op->notif;
+	u16 extra = 0;
+
+	if (n && op->phase != PBUF_SEND_NOTIF) {
+		/* parked in START or MORE: hand over what MORE still holds */
+		n->refs = op->bs.refs;
+		n->nr_refs = op->bs.nr_refs;
+		op->bs.refs = NULL;
+		op->bs.nr_refs = 0;
+		pbuf_bufsel_release(&op->bs);
+		pbuf_notif_flush(n);
+	}
+	if (n) {
+		if (pbuf_notif_detach(n)) {
+			op->notif = NULL;
+			extra = IOPBUF_CQE_F_ZC | IOPBUF_CQE_F_DETACHED;
+		} else {
+			extra = pbuf_send_zc_flags(n);
+		}
+	}
+	if (op->sent <= 0)
+		return -ECANCELED;
+	*res2 = pbuf_send_res2(op, extra);
+	return op->sent;
+}
+
+static void pbuf_send_destroy(struct pbuf_op *op)
+{
+	if (op->notif)
+		pbuf_notif_free(op->notif);
+}
+
+int pbuf_cmd_send(struct io_uring_cmd *cmd, unsigned int issue_flags)
+{
+	const struct iopbuf_cmd_send *src = pbuf_cmd_payload(cmd);
+	const struct iopbuf_cmd_send req = {
+		.fd		= READ_ONCE(src->fd),
+		.bgid		= READ_ONCE(src->bgid),
+		.flags		= READ_ONCE(src->flags),
+		.len		= READ_ONCE(src->len),
+		.msg_flags	= READ_ONCE(src->msg_flags),
+	};
+	struct pbuf_ctx *ctx = cmd->file->private_data;
+	struct pbuf_ring *ring;
+	struct socket *sock;
+	struct pbuf_op *op;
+	int ret;
+
+	if (!(issue_flags & IO_URING_F_CQE32))
+		return -EINVAL;
+	if (req.flags & ~IOPBUF_SEND_BUNDLE || req.msg_flags & ~MSG_MORE)
+		return -EINVAL;
+
+	op = pbuf_op_alloc(cmd, req.fd);
+	if (IS_ERR(op))
+		return PTR_ERR(op);
+	op->fn = pbuf_send_fn;
+	op->cancel = pbuf_send_cancel;
+	op->destroy = pbuf_send_destroy;
+	op->events = EPOLLOUT | EPOLLWRNORM;
+	op->len = req.len;
+	op->msg_flags = req.msg_flags;
+
+	ret = -ENOTSOCK;
+	sock = sock_from_file(op->file);
+	if (!sock)
+		goto fail;
+	ret = -ENOENT;
+	ring = pbuf_ring_get(ctx, req.bgid);
+	if (!ring)
+		goto fail;
+	ret = pbuf_bufsel_init(&op->bs, ring, req.flags & IOPBUF_SEND_BUNDLE ?
+			       PBUF_MAX_BUNDLE_BUFS : 1);
+	if (ret)
+		goto fail;
+	/* zero copy for pinned pages, on sockets that take msg_ubuf */
+	if (ring->flags & IOPBUF_RING_REGBUF &&
+	    test_bit(SOCK_SUPPORT_ZC, &sock->flags)) {
+		ret = -ENOMEM;
+		op->notif = pbuf_notif_alloc(op);
+		if (!op->notif)
+			goto fail;
+	}
+	return pbuf_op_start(op, issue_flags);
+fail:
+	pbuf_op_free(op);
+	return ret;
+}
