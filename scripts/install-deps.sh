@@ -1,0 +1,59 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Install the Debian 12 packages the build and the QEMU test tiers need.
+#
+# Usage: scripts/install-deps.sh [--check]
+#   --check   only report missing packages (exit 1 if any), install nothing
+#
+# Idempotent and fast: dpkg-query decides first, and apt is not touched at
+# all when every package is already installed (the common case on a reused
+# machine). CI machines start fresh, so this is the one place that knows the
+# package list. Extra packages can be added with EXTRA_DEPS="pkg1 pkg2".
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+PACKAGES=(
+	# Kernel matrix: bookworm's 6.1 and the 6.12 backport, images + headers.
+	linux-image-amd64 linux-headers-amd64
+	linux-image-6.12-amd64 linux-headers-6.12-amd64
+	# Kernel sources for KUnit, debug kernels and checkpatch.pl.
+	linux-source-6.1 linux-source-6.12
+	# Module build toolchain (kbuild needs bc/flex/bison/libelf/libssl).
+	gcc make bc flex bison libelf-dev libssl-dev kmod sparse dkms
+	# QEMU tier: emulator, guest userland, initramfs tooling, compressors
+	# for the kernels' .ko.xz/.ko.zst modules, sid build chroot.
+	qemu-system-x86 busybox-static cpio xz-utils zstd debootstrap
+	# Userspace tests (static liburing.a), helpers.
+	liburing-dev python3 iproute2 git ca-certificates
+)
+
+missing_packages() {
+	local pkg status
+	for pkg in "${PACKAGES[@]}" ${EXTRA_DEPS:-}; do
+		status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null) || status=
+		[ "$status" = installed ] || printf '%s\n' "$pkg"
+	done
+}
+
+main() {
+	local -a missing
+	mapfile -t missing < <(missing_packages)
+	if [ "${#missing[@]}" -eq 0 ]; then
+		log "all ${#PACKAGES[@]} packages present"
+		return 0
+	fi
+	if [ "${1:-}" = --check ]; then
+		log "missing: ${missing[*]}"
+		return 1
+	fi
+	need_root
+	log "installing: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	# Lists on a fresh machine are empty or stale; one update is enough.
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+main "$@"

@@ -1,0 +1,53 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared helpers for the kernel-matrix scripts (kernels.sh, build-module.sh,
+# vm-test.sh, install-deps.sh). Source it after `set -euo pipefail`.
+# shellcheck shell=bash
+
+# Let `set -e` reach into $(...) too, so a failing lookup inside a command
+# substitution stops the script instead of yielding an empty string.
+shopt -s inherit_errexit
+
+# The repository root: the parent of this scripts/ directory. Resolved
+# logically (no readlink -f) so a symlinked scripts/ dir in a scratch checkout
+# still points at that checkout. SRC_DIR overrides it.
+LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SRC_DIR=${SRC_DIR:-$(cd "$LIB_DIR/.." && pwd)}
+
+# Everything downloaded or generated per kernel lives outside the repository,
+# keyed by kernel release, so re-runs are cheap and nothing leaks into git.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+CACHE_DIR=${IOURING_PBUF_CACHE:-/var/cache/iouring-pbuf}
+
+# The module file name every script agrees on.
+# shellcheck disable=SC2034
+MODULE_NAME=iouring_pbuf
+
+log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+need_root() {
+	[ "$(id -u)" -eq 0 ] || die "must run as root (apt, chroot, mount)"
+}
+
+# A kernel's short name for prefixes: major.minor of its release
+# (6.1.0-56-amd64 -> 6.1, 6.12.117+deb12-amd64 -> 6.12, 7.2.13+deb14 -> 7.2).
+short_name() {
+	local r=$1
+	r=${r%%[-+]*}
+	printf '%s\n' "$(printf '%s' "$r" | cut -d. -f1-2)"
+}
+
+# The vermagic release of a built module (first word of modinfo's vermagic),
+# e.g. "6.1.0-56-amd64". Host modinfo reads any x86-64 module's .modinfo.
+module_vermagic_release() {
+	modinfo -F vermagic "$1" | awk '{print $1; exit}'
+}
+
+# Fail unless MODULE was built for RELEASE: a mismatch would only show up as
+# an "invalid module format" inside the guest, after a slow boot.
+check_vermagic() {
+	local ko=$1 release=$2 got
+	got=$(module_vermagic_release "$ko") || die "modinfo failed on $ko"
+	[ "$got" = "$release" ] ||
+		die "$ko: vermagic release '$got' does not match kernel '$release'"
+}
