@@ -29,14 +29,9 @@ static int pbuf_cmd_probe(struct io_uring_cmd *cmd)
 	return sizeof(p);
 }
 
-int pbuf_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
+static int pbuf_uring_cmd_dispatch(struct io_uring_cmd *cmd,
+				   unsigned int issue_flags)
 {
-	/* io_uring asks a parked command to cancel; the SQE is gone by now */
-	if (pbuf_cmd_is_cancel(issue_flags)) {
-		pbuf_op_cancel_cmd(cmd);
-		return 0;
-	}
-
 	switch (cmd->cmd_op) {
 	case IOPBUF_CMD_PROBE:
 		return pbuf_cmd_probe(cmd);
@@ -48,4 +43,25 @@ int pbuf_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 		return pbuf_cmd_send(cmd, issue_flags);
 	}
 	return -EOPNOTSUPP;
+}
+
+int pbuf_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
+{
+	int ret;
+
+	/* io_uring asks a parked command to cancel; the SQE is gone by now */
+	if (pbuf_cmd_is_cancel(issue_flags)) {
+		pbuf_op_cancel_cmd(cmd);
+		return 0;
+	}
+
+	ret = pbuf_uring_cmd_dispatch(cmd, issue_flags);
+	/*
+	 * Post every completion ourselves, as ublk does: 6.1 loses a
+	 * positive ->uring_cmd() result when the command was issued from
+	 * io-wq (IOSQE_ASYNC), and the request never completes.
+	 */
+	if (ret != -EIOCBQUEUED)
+		pbuf_cmd_done(cmd, ret, 0, issue_flags);
+	return -EIOCBQUEUED;
 }

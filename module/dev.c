@@ -73,6 +73,8 @@ const struct file_operations pbuf_fops = {
 	.open		= pbuf_open,
 	.release	= pbuf_release,
 	.unlocked_ioctl	= pbuf_ioctl,
+	/* every argument is a pointer to a layout-identical struct */
+	.compat_ioctl	= compat_ptr_ioctl,
 	.mmap		= pbuf_mmap,
 	.uring_cmd	= pbuf_uring_cmd,
 	.show_fdinfo	= pbuf_show_fdinfo,

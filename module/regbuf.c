@@ -8,6 +8,7 @@
  * every in-flight operation using the buffer holds one, so unregistering
  * never waits for the network and never frees pages still in use.
  */
+#include <linux/compat.h>
 #include <linux/mm.h>
 #include <linux/nospec.h>
 #include <linux/overflow.h>
@@ -231,21 +232,48 @@ static void pbuf_regbuf_put_array(struct pbuf_regbuf **bufs, unsigned int nr)
 	}
 }
 
+/* Read iovec @i of the array at @uiov, 32-bit tasks' layout included. */
+static int pbuf_get_iovec(const void __user *uiov, unsigned int i,
+			  u64 *base, u64 *len)
+{
+	struct iovec iov;
+
+#ifdef CONFIG_COMPAT
+	if (in_compat_syscall()) {
+		const struct compat_iovec __user *c = uiov;
+		struct compat_iovec ciov;
+
+		if (copy_from_user(&ciov, &c[i], sizeof(ciov)))
+			return -EFAULT;
+		*base = ciov.iov_base;
+		*len = ciov.iov_len;
+		return 0;
+	}
+#endif
+	if (copy_from_user(&iov, (const struct iovec __user *)uiov + i,
+			   sizeof(iov)))
+		return -EFAULT;
+	*base = (uintptr_t)iov.iov_base;
+	*len = iov.iov_len;
+	return 0;
+}
+
 /* Create one buffer per iovec at @uiov; all or nothing. */
 static int pbuf_regbuf_fill(struct pbuf_ctx *ctx, struct pbuf_regbuf **bufs,
-			    const struct iovec __user *uiov, unsigned int nr)
+			    const void __user *uiov, unsigned int nr)
 {
 	unsigned int i;
 
 	for (i = 0; i < nr; i++) {
 		struct pbuf_regbuf *buf;
-		struct iovec iov;
+		u64 base, len;
+		int ret;
 
-		if (copy_from_user(&iov, &uiov[i], sizeof(iov)))
-			buf = ERR_PTR(-EFAULT);
+		ret = pbuf_get_iovec(uiov, i, &base, &len);
+		if (ret)
+			buf = ERR_PTR(ret);
 		else
-			buf = pbuf_regbuf_create(ctx, (uintptr_t)iov.iov_base,
-						 iov.iov_len);
+			buf = pbuf_regbuf_create(ctx, base, len);
 		if (IS_ERR(buf)) {
 			pbuf_regbuf_put_array(bufs, i);
 			memset(bufs, 0, i * sizeof(*bufs));
