@@ -15,7 +15,8 @@ KDIR ?= /lib/modules/$(KVER)/build
 MODULE_SOURCES := Kbuild Makefile module include uapi scripts/conftest.sh
 
 .PHONY: all module modules clean help deps tests tools kunit vm-test \
-	build-matrix style check demo dkms-install dkms-remove dkms-test
+	build-matrix style check demo dkms-install dkms-remove dkms-test \
+	bench debug-test fuzz lib install deb
 
 all: module
 
@@ -35,6 +36,7 @@ help:
 	@sed -n 's/^#   //p' Makefile
 	@echo "targets: module clean deps tests tools kunit vm-test build-matrix"
 	@echo "         style check demo dkms-install dkms-remove dkms-test"
+	@echo "         bench debug-test fuzz lib install deb"
 
 deps:
 	scripts/install-deps.sh
@@ -72,3 +74,26 @@ dkms-remove:
 
 dkms-test:
 	scripts/dkms.sh test
+
+# benchmarks: every kernel in QEMU, writes docs/BENCHMARKS.md (not in check)
+bench:
+	scripts/bench.sh
+
+# the selftests on a KASAN/lockdep/kmemleak/fault-injection kernel
+debug-test:
+	scripts/debug-kernel.sh test
+
+# the fuzzer inside the debug guest; FUZZ_SECONDS=N runs it longer
+fuzz:
+	scripts/debug-kernel.sh fuzz
+
+# the application library (lib/), and its installation
+lib:
+	$(MAKE) -C lib
+
+install:
+	$(MAKE) -C lib install
+
+# Debian packages: iouring-pbuf-dkms and libiouring-pbuf-dev
+deb:
+	scripts/deb.sh
