@@ -1,0 +1,805 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests for the folio-run tables of registered buffers and the
+ * slice -> bio_vec import (module/logic_bvec.c), on real pages: compound
+ * folios from alloc_pages(__GFP_COMP), single pages, and physically
+ * contiguous pages that are separate folios.
+ */
+#include <kunit/test.h>
+#include <linux/gfp.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+
+#include "pbuf_logic.h"
+
+#define BVEC_MAX_ALLOCS		32
+
+/* Pages a test allocated (freed by the exit hook) and its output array. */
+struct bvec_fixture {
+	struct page *page[BVEC_MAX_ALLOCS];
+	unsigned int order[BVEC_MAX_ALLOCS];
+	unsigned int nr;
+	struct pbuf_bvec_out out;
+};
+
+static int bvec_test_init(struct kunit *test)
+{
+	struct bvec_fixture *fx = kunit_kzalloc(test, sizeof(*fx), GFP_KERNEL);
+
+	if (!fx)
+		return -ENOMEM;
+	pbuf_bvec_out_init(&fx->out, PBUF_MAX_BUNDLE_SEGS, GFP_KERNEL);
+	test->priv = fx;
+	return 0;
+}
+
+static void bvec_test_exit(struct kunit *test)
+{
+	struct bvec_fixture *fx = test->priv;
+	unsigned int i;
+
+	pbuf_bvec_out_release(&fx->out);
+	for (i = 0; i < fx->nr; i++)
+		__free_pages(fx->page[i], fx->order[i]);
+}
+
+/* 2^@order pages, freed when the test ends; NULL if none are available. */
+static struct page *bvec_alloc(struct kunit *test, unsigned int order,
+			       gfp_t extra)
+{
+	struct bvec_fixture *fx = test->priv;
+	struct page *page;
+
+	KUNIT_ASSERT_LT(test, fx->nr, BVEC_MAX_ALLOCS);
+	page = alloc_pages(GFP_KERNEL | __GFP_NOWARN | extra, order);
+	if (page) {
+		fx->page[fx->nr] = page;
+		fx->order[fx->nr] = order;
+		fx->nr++;
+	}
+	return page;
+}
+
+/* A compound folio of 2^@order pages; the test fails without one. */
+static struct page *bvec_folio(struct kunit *test, unsigned int order)
+{
+	struct page *page = bvec_alloc(test, order, order ? __GFP_COMP : 0);
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	return page;
+}
+
+static void bvec_runs_init(struct kunit *test, struct pbuf_runs *r,
+			   unsigned int cap)
+{
+	r->bv = kunit_kcalloc(test, cap, sizeof(*r->bv), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, r->bv);
+	r->start = kunit_kcalloc(test, cap, sizeof(*r->start), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, r->start);
+	r->nr = 0;
+	r->cap = cap;
+	r->len = 0;
+}
+
+/* Add @nr whole pages starting at @page, in order. */
+static void bvec_add_pages(struct kunit *test, struct pbuf_runs *r,
+			   struct page *page, unsigned int nr)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++)
+		KUNIT_ASSERT_EQ(test, pbuf_runs_add(r, page + i, 0, PAGE_SIZE), 0);
+}
+
+static void bvec_expect_bv(struct kunit *test, const struct bio_vec *bv,
+			   struct page *page, unsigned int offset,
+			   unsigned int len)
+{
+	KUNIT_EXPECT_PTR_EQ(test, bv->bv_page, page);
+	KUNIT_EXPECT_EQ(test, bv->bv_offset, offset);
+	KUNIT_EXPECT_EQ(test, bv->bv_len, len);
+}
+
+/*
+ * The table most import tests use: an order-0 page A, an order-2 folio F
+ * and the first 1000 bytes of an order-0 page C, i.e. three runs starting
+ * at 0, PAGE_SIZE and 5 * PAGE_SIZE.
+ */
+struct bvec_three {
+	struct pbuf_runs r;
+	struct page *a, *f, *c;
+};
+
+#define THREE_LEN	(5 * PAGE_SIZE + 1000)
+
+static void bvec_three_init(struct kunit *test, struct bvec_three *t)
+{
+	bvec_runs_init(test, &t->r, 4);
+	t->a = bvec_folio(test, 0);
+	t->f = bvec_folio(test, 2);
+	t->c = bvec_folio(test, 0);
+	bvec_add_pages(test, &t->r, t->a, 1);
+	bvec_add_pages(test, &t->r, t->f, 4);
+	KUNIT_ASSERT_EQ(test, pbuf_runs_add(&t->r, t->c, 0, 1000), 0);
+	KUNIT_ASSERT_EQ(test, t->r.nr, 3);
+	KUNIT_ASSERT_EQ(test, t->r.len, THREE_LEN);
+}
+
+/* Ranges outside the page and empty ranges are refused, table untouched. */
+static void runs_add_invalid_test(struct kunit *test)
+{
+	struct page *page = bvec_folio(test, 0);
+	struct pbuf_runs r;
+
+	bvec_runs_init(test, &r, 2);
+	KUNIT_EXPECT_EQ(test, pbuf_runs_add(&r, page, 0, 0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, pbuf_runs_add(&r, page, PAGE_SIZE, 1), -EINVAL);
+	KUNIT_EXPECT_EQ(test, pbuf_runs_add(&r, page, 100, PAGE_SIZE - 99),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, pbuf_runs_add(&r, page, 0, PAGE_SIZE + 1),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, r.nr, 0);
+	KUNIT_EXPECT_EQ(test, r.len, 0);
+	/* the largest valid ranges */
+	KUNIT_EXPECT_EQ(test, pbuf_runs_add(&r, page, PAGE_SIZE - 1, 1), 0);
+	KUNIT_EXPECT_EQ(test, r.len, 1);
+}
+
+static const unsigned int folio_orders[] = { 0, 2, 4, 9 };
+
+static void folio_order_desc(const unsigned int *order, char *desc)
+{
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "order %u", *order);
+}
+
+KUNIT_ARRAY_PARAM(folio_order, folio_orders, folio_order_desc);
+
+/*
+ * All pages of one compound folio, added one by one, form ONE run; for
+ * order 9 that is the 2 MiB huge-page case.
+ */
+static void runs_folio_one_run_test(struct kunit *test)
+{
+	unsigned int order = *(const unsigned int *)test->param_value;
+	unsigned int nr = 1U << order;
+	struct pbuf_runs r;
+	struct page *page;
+
+	page = bvec_alloc(test, order, order ? __GFP_COMP : 0);
+	if (!page)
+		kunit_skip(test, "no free order-%u folio (fragmented memory)",
+			   order);
+	if (order)
+		KUNIT_ASSERT_PTR_EQ(test, page_folio(page + nr - 1),
+				    page_folio(page));
+
+	bvec_runs_init(test, &r, 2);
+	bvec_add_pages(test, &r, page, nr);
+	KUNIT_EXPECT_EQ(test, r.nr, 1);
+	KUNIT_EXPECT_EQ(test, r.len, (u64)nr * PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, r.start[0], 0);
+	bvec_expect_bv(test, &r.bv[0], page, 0, nr * PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, pbuf_runs_find(&r, (u64)nr * PAGE_SIZE - 1), 0);
+}
+
+/*
+ * A non-compound order-1 allocation gives two physically contiguous pages
+ * that are separate folios: they must stay two runs.
+ */
+static void runs_contiguous_folios_split_test(struct kunit *test)
+{
+	struct page *page = bvec_alloc(test, 1, 0);
+	struct pbuf_runs r;
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_ASSERT_EQ(test, page_to_pfn(page + 1), page_to_pfn(page) + 1);
+	KUNIT_ASSERT_PTR_NE(test, page_folio(page + 1), page_folio(page));
+
+	bvec_runs_init(test, &r, 2);
+	bvec_add_pages(test, &r, page, 2);
+	KUNIT_EXPECT_EQ(test, r.nr, 2);
+	KUNIT_EXPECT_EQ(test, r.len, 2 * PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, r.start[1], PAGE_SIZE);
+	bvec_expect_bv(test, &r.bv[0], page, 0, PAGE_SIZE);
+	bvec_expect_bv(test, &r.bv[1], page + 1, 0, PAGE_SIZE);
+}
+
+/* Separately allocated single pages never merge, contiguous or not. */
+static void runs_order0_pages_test(struct kunit *test)
+{
+	struct page *p[3];
+	struct pbuf_runs r;
+	unsigned int i;
+
+	bvec_runs_init(test, &r, 3);
+	for (i = 0; i < 3; i++) {
+		p[i] = bvec_folio(test, 0);
+		bvec_add_pages(test, &r, p[i], 1);
+	}
+	KUNIT_EXPECT_EQ(test, r.nr, 3);
+	for (i = 0; i < 3; i++) {
+		KUNIT_EXPECT_EQ(test, r.start[i], (u64)i * PAGE_SIZE);
+		bvec_expect_bv(test, &r.bv[i], p[i], 0, PAGE_SIZE);
+	}
+}
+
+/* Two compound folios make two runs, each covering its whole folio. */
+static void runs_two_folios_test(struct kunit *test)
+{
+	struct page *f1 = bvec_folio(test, 2);
+	struct page *f2 = bvec_folio(test, 2);
+	struct pbuf_runs r;
+
+	bvec_runs_init(test, &r, 2);
+	bvec_add_pages(test, &r, f1, 4);
+	bvec_add_pages(test, &r, f2, 4);
+	KUNIT_EXPECT_EQ(test, r.nr, 2);
+	KUNIT_EXPECT_EQ(test, r.start[1], 4 * PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, r.len, 8 * PAGE_SIZE);
+	bvec_expect_bv(test, &r.bv[0], f1, 0, 4 * PAGE_SIZE);
+	bvec_expect_bv(test, &r.bv[1], f2, 0, 4 * PAGE_SIZE);
+}
+
+/*
+ * An unaligned buffer: the first page starts at an offset, the last is
+ * partial; within one folio it is still one run.
+ */
+static void runs_offset_and_partial_test(struct kunit *test)
+{
+	struct page *f = bvec_folio(test, 2);
+	struct pbuf_runs r;
+
+	bvec_runs_init(test, &r, 1);
+	KUNIT_ASSERT_EQ(test, pbuf_runs_add(&r, f, 100, PAGE_SIZE - 100), 0);
+	bvec_add_pages(test, &r, f + 1, 2);
+	KUNIT_ASSERT_EQ(test, pbuf_runs_add(&r, f + 3, 0, 50), 0);
+	KUNIT_EXPECT_EQ(test, r.nr, 1);
+	KUNIT_EXPECT_EQ(test, r.len, 3 * PAGE_SIZE - 100 + 50);
+	bvec_expect_bv(test, &r.bv[0], f, 100, 3 * PAGE_SIZE - 100 + 50);
+}
+
+/*
+ * Inside one folio, a page that does not continue the previous bytes
+ * starts a new run: a skipped page, or a previous range ending mid-page.
+ */
+static void runs_gap_in_folio_test(struct kunit *test)
+{
+	struct page *f = bvec_folio(test, 2);
+	struct pbuf_runs r;
+
+	bvec_runs_init(test, &r, 4);
+	bvec_add_pages(test, &r, f, 1);
+	bvec_add_pages(test, &r, f + 2, 1);	/* f + 1 skipped */
+	KUNIT_ASSERT_EQ(test, pbuf_runs_add(&r, f + 3, 0, 100), 0);
+	bvec_add_pages(test, &r, f + 3, 1);	/* f + 3 again, from 0 */
+	KUNIT_EXPECT_EQ(test, r.nr, 3);
+	bvec_expect_bv(test, &r.bv[0], f, 0, PAGE_SIZE);
+	bvec_expect_bv(test, &r.bv[1], f + 2, 0, PAGE_SIZE + 100);
+	bvec_expect_bv(test, &r.bv[2], f + 3, 0, PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, r.start[2], 2 * PAGE_SIZE + 100);
+	KUNIT_EXPECT_EQ(test, r.len, 3 * PAGE_SIZE + 100);
+}
+
+/* A full table refuses a new run but still extends its last one. */
+static void runs_table_full_test(struct kunit *test)
+{
+	struct page *f = bvec_folio(test, 1);
+	struct page *other = bvec_folio(test, 0);
+	struct pbuf_runs r;
+
+	bvec_runs_init(test, &r, 1);
+	bvec_add_pages(test, &r, f, 1);
+	KUNIT_EXPECT_EQ(test, pbuf_runs_add(&r, other, 0, PAGE_SIZE), -E2BIG);
+	KUNIT_EXPECT_EQ(test, r.nr, 1);
+	KUNIT_EXPECT_EQ(test, r.len, PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, pbuf_runs_add(&r, f + 1, 0, PAGE_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, r.nr, 1);
+	KUNIT_EXPECT_EQ(test, r.len, 2 * PAGE_SIZE);
+}
+
+/* Finding the first run: offset 0 and inside it. */
+static void runs_find_first_test(struct kunit *test)
+{
+	struct bvec_three t;
+
+	bvec_three_init(test, &t);
+	KUNIT_EXPECT_EQ(test, pbuf_runs_find(&t.r, 0), 0);
+	KUNIT_EXPECT_EQ(test, pbuf_runs_find(&t.r, 1), 0);
+	KUNIT_EXPECT_EQ(test, pbuf_runs_find(&t.r, PAGE_SIZE / 2), 0);
+}
+
+/* A run's last byte still belongs to it. */
+static void runs_find_last_byte_test(struct kunit *test)
+{
+	struct bvec_three t;
+
+	bvec_three_init(test, &t);
+	KUNIT_EXPECT_EQ(test, pbuf_runs_find(&t.r, PAGE_SIZE - 1), 0);
+	KUNIT_EXPECT_EQ(test, pbuf_runs_find(&t.r, 5 * PAGE_SIZE - 1), 1);
+	KUNIT_EXPECT_EQ(test, pbuf_runs_find(&t.r, THREE_LEN - 1), 2);
+}
+
+/*
+ * The RFC's off-by-one: an offset equal to the previous run's end belongs
+ * to the next run.
+ */
+static void runs_find_boundary_test(struct kunit *test)
+{
+	struct bvec_three t;
+
+	bvec_three_init(test, &t);
+	KUNIT_EXPECT_EQ(test, pbuf_runs_find(&t.r, PAGE_SIZE), 1);
+	KUNIT_EXPECT_EQ(test, pbuf_runs_find(&t.r, 5 * PAGE_SIZE), 2);
+}
+
+/* Binary search over a longer table: every start, end and middle. */
+static void runs_find_many_test(struct kunit *test)
+{
+	const unsigned int nr = 13;
+	struct pbuf_runs r;
+	unsigned int i;
+
+	bvec_runs_init(test, &r, nr);
+	for (i = 0; i < nr; i++)
+		bvec_add_pages(test, &r, bvec_folio(test, 0), 1);
+	KUNIT_ASSERT_EQ(test, r.nr, nr);
+	for (i = 0; i < nr; i++) {
+		u64 base = (u64)i * PAGE_SIZE;
+
+		KUNIT_EXPECT_EQ(test, pbuf_runs_find(&r, base), i);
+		KUNIT_EXPECT_EQ(test, pbuf_runs_find(&r, base + 17), i);
+		KUNIT_EXPECT_EQ(test, pbuf_runs_find(&r, base + PAGE_SIZE - 1),
+				i);
+	}
+}
+
+/* A fresh output array is empty and inline; release returns it there. */
+static void out_init_release_test(struct kunit *test)
+{
+	struct bvec_fixture *fx = test->priv;
+	struct pbuf_bvec_out *out = &fx->out;
+	struct bvec_three t;
+	unsigned int i;
+
+	pbuf_bvec_out_init(out, 64, GFP_KERNEL);
+	KUNIT_EXPECT_PTR_EQ(test, out->bv, &out->inline_bv[0]);
+	KUNIT_EXPECT_EQ(test, out->nr, 0);
+	KUNIT_EXPECT_EQ(test, out->cap, PBUF_INLINE_SEGS);
+	KUNIT_EXPECT_EQ(test, out->max, 64);
+	KUNIT_EXPECT_EQ(test, out->len, 0);
+
+	bvec_three_init(test, &t);
+	for (i = 0; i < PBUF_INLINE_SEGS + 1; i++)
+		KUNIT_ASSERT_EQ(test, pbuf_bvec_import(out, &t.r, 64 * i, 1), 0);
+	KUNIT_EXPECT_PTR_NE(test, out->bv, &out->inline_bv[0]);
+
+	pbuf_bvec_out_release(out);
+	KUNIT_EXPECT_PTR_EQ(test, out->bv, &out->inline_bv[0]);
+	KUNIT_EXPECT_EQ(test, out->nr, 0);
+	KUNIT_EXPECT_EQ(test, out->cap, PBUF_INLINE_SEGS);
+	KUNIT_EXPECT_EQ(test, out->max, 64);
+	KUNIT_EXPECT_EQ(test, out->len, 0);
+}
+
+/* A slice inside one run is one segment, starting at the run's page. */
+static void import_within_run_test(struct kunit *test)
+{
+	struct bvec_fixture *fx = test->priv;
+	struct bvec_three t;
+
+	bvec_three_init(test, &t);
+	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 10, 100), 0);
+	KUNIT_EXPECT_EQ(test, fx->out.nr, 1);
+	KUNIT_EXPECT_EQ(test, fx->out.len, 100);
+	bvec_expect_bv(test, &fx->out.bv[0], t.a, 10, 100);
+}
+
+/*
+ * A slice deep inside a multi-page run: one segment on the folio's first
+ * page with a bv_offset beyond PAGE_SIZE.
+ */
+static void import_multipage_offset_test(struct kunit *test)
+{
+	struct bvec_fixture *fx = test->priv;
+	struct bvec_three t;
+
+	bvec_three_init(test, &t);
+	/* buffer offset PAGE_SIZE is byte 0 of F */
+	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r,
+					       PAGE_SIZE + 3 * PAGE_SIZE + 5,
+					       PAGE_SIZE - 5), 0);
+	KUNIT_EXPECT_EQ(test, fx->out.nr, 1);
+	bvec_expect_bv(test, &fx->out.bv[0], t.f, 3 * PAGE_SIZE + 5,
+		       PAGE_SIZE - 5);
+
+	/* crossing page boundaries inside the folio stays one segment */
+	pbuf_bvec_out_release(&fx->out);
+	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r,
+					       PAGE_SIZE + PAGE_SIZE - 1,
+					       2 * PAGE_SIZE + 2), 0);
+	KUNIT_EXPECT_EQ(test, fx->out.nr, 1);
+	bvec_expect_bv(test, &fx->out.bv[0], t.f, PAGE_SIZE - 1,
+		       2 * PAGE_SIZE + 2);
+}
+
+/* The first run's bv_offset carries into every slice taken from it. */
+static void import_first_page_offset_test(struct kunit *test)
+{
+	struct bvec_fixture *fx = test->priv;
+	struct page *f = bvec_folio(test, 2);
+	struct pbuf_runs r;
+
+	bvec_runs_init(test, &r, 1);
+	KUNIT_ASSERT_EQ(test, pbuf_runs_add(&r, f, 100, PAGE_SIZE - 100), 0);
+	bvec_add_pages(test, &r, f + 1, 3);
+
+	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &r, 0, 10), 0);
+	bvec_expect_bv(test, &fx->out.bv[0], f, 100, 10);
+	/* buffer offset PAGE_SIZE is 100 bytes into the second page */
+	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &r, PAGE_SIZE, 10), 0);
+	KUNIT_EXPECT_EQ(test, fx->out.nr, 2);
+	bvec_expect_bv(test, &fx->out.bv[1], f, PAGE_SIZE + 100, 10);
+	/* the buffer's last byte */
+	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &r, r.len - 1, 1), 0);
+	bvec_expect_bv(test, &fx->out.bv[2], f, 4 * PAGE_SIZE - 1, 1);
+}
+
+/*
+ * A slice starting exactly at a run boundary starts in the next run, with
+ * no zero-length segment for the previous one; a slice ending exactly at a
+ * boundary takes nothing from the next run.
+ */
+static void import_at_boundary_test(struct kunit *test)
+{
+	struct bvec_fixture *fx = test->priv;
+	struct bvec_three t;
+
+	bvec_three_init(test, &t);
+	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, PAGE_SIZE, 10), 0);
+	KUNIT_EXPECT_EQ(test, fx->out.nr, 1);
+	bvec_expect_bv(test, &fx->out.bv[0], t.f, 0, 10);
+
+	pbuf_bvec_out_release(&fx->out);
+	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 5 * PAGE_SIZE,
+					       1000), 0);
+	KUNIT_EXPECT_EQ(test, fx->out.nr, 1);
+	bvec_expect_bv(test, &fx->out.bv[0], t.c, 0, 1000);
+
+	pbuf_bvec_out_release(&fx->out);
+	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 0, PAGE_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, fx->out.nr, 1);
+	bvec_expect_bv(test, &fx->out.bv[0], t.a, 0, PAGE_SIZE);
+}
+
+/* A slice over all three runs gives three segments with exact bounds. */
+static void import_spanning_runs_test(struct kunit *test)
+{
+	struct bvec_fixture *fx = test->priv;
+	struct bvec_three t;
+
+	bvec_three_init(test, &t);
+	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, PAGE_SIZE - 10,
+					       4 * PAGE_SIZE + 10 + 20), 0);
+	KUNIT_EXPECT_EQ(test, fx->out.nr, 3);
+	KUNIT_EXPECT_EQ(test, fx->out.len, 4 * PAGE_SIZE + 30);
+	bvec_expect_bv(test, &fx->out.bv[0], t.a, PAGE_SIZE - 10, 10);
+	bvec_expect_bv(test, &fx->out.bv[1], t.f, 0, 4 * PAGE_SIZE);
+	bvec_expect_bv(test, &fx->out.bv[2], t.c, 0, 20);
+
+	/* the whole buffer */
+	pbuf_bvec_out_release(&fx->out);
+	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 0, THREE_LEN), 0);
+	KUNIT_EXPECT_EQ(test, fx->out.nr, 3);
+	KUNIT_EXPECT_EQ(test, fx->out.len, THREE_LEN);
+}
+
+/*
+ * Physically contiguous pages of different folios are never merged: not
+ * within one slice, and not across two adjacent slices.
+ */
+static void import_contiguous_folios_no_merge_test(struct kunit *test)
+{
+	struct bvec_fixture *fx = test->priv;
+	struct page *page = bvec_alloc(test, 1, 0);
+	struct pbuf_runs r;
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	bvec_runs_init(test, &r, 2);
+	bvec_add_pages(test, &r, page, 2);
+	KUNIT_ASSERT_EQ(test, r.nr, 2);
+
+	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &r, 100,
+					       PAGE_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, fx->out.nr, 2);
+	bvec_expect_bv(test, &fx->out.bv[0], page, 100, PAGE_SIZE - 100);
+	bvec_expect_bv(test, &fx->out.bv[1], page + 1, 0, 100);
+
+	pbuf_bvec_out_release(&fx->out);
+	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &r, 0, PAGE_SIZE), 0);
+	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &r, PAGE_SIZE,
+					       PAGE_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, fx->out.nr, 2);
+	KUNIT_EXPECT_EQ(test, fx->out.len, 2 * PAGE_SIZE);
+}
+
+/* Two adjacent slices of one folio, imported in order, merge into one. */
+static void import_adjacent_slices_merge_test(struct kunit *test)
+{
+	struct bvec_fixture *fx = test->priv;
+	struct bvec_three t;
+
+	bvec_three_init(test, &t);
+	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r,
+					       PAGE_SIZE + 100, 200), 0);
+	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r,
+					       PAGE_SIZE + 300, 2 * PAGE_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, fx->out.nr, 1);
+	KUNIT_EXPECT_EQ(test, fx->out.len, 2 * PAGE_SIZE + 200);
+	bvec_expect_bv(test, &fx->out.bv[0], t.f, 100, 2 * PAGE_SIZE + 200);
+}
+
+/*
+ * Slices that are not adjacent, or adjacent in the wrong order, stay
+ * separate segments.
+ */
+static void import_nonadjacent_slices_test(struct kunit *test)
+{
+	struct bvec_fixture *fx = test->priv;
+	struct bvec_three t;
+
+	bvec_three_init(test, &t);
+	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 0, 100), 0);
+	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 200, 100), 0);
+	KUNIT_EXPECT_EQ(test, fx->out.nr, 2);
+	bvec_expect_bv(test, &fx->out.bv[1], t.a, 200, 100);
+
+	/* 100..200 then 0..100: contiguous in reverse, no merge */
+	pbuf_bvec_out_release(&fx->out);
+	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 100, 100), 0);
+	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 0, 100), 0);
+	KUNIT_EXPECT_EQ(test, fx->out.nr, 2);
+	KUNIT_EXPECT_EQ(test, fx->out.len, 200);
+	bvec_expect_bv(test, &fx->out.bv[0], t.a, 100, 100);
+	bvec_expect_bv(test, &fx->out.bv[1], t.a, 0, 100);
+}
+
+/* An empty slice appends nothing, anywhere inside or at the end. */
+static void import_zero_len_test(struct kunit *test)
+{
+	struct bvec_fixture *fx = test->priv;
+	struct bvec_three t;
+
+	bvec_three_init(test, &t);
+	KUNIT_EXPECT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, PAGE_SIZE, 0), 0);
+	KUNIT_EXPECT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, THREE_LEN, 0), 0);
+	KUNIT_EXPECT_EQ(test, fx->out.nr, 0);
+	KUNIT_EXPECT_EQ(test, fx->out.len, 0);
+	/* and does not disturb what is there */
+	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 0, 100), 0);
+	KUNIT_EXPECT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 100, 0), 0);
+	KUNIT_EXPECT_EQ(test, fx->out.nr, 1);
+	KUNIT_EXPECT_EQ(test, fx->out.len, 100);
+}
+
+/* Slices reaching outside the buffer fail with -EFAULT, appending nothing. */
+static void import_out_of_range_test(struct kunit *test)
+{
+	struct bvec_fixture *fx = test->priv;
+	struct bvec_three t;
+
+	bvec_three_init(test, &t);
+	KUNIT_EXPECT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 0,
+					       THREE_LEN + 1), -EFAULT);
+	KUNIT_EXPECT_EQ(test, pbuf_bvec_import(&fx->out, &t.r,
+					       THREE_LEN - 1, 2), -EFAULT);
+	KUNIT_EXPECT_EQ(test, pbuf_bvec_import(&fx->out, &t.r,
+					       THREE_LEN + 1, 0), -EFAULT);
+	KUNIT_EXPECT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, U64_MAX, 2),
+			-EFAULT);
+	KUNIT_EXPECT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 10, U64_MAX),
+			-EFAULT);
+	KUNIT_EXPECT_EQ(test, fx->out.nr, 0);
+	KUNIT_EXPECT_EQ(test, fx->out.len, 0);
+}
+
+/*
+ * More segments than fit inline: the array moves to the heap, doubling,
+ * and keeps every segment already built.
+ */
+static void import_grow_test(struct kunit *test)
+{
+	struct bvec_fixture *fx = test->priv;
+	struct pbuf_bvec_out *out = &fx->out;
+	const unsigned int nr = 2 * PBUF_INLINE_SEGS + 4;
+	struct bvec_three t;
+	unsigned int i;
+
+	bvec_three_init(test, &t);
+	pbuf_bvec_out_init(out, 64, GFP_KERNEL);
+	/* 16-byte slices 32 bytes apart inside F: never adjacent */
+	for (i = 0; i < nr; i++) {
+		KUNIT_ASSERT_EQ(test, pbuf_bvec_import(out, &t.r,
+						       PAGE_SIZE + 32 * i, 16),
+				0);
+		KUNIT_ASSERT_EQ(test, out->nr, i + 1);
+	}
+	KUNIT_EXPECT_PTR_NE(test, out->bv, &out->inline_bv[0]);
+	KUNIT_EXPECT_EQ(test, out->cap, 4 * PBUF_INLINE_SEGS);
+	KUNIT_EXPECT_EQ(test, out->len, 16 * nr);
+	for (i = 0; i < nr; i++)
+		bvec_expect_bv(test, &out->bv[i], t.f, 32 * i, 16);
+}
+
+/*
+ * At @max segments a new segment fails with -E2BIG and changes nothing,
+ * while a slice that merges into the last segment still fits.
+ */
+static void import_max_segs_test(struct kunit *test)
+{
+	struct bvec_fixture *fx = test->priv;
+	struct pbuf_bvec_out *out = &fx->out;
+	const unsigned int max = 2 * PBUF_INLINE_SEGS;
+	struct bvec_three t;
+	unsigned int i;
+
+	bvec_three_init(test, &t);
+	pbuf_bvec_out_init(out, max, GFP_KERNEL);
+	for (i = 0; i < max; i++)
+		KUNIT_ASSERT_EQ(test, pbuf_bvec_import(out, &t.r, 32 * i, 16), 0);
+	KUNIT_EXPECT_EQ(test, out->cap, max);
+
+	KUNIT_EXPECT_EQ(test, pbuf_bvec_import(out, &t.r, 32 * max, 16),
+			-E2BIG);
+	KUNIT_EXPECT_EQ(test, out->nr, max);
+	KUNIT_EXPECT_EQ(test, out->len, 16 * max);
+
+	KUNIT_EXPECT_EQ(test, pbuf_bvec_import(out, &t.r, 32 * (max - 1) + 16,
+					       16), 0);
+	KUNIT_EXPECT_EQ(test, out->nr, max);
+	bvec_expect_bv(test, &out->bv[max - 1], t.a, 32 * (max - 1), 32);
+}
+
+/* A single slice needing more than @max segments fails with -E2BIG. */
+static void import_slice_too_many_segs_test(struct kunit *test)
+{
+	struct bvec_fixture *fx = test->priv;
+	struct pbuf_bvec_out *out = &fx->out;
+	const unsigned int nr = 2 * PBUF_INLINE_SEGS + 1;
+	struct pbuf_runs r;
+	unsigned int i;
+
+	bvec_runs_init(test, &r, nr);
+	for (i = 0; i < nr; i++)
+		bvec_add_pages(test, &r, bvec_folio(test, 0), 1);
+	pbuf_bvec_out_init(out, nr - 1, GFP_KERNEL);
+	KUNIT_EXPECT_EQ(test, pbuf_bvec_import(out, &r, 0, r.len), -E2BIG);
+	KUNIT_EXPECT_LE(test, out->nr, nr - 1);
+
+	pbuf_bvec_out_release(out);
+	pbuf_bvec_out_init(out, nr, GFP_KERNEL);
+	KUNIT_EXPECT_EQ(test, pbuf_bvec_import(out, &r, 0, r.len), 0);
+	KUNIT_EXPECT_EQ(test, out->nr, nr);
+	KUNIT_EXPECT_EQ(test, out->len, r.len);
+}
+
+/*
+ * A limit below the inline capacity is a limit too: "never beyond @max
+ * segments" holds before the array ever grows.
+ */
+static void import_small_max_test(struct kunit *test)
+{
+	struct bvec_fixture *fx = test->priv;
+	struct pbuf_bvec_out *out = &fx->out;
+	struct bvec_three t;
+	unsigned int i;
+
+	bvec_three_init(test, &t);
+	pbuf_bvec_out_init(out, 2, GFP_KERNEL);
+	for (i = 0; i < 2; i++)
+		KUNIT_ASSERT_EQ(test, pbuf_bvec_import(out, &t.r, 32 * i, 16), 0);
+	KUNIT_EXPECT_EQ(test, pbuf_bvec_import(out, &t.r, 64, 16), -E2BIG);
+	KUNIT_EXPECT_LE(test, out->nr, 2);
+
+	/* max 1: a slice over two runs cannot be built */
+	pbuf_bvec_out_release(out);
+	pbuf_bvec_out_init(out, 1, GFP_KERNEL);
+	KUNIT_EXPECT_EQ(test, pbuf_bvec_import(out, &t.r, PAGE_SIZE - 1, 2),
+			-E2BIG);
+	KUNIT_EXPECT_LE(test, out->nr, 1);
+}
+
+/* A whole 2 MiB folio imports as one segment, as does any slice of it. */
+static void import_huge_folio_test(struct kunit *test)
+{
+	struct bvec_fixture *fx = test->priv;
+	const unsigned int order = 9;
+	struct pbuf_runs r;
+	struct page *page;
+
+	page = bvec_alloc(test, order, __GFP_COMP);
+	if (!page)
+		kunit_skip(test, "no free order-9 folio (fragmented memory)");
+
+	bvec_runs_init(test, &r, 1);
+	bvec_add_pages(test, &r, page, 1U << order);
+	KUNIT_ASSERT_EQ(test, r.nr, 1);
+
+	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &r, 0, r.len), 0);
+	KUNIT_EXPECT_EQ(test, fx->out.nr, 1);
+	bvec_expect_bv(test, &fx->out.bv[0], page, 0, PAGE_SIZE << order);
+
+	pbuf_bvec_out_release(&fx->out);
+	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &r,
+					       300 * PAGE_SIZE + 7,
+					       100 * PAGE_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, fx->out.nr, 1);
+	bvec_expect_bv(test, &fx->out.bv[0], page, 300 * PAGE_SIZE + 7,
+		       100 * PAGE_SIZE);
+}
+
+/* out->len sums every import, merged or not, and failed ones add nothing. */
+static void import_len_accounting_test(struct kunit *test)
+{
+	struct bvec_fixture *fx = test->priv;
+	struct bvec_three t;
+
+	bvec_three_init(test, &t);
+	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 0, 10), 0);
+	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 10, 20), 0);
+	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 4000,
+					       PAGE_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, THREE_LEN, 1),
+			-EFAULT);
+	KUNIT_EXPECT_EQ(test, fx->out.len, 30 + PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, fx->out.nr, 3);
+	bvec_expect_bv(test, &fx->out.bv[0], t.a, 0, 30);
+	bvec_expect_bv(test, &fx->out.bv[1], t.a, 4000, PAGE_SIZE - 4000);
+	bvec_expect_bv(test, &fx->out.bv[2], t.f, 0, 4000);
+}
+
+static struct kunit_case iouring_pbuf_bvec_cases[] = {
+	KUNIT_CASE(runs_add_invalid_test),
+	KUNIT_CASE_PARAM(runs_folio_one_run_test, folio_order_gen_params),
+	KUNIT_CASE(runs_contiguous_folios_split_test),
+	KUNIT_CASE(runs_order0_pages_test),
+	KUNIT_CASE(runs_two_folios_test),
+	KUNIT_CASE(runs_offset_and_partial_test),
+	KUNIT_CASE(runs_gap_in_folio_test),
+	KUNIT_CASE(runs_table_full_test),
+	KUNIT_CASE(runs_find_first_test),
+	KUNIT_CASE(runs_find_last_byte_test),
+	KUNIT_CASE(runs_find_boundary_test),
+	KUNIT_CASE(runs_find_many_test),
+	KUNIT_CASE(out_init_release_test),
+	KUNIT_CASE(import_within_run_test),
+	KUNIT_CASE(import_multipage_offset_test),
+	KUNIT_CASE(import_first_page_offset_test),
+	KUNIT_CASE(import_at_boundary_test),
+	KUNIT_CASE(import_spanning_runs_test),
+	KUNIT_CASE(import_contiguous_folios_no_merge_test),
+	KUNIT_CASE(import_adjacent_slices_merge_test),
+	KUNIT_CASE(import_nonadjacent_slices_test),
+	KUNIT_CASE(import_zero_len_test),
+	KUNIT_CASE(import_out_of_range_test),
+	KUNIT_CASE(import_grow_test),
+	KUNIT_CASE(import_max_segs_test),
+	KUNIT_CASE(import_slice_too_many_segs_test),
+	KUNIT_CASE(import_small_max_test),
+	KUNIT_CASE(import_huge_folio_test),
+	KUNIT_CASE(import_len_accounting_test),
+	{}
+};
+
+static struct kunit_suite iouring_pbuf_bvec_suite = {
+	.name = "iouring_pbuf_bvec",
+	.init = bvec_test_init,
+	.exit = bvec_test_exit,
+	.test_cases = iouring_pbuf_bvec_cases,
+};
+
+kunit_test_suite(iouring_pbuf_bvec_suite);
+
+MODULE_DESCRIPTION("KUnit tests for iouring-pbuf folio runs and bio_vec import");
+MODULE_LICENSE("GPL");
