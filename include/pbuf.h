@@ -85,6 +85,8 @@ struct pbuf_ctx {
 
 	/* bgid -> struct pbuf_ring; stores under setup_lock, loads under RCU. */
 	struct xarray		rings;
+	/* id -> kernel-owned struct pbuf_regbuf; lookups take a ref under xa_lock */
+	struct xarray		kbufs;
 
 	atomic_long_t		pinned_pages;
 	atomic_long_t		charged_pages;
@@ -103,6 +105,7 @@ struct pbuf_ctx {
 struct pbuf_regbuf {
 	refcount_t		refs;
 	struct pbuf_ctx		*ctx;
+	bool			kernel;		/* module-allocated pages (kbuf) */
 	u64			ubuf;		/* user address at registration */
 	struct pbuf_acct	acct;
 	struct pbuf_runs	runs;
@@ -212,6 +215,7 @@ struct pbuf_op {
 	struct pbuf_ctx		*ctx;
 	struct task_struct	*task;		/* submitter, for exit checks */
 	struct file		*file;		/* the fd the command acts on */
+	struct file		*poll_file;	/* the file a wait is on */
 	pbuf_op_fn		fn;
 	/* result when cancelled; NULL: -ECANCELED */
 	int			(*cancel)(struct pbuf_op *op, u64 *res2);
@@ -239,6 +243,8 @@ struct pbuf_op {
 	int			sent;
 	struct pbuf_commit	commit;
 	struct pbuf_notif	*notif;
+
+	void			*priv;		/* command-specific state */
 };
 
 /* module/op.c */
@@ -296,8 +302,18 @@ int pbuf_pin_pages(unsigned long start, unsigned int nr, struct page **pages);
 int pbuf_regbuf_register(struct pbuf_ctx *ctx, void __user *arg);
 int pbuf_regbuf_update(struct pbuf_ctx *ctx, void __user *arg);
 int pbuf_regbuf_unregister_all(struct pbuf_ctx *ctx);
+struct pbuf_regbuf *pbuf_regbuf_alloc(struct pbuf_ctx *ctx);
 struct pbuf_regbuf *pbuf_regbuf_get(struct pbuf_ctx *ctx, u32 index);
 void pbuf_regbuf_put(struct pbuf_regbuf *buf);
+
+/* module/kbuf.c */
+int pbuf_kbuf_alloc_ioctl(struct pbuf_ctx *ctx, void __user *arg);
+int pbuf_kbuf_free_ioctl(struct pbuf_ctx *ctx, void __user *arg);
+struct pbuf_regbuf *pbuf_kbuf_get(struct pbuf_ctx *ctx, u32 id);
+void pbuf_kbuf_free_all(struct pbuf_ctx *ctx);
+
+/* module/lend.c */
+int pbuf_cmd_lend(struct io_uring_cmd *cmd, unsigned int issue_flags);
 void pbuf_regbuf_show(struct seq_file *m, struct pbuf_ctx *ctx);
 
 /* module/ring.c */

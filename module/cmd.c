@@ -41,6 +41,8 @@ static int pbuf_uring_cmd_dispatch(struct io_uring_cmd *cmd,
 		return pbuf_cmd_recv(cmd, issue_flags, true);
 	case IOPBUF_CMD_SEND:
 		return pbuf_cmd_send(cmd, issue_flags);
+	case IOPBUF_CMD_LEND:
+		return pbuf_cmd_lend(cmd, issue_flags);
 	}
 	return -EOPNOTSUPP;
 }

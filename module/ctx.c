@@ -18,6 +18,7 @@ struct pbuf_ctx *pbuf_ctx_create(void)
 	mutex_init(&ctx->setup_lock);
 	spin_lock_init(&ctx->buf_lock);
 	xa_init(&ctx->rings);
+	xa_init_flags(&ctx->kbufs, XA_FLAGS_ALLOC1);
 	spin_lock_init(&ctx->op_lock);
 	INIT_LIST_HEAD(&ctx->ops);
 	atomic_inc(&pbuf_global.contexts);
@@ -36,6 +37,7 @@ static void pbuf_ctx_free(struct kref *ref)
 	WARN_ON_ONCE(atomic_long_read(&ctx->pinned_pages));
 	WARN_ON_ONCE(atomic_long_read(&ctx->charged_pages));
 	xa_destroy(&ctx->rings);
+	xa_destroy(&ctx->kbufs);
 	mutex_destroy(&ctx->setup_lock);
 	kfree(ctx);
 	atomic_dec(&pbuf_global.contexts);
@@ -55,6 +57,7 @@ void pbuf_ctx_teardown(struct pbuf_ctx *ctx)
 {
 	pbuf_ring_unregister_all(ctx);
 	pbuf_regbuf_unregister_all(ctx);
+	pbuf_kbuf_free_all(ctx);
 }
 
 int pbuf_ctx_stats(struct pbuf_ctx *ctx, void __user *arg)

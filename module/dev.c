@@ -54,6 +54,10 @@ static long pbuf_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return pbuf_ring_status(ctx, argp);
 	case IOPBUF_IOC_CANCEL:
 		return pbuf_op_cancel_all(ctx);
+	case IOPBUF_IOC_KBUF_ALLOC:
+		return pbuf_kbuf_alloc_ioctl(ctx, argp);
+	case IOPBUF_IOC_KBUF_FREE:
+		return pbuf_kbuf_free_ioctl(ctx, argp);
 	}
 	return -ENOTTY;
 }

@@ -97,7 +97,7 @@ void pbuf_bvec_out_init(struct pbuf_bvec_out *out, unsigned int max, gfp_t gfp)
 {
 	out->bv = out->inline_bv;
 	out->nr = 0;
-	out->cap = PBUF_INLINE_SEGS;
+	out->cap = min_t(unsigned int, PBUF_INLINE_SEGS, max);
 	out->max = max;
 	out->len = 0;
 	out->gfp = gfp;

@@ -25,7 +25,8 @@ static const struct iopbuf_buf *pbuf_ring_entry(const struct iopbuf_buf *bufs,
 static unsigned int pbuf_ring_bundle_cap(u64 max_len, u32 first_len,
 					 unsigned int max_bufs)
 {
-	u64 needed = DIV_ROUND_UP_ULL(max_len, first_len);
+	/* not DIV_ROUND_UP: max_len + first_len - 1 may wrap */
+	u64 needed = max_len / first_len + !!(max_len % first_len);
 
 	return min_t(u64, needed, max_bufs);
 }

@@ -92,6 +92,11 @@ static void __init pbuf_check_abi(void)
 	BUILD_BUG_ON(sizeof(struct iopbuf_cmd_probe) != 16);
 	BUILD_BUG_ON(sizeof(struct iopbuf_cmd_recv) != 16);
 	BUILD_BUG_ON(sizeof(struct iopbuf_cmd_send) != 16);
+	BUILD_BUG_ON(sizeof(struct iopbuf_cmd_lend) != 16);
+	BUILD_BUG_ON(sizeof(struct iopbuf_lend_op) != 24);
+	BUILD_BUG_ON(sizeof(struct iopbuf_lend) !=
+		     48 + IOPBUF_LEND_MAX_OPS * sizeof(struct iopbuf_lend_op));
+	BUILD_BUG_ON(sizeof(struct iopbuf_kbuf) != 32);
 	BUILD_BUG_ON(IOPBUF_MAX_BUFS - 1 != IOPBUF_REGBUF_MAX_INDEX);
 	BUILD_BUG_ON(PBUF_MAX_BUF_LEN > IOPBUF_REGBUF_MAX_OFFSET);
 }

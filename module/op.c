@@ -60,7 +60,7 @@ static struct pbuf_op **pbuf_cmd_op(struct io_uring_cmd *cmd)
 /**
  * pbuf_op_alloc - a new command in flight acting on @fd
  * @cmd: the uring_cmd
- * @fd: the file descriptor the command names
+ * @fd: the file descriptor the command names, or -1 for none
  *
  * Return: the op, or ERR_PTR(-EBADF, -ENOMEM).
  */
@@ -72,11 +72,14 @@ struct pbuf_op *pbuf_op_alloc(struct io_uring_cmd *cmd, int fd)
 	op = kzalloc(sizeof(*op), GFP_KERNEL_ACCOUNT);
 	if (!op)
 		return ERR_PTR(-ENOMEM);
-	op->file = fget(fd);
-	if (!op->file) {
-		kfree(op);
-		return ERR_PTR(-EBADF);
+	if (fd >= 0) {
+		op->file = fget(fd);
+		if (!op->file) {
+			kfree(op);
+			return ERR_PTR(-EBADF);
+		}
 	}
+	op->poll_file = op->file;
 	op->cmd = cmd;
 	op->ctx = ctx;
 	pbuf_ctx_get(ctx);
@@ -105,7 +108,8 @@ void pbuf_op_free(struct pbuf_op *op)
 		op->destroy(op);
 	if (op->bs.ring)
 		pbuf_bufsel_destroy(&op->bs);
-	fput(op->file);
+	if (op->file)
+		fput(op->file);
 	put_task_struct(op->task);
 	pbuf_ctx_put(ctx);
 	kfree(op);
@@ -200,7 +204,7 @@ static int pbuf_op_arm(struct pbuf_op *op)
 	init_poll_funcptr(&op->pt, pbuf_op_queue_proc);
 	set_bit(PBUF_OP_ARMED, &op->state);
 
-	mask = vfs_poll(op->file, &op->pt);
+	mask = vfs_poll(op->poll_file, &op->pt);
 	mask &= op->events | EPOLLERR | EPOLLHUP;
 	if (!op->whead) {
 		clear_bit(PBUF_OP_ARMED, &op->state);

@@ -34,8 +34,13 @@ static void pbuf_regbuf_unpin(struct pbuf_regbuf *buf)
 		unsigned int npages = DIV_ROUND_UP(bv->bv_offset + bv->bv_len,
 						   PAGE_SIZE);
 
+		/* a kernel buffer's run is one folio we allocated */
+		if (buf->kernel)
+			put_page(bv->bv_page);
 		/* The buffer may have been received into: dirty it. */
-		unpin_user_page_range_dirty_lock(bv->bv_page, npages, true);
+		else
+			unpin_user_page_range_dirty_lock(bv->bv_page, npages,
+							 true);
 	}
 	pbuf_acct_pinned(buf->ctx, &buf->acct, -(long)buf->acct.pinned);
 }
@@ -166,6 +171,19 @@ out:
 	return ret;
 }
 
+/* An empty buffer owned by @ctx, with one reference. */
+struct pbuf_regbuf *pbuf_regbuf_alloc(struct pbuf_ctx *ctx)
+{
+	struct pbuf_regbuf *buf = kzalloc(sizeof(*buf), GFP_KERNEL_ACCOUNT);
+
+	if (!buf)
+		return NULL;
+	refcount_set(&buf->refs, 1);
+	pbuf_ctx_get(ctx);
+	buf->ctx = ctx;
+	return buf;
+}
+
 /**
  * pbuf_regbuf_create - pin [@ubuf, @ubuf + @len) as a registered buffer
  * @ctx: the context that will own it
@@ -198,12 +216,9 @@ static struct pbuf_regbuf *pbuf_regbuf_create(struct pbuf_ctx *ctx, u64 ubuf,
 		return ERR_PTR(-EFAULT);
 	nr_pages = (PAGE_ALIGN(end) - (ubuf & PAGE_MASK)) >> PAGE_SHIFT;
 
-	buf = kzalloc(sizeof(*buf), GFP_KERNEL_ACCOUNT);
+	buf = pbuf_regbuf_alloc(ctx);
 	if (!buf)
 		return ERR_PTR(-ENOMEM);
-	refcount_set(&buf->refs, 1);
-	pbuf_ctx_get(ctx);
-	buf->ctx = ctx;
 	buf->ubuf = ubuf;
 
 	ret = pbuf_pin_check_vmas(ubuf, len);

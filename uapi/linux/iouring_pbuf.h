@@ -56,6 +56,7 @@
 #define IOPBUF_FEAT_STATS	(1ULL << 6)	/* IOPBUF_IOC_STATS */
 #define IOPBUF_FEAT_RECV	(1ULL << 7)	/* IOPBUF_CMD_RECV, _READ, _CANCEL */
 #define IOPBUF_FEAT_SEND_ZC	(1ULL << 8)	/* IOPBUF_CMD_SEND */
+#define IOPBUF_FEAT_LEND	(1ULL << 9)	/* IOPBUF_CMD_LEND, kernel buffers */
 
 /* ------------------------------------------------------------------------
  * Registered-buffer encoding.
@@ -270,6 +271,28 @@ struct iopbuf_stats {
  */
 #define IOPBUF_IOC_CANCEL		_IO(IOPBUF_IOC_MAGIC, 0x08)
 
+/*
+ * IOPBUF_IOC_KBUF_ALLOC: allocate a kernel-owned buffer of @len bytes
+ * (page-rounded; at most max_buf_len), never mapped to user space and
+ * usable only as a lent buffer (IOPBUF_LEND_SRC_KBUF), so that data can go
+ * from one socket to another without entering the process. Charged to
+ * RLIMIT_MEMLOCK like pinned memory. Returns its id in @id (1 .. 1024).
+ * IOPBUF_IOC_KBUF_FREE: free buffer @id (@len must be 0); a chain still
+ * using it keeps it alive until it completes.
+ * Errors: -EINVAL zero length or reserved fields; -E2BIG too long;
+ * -ENOMEM (memory or RLIMIT_MEMLOCK); -ENOSPC all ids in use; -ENOENT.
+ */
+struct iopbuf_kbuf {
+	__u64	len;
+	__u32	id;
+	__u32	resv;
+	__u64	resv2[2];
+};
+
+#define IOPBUF_MAX_KBUFS		1024
+#define IOPBUF_IOC_KBUF_ALLOC		_IOWR(IOPBUF_IOC_MAGIC, 0x09, struct iopbuf_kbuf)
+#define IOPBUF_IOC_KBUF_FREE		_IOW(IOPBUF_IOC_MAGIC, 0x0a, struct iopbuf_kbuf)
+
 /* ------------------------------------------------------------------------
  * Data path: io_uring uring_cmd commands (sqe->cmd_op). Numbers 0x40 and up.
  */
@@ -416,5 +439,107 @@ struct iopbuf_cmd_send {
 #define IOPBUF_SEND_BUNDLE	(1U << 0)
 
 #define IOPBUF_CMD_SEND		_IOWR(IOPBUF_IOC_MAGIC, 0x43, struct iopbuf_cmd_send)
+
+/* ------------------------------------------------------------------------
+ * Buffer lending (the "fused command" idea): one command lends a buffer to
+ * a short chain of secondary operations the module runs in order, and
+ * completes only after the last of them (and after the network stack has
+ * released the pages of any zero-copy send). The buffer's lifetime never
+ * crosses commands and the data never passes through user space: read a
+ * file into a registered buffer and send it zero copy, receive on one
+ * socket and send on another from a kernel-owned buffer, write registered
+ * pages to an O_DIRECT file.
+ *
+ * The chain lives in application memory (struct iopbuf_lend), read once
+ * when the command is issued; the SQE carries only its address
+ * (struct iopbuf_cmd_lend), so normal 64-byte SQEs suffice.
+ */
+
+/* Secondary operations */
+#define IOPBUF_LEND_OP_READ	1	/* file, pipe or socket -> buffer */
+#define IOPBUF_LEND_OP_WRITE	2	/* buffer -> file, pipe or socket */
+#define IOPBUF_LEND_OP_SEND	3	/* buffer -> socket, zero copy */
+#define IOPBUF_LEND_OP_RECV	4	/* socket -> buffer */
+
+#define IOPBUF_LEND_MAX_OPS	8
+
+/*
+ * One secondary. It uses bytes [@buf_off, @buf_off + @len) of the lent
+ * buffer; @len 0 means "as many bytes as the previous secondary moved" (the
+ * lent length for the first). A range past the lent length fails with
+ * -EFAULT before any I/O. READ and RECV move what is available (at least
+ * one byte, waiting if need be; 0 at end of file); WRITE and SEND move all
+ * @len bytes. @off: file offset for READ/WRITE on seekable files, or
+ * IOPBUF_LEND_POS (-1) for the file position.
+ */
+struct iopbuf_lend_op {
+	__u8	opcode;		/* IOPBUF_LEND_OP_* */
+	__u8	resv0;
+	__u16	resv1;
+	__s32	fd;
+	__u64	off;
+	__u32	buf_off;
+	__u32	len;
+};
+
+#define IOPBUF_LEND_POS		(~0ULL)
+
+/* Where the lent buffer comes from */
+#define IOPBUF_LEND_SRC_REGBUF	1	/* @addr: iopbuf_regbuf_encode(), @len bytes */
+#define IOPBUF_LEND_SRC_KBUF	2	/* @addr: kernel buffer id, @len bytes */
+#define IOPBUF_LEND_SRC_RING	3	/* next entry of REGBUF ring @bgid */
+
+/*
+ * What the secondaries may do with the buffer, as the RFC's buf_dir: READ
+ * and RECV fill it (need IN), WRITE and SEND read it (need OUT). A chain
+ * needing a direction the lender did not grant fails with -EACCES.
+ */
+#define IOPBUF_LEND_DIR_IN	(1U << 0)
+#define IOPBUF_LEND_DIR_OUT	(1U << 1)
+
+struct iopbuf_lend {
+	__u16	src;		/* IOPBUF_LEND_SRC_* */
+	__u16	dir;		/* IOPBUF_LEND_DIR_* */
+	__u16	nr_ops;		/* 1 .. IOPBUF_LEND_MAX_OPS */
+	__u16	bgid;		/* SRC_RING */
+	__u32	len;		/* SRC_REGBUF, SRC_KBUF: bytes lent */
+	__u32	resv0;
+	__u64	addr;		/* see IOPBUF_LEND_SRC_* */
+	__u64	results;	/* 0, or user pointer to __s64[nr_ops] */
+	__u64	resv[2];
+	struct iopbuf_lend_op ops[IOPBUF_LEND_MAX_OPS];
+};
+
+/*
+ * IOPBUF_CMD_LEND: run the chain at @addr (@len == sizeof(struct
+ * iopbuf_lend)). Needs a CQE32 ring.
+ *
+ * cqe->res: total bytes the secondaries moved, or -errno: of the setup, or
+ * of the first secondary that failed (the chain stops there).
+ * res2: bit 0..15 bid (SRC_RING, with IOPBUF_CQE_F_BUFFER), bit 16..23 how
+ * many secondaries succeeded, bit 24..31 index of the one that failed
+ * (0xff: none), bit 32..47 IOPBUF_CQE_F_* (ZC, ZC_COPIED for SENDs).
+ * If @results is set, each secondary's result (bytes or -errno; 0 for one
+ * that did not run) is written there before the completion is posted.
+ */
+struct iopbuf_cmd_lend {
+	__u64	addr;
+	__u32	len;
+	__u32	resv;
+};
+
+#define IOPBUF_LEND_NONE	0xff
+
+static inline __u8 iopbuf_lend_done(__u64 res2)
+{
+	return (__u8)(res2 >> 16);
+}
+
+static inline __u8 iopbuf_lend_failed(__u64 res2)
+{
+	return (__u8)(res2 >> 24);
+}
+
+#define IOPBUF_CMD_LEND		_IOWR(IOPBUF_IOC_MAGIC, 0x44, struct iopbuf_cmd_lend)
 
 #endif /* _UAPI_LINUX_IOURING_PBUF_H */

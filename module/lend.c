@@ -1,0 +1,514 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * IOPBUF_CMD_LEND: a command lends a buffer (a registered-buffer slice, a
+ * kernel-owned buffer, or the next entry of a REGBUF ring) to a chain of
+ * secondary operations the module runs in order, and completes after the
+ * last of them and after the network stack released the pages of any
+ * zero-copy send. Fused-command semantics without an io_uring change:
+ * the buffer's lifetime never crosses commands.
+ *
+ * The chain is read once from user memory at issue and validated whole
+ * (opcodes, directions, fds, ranges) before any I/O. Each secondary runs
+ * without blocking; one that would block parks the command on its file
+ * (op.c), so a chain waiting for a socket holds no thread.
+ */
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/net.h>
+#include <linux/slab.h>
+#include <linux/socket.h>
+#include <linux/uaccess.h>
+#include <linux/uio.h>
+
+#include "pbuf.h"
+
+struct pbuf_lend {
+	struct iopbuf_lend	req;		/* validated copy */
+	struct file		*files[IOPBUF_LEND_MAX_OPS];
+	s64			results[IOPBUF_LEND_MAX_OPS];
+	unsigned int		idx;		/* secondary running */
+	int			failed;		/* index, or -1 */
+	u64			prev;		/* bytes the previous one moved */
+	u64			total;
+	u64			moved;		/* progress of WRITE/SEND */
+
+	struct pbuf_regbuf	*buf;		/* the lent buffer */
+	u64			len;		/* bytes lent */
+	struct pbuf_bvec_out	bv;		/* ... as bio_vecs */
+	struct pbuf_commit	commit;		/* SRC_RING: the entry taken */
+	bool			waiting_notif;
+};
+
+static bool pbuf_lend_fills(u8 opcode)
+{
+	return opcode == IOPBUF_LEND_OP_READ || opcode == IOPBUF_LEND_OP_RECV;
+}
+
+/* Validate the chain on its own; ranges are checked once the length is known. */
+static int pbuf_lend_check(const struct iopbuf_lend *req)
+{
+	unsigned int i;
+
+	if (req->resv0 || req->resv[0] || req->resv[1])
+		return -EINVAL;
+	if (req->src < IOPBUF_LEND_SRC_REGBUF || req->src > IOPBUF_LEND_SRC_RING)
+		return -EINVAL;
+	if (!req->dir || req->dir & ~(IOPBUF_LEND_DIR_IN | IOPBUF_LEND_DIR_OUT))
+		return -EINVAL;
+	if (!req->nr_ops || req->nr_ops > IOPBUF_LEND_MAX_OPS)
+		return -EINVAL;
+	for (i = 0; i < req->nr_ops; i++) {
+		const struct iopbuf_lend_op *o = &req->ops[i];
+
+		if (o->resv0 || o->resv1 || !o->opcode ||
+		    o->opcode > IOPBUF_LEND_OP_RECV)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* Directions granted. Return: 0 or -EACCES, *bad = the secondary. */
+static int pbuf_lend_check_dir(const struct iopbuf_lend *req,
+			       unsigned int *bad)
+{
+	unsigned int i;
+
+	for (i = 0; i < req->nr_ops; i++) {
+		u8 opcode = req->ops[i].opcode;
+		u16 need = pbuf_lend_fills(opcode) ? IOPBUF_LEND_DIR_IN :
+						     IOPBUF_LEND_DIR_OUT;
+
+		*bad = i;
+		if (!(req->dir & need))
+			return -EACCES;
+	}
+	return 0;
+}
+
+/* Ranges with an explicit length. Return: 0 or -EFAULT, *bad = the secondary. */
+static int pbuf_lend_check_ranges(struct pbuf_lend *lend, unsigned int *bad)
+{
+	unsigned int i;
+
+	for (i = 0; i < lend->req.nr_ops; i++) {
+		const struct iopbuf_lend_op *o = &lend->req.ops[i];
+
+		*bad = i;
+		if (!pbuf_range_ok(lend->len, o->buf_off, o->len))
+			return -EFAULT;
+	}
+	return 0;
+}
+
+/* Take a reference on each secondary's file and check its kind. */
+static int pbuf_lend_get_files(struct pbuf_lend *lend, unsigned int *bad)
+{
+	unsigned int i;
+
+	for (i = 0; i < lend->req.nr_ops; i++) {
+		const struct iopbuf_lend_op *o = &lend->req.ops[i];
+		struct file *file = fget(o->fd);
+
+		*bad = i;
+		if (!file)
+			return -EBADF;
+		lend->files[i] = file;
+		switch (o->opcode) {
+		case IOPBUF_LEND_OP_SEND:
+		case IOPBUF_LEND_OP_RECV:
+			if (!sock_from_file(file))
+				return -ENOTSOCK;
+			break;
+		case IOPBUF_LEND_OP_READ:
+			if (!(file->f_mode & FMODE_READ))
+				return -EBADF;
+			break;
+		case IOPBUF_LEND_OP_WRITE:
+			if (!(file->f_mode & FMODE_WRITE))
+				return -EBADF;
+			break;
+		}
+	}
+	return 0;
+}
+
+/* The next entry of a REGBUF ring becomes the lent buffer; it is consumed. */
+static int pbuf_lend_from_ring(struct pbuf_ctx *ctx, struct pbuf_lend *lend,
+			       u64 *addr)
+{
+	struct pbuf_ring *ring = pbuf_ring_get(ctx, lend->req.bgid);
+	struct pbuf_sel sel;
+	u16 tail;
+	int ret;
+
+	if (!ring)
+		return -ENOENT;
+	ret = -EINVAL;
+	if (!(ring->flags & IOPBUF_RING_REGBUF))
+		goto out;
+	mutex_lock(&ring->io_lock);
+	tail = smp_load_acquire(&ring->bufs[0].resv);
+	ret = pbuf_ring_peek(ring->bufs, ring->mask, ring->head, tail, 0, 1,
+			     false, &sel);
+	if (ret > 0) {
+		ring->head++;
+		*addr = sel.addr;
+		lend->len = sel.len;
+		lend->commit.bid = sel.bid;
+		lend->commit.nbufs = 1;
+		lend->commit.flags = IOPBUF_CQE_F_BUFFER;
+		ret = 0;
+	}
+	mutex_unlock(&ring->io_lock);
+out:
+	pbuf_ring_put(ring);
+	return ret;
+}
+
+/* Reference the lent buffer and describe the lent range as bio_vecs. */
+static int pbuf_lend_get_buf(struct pbuf_ctx *ctx, struct pbuf_lend *lend)
+{
+	u64 addr = lend->req.addr, off = 0;
+	int ret;
+
+	lend->len = lend->req.len;
+	switch (lend->req.src) {
+	case IOPBUF_LEND_SRC_KBUF:
+		lend->buf = pbuf_kbuf_get(ctx, addr > U32_MAX ? 0 : addr);
+		if (!IS_ERR(lend->buf) && !lend->len)
+			lend->len = lend->buf->runs.len;
+		break;
+	case IOPBUF_LEND_SRC_RING:
+		ret = pbuf_lend_from_ring(ctx, lend, &addr);
+		if (ret)
+			return ret;
+		fallthrough;
+	case IOPBUF_LEND_SRC_REGBUF:
+		lend->buf = pbuf_regbuf_get(ctx, iopbuf_regbuf_index(addr));
+		off = iopbuf_regbuf_offset(addr);
+		break;
+	}
+	if (IS_ERR(lend->buf)) {
+		ret = PTR_ERR(lend->buf);
+		lend->buf = NULL;
+		return ret;
+	}
+	/* a contiguous slice spans at most every run of its buffer */
+	pbuf_bvec_out_init(&lend->bv, lend->buf->runs.nr, GFP_KERNEL);
+	return pbuf_bvec_import(&lend->bv, &lend->buf->runs, off, lend->len);
+}
+
+static bool pbuf_lend_has_send(const struct pbuf_lend *lend)
+{
+	unsigned int i;
+
+	for (i = 0; i < lend->req.nr_ops; i++)
+		if (lend->req.ops[i].opcode == IOPBUF_LEND_OP_SEND)
+			return true;
+	return false;
+}
+
+/* The range of the lent buffer secondary @o works on, from its progress. */
+static void pbuf_lend_iter(struct pbuf_lend *lend,
+			   const struct iopbuf_lend_op *o, u64 len, int dir,
+			   struct iov_iter *iter)
+{
+	iov_iter_bvec(iter, dir, lend->bv.bv, lend->bv.nr, lend->len);
+	iov_iter_advance(iter, o->buf_off + lend->moved);
+	iov_iter_truncate(iter, len - lend->moved);
+}
+
+static loff_t *pbuf_lend_pos(struct file *file, const struct iopbuf_lend_op *o,
+			     u64 moved, loff_t *pos)
+{
+	if (file->f_mode & FMODE_STREAM)
+		return NULL;
+	*pos = o->off == IOPBUF_LEND_POS ? file->f_pos : o->off + moved;
+	return pos;
+}
+
+static int pbuf_lend_io(struct pbuf_op *op, struct pbuf_lend *lend,
+			const struct iopbuf_lend_op *o, struct file *file,
+			struct iov_iter *iter)
+{
+	struct socket *sock = sock_from_file(file);
+	int rwf = file_can_poll(file) ? RWF_NOWAIT : 0;
+	struct msghdr msg = {};
+	loff_t pos, *ppos;
+	int ret;
+
+	if (sock) {
+		msg.msg_iter = *iter;
+		if (pbuf_lend_fills(o->opcode))
+			return sock_recvmsg(sock, &msg, MSG_DONTWAIT);
+		msg.msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL;
+		if (o->opcode == IOPBUF_LEND_OP_SEND && op->notif &&
+		    test_bit(SOCK_SUPPORT_ZC, &sock->flags)) {
+			msg.msg_flags |= MSG_ZEROCOPY;
+			msg.msg_ubuf = &op->notif->uarg;
+		}
+		return sock_sendmsg(sock, &msg);
+	}
+	ppos = pbuf_lend_pos(file, o, lend->moved, &pos);
+	if (pbuf_lend_fills(o->opcode))
+		ret = vfs_iter_read(file, iter, ppos, rwf);
+	else
+		ret = vfs_iter_write(file, iter, ppos, rwf);
+	if (ret > 0 && ppos && o->off == IOPBUF_LEND_POS)
+		file->f_pos = pos;
+	return ret;
+}
+
+/*
+ * One secondary, without blocking. READ/RECV: one transfer. WRITE/SEND:
+ * until all @len bytes are out. Return: bytes, -errno, or -EAGAIN with
+ * op->poll_file and op->events set for the wait.
+ */
+static int pbuf_lend_step(struct pbuf_op *op, struct pbuf_lend *lend)
+{
+	const struct iopbuf_lend_op *o = &lend->req.ops[lend->idx];
+	struct file *file = lend->files[lend->idx];
+	bool fills = pbuf_lend_fills(o->opcode);
+	u64 len = o->len ?: (lend->idx ? lend->prev : lend->len);
+	struct iov_iter iter;
+	int ret;
+
+	/* a length taken from the previous secondary is checked here */
+	if (!pbuf_range_ok(lend->len, o->buf_off, len))
+		return -EFAULT;
+	if (!len)
+		return 0;
+	op->poll_file = file;
+	op->events = fills ? EPOLLIN | EPOLLRDNORM : EPOLLOUT | EPOLLWRNORM;
+
+	do {
+		pbuf_lend_iter(lend, o, len, fills ? ITER_DEST : ITER_SOURCE,
+			       &iter);
+		ret = pbuf_lend_io(op, lend, o, file, &iter);
+		if (ret <= 0)
+			break;
+		lend->moved += ret;
+	} while (!fills && lend->moved < len);
+
+	if (ret == -EAGAIN)
+		return ret;
+	if (ret < 0 && !lend->moved)
+		return ret;
+	return lend->moved;
+}
+
+static u64 pbuf_lend_res2(struct pbuf_op *op, struct pbuf_lend *lend, u16 extra)
+{
+	const struct pbuf_commit *c = &lend->commit;
+	u8 failed = lend->failed < 0 ? IOPBUF_LEND_NONE : lend->failed;
+	u8 done = lend->failed < 0 ? lend->req.nr_ops : lend->failed;
+
+	return c->bid | (u64)done << 16 | (u64)failed << 24 |
+	       (u64)(c->flags | extra) << 32;
+}
+
+/* Each secondary's result, for the application; best effort. */
+static void pbuf_lend_write_results(struct pbuf_lend *lend)
+{
+	void __user *dst = u64_to_user_ptr(lend->req.results);
+
+	if (!lend->req.results || current->flags & (PF_EXITING | PF_KTHREAD))
+		return;
+	if (copy_to_user(dst, lend->results,
+			 lend->req.nr_ops * sizeof(lend->results[0])))
+		pr_debug("cannot write lend results to %p\n", dst);
+}
+
+static int pbuf_lend_result(struct pbuf_op *op, struct pbuf_lend *lend,
+			    u64 *res2, u16 extra)
+{
+	pbuf_lend_write_results(lend);
+	*res2 = pbuf_lend_res2(op, lend, extra);
+	if (lend->failed >= 0)
+		return lend->results[lend->failed];
+	return min_t(u64, lend->total, INT_MAX);
+}
+
+/* The chain ended: wait for the stack to release zero-copy pages, if any. */
+static int pbuf_lend_finish(struct pbuf_op *op, struct pbuf_lend *lend,
+			    u64 *res2)
+{
+	struct pbuf_notif *n = op->notif;
+
+	if (!n)
+		return pbuf_lend_result(op, lend, res2, 0);
+	n->refs = kmalloc_array(1, sizeof(*n->refs), GFP_KERNEL);
+	if (n->refs) {
+		n->refs[0] = lend->buf;
+		n->nr_refs = 1;
+		lend->buf = NULL;
+	}
+	/* without the array the buffer stays with the command, which waits */
+	lend->waiting_notif = true;
+	pbuf_op_wait_external(op);
+	pbuf_notif_flush(n);
+	return PBUF_OP_WAIT;
+}
+
+static u16 pbuf_lend_zc_flags(const struct pbuf_notif *n)
+{
+	u16 flags = IOPBUF_CQE_F_ZC;
+
+	if (READ_ONCE(n->zc_copied) || !READ_ONCE(n->zc_used))
+		flags |= IOPBUF_CQE_F_ZC_COPIED;
+	return flags;
+}
+
+static int pbuf_lend_fn(struct pbuf_op *op, u64 *res2)
+{
+	struct pbuf_lend *lend = op->priv;
+
+	if (lend->waiting_notif)
+		return pbuf_lend_result(op, lend, res2,
+					pbuf_lend_zc_flags(op->notif));
+
+	while (lend->idx < lend->req.nr_ops) {
+		int ret = pbuf_lend_step(op, lend);
+
+		if (ret == -EAGAIN)
+			return ret;
+		lend->results[lend->idx] = ret;
+		if (ret < 0) {
+			lend->failed = lend->idx;
+			break;
+		}
+		lend->prev = ret;
+		lend->total += ret;
+		lend->moved = 0;
+		lend->idx++;
+	}
+	return pbuf_lend_finish(op, lend, res2);
+}
+
+static int pbuf_lend_cancel(struct pbuf_op *op, u64 *res2)
+{
+	struct pbuf_lend *lend = op->priv;
+	struct pbuf_notif *n = op->notif;
+	u16 extra = 0;
+
+	if (lend->idx < lend->req.nr_ops && lend->failed < 0) {
+		lend->results[lend->idx] = lend->moved ?: -ECANCELED;
+		lend->failed = lend->idx;
+	}
+	if (n) {
+		if (!lend->waiting_notif)
+			pbuf_notif_flush(n);
+		if (pbuf_notif_detach(n)) {
+			/* the stack still has pages: the notif keeps the buffer */
+			if (lend->buf && !n->nr_refs) {
+				n->refs = kmalloc_array(1, sizeof(*n->refs),
+							GFP_KERNEL | __GFP_NOFAIL);
+				n->refs[0] = lend->buf;
+				n->nr_refs = 1;
+				lend->buf = NULL;
+			}
+			op->notif = NULL;
+			extra = IOPBUF_CQE_F_ZC | IOPBUF_CQE_F_DETACHED;
+		} else {
+			extra = pbuf_lend_zc_flags(n);
+		}
+	}
+	pbuf_lend_result(op, lend, res2, extra);
+	return -ECANCELED;
+}
+
+static void pbuf_lend_destroy(struct pbuf_op *op)
+{
+	struct pbuf_lend *lend = op->priv;
+	unsigned int i;
+
+	if (op->notif)
+		pbuf_notif_free(op->notif);
+	if (!lend)
+		return;
+	for (i = 0; i < IOPBUF_LEND_MAX_OPS; i++)
+		if (lend->files[i])
+			fput(lend->files[i]);
+	pbuf_bvec_out_release(&lend->bv);
+	if (lend->buf)
+		pbuf_regbuf_put(lend->buf);
+	kfree(lend);
+}
+
+static int pbuf_lend_prepare(struct pbuf_op *op, struct pbuf_lend *lend,
+			     u64 addr, unsigned int *bad)
+{
+	struct pbuf_ctx *ctx = op->ctx;
+	int ret;
+
+	if (copy_from_user(&lend->req, u64_to_user_ptr(addr),
+			   sizeof(lend->req)))
+		return -EFAULT;
+	ret = pbuf_lend_check(&lend->req);
+	if (ret)
+		return ret;
+	ret = pbuf_lend_check_dir(&lend->req, bad);
+	if (ret)
+		return ret;
+	ret = pbuf_lend_get_files(lend, bad);
+	if (ret)
+		return ret;
+	/* last: a ring entry taken here is consumed even if a range is bad */
+	ret = pbuf_lend_get_buf(ctx, lend);
+	if (ret)
+		return ret;
+	ret = pbuf_lend_check_ranges(lend, bad);
+	if (ret)
+		return ret;
+	if (pbuf_lend_has_send(lend)) {
+		op->notif = pbuf_notif_alloc(op);
+		if (!op->notif)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int pbuf_cmd_lend(struct io_uring_cmd *cmd, unsigned int issue_flags)
+{
+	const struct iopbuf_cmd_lend *src = pbuf_cmd_payload(cmd);
+	const struct iopbuf_cmd_lend req = {
+		.addr	= READ_ONCE(src->addr),
+		.len	= READ_ONCE(src->len),
+		.resv	= READ_ONCE(src->resv),
+	};
+	unsigned int bad = IOPBUF_LEND_NONE;
+	struct pbuf_lend *lend;
+	struct pbuf_op *op;
+	int ret;
+
+	if (!(issue_flags & IO_URING_F_CQE32))
+		return -EINVAL;
+	if (req.resv || req.len != sizeof(struct iopbuf_lend))
+		return -EINVAL;
+
+	op = pbuf_op_alloc(cmd, -1);
+	if (IS_ERR(op))
+		return PTR_ERR(op);
+	lend = kzalloc(sizeof(*lend), GFP_KERNEL_ACCOUNT);
+	if (!lend) {
+		pbuf_op_free(op);
+		return -ENOMEM;
+	}
+	lend->failed = -1;
+	op->priv = lend;
+	op->fn = pbuf_lend_fn;
+	op->cancel = pbuf_lend_cancel;
+	op->destroy = pbuf_lend_destroy;
+
+	ret = pbuf_lend_prepare(op, lend, req.addr, &bad);
+	if (ret) {
+		/* say which secondary the setup failed on */
+		u64 res2 = (u64)(bad == IOPBUF_LEND_NONE ? IOPBUF_LEND_NONE :
+				 bad) << 24;
+
+		pbuf_op_free(op);
+		pbuf_cmd_done(cmd, ret, res2, issue_flags);
+		return -EIOCBQUEUED;
+	}
+	return pbuf_op_start(op, issue_flags);
+}
