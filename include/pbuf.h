@@ -26,8 +26,11 @@
 
 #define PBUF_VERSION		"0.1.0"
 
-/* Longest registered buffer; keeps page counts in 32 bits. */
-#define PBUF_MAX_BUF_LEN	BIT_ULL(40)
+/*
+ * Longest registered buffer: 64 GiB, 64 times upstream's 1 GiB. Its run
+ * table (24 bytes a page at worst) stays within one kvmalloc().
+ */
+#define PBUF_MAX_BUF_LEN	BIT_ULL(36)
 
 struct seq_file;
 struct user_struct;

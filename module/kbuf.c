@@ -39,9 +39,9 @@ static int pbuf_kbuf_fill(struct pbuf_regbuf *buf, unsigned long nr_pages)
 	unsigned long done = 0;
 
 	buf->runs.bv = kvmalloc_array(nr_pages, sizeof(*buf->runs.bv),
-				      GFP_KERNEL_ACCOUNT);
+				      GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	buf->runs.start = kvmalloc_array(nr_pages, sizeof(*buf->runs.start),
-					 GFP_KERNEL_ACCOUNT);
+					 GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!buf->runs.bv || !buf->runs.start)
 		return -ENOMEM;
 	buf->runs.cap = nr_pages;

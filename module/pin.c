@@ -42,7 +42,9 @@ int pbuf_pin_check_vmas(unsigned long start, unsigned long len)
 		return -EINTR;
 	while (start < end) {
 		vma = find_vma(mm, start);
-		if (!vma || vma->vm_start > start) {
+		/* a hole, or memory the buffer could not be written through */
+		if (!vma || vma->vm_start > start ||
+		    !(vma->vm_flags & VM_WRITE)) {
 			ret = -EFAULT;
 			break;
 		}

@@ -134,10 +134,11 @@ static int pbuf_regbuf_pin(struct pbuf_regbuf *buf, u64 ubuf, u64 len,
 	struct page **pages;
 	int ret = 0;
 
+	/* worst case, one run a page; shrunk once the buffer is pinned */
 	buf->runs.bv = kvmalloc_array(nr_pages, sizeof(*buf->runs.bv),
-				      GFP_KERNEL_ACCOUNT);
+				      GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	buf->runs.start = kvmalloc_array(nr_pages, sizeof(*buf->runs.start),
-					 GFP_KERNEL_ACCOUNT);
+					 GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	pages = kmalloc_array(min(nr_pages, PBUF_PIN_BATCH), sizeof(*pages),
 			      GFP_KERNEL);
 	if (!buf->runs.bv || !buf->runs.start || !pages) {

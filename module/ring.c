@@ -289,11 +289,11 @@ static const struct vm_operations_struct pbuf_ring_vm_ops = {
 int pbuf_ring_mmap(struct pbuf_ctx *ctx, struct vm_area_struct *vma)
 {
 	u64 off = (u64)vma->vm_pgoff << PAGE_SHIFT;
-	u16 bgid = (off >> IOPBUF_OFF_RING_SHIFT) & 0xffff;
+	u16 bgid = (off - IOPBUF_OFF_RING_BASE) >> IOPBUF_OFF_RING_SHIFT;
 	struct pbuf_ring *ring;
 	int ret;
 
-	if (off != IOPBUF_OFF_RING(bgid))
+	if (off < IOPBUF_OFF_RING_BASE || off != IOPBUF_OFF_RING(bgid))
 		return -EINVAL;
 	ring = pbuf_ring_get(ctx, bgid);
 	if (!ring)

@@ -17,7 +17,7 @@
 #include "harness.h"
 
 #define KERNEL_ADDR	0xffff888000000000ULL
-#define MAX_BUF_LEN	(1ULL << 40)	/* probe.max_buf_len (checked below) */
+#define MAX_BUF_LEN	(1ULL << 36)	/* probe.max_buf_len (checked below) */
 
 enum via { IOCTL, URING, URING32 };	/* URING32: IORING_SETUP_CQE32 */
 enum pre {

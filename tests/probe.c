@@ -22,7 +22,7 @@
 /* The limits module/ compiles in (include/pbuf.h, include/pbuf_logic.h). */
 #define MODULE_MAX_BUNDLE_BUFS	256
 #define MODULE_MAX_BUNDLE_SEGS	1024
-#define MODULE_MAX_BUF_LEN	(1ULL << 40)
+#define MODULE_MAX_BUF_LEN	(1ULL << 36)
 
 #define PROBE_SIZE	sizeof(struct iopbuf_probe)
 

@@ -23,12 +23,9 @@ _Static_assert(offsetof(struct iopbuf_buf, resv) ==
 #define KERNEL_ADDR	0xffff888000000000ULL
 
 /*
- * bgids for rings that are mmap()ed. IOPBUF_OFF_RING() ORs bgid << 16
- * onto base bit 31, so bit 15 of the bgid lands on the base bit; the
- * module decodes bgid = (off >> 16) & 0xffff, which sets bit 15. Only
- * bgids with bit 15 set survive the round trip (mmap_low_bgid and
- * mmap_offsets_distinct pin that down); every other case that maps a
- * ring uses such a bgid so that it tests its own property.
+ * bgids for rings that are mmap()ed: bit 15 set, the top bit of the
+ * offset's bgid field (an earlier IOPBUF_OFF_RING() lost it to the base;
+ * mmap_low_bgid and mmap_offsets_distinct pin the fix down).
  */
 #define MBGID(n)	(0x8000 + (n))
 

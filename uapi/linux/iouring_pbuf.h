@@ -14,8 +14,12 @@
  *    (IOPBUF_CMD_*). sqe->cmd_op holds the command; its 16-byte payload
  *    (sqe->cmd, 80 bytes with IORING_SETUP_SQE128) holds one of the
  *    struct iopbuf_cmd_* below. The payload is read exactly once, when the
- *    command is first issued; the application may reuse the SQE right after
- *    io_uring_submit() returns.
+ *    command is first issued. For a command issued at submission the
+ *    application may reuse the SQE right after io_uring_submit() returns;
+ *    a command that waits in a link chain (behind IOSQE_IO_LINK) is issued
+ *    later, and 6.12 reads its payload from the SQ ring only then, so keep
+ *    such an SQE unchanged until the command completes (or add
+ *    IOSQE_ASYNC, which makes io_uring copy it at submission).
  *
  * Every open file description is an independent context: buffers and rings
  * registered through one fd are invisible through another, and closing the
@@ -132,11 +136,14 @@ static inline __u16 *iopbuf_ring_tail(struct iopbuf_buf *bufs)
 /* Most entries one ring may have (65536 would make full and empty alike). */
 #define IOPBUF_MAX_RING_ENTRIES		32768
 
-/* mmap(2) offset of the ring memory of an IOPBUF_RING_MMAP ring */
-#define IOPBUF_OFF_RING_BASE		0x80000000ULL
+/*
+ * mmap(2) offset of the ring memory of an IOPBUF_RING_MMAP ring: bit 32
+ * set, the 16-bit bgid in bits 16..31 (a 64-bit off_t is needed).
+ */
+#define IOPBUF_OFF_RING_BASE		(1ULL << 32)
 #define IOPBUF_OFF_RING_SHIFT		16
 #define IOPBUF_OFF_RING(bgid)		\
-	(IOPBUF_OFF_RING_BASE | ((__u64)(bgid) << IOPBUF_OFF_RING_SHIFT))
+	(IOPBUF_OFF_RING_BASE | ((__u64)((bgid) & 0xffff) << IOPBUF_OFF_RING_SHIFT))
 
 /* ------------------------------------------------------------------------
  * Setup: ioctl(2) commands
