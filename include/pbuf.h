@@ -251,6 +251,7 @@ struct pbuf_op {
 };
 
 /* module/op.c */
+#define PBUF_OP_NO_FILE	INT_MIN
 struct pbuf_op *pbuf_op_alloc(struct io_uring_cmd *cmd, int fd);
 int pbuf_op_start(struct pbuf_op *op, unsigned int issue_flags);
 void pbuf_op_free(struct pbuf_op *op);

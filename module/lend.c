@@ -486,7 +486,7 @@ int pbuf_cmd_lend(struct io_uring_cmd *cmd, unsigned int issue_flags)
 	if (req.resv || req.len != sizeof(struct iopbuf_lend))
 		return -EINVAL;
 
-	op = pbuf_op_alloc(cmd, -1);
+	op = pbuf_op_alloc(cmd, PBUF_OP_NO_FILE);
 	if (IS_ERR(op))
 		return PTR_ERR(op);
 	lend = kzalloc(sizeof(*lend), GFP_KERNEL_ACCOUNT);

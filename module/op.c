@@ -58,9 +58,10 @@ static struct pbuf_op **pbuf_cmd_op(struct io_uring_cmd *cmd)
 }
 
 /**
- * pbuf_op_alloc - a new command in flight acting on @fd
+ * pbuf_op_alloc - a new command in flight
  * @cmd: the uring_cmd
- * @fd: the file descriptor the command names, or -1 for none
+ * @fd: the file descriptor the command acts on, or PBUF_OP_NO_FILE for a
+ *	command that manages its files itself
  *
  * Return: the op, or ERR_PTR(-EBADF, -ENOMEM).
  */
@@ -72,7 +73,7 @@ struct pbuf_op *pbuf_op_alloc(struct io_uring_cmd *cmd, int fd)
 	op = kzalloc(sizeof(*op), GFP_KERNEL_ACCOUNT);
 	if (!op)
 		return ERR_PTR(-ENOMEM);
-	if (fd >= 0) {
+	if (fd != PBUF_OP_NO_FILE) {
 		op->file = fget(fd);
 		if (!op->file) {
 			kfree(op);
