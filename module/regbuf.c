@@ -222,10 +222,11 @@ static struct pbuf_regbuf *pbuf_regbuf_create(struct pbuf_ctx *ctx, u64 ubuf,
 		return ERR_PTR(-ENOMEM);
 	buf->ubuf = ubuf;
 
-	ret = pbuf_pin_check_vmas(ubuf, len);
+	/* the limit first: an oversized request fails before any work */
+	ret = pbuf_acct_charge(ctx, &buf->acct, nr_pages);
 	if (ret)
 		goto fail;
-	ret = pbuf_acct_charge(ctx, &buf->acct, nr_pages);
+	ret = pbuf_pin_check_vmas(ubuf, len);
 	if (ret)
 		goto fail;
 	ret = pbuf_regbuf_pin(buf, ubuf, len, nr_pages);

@@ -500,13 +500,14 @@ static int probe_then_rewrite(struct io_uring *ring, int fd, void *out,
 }
 
 /*
- * "The payload is read exactly once, when the command is first issued;
- * the application may reuse the SQE right after io_uring_submit()
- * returns." Here the command is hard-linked behind a 100 ms timeout, so
- * it is issued long after submit returned, and the SQ slot is rewritten
- * meanwhile with a bad payload pointing elsewhere: the command must see
- * the original payload. (Kernels whose io_uring defers copying the SQE
- * of linked uring_cmds read the SQ ring at issue time.)
+ * "a command that waits in a link chain ... keep such an SQE unchanged
+ * until the command completes (or add IOSQE_ASYNC, which makes io_uring
+ * copy it at submission)". Here the command is hard-linked behind a
+ * 100 ms timeout, so it is issued long after submit returned, with
+ * IOSQE_ASYNC as the header says, and the SQ slot is rewritten meanwhile
+ * with a bad payload pointing elsewhere: the command must see the
+ * original payload. (Without IOSQE_ASYNC, 6.12 reads the SQ ring at
+ * issue time and the rewrite wins: the header documents it.)
  */
 static void uring_payload_stable_linked(void)
 {
@@ -525,7 +526,8 @@ static void uring_payload_stable_linked(void)
 	io_uring_prep_timeout(sqe, &ts, 0, 0);
 	sqe->flags |= IOSQE_IO_HARDLINK;
 	sqe->user_data = 1;
-	EXPECT_EQ(probe_then_rewrite(&ring, fd, out, other, 0), PROBE_SIZE);
+	EXPECT_EQ(probe_then_rewrite(&ring, fd, out, other, IOSQE_ASYNC),
+		  PROBE_SIZE);
 	EXPECT(!memcmp(out, &ref, PROBE_SIZE));
 	EXPECT(all_bytes(other, sizeof(other), 0xa5));
 	io_uring_queue_exit(&ring);
@@ -533,7 +535,7 @@ out:
 	h_close(&fd);
 }
 
-/* The same with IOSQE_ASYNC: the command is issued from io-wq. */
+/* IOSQE_ASYNC alone: the command is issued from io-wq. */
 static void uring_payload_stable_async(void)
 {
 	unsigned char out[PROBE_SIZE], other[PROBE_SIZE];
