@@ -257,6 +257,7 @@ int pbuf_op_start(struct pbuf_op *op, unsigned int issue_flags);
 void pbuf_op_free(struct pbuf_op *op);
 int pbuf_op_cancel_all(struct pbuf_ctx *ctx);
 void pbuf_op_cancel_cmd(struct io_uring_cmd *cmd);
+int pbuf_file_rwf(struct file *file, __poll_t events);
 void pbuf_op_wait_external(struct pbuf_op *op);
 void pbuf_op_wake_external(struct pbuf_op *op);
 void pbuf_op_exit(void);

@@ -102,5 +102,8 @@ unsigned int pbuf_ring_bufs_used(const struct pbuf_sel *sel, unsigned int nr,
 bool pbuf_ring_commit_inc(struct iopbuf_buf *bufs, u32 mask, u16 *head,
 			  const struct pbuf_sel *sel, unsigned int nr,
 			  u64 bytes, u32 min_left);
+bool pbuf_ring_commit_inc_shift(struct iopbuf_buf *bufs, u32 mask, u16 *head,
+				const struct pbuf_sel *sel, unsigned int nr,
+				u64 bytes, u32 min_left, unsigned int shift);
 
 #endif /* _PBUF_LOGIC_H */

@@ -707,7 +707,31 @@ static void read_inc_file_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, bufs[0].len, 65536 - 320);
 }
 
+/*
+ * An INC ring of registered-buffer encodings advances the offset, never
+ * the index in the low 20 bits (a 100-byte receive into
+ * encode(0, 4096) must leave encode(0, 4196), not index 100).
+ */
+static void commit_inc_regbuf_test(struct kunit *test)
+{
+	struct iopbuf_buf bufs[1] = {
+		{ .addr = iopbuf_regbuf_encode(7, 4096), .len = 8192, .bid = 3 },
+	};
+	struct pbuf_sel sel;
+	u16 head = 0;
+
+	KUNIT_ASSERT_EQ(test, pbuf_ring_peek(bufs, 0, head, 1, 0, 1, true,
+					     &sel), 1);
+	KUNIT_EXPECT_FALSE(test, pbuf_ring_commit_inc_shift(bufs, 0, &head,
+			   &sel, 1, 100, 1, IOPBUF_REGBUF_INDEX_BITS));
+	KUNIT_EXPECT_EQ(test, iopbuf_regbuf_index(bufs[0].addr), 7);
+	KUNIT_EXPECT_EQ(test, iopbuf_regbuf_offset(bufs[0].addr), 4196);
+	KUNIT_EXPECT_EQ(test, bufs[0].len, 8092);
+	KUNIT_EXPECT_EQ(test, head, 0);
+}
+
 static struct kunit_case iouring_pbuf_ring_cases[] = {
+	KUNIT_CASE(commit_inc_regbuf_test),
 	KUNIT_CASE(ring_avail_test),
 	KUNIT_CASE(peek_empty_test),
 	KUNIT_CASE(peek_single_test),

@@ -155,10 +155,13 @@ void pbuf_bufsel_commit(struct pbuf_bufsel *bs, u64 bytes,
 	bool more = false;
 
 	lockdep_assert_held(&ring->io_lock);
+	/* an encoding advances its offset, above the index bits */
 	if (ring->flags & IOPBUF_RING_INC)
-		more = !pbuf_ring_commit_inc(ring->bufs, ring->mask,
-					     &ring->head, bs->sel, bs->nr,
-					     bytes, ring->min_left);
+		more = !pbuf_ring_commit_inc_shift(ring->bufs, ring->mask,
+					&ring->head, bs->sel, bs->nr, bytes,
+					ring->min_left,
+					ring->flags & IOPBUF_RING_REGBUF ?
+					IOPBUF_REGBUF_INDEX_BITS : 0);
 	else
 		ring->head += pbuf_ring_bufs_used(bs->sel, bs->nr, bytes);
 

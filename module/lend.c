@@ -232,10 +232,9 @@ static int pbuf_lend_io(struct pbuf_op *op, struct pbuf_lend *lend,
 			struct iov_iter *iter)
 {
 	struct socket *sock = sock_from_file(file);
-	int rwf = file_can_poll(file) ? RWF_NOWAIT : 0;
 	struct msghdr msg = {};
 	loff_t pos, *ppos;
-	int ret;
+	int rwf, ret;
 
 	if (sock) {
 		msg.msg_iter = *iter;
@@ -249,6 +248,9 @@ static int pbuf_lend_io(struct pbuf_op *op, struct pbuf_lend *lend,
 		}
 		return sock_sendmsg(sock, &msg);
 	}
+	rwf = pbuf_file_rwf(file, op->events);
+	if (rwf < 0)
+		return rwf;
 	ppos = pbuf_lend_pos(file, o, lend->moved, &pos);
 	if (pbuf_lend_fills(o->opcode))
 		ret = vfs_iter_read(file, iter, ppos, rwf);

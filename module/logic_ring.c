@@ -120,6 +120,49 @@ unsigned int pbuf_ring_bufs_used(const struct pbuf_sel *sel, unsigned int nr,
 }
 
 /**
+ * pbuf_ring_commit_inc_shift - consume @bytes from an incrementally consumed ring
+ * @bufs: ring entries
+ * @mask: ring_entries - 1
+ * @head: the kernel's head, advanced past retired entries
+ * @sel: the selection the bytes went to, in ring order from @head
+ * @nr: entries in @sel
+ * @bytes: bytes moved
+ * @min_left: retire an entry once fewer bytes than this remain (0 means 1)
+ * @shift: where the byte address sits in an entry's addr: 0 for user
+ *	addresses, IOPBUF_REGBUF_INDEX_BITS for registered-buffer encodings,
+ *	whose low bits are the buffer index and must not change
+ *
+ * As pbuf_ring_commit_inc(), for either kind of entry.
+ */
+bool pbuf_ring_commit_inc_shift(struct iopbuf_buf *bufs, u32 mask, u16 *head,
+				const struct pbuf_sel *sel, unsigned int nr,
+				u64 bytes, u32 min_left, unsigned int shift)
+{
+	unsigned int i;
+
+	if (!bytes)
+		return false;
+	min_left = max(min_left, 1U);
+
+	for (i = 0; bytes && i < nr; i++) {
+		struct iopbuf_buf *buf = &bufs[*head & mask];
+		u32 this_len = min_t(u64, bytes, sel[i].buf_len);
+		u32 left = sel[i].buf_len - this_len;
+
+		if (left >= min_left || !this_len) {
+			WRITE_ONCE(buf->addr,
+				   sel[i].addr + ((u64)this_len << shift));
+			WRITE_ONCE(buf->len, left);
+			return false;
+		}
+		WRITE_ONCE(buf->len, 0);
+		(*head)++;
+		bytes -= this_len;
+	}
+	return true;
+}
+
+/**
  * pbuf_ring_commit_inc - consume @bytes from an incrementally consumed ring
  * @bufs: ring entries
  * @mask: ring_entries - 1
@@ -141,25 +184,6 @@ bool pbuf_ring_commit_inc(struct iopbuf_buf *bufs, u32 mask, u16 *head,
 			  const struct pbuf_sel *sel, unsigned int nr,
 			  u64 bytes, u32 min_left)
 {
-	unsigned int i;
-
-	if (!bytes)
-		return false;
-	min_left = max(min_left, 1U);
-
-	for (i = 0; bytes && i < nr; i++) {
-		struct iopbuf_buf *buf = &bufs[*head & mask];
-		u32 this_len = min_t(u64, bytes, sel[i].buf_len);
-		u32 left = sel[i].buf_len - this_len;
-
-		if (left >= min_left || !this_len) {
-			WRITE_ONCE(buf->addr, sel[i].addr + this_len);
-			WRITE_ONCE(buf->len, left);
-			return false;
-		}
-		WRITE_ONCE(buf->len, 0);
-		(*head)++;
-		bytes -= this_len;
-	}
-	return true;
+	return pbuf_ring_commit_inc_shift(bufs, mask, head, sel, nr, bytes,
+					  min_left, 0);
 }

@@ -298,6 +298,30 @@ static bool pbuf_op_cancel(struct pbuf_op *op)
 	return true;
 }
 
+/**
+ * pbuf_file_rwf - how to read or write @file now without blocking
+ * @file: the file
+ * @events: EPOLLIN to read, EPOLLOUT to write
+ *
+ * Files that cannot be polled (regular files) are read and written inline.
+ * Pollable files take RWF_NOWAIT when they support it; pipes on 6.1,
+ * FIFOs and ttys do not, so for them readiness is asked first and the
+ * transfer made only when it will not wait (another reader draining the
+ * file in between can still make it wait, as read(2) would).
+ *
+ * Return: RWF_NOWAIT, 0 (go ahead), or -EAGAIN (wait for @events).
+ */
+int pbuf_file_rwf(struct file *file, __poll_t events)
+{
+	if (!file_can_poll(file) || file->f_flags & O_NONBLOCK)
+		return 0;
+	if (file->f_mode & FMODE_NOWAIT)
+		return RWF_NOWAIT;
+	if (vfs_poll(file, NULL) & (events | EPOLLERR | EPOLLHUP))
+		return 0;
+	return -EAGAIN;
+}
+
 /*
  * Wait for an event other than the file's readiness: the op is parked (ARMED
  * with no wait queue) until pbuf_op_wake_external() or a cancel.

@@ -10,8 +10,11 @@
  *  - a socket receive of 0 bytes (EOF) consumes nothing and reports no
  *    buffer; a pipe or file read of 0 bytes reports its buffer, consuming
  *    it on a plain ring and keeping it (BUF_MORE) on an INC ring;
- *  - regular files (not pollable) commit the length selected, whatever the
- *    read returned, as io_uring commits at selection for them.
+ *  - a single buffer read from a regular file (not pollable) commits the
+ *    length selected, whatever the read returned, as io_uring commits at
+ *    selection for it; a bundle commits the bytes read (io_uring has no
+ *    bundle reads to follow, and consuming 256 entries at end of file
+ *    would help nobody).
  */
 #include <linux/fs.h>
 #include <linux/net.h>
@@ -69,24 +72,27 @@ static int pbuf_read_fn(struct pbuf_op *op, u64 *res2)
 	struct pbuf_bufsel *bs = &op->bs;
 	struct pbuf_ring *ring = bs->ring;
 	struct file *file = op->file;
-	bool pollable = file_can_poll(file);
 	bool stream = file->f_mode & FMODE_STREAM;
+	/* io_uring commits a single buffer of a regular file at selection */
+	bool early = !file_can_poll(file) && bs->max == 1;
+	int rwf = pbuf_file_rwf(file, EPOLLIN | EPOLLRDNORM);
 	struct pbuf_commit c;
 	loff_t pos = file->f_pos;
 	size_t selected;
 	int ret;
 
+	if (rwf < 0)
+		return rwf;
 	mutex_lock(&ring->io_lock);
 	ret = pbuf_bufsel_select(bs, op->len, ITER_DEST);
 	if (ret)
 		goto out;
 	selected = iov_iter_count(&bs->iter);
-	ret = vfs_iter_read(file, &bs->iter, stream ? NULL : &pos,
-			    pollable ? RWF_NOWAIT : 0);
+	ret = vfs_iter_read(file, &bs->iter, stream ? NULL : &pos, rwf);
 	if (ret >= 0 && !stream)
 		file->f_pos = pos;
-	if (ret > 0 || (ret == 0 && !pollable && selected)) {
-		pbuf_bufsel_commit(bs, pollable ? ret : selected, &c);
+	if (ret > 0 || (ret == 0 && early && selected)) {
+		pbuf_bufsel_commit(bs, early ? selected : ret, &c);
 		*res2 = pbuf_res2(&c);
 	} else if (ret == 0) {
 		pbuf_read_eof(bs, &c);
