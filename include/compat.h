@@ -116,4 +116,19 @@ static inline void pbuf_cmd_mark_cancelable(struct io_uring_cmd *cmd,
 #define pbuf_ubuf_set_ops(uarg, name)	((uarg)->callback = (name))
 #endif
 
+/*
+ * The task a command belongs to, whose exit must cancel it. A command
+ * issued from io-wq runs in a worker thread that may exit on its own when
+ * idle; before 6.8 the owner is not exported, so the worker's process
+ * (its thread-group leader) stands in for it.
+ */
+static inline struct task_struct *pbuf_cmd_task(struct io_uring_cmd *cmd)
+{
+#ifdef HAVE_IOU_CMD_GET_TASK
+	return io_uring_cmd_get_task(cmd);
+#else
+	return current->flags & PF_IO_WORKER ? current->group_leader : current;
+#endif
+}
+
 #endif /* _PBUF_COMPAT_H */

@@ -142,6 +142,13 @@ struct pbuf_ring {
 	 */
 	struct mutex		io_lock;
 	u16			head;
+	/*
+	 * A send still owning a partly sent selection (under io_lock): later
+	 * sends wait on tx_wait until it is done, so data stays contiguous
+	 * and leaves in ring order.
+	 */
+	struct pbuf_op		*tx_partial;
+	struct wait_queue_head	tx_wait;
 
 	/* user-provided memory: pinned pages and their vmap() */
 	struct page		**pages;
@@ -258,6 +265,7 @@ void pbuf_op_free(struct pbuf_op *op);
 int pbuf_op_cancel_all(struct pbuf_ctx *ctx);
 void pbuf_op_cancel_cmd(struct io_uring_cmd *cmd);
 int pbuf_file_rwf(struct file *file, __poll_t events);
+void pbuf_op_park_on(struct pbuf_op *op, struct wait_queue_head *head);
 void pbuf_op_wait_external(struct pbuf_op *op);
 void pbuf_op_wake_external(struct pbuf_op *op);
 void pbuf_op_exit(void);

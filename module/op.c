@@ -84,7 +84,7 @@ struct pbuf_op *pbuf_op_alloc(struct io_uring_cmd *cmd, int fd)
 	op->cmd = cmd;
 	op->ctx = ctx;
 	pbuf_ctx_get(ctx);
-	op->task = get_task_struct(current);
+	op->task = get_task_struct(pbuf_cmd_task(cmd));
 	INIT_LIST_HEAD(&op->ctx_node);
 	INIT_LIST_HEAD(&op->monitor_node);
 	*pbuf_cmd_op(cmd) = op;
@@ -296,6 +296,19 @@ static bool pbuf_op_cancel(struct pbuf_op *op)
 		pbuf_op_queue_step(op);
 	}
 	return true;
+}
+
+/*
+ * Wait on @head, a wait queue of the module's own, until a wake_up() on it
+ * or a cancel. The caller checks its condition and calls this under the
+ * lock the waker takes to change it, so no wake-up is lost.
+ */
+void pbuf_op_park_on(struct pbuf_op *op, struct wait_queue_head *head)
+{
+	init_waitqueue_func_entry(&op->wait, pbuf_op_wake);
+	op->whead = head;
+	set_bit(PBUF_OP_ARMED, &op->state);
+	add_wait_queue(head, &op->wait);
 }
 
 /**

@@ -161,6 +161,7 @@ static struct pbuf_ring *pbuf_ring_create(struct pbuf_ctx *ctx,
 	pbuf_ctx_get(ctx);
 	ring->ctx = ctx;
 	mutex_init(&ring->io_lock);
+	init_waitqueue_head(&ring->tx_wait);
 	ring->mask = reg->ring_entries - 1;
 	ring->min_left = max(reg->min_left, 1U);
 	ring->bgid = reg->bgid;

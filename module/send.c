@@ -8,7 +8,9 @@
  *         sock_sendmsg() without blocking, commit what was taken. Nothing
  *         taken (-EAGAIN): release the selection, wait for EPOLLOUT, retry.
  *  MORE   a stream socket took part of the selection: keep sending the
- *         rest as room appears, so the data stays contiguous.
+ *         rest as room appears. Meanwhile later sends on the ring wait
+ *         (ring->tx_partial), so the data stays contiguous and in ring
+ *         order.
  *  NOTIF  all sent: drop the command's reference on the notification and
  *         wait until the stack has dropped every other one. Only then is
  *         the completion posted: it doubles as the buffer-release
@@ -62,6 +64,20 @@ static u16 pbuf_send_zc_flags(const struct pbuf_notif *n)
 	return flags;
 }
 
+/* A partly sent selection is done with: let the next send on the ring go. */
+static void pbuf_send_release_ring(struct pbuf_op *op)
+{
+	struct pbuf_ring *ring = op->bs.ring;
+
+	if (op->phase != PBUF_SEND_MORE)
+		return;
+	mutex_lock(&ring->io_lock);
+	if (ring->tx_partial == op)
+		ring->tx_partial = NULL;
+	mutex_unlock(&ring->io_lock);
+	wake_up_all(&ring->tx_wait);
+}
+
 /*
  * All sent, or an error: the result is final. A zero-copy send moves its
  * buffer references to the notification and waits for it.
@@ -71,6 +87,7 @@ static int pbuf_send_finish(struct pbuf_op *op, int ret, u64 *res2)
 	struct pbuf_notif *n = op->notif;
 	struct pbuf_bufsel *bs = &op->bs;
 
+	pbuf_send_release_ring(op);
 	op->sent = op->sent ?: ret;
 	if (!n) {
 		pbuf_bufsel_release(bs);
@@ -112,6 +129,12 @@ static int pbuf_send_start(struct pbuf_op *op, struct socket *sock, u64 *res2)
 	int ret;
 
 	mutex_lock(&ring->io_lock);
+	if (ring->tx_partial) {
+		/* an earlier send still owns the stream: queue behind it */
+		pbuf_op_park_on(op, &ring->tx_wait);
+		mutex_unlock(&ring->io_lock);
+		return PBUF_OP_WAIT;
+	}
 	ret = pbuf_bufsel_select(bs, op->len, ITER_SOURCE);
 	if (ret)
 		goto fail;
@@ -128,14 +151,15 @@ static int pbuf_send_start(struct pbuf_op *op, struct socket *sock, u64 *res2)
 		pbuf_bufsel_commit(bs, ret, &op->commit);
 	else
 		pbuf_bufsel_commit(bs, total, &op->commit);
-	mutex_unlock(&ring->io_lock);
-
 	op->sent = ret;
 	if (ret < total && !(ring->flags & IOPBUF_RING_INC) &&
 	    sock->type == SOCK_STREAM) {
+		ring->tx_partial = op;
 		op->phase = PBUF_SEND_MORE;
+		mutex_unlock(&ring->io_lock);
 		return pbuf_send_more(op, sock, res2);
 	}
+	mutex_unlock(&ring->io_lock);
 	return pbuf_send_finish(op, ret, res2);
 fail:
 	pbuf_bufsel_release(bs);
@@ -170,6 +194,7 @@ static int pbuf_send_cancel(struct pbuf_op *op, u64 *res2)
 	struct pbuf_notif *n = op->notif;
 	u16 extra = 0;
 
+	pbuf_send_release_ring(op);
 	if (n && op->phase != PBUF_SEND_NOTIF) {
 		/* parked in START or MORE: hand over what MORE still holds */
 		n->refs = op->bs.refs;

@@ -59,6 +59,12 @@ void pbuf_probe(struct io_uring_cmd *cmd);
 void pbuf_probe(struct io_uring_cmd *cmd) { io_uring_cmd_complete_in_task(cmd, pbuf_probe_cb); }
 C
 
+probe IOU_CMD_GET_TASK "io_uring_cmd_get_task(): the task a command belongs to (6.8)" <<'C'
+#include <linux/io_uring/cmd.h>
+struct task_struct *pbuf_probe(struct io_uring_cmd *cmd);
+struct task_struct *pbuf_probe(struct io_uring_cmd *cmd) { return io_uring_cmd_get_task(cmd); }
+C
+
 probe IOU_CANCEL "cancelable uring_cmds, IO_URING_F_CANCEL (528ce6781726, 6.7)" <<'C'
 #include <linux/io_uring.h>
 #if __has_include(<linux/io_uring/cmd.h>)
