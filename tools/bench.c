@@ -1,0 +1,2240 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bench: sender CPU cost of zero-copy send, /dev/iouring-pbuf against the
+ * stock ways of sending, measured side by side in one run.
+ *
+ * Senders (same socket type, payload and in-flight depth for all: qd
+ * requests whose buffers are not yet released; send(2) one at a time):
+ *   B0 send        send(2), copy
+ *   B1 uring       io_uring IORING_OP_SEND, copy
+ *   B2 msgzc       send(MSG_ZEROCOPY) + error-queue reaping (SO_ZEROCOPY)
+ *   B3 sendzc      io_uring IORING_OP_SEND_ZC, registered (fixed) buffer,
+ *                  IORING_SEND_ZC_REPORT_USAGE when the kernel has it
+ *   M1 mod         IOPBUF_CMD_SEND, one ring entry per command
+ *   M2 mod_b4      IOPBUF_CMD_SEND | IOPBUF_SEND_BUNDLE, the payload as a
+ *      mod_b16     bundle of 4 or 16 ring entries (payload/4, payload/16)
+ *
+ * "Payload" is the bytes one request hands to the socket: one send(), one
+ * SQE, one module command. A bundle carries the same bytes as N slices, so
+ * that every mode moves the same bytes per request; bufs/s counts slices.
+ *
+ * Paths:
+ *   udp  UDP to a dummy interface (mtu 65535): packets are dropped after the
+ *        qdisc without their payload being touched, so notifications report
+ *        real zero copy. Payloads above 65507 bytes do not fit a datagram:
+ *        64 KiB becomes 60 KiB (61440), 256 KiB is skipped.
+ *   tcp  TCP to a receiver thread in another network namespace over a veth
+ *        pair (created with rtnetlink), or loopback if that fails. Either
+ *        way the receive side copies zero-copy frags (skb_orphan_frags_rx),
+ *        in softirq on the sender's CPU, so every notification is reported
+ *        copied and the sender's CPU includes that copy. TCP_NODELAY for
+ *        every sender (-d: off); io_uring sends use MSG_WAITALL, so that
+ *        each request sends its whole payload as send(2) and the module do.
+ * Buffers: hot (one payload-sized buffer reused by every request) or cold
+ * (requests walk a region larger than the LLC, -C). All benchmark memory is
+ * anonymous with MADV_NOHUGEPAGE (4 KiB pages) for every mode alike; -H
+ * adds a pass over the cold walk on 2 MiB pages ("cold2m") for B3 and M.
+ *
+ * Per run: sender pinned to a CPU, the TCP receiver to a CPU (-c tx,rx;
+ * scripts/bench.sh puts both on one vCPU under TCG); a warm-up, then
+ * a timed interval (SIGALRM ends it), then the requests in flight are
+ * drained. Metrics: bytes, wall time, requests, slices, notifications and
+ * how many were reported copied, the sender thread's CPU time
+ * (CLOCK_THREAD_CPUTIME_ID, i.e. getrusage(RUSAGE_THREAD) user+sys read
+ * precisely, and as getrusage reports it), the sender CPU's busy and
+ * softirq time from /proc/stat, and a getppid() probe around the run that
+ * shows how much the host stretched guest time. Repetitions interleave the
+ * modes (order rotated from one repetition to the next) so drift hits all.
+ *
+ * A second part measures bvec import: segments a slice of a registered
+ * buffer becomes, and time per command, for a 4 KiB-page buffer and a
+ * 2 MiB-huge-page buffer, with reference rows (io_uring NOP, a failing
+ * native SEND_ZC, IOPBUF_CMD_PROBE, plain system calls); see
+ * b_bvec_bench().
+ *
+ * Output: "BENCHINFO,..." "BENCH,..." "BVEC,..." "BVECREG,..." CSV lines
+ * (parsed by scripts/bench.sh from the guest console) and a table.
+ * tests/bench_smoke.c builds this file with BENCH_NO_MAIN and runs it tiny.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <linux/errqueue.h>
+#include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <sys/utsname.h>
+#include <liburing.h>
+#include <linux/iouring_pbuf.h>
+
+#ifndef SO_ZEROCOPY
+#define SO_ZEROCOPY		60
+#endif
+#ifndef MSG_ZEROCOPY
+#define MSG_ZEROCOPY		0x4000000
+#endif
+#ifndef SO_EE_ORIGIN_ZEROCOPY
+#define SO_EE_ORIGIN_ZEROCOPY	5
+#endif
+#ifndef SO_EE_CODE_ZEROCOPY_COPIED
+#define SO_EE_CODE_ZEROCOPY_COPIED 1
+#endif
+/* liburing 2.3 predates these (kernel 6.1 stable has them) */
+#ifndef IORING_SEND_ZC_REPORT_USAGE
+#define IORING_SEND_ZC_REPORT_USAGE	(1U << 3)
+#endif
+#ifndef IORING_NOTIF_USAGE_ZC_COPIED
+#define IORING_NOTIF_USAGE_ZC_COPIED	(1U << 31)
+#endif
+#ifndef IORING_SETUP_SINGLE_ISSUER
+#define IORING_SETUP_SINGLE_ISSUER	(1U << 12)
+#endif
+#ifndef IORING_SETUP_DEFER_TASKRUN
+#define IORING_SETUP_DEFER_TASKRUN	(1U << 13)
+#endif
+#ifndef MAP_HUGE_2MB
+#define MAP_HUGE_2MB		(21 << 26)
+#endif
+
+#define B_KiB		1024UL
+#define B_MiB		(1024UL * 1024)
+#define B_GiB		(1024.0 * 1024 * 1024)
+#define B_UDP_MAX	65507U		/* IPv4 UDP payload limit */
+#define B_UDP_BIG	(60 * 1024U)	/* what a 64 KiB payload becomes on UDP */
+#define B_HOT_LEN	(256 * 1024UL)	/* largest payload */
+#define B_MAX_PAYLOADS	8
+#define B_MAX_QD	32
+#define B_BGID		7
+
+/* names shared with scripts/bench.sh */
+#define B_DUMMY_IF	"pbufbench0"
+#define B_DUMMY_ADDR	"198.51.100.1"
+#define B_DUMMY_DST	"198.51.100.2"
+#define B_VETH_A	"pbufbv0"
+#define B_VETH_B	"pbufbv1"
+#define B_VETH_ADDR_A	"203.0.113.1"
+#define B_VETH_ADDR_B	"203.0.113.2"
+
+enum b_mode { B_SEND, B_URING, B_MSGZC, B_SENDZC, B_MOD1, B_MOD4, B_MOD16,
+	      B_NR_MODES };
+static const char *const b_mode_name[B_NR_MODES] = {
+	"send", "uring", "msgzc", "sendzc", "mod", "mod_b4", "mod_b16",
+};
+static const char *const b_mode_label[B_NR_MODES] = {
+	"B0 send()", "B1 uring SEND", "B2 MSG_ZEROCOPY", "B3 SEND_ZC fixed",
+	"M1 module", "M2 module x4", "M2 module x16",
+};
+static const unsigned int b_mode_nbufs[B_NR_MODES] = { 1, 1, 1, 1, 1, 4, 16 };
+
+enum b_path { B_UDP, B_TCP, B_NR_PATHS };
+static const char *const b_path_name[B_NR_PATHS] = { "udp", "tcp" };
+/* cold2m: the cold walk over 2 MiB pages (diagnostic pass, -H) */
+enum b_temp { B_HOT, B_COLD, B_COLD2M, B_NR_TEMPS };
+static const char *const b_temp_name[B_NR_TEMPS] = { "hot", "cold", "cold2m" };
+
+struct b_opts {
+	unsigned int payloads[B_MAX_PAYLOADS];
+	unsigned int nr_payloads;
+	unsigned int modes;		/* bit per enum b_mode */
+	unsigned int paths;
+	unsigned int temps;
+	unsigned int reps;
+	unsigned int qd;
+	unsigned int warm_ms;
+	unsigned int run_ms;
+	size_t cold_bytes;
+	int tx_cpu, rx_cpu;
+	bool matrix;			/* run the send matrix */
+	bool bvec;			/* run the bvec import benchmark */
+	size_t bvec_bytes;		/* size of each bvec test buffer */
+	unsigned int bvec_cmds;		/* commands per timed bvec sample */
+	bool table;			/* print the summary table */
+	bool quiet;			/* no progress lines */
+	bool tcp_loopback;		/* TCP over loopback, no namespace */
+	bool nagle;			/* leave TCP_NODELAY off */
+	bool diag;			/* the 4 KiB vs 2 MiB page pass */
+};
+
+/* One timed run of one mode in one cell. */
+struct b_result {
+	enum b_path path;
+	enum b_temp temp;
+	enum b_mode mode;
+	unsigned int payload;
+	unsigned int rep;
+	unsigned long long bytes, reqs, bufs, notifs, copied;
+	double wall, cpu, cpu_ru, busy, softirq;
+	double probe_ns;		/* reference syscall, around the run */
+	const char *phase;		/* "matrix", or "pages" (-H) */
+	int err;			/* 0, or the errno that ended the run */
+};
+
+/* One bvec import measurement. */
+struct b_bvec_result {
+	char backing[16];		/* "4k" or "hugetlb" / "thp" */
+	char what[24];
+	unsigned long long off, len;
+	int segs;			/* observed, -1 unknown */
+	int expect;			/* from the buffer's runs */
+	unsigned int index;		/* registered buffer */
+	unsigned int nent;		/* ring entries the slice is split into */
+	int kind;			/* B_BV_*: how it is sent */
+	double ns_cmd;			/* per failing command (import + fixed) */
+	double cpu_ns_cmd;
+	double wall_s[8], cpu_s[8];	/* samples */
+	int res;
+};
+
+struct b_state {
+	struct b_opts o;
+	char kernel[65];
+	/* buffer regions by temperature: registered index == enum b_temp */
+	unsigned char *region[B_NR_TEMPS];
+	size_t region_len[B_NR_TEMPS];
+	void *region_map[B_NR_TEMPS];
+	size_t region_map_len[B_NR_TEMPS];
+	char cold2m_backing[16];
+	long hugepages_orig;		/* nr_hugepages before we raised it */
+	struct io_uring ring;
+	bool ring_ok;
+	unsigned int ring_flags;
+	bool report_usage;
+	int dev;
+	struct iopbuf_probe probe;
+	/* UDP sink */
+	bool udp_ok, dummy_created;
+	struct sockaddr_in udp_dst;
+	/* TCP receiver */
+	bool tcp_ok;
+	const char *tcp_kind;		/* "veth-netns" or "loopback" */
+	int ns_main, ns_peer;
+	int lfd;
+	struct sockaddr_in tcp_dst;
+	pthread_t rx;
+	bool rx_started;
+	sem_t rx_ready, rx_done;
+	unsigned long long rx_bytes;
+	/* results */
+	struct b_result *res;
+	size_t nres, capres;
+	struct b_bvec_result bv[64];
+	unsigned int nbv;
+	char bvec_backing[16];
+	bool huge_one_seg_ok;		/* a slice within one huge page: 1 segment */
+	bool huge_checked;
+	bool ring_ok_bv;
+	int errors;
+	unsigned long long gen;
+	const char *phase;
+};
+
+static struct b_state B;
+static volatile sig_atomic_t b_stop;
+
+/* ------------------------------------------------------------------------
+ * Small helpers
+ */
+
+static double b_now(void);
+static void b_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void b_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (B.o.quiet)
+		return;
+	printf("# bench: [%.3f] ", b_now());
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+static void b_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void b_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("BENCHERR,", stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	B.errors++;
+}
+
+static double b_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The calling thread's CPU time, user + system, read precisely. */
+static double b_thread_cpu(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The same as getrusage(RUSAGE_THREAD) reports it (tick-updated). */
+static double b_thread_rusage(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_THREAD, &ru);
+	return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	       ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Busy and softirq seconds of @cpu from /proc/stat (USER_HZ ticks). */
+static void b_cpu_stat(int cpu, double *busy, double *softirq)
+{
+	unsigned long long v[10] = { 0 };
+	static long hz;
+	char line[512], want[16];
+	FILE *f;
+
+	*busy = *softirq = 0;
+	if (!hz)
+		hz = sysconf(_SC_CLK_TCK);
+	snprintf(want, sizeof(want), "cpu%d ", cpu);
+	f = fopen("/proc/stat", "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, want, strlen(want)))
+			continue;
+		sscanf(line + strlen(want),
+		       "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
+		       &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7],
+		       &v[8], &v[9]);
+		/* user nice system irq softirq steal; not idle, iowait */
+		*busy = (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / hz;
+		*softirq = (double)v[6] / hz;
+		break;
+	}
+	fclose(f);
+}
+
+static int b_pin(int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return 0;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
+}
+
+static void b_on_alarm(int sig)
+{
+	(void)sig;
+	b_stop = 1;
+}
+
+/* Set b_stop after @ms milliseconds. */
+static void b_arm(unsigned int ms)
+{
+	struct itimerval it = { 0 };
+
+	b_stop = 0;
+	it.it_value.tv_sec = ms / 1000;
+	it.it_value.tv_usec = (ms % 1000) * 1000;
+	if (!ms)
+		it.it_value.tv_usec = 1;
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static void b_disarm(void)
+{
+	struct itimerval it = { 0 };
+
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static void *b_map(size_t len, bool huge_ok)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	if (!huge_ok)
+		madvise(p, len, MADV_NOHUGEPAGE);
+	return p;
+}
+
+static unsigned int b_pow2(unsigned int v)
+{
+	unsigned int p = 1;
+
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+/* ------------------------------------------------------------------------
+ * Network setup: rtnetlink for links (no dependency on ip(8)), ioctls for
+ * addresses.
+ */
+
+/* A link request: nlmsghdr + ifinfomsg + attributes, in one buffer. */
+struct b_nlreq {
+	char buf[1024] __attribute__((aligned(NLMSG_ALIGNTO)));
+};
+
+static struct nlmsghdr *b_nl_init(struct b_nlreq *req, unsigned short type,
+				  unsigned short flags)
+{
+	struct nlmsghdr *n = (struct nlmsghdr *)req->buf;
+	struct ifinfomsg *i = NLMSG_DATA(n);
+
+	memset(req, 0, sizeof(*req));
+	n->nlmsg_len = NLMSG_LENGTH(sizeof(*i));
+	n->nlmsg_type = type;
+	n->nlmsg_flags = flags;
+	i->ifi_family = AF_UNSPEC;
+	return n;
+}
+
+static struct rtattr *b_nla(struct nlmsghdr *n, unsigned short type,
+			    const void *data, size_t len)
+{
+	struct rtattr *rta = (struct rtattr *)((char *)n + NLMSG_ALIGN(n->nlmsg_len));
+
+	rta->rta_type = type;
+	rta->rta_len = RTA_LENGTH(len);
+	if (len)
+		memcpy(RTA_DATA(rta), data, len);
+	n->nlmsg_len = NLMSG_ALIGN(n->nlmsg_len) + RTA_ALIGN(rta->rta_len);
+	return rta;
+}
+
+static void b_nla_end(struct nlmsghdr *n, struct rtattr *nest)
+{
+	nest->rta_len = (char *)n + NLMSG_ALIGN(n->nlmsg_len) - (char *)nest;
+}
+
+/* Send one request and return the kernel's answer (0 or -errno). */
+static int b_nl_talk(struct nlmsghdr *n)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	char buf[4096];
+	int fd, ret;
+	ssize_t len;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	n->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	n->nlmsg_seq = 1;
+	if (sendto(fd, n, n->nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	len = recv(fd, buf, sizeof(buf), 0);
+	if (len < (ssize_t)NLMSG_LENGTH(sizeof(struct nlmsgerr))) {
+		ret = len < 0 ? -errno : -EIO;
+		goto out;
+	}
+	ret = ((struct nlmsghdr *)buf)->nlmsg_type == NLMSG_ERROR ?
+	      ((struct nlmsgerr *)NLMSG_DATA(buf))->error : -EIO;
+out:
+	close(fd);
+	return ret;
+}
+
+/* ip link add @name type @kind [peer name @peer netns @peer_ns] */
+static int b_link_add(const char *name, const char *kind, const char *peer,
+		      int peer_ns)
+{
+	struct b_nlreq req;
+	struct nlmsghdr *n = b_nl_init(&req, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+	struct rtattr *li, *data, *pinfo;
+	struct ifinfomsg pi = { .ifi_family = AF_UNSPEC };
+
+	b_nla(n, IFLA_IFNAME, name, strlen(name) + 1);
+	li = b_nla(n, IFLA_LINKINFO, NULL, 0);
+	b_nla(n, IFLA_INFO_KIND, kind, strlen(kind));
+	if (peer) {
+		data = b_nla(n, IFLA_INFO_DATA, NULL, 0);
+		pinfo = b_nla(n, VETH_INFO_PEER, &pi, sizeof(pi));
+		b_nla(n, IFLA_IFNAME, peer, strlen(peer) + 1);
+		if (peer_ns >= 0)
+			b_nla(n, IFLA_NET_NS_FD, &peer_ns, sizeof(peer_ns));
+		b_nla_end(n, pinfo);
+		b_nla_end(n, data);
+	}
+	b_nla_end(n, li);
+	return b_nl_talk(n);
+}
+
+static int b_link_del(const char *name)
+{
+	struct b_nlreq req;
+	struct nlmsghdr *n = b_nl_init(&req, RTM_DELLINK, 0);
+
+	b_nla(n, IFLA_IFNAME, name, strlen(name) + 1);
+	return b_nl_talk(n);
+}
+
+/* Address @addr/24, mtu, up; in the calling thread's network namespace. */
+static int b_if_config(const char *name, const char *addr, int mtu)
+{
+	struct ifreq ifr;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
+	int fd, ret = 0;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+	if (mtu) {
+		ifr.ifr_mtu = mtu;
+		if (ioctl(fd, SIOCSIFMTU, &ifr))
+			ret = -errno;
+	}
+	if (addr && !ret) {
+		memset(&ifr.ifr_addr, 0, sizeof(ifr.ifr_addr));
+		sin->sin_family = AF_INET;
+		inet_pton(AF_INET, addr, &sin->sin_addr);
+		if (ioctl(fd, SIOCSIFADDR, &ifr) && errno != EEXIST)
+			ret = -errno;
+		inet_pton(AF_INET, "255.255.255.0", &sin->sin_addr);
+		if (!ret && ioctl(fd, SIOCSIFNETMASK, &ifr))
+			ret = -errno;
+	}
+	if (!ret && !ioctl(fd, SIOCGIFFLAGS, &ifr)) {
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(fd, SIOCSIFFLAGS, &ifr))
+			ret = -errno;
+	} else if (!ret) {
+		ret = -errno;
+	}
+	close(fd);
+	return ret;
+}
+
+/* The UDP sink: a dummy interface that drops what it is given. */
+static int b_udp_setup(void)
+{
+	int ret = b_link_add(B_DUMMY_IF, "dummy", NULL, -1);
+
+	if (ret && ret != -EEXIST)
+		return ret;
+	B.dummy_created = !ret;
+	ret = b_if_config(B_DUMMY_IF, B_DUMMY_ADDR, 65535);
+	if (ret)
+		return ret;
+	B.udp_dst.sin_family = AF_INET;
+	B.udp_dst.sin_port = htons(9);
+	inet_pton(AF_INET, B_DUMMY_DST, &B.udp_dst.sin_addr);
+	B.udp_ok = true;
+	return 0;
+}
+
+static void *b_rx_main(void *arg)
+{
+	static unsigned char buf[1 << 20];
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int one = 1;
+
+	(void)arg;
+	b_pin(B.o.rx_cpu);
+	if (B.ns_peer >= 0 && setns(B.ns_peer, CLONE_NEWNET)) {
+		B.lfd = -errno;
+		sem_post(&B.rx_ready);
+		return NULL;
+	}
+	B.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	sa = B.tcp_dst;
+	sa.sin_port = 0;
+	setsockopt(B.lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (B.lfd < 0 || bind(B.lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(B.lfd, 4) || getsockname(B.lfd, (struct sockaddr *)&sa, &len)) {
+		if (B.lfd >= 0)
+			close(B.lfd);
+		B.lfd = -errno;
+		sem_post(&B.rx_ready);
+		return NULL;
+	}
+	B.tcp_dst.sin_port = sa.sin_port;
+	sem_post(&B.rx_ready);
+	for (;;) {
+		int c = accept(B.lfd, NULL, NULL);
+		ssize_t n;
+
+		if (c < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		/* MSG_TRUNC: TCP discards the data, no copy to user space */
+		while ((n = recv(c, buf, sizeof(buf), MSG_TRUNC)) != 0) {
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				break;
+			}
+			__atomic_add_fetch(&B.rx_bytes, n, __ATOMIC_RELAXED);
+		}
+		close(c);
+		sem_post(&B.rx_done);
+	}
+	return NULL;
+}
+
+/*
+ * TCP receiver in its own network namespace behind a veth pair; loopback
+ * when the namespace or the veth cannot be had.
+ */
+static int b_tcp_setup(void)
+{
+	sigset_t all, old;
+	int ret;
+
+	B.ns_main = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	B.ns_peer = -1;
+	B.tcp_kind = "veth-netns";
+	if (B.o.tcp_loopback) {
+		ret = -EPERM;
+		errno = EPERM;
+	} else if (B.ns_main >= 0 && !unshare(CLONE_NEWNET)) {
+		B.ns_peer = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+		ret = b_if_config("lo", NULL, 0);
+		if (setns(B.ns_main, CLONE_NEWNET)) {
+			b_err("setns back to the main namespace: %s", strerror(errno));
+			exit(2);
+		}
+		b_link_del(B_VETH_A);	/* left over from a killed run */
+		if (!ret && B.ns_peer >= 0)
+			ret = b_link_add(B_VETH_A, "veth", B_VETH_B, B.ns_peer);
+		if (!ret)
+			ret = b_if_config(B_VETH_A, B_VETH_ADDR_A, 65535);
+		if (!ret && !setns(B.ns_peer, CLONE_NEWNET)) {
+			ret = b_if_config(B_VETH_B, B_VETH_ADDR_B, 65535);
+			if (setns(B.ns_main, CLONE_NEWNET)) {
+				b_err("setns back to the main namespace: %s",
+				      strerror(errno));
+				exit(2);
+			}
+		}
+	} else {
+		ret = -errno;
+	}
+	B.tcp_dst.sin_family = AF_INET;
+	if (ret || B.ns_peer < 0) {
+		b_log("no veth/netns receiver (%s): TCP over loopback",
+		      strerror(ret ? -ret : errno));
+		if (B.ns_peer >= 0)
+			close(B.ns_peer);
+		B.ns_peer = -1;
+		B.tcp_kind = "loopback";
+		B.tcp_dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	} else {
+		inet_pton(AF_INET, B_VETH_ADDR_B, &B.tcp_dst.sin_addr);
+	}
+
+	sem_init(&B.rx_ready, 0, 0);
+	sem_init(&B.rx_done, 0, 0);
+	/* the receiver never takes the sender's SIGALRM */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	ret = pthread_create(&B.rx, NULL, b_rx_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret)
+		return -ret;
+	B.rx_started = true;
+	while (sem_wait(&B.rx_ready) && errno == EINTR)
+		;
+	if (B.lfd < 0)
+		return B.lfd;
+	B.tcp_ok = true;
+	return 0;
+}
+
+static void b_net_teardown(void)
+{
+	if (B.rx_started) {
+		shutdown(B.lfd, SHUT_RDWR);
+		pthread_join(B.rx, NULL);
+		close(B.lfd);
+		B.rx_started = false;
+	}
+	if (B.ns_peer >= 0) {
+		b_link_del(B_VETH_A);
+		close(B.ns_peer);
+		B.ns_peer = -1;
+	}
+	if (B.ns_main >= 0) {
+		close(B.ns_main);
+		B.ns_main = -1;
+	}
+	if (B.dummy_created)
+		b_link_del(B_DUMMY_IF);
+	B.dummy_created = false;
+}
+
+/* ------------------------------------------------------------------------
+ * One run
+ */
+
+struct b_run {
+	enum b_path path;
+	enum b_temp temp;
+	enum b_mode mode;
+	unsigned int payload;
+	unsigned int nbufs;		/* slices per request */
+	unsigned int slice;		/* payload / nbufs */
+	int fd;
+	size_t cold_off;
+	unsigned int inflight;
+	unsigned int outstanding;	/* msgzc: sends not yet notified */
+	/* module ring */
+	struct iopbuf_buf *mring;
+	unsigned int mentries;
+	unsigned short mtail;
+	size_t slot_off;		/* cold cursor for ring entries */
+	/* counters of the current phase */
+	unsigned long long bytes, reqs, bufs, notifs, copied;
+	int err;
+	__u64 tag;
+};
+
+/* The next request's buffer (B modes). */
+static unsigned char *b_req_buf(struct b_run *r, unsigned int *index)
+{
+	unsigned char *p;
+
+	*index = r->temp;
+	if (r->temp == B_HOT)
+		return B.region[B_HOT];
+	if (r->cold_off + r->payload > B.region_len[r->temp])
+		r->cold_off = 0;
+	p = B.region[r->temp] + r->cold_off;
+	r->cold_off += r->payload;
+	return p;
+}
+
+/* Append ring entry for tail position @t (module modes). */
+static void b_mring_add(struct b_run *r)
+{
+	unsigned short t = r->mtail;
+	struct iopbuf_buf *e = &r->mring[t & (r->mentries - 1)];
+	unsigned int k = t % r->nbufs;
+	__u64 addr;
+
+	if (r->temp == B_HOT) {
+		addr = iopbuf_regbuf_encode(0, (__u64)k * r->slice);
+	} else {
+		/* a request's slices stay contiguous, as the B modes' payload */
+		if (k == 0 && r->slot_off + r->payload > B.region_len[r->temp])
+			r->slot_off = 0;
+		addr = iopbuf_regbuf_encode(r->temp, r->slot_off);
+		r->slot_off += r->slice;
+	}
+	e->addr = addr;
+	e->len = r->slice;
+	e->bid = t & (r->mentries - 1);
+	r->mtail = t + 1;
+}
+
+static void b_mring_publish(struct b_run *r)
+{
+	__atomic_store_n(iopbuf_ring_tail(r->mring), r->mtail, __ATOMIC_RELEASE);
+}
+
+static int b_mring_setup(struct b_run *r)
+{
+	struct iopbuf_ring_reg reg = { .bgid = B_BGID,
+				       .flags = IOPBUF_RING_REGBUF };
+	unsigned int i;
+
+	r->mentries = b_pow2(B.o.qd * r->nbufs * 2);
+	if (r->mentries < 64)
+		r->mentries = 64;
+	r->mring = mmap(NULL, r->mentries * sizeof(struct iopbuf_buf),
+			PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (r->mring == MAP_FAILED) {
+		r->mring = NULL;
+		return -ENOMEM;
+	}
+	reg.ring_addr = (uintptr_t)r->mring;
+	reg.ring_entries = r->mentries;
+	if (ioctl(B.dev, IOPBUF_IOC_REGISTER_RING, &reg)) {
+		munmap(r->mring, r->mentries * sizeof(struct iopbuf_buf));
+		r->mring = NULL;
+		return -errno;
+	}
+	r->mtail = 0;
+	r->slot_off = 0;
+	for (i = 0; i < r->mentries; i++)
+		b_mring_add(r);
+	b_mring_publish(r);
+	return 0;
+}
+
+static void b_mring_teardown(struct b_run *r)
+{
+	struct iopbuf_ring_reg reg = { .bgid = B_BGID };
+
+	if (!r->mring)
+		return;
+	ioctl(B.dev, IOPBUF_IOC_UNREGISTER_RING, &reg);
+	munmap(r->mring, r->mentries * sizeof(struct iopbuf_buf));
+	r->mring = NULL;
+}
+
+static void b_prep_module(struct b_run *r, struct io_uring_sqe *sqe)
+{
+	struct iopbuf_cmd_send cmd = { .fd = r->fd, .bgid = B_BGID };
+
+	if (r->nbufs > 1) {
+		cmd.flags = IOPBUF_SEND_BUNDLE;
+		cmd.len = r->payload;
+	}
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = B.dev;
+	sqe->cmd_op = IOPBUF_CMD_SEND;
+	memcpy(sqe->cmd, &cmd, sizeof(cmd));
+}
+
+static void b_prep(struct b_run *r, struct io_uring_sqe *sqe)
+{
+	/* a stream socket sends it all, as send(2) and the module do */
+	int flags = r->path == B_TCP ? MSG_WAITALL : 0;
+	unsigned int index;
+	unsigned char *buf;
+
+	switch (r->mode) {
+	case B_URING:
+		buf = b_req_buf(r, &index);
+		io_uring_prep_send(sqe, r->fd, buf, r->payload, flags);
+		break;
+	case B_SENDZC:
+		buf = b_req_buf(r, &index);
+		io_uring_prep_send_zc_fixed(sqe, r->fd, buf, r->payload, flags,
+					    B.report_usage ?
+					    IORING_SEND_ZC_REPORT_USAGE : 0,
+					    index);
+		break;
+	default:
+		b_prep_module(r, sqe);
+		break;
+	}
+	sqe->user_data = r->tag;
+}
+
+static void b_handle_cqe(struct b_run *r, struct io_uring_cqe *cqe)
+{
+	__u64 res2;
+	unsigned int i, n, f;
+
+	if (cqe->user_data != r->tag)
+		return;		/* not ours (cannot happen after a clean drain) */
+	switch (r->mode) {
+	case B_URING:
+		r->inflight--;
+		if (cqe->res < 0) {
+			r->err = -cqe->res;
+			return;
+		}
+		r->bytes += cqe->res;
+		r->reqs++;
+		r->bufs++;
+		return;
+	case B_SENDZC:
+		if (cqe->flags & IORING_CQE_F_NOTIF) {
+			r->inflight--;
+			r->notifs++;
+			if (B.report_usage &&
+			    (cqe->res & IORING_NOTIF_USAGE_ZC_COPIED))
+				r->copied++;
+			return;
+		}
+		if (!(cqe->flags & IORING_CQE_F_MORE))
+			r->inflight--;
+		if (cqe->res < 0) {
+			r->err = -cqe->res;
+			return;
+		}
+		r->bytes += cqe->res;
+		r->reqs++;
+		r->bufs++;
+		return;
+	default:
+		r->inflight--;
+		if (cqe->res < 0) {
+			r->err = -cqe->res;
+			return;
+		}
+		res2 = cqe->big_cqe[0];
+		f = iopbuf_cqe_flags(res2);
+		n = iopbuf_cqe_nbufs(res2);
+		r->bytes += cqe->res;
+		r->reqs++;
+		r->bufs += n;
+		if (f & IOPBUF_CQE_F_ZC) {
+			r->notifs++;
+			if (f & IOPBUF_CQE_F_ZC_COPIED)
+				r->copied++;
+		}
+		for (i = 0; i < n; i++)
+			b_mring_add(r);
+		b_mring_publish(r);
+		return;
+	}
+}
+
+static int b_reap(struct b_run *r)
+{
+	struct io_uring_cqe *cqe;
+	unsigned int head, n = 0;
+
+	io_uring_for_each_cqe(&B.ring, head, cqe) {
+		b_handle_cqe(r, cqe);
+		n++;
+	}
+	io_uring_cq_advance(&B.ring, n);
+	return n;
+}
+
+/* io_uring modes: keep qd requests (buffers) in flight until b_stop. */
+static void b_loop_uring(struct b_run *r)
+{
+	while (!b_stop && !r->err) {
+		struct io_uring_sqe *sqe;
+		int ret;
+
+		while (r->inflight < B.o.qd && (sqe = io_uring_get_sqe(&B.ring))) {
+			b_prep(r, sqe);
+			r->inflight++;
+		}
+		ret = io_uring_submit_and_wait(&B.ring, 1);
+		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
+			r->err = -ret;
+			break;
+		}
+		b_reap(r);
+	}
+}
+
+static int b_drain_uring(struct b_run *r)
+{
+	while (r->inflight) {
+		struct __kernel_timespec ts = { .tv_sec = 10 };
+		struct io_uring_cqe *cqe;
+		int ret;
+
+		io_uring_submit(&B.ring);
+		ret = io_uring_wait_cqe_timeout(&B.ring, &cqe, &ts);
+		if (ret == -EINTR)
+			continue;
+		if (ret) {
+			b_err("%s %s %u: %u requests never completed: %s",
+			      b_mode_name[r->mode], b_path_name[r->path],
+			      r->payload, r->inflight, strerror(-ret));
+			return ret;
+		}
+		b_reap(r);
+	}
+	return 0;
+}
+
+/* MSG_ZEROCOPY: read the error queue; @wait blocks until something came. */
+static void b_reap_errqueue(struct b_run *r, bool wait)
+{
+	for (;;) {
+		char control[256];
+		struct msghdr msg = { .msg_control = control,
+				      .msg_controllen = sizeof(control) };
+		struct cmsghdr *cm;
+		ssize_t ret;
+
+		ret = recvmsg(r->fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT);
+		if (ret < 0) {
+			struct pollfd pfd = { .fd = r->fd, .events = 0 };
+
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN || !wait)
+				return;
+			if (poll(&pfd, 1, 10000) == 0) {
+				r->err = ETIME;
+				return;
+			}
+			wait = false;
+			continue;
+		}
+		wait = false;
+		for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+			struct sock_extended_err *ee = (void *)CMSG_DATA(cm);
+			unsigned int n;
+
+			if (ee->ee_origin != SO_EE_ORIGIN_ZEROCOPY)
+				continue;
+			n = ee->ee_data - ee->ee_info + 1;
+			r->outstanding -= n < r->outstanding ? n : r->outstanding;
+			r->notifs += n;
+			if (ee->ee_code & SO_EE_CODE_ZEROCOPY_COPIED)
+				r->copied += n;
+		}
+	}
+}
+
+/* send() and send(MSG_ZEROCOPY) until b_stop. */
+static void b_loop_sync(struct b_run *r)
+{
+	bool zc = r->mode == B_MSGZC;
+
+	while (!b_stop && !r->err) {
+		unsigned int index;
+		unsigned char *buf;
+		ssize_t n;
+
+		if (zc && r->outstanding >= B.o.qd) {
+			b_reap_errqueue(r, false);
+			if (r->outstanding >= B.o.qd)
+				b_reap_errqueue(r, true);
+			continue;
+		}
+		buf = b_req_buf(r, &index);
+		n = send(r->fd, buf, r->payload, zc ? MSG_ZEROCOPY : 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (zc && errno == ENOBUFS) {
+				/* optmem full of notifications: reap first */
+				b_reap_errqueue(r, true);
+				continue;
+			}
+			r->err = errno;
+			break;
+		}
+		r->bytes += n;
+		r->reqs++;
+		r->bufs++;
+		if (zc)
+			r->outstanding++;
+	}
+}
+
+static void b_drain_sync(struct b_run *r)
+{
+	while (r->mode == B_MSGZC && r->outstanding && !r->err)
+		b_reap_errqueue(r, true);
+}
+
+static int b_socket(struct b_run *r)
+{
+	int one = 1, fd;
+	const struct sockaddr_in *dst = r->path == B_UDP ? &B.udp_dst : &B.tcp_dst;
+
+	fd = socket(AF_INET, (r->path == B_UDP ? SOCK_DGRAM : SOCK_STREAM) |
+		    SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (r->path == B_TCP && !B.o.nagle)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (r->mode == B_MSGZC &&
+	    setsockopt(fd, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one))) {
+		close(fd);
+		return -errno;
+	}
+	if (connect(fd, (const struct sockaddr *)dst, sizeof(*dst))) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+/* Close @r's socket; TCP: wait until the receiver has read everything. */
+static void b_close(struct b_run *r)
+{
+	if (r->fd < 0)
+		return;
+	if (r->path == B_TCP) {
+		struct timespec ts;
+
+		shutdown(r->fd, SHUT_WR);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 10;
+		while (sem_timedwait(&B.rx_done, &ts)) {
+			if (errno != EINTR) {
+				b_err("tcp receiver did not finish");
+				break;
+			}
+		}
+	}
+	close(r->fd);
+	r->fd = -1;
+}
+
+static void b_loop(struct b_run *r)
+{
+	if (r->mode == B_SEND || r->mode == B_MSGZC)
+		b_loop_sync(r);
+	else
+		b_loop_uring(r);
+}
+
+static void b_reset_counters(struct b_run *r)
+{
+	r->bytes = r->reqs = r->bufs = r->notifs = r->copied = 0;
+}
+
+static struct b_result *b_new_result(void)
+{
+	if (B.nres == B.capres) {
+		size_t cap = B.capres ? 2 * B.capres : 256;
+		struct b_result *n = realloc(B.res, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		B.res = n;
+		B.capres = cap;
+	}
+	memset(&B.res[B.nres], 0, sizeof(B.res[0]));
+	return &B.res[B.nres++];
+}
+
+static void b_print_result(const struct b_result *x)
+{
+	printf("BENCH,%s,%s,%u,%s,%s,%u,%llu,%.6f,%llu,%llu,%.6f,%.6f,%.4f,%.4f,%llu,%llu,%d,%.0f,%s\n",
+	       B.kernel, b_path_name[x->path], x->payload, b_temp_name[x->temp],
+	       b_mode_name[x->mode], x->rep, x->bytes, x->wall, x->reqs,
+	       x->bufs, x->cpu, x->cpu_ru, x->busy, x->softirq, x->notifs,
+	       x->copied, x->err, x->probe_ns, x->phase);
+}
+
+/*
+ * A reference: thread CPU ns per getppid(2), over 200 calls. Under TCG a
+ * vCPU is a host thread that the host may deschedule while the guest
+ * thinks it runs, so guest CPU time stretches with the host's load; runs
+ * are bracketed by this probe, which shows how much (it varies far too
+ * much, from one millisecond to the next, to correct the runs with).
+ */
+static double b_probe(void)
+{
+	double c0 = b_thread_cpu();
+	int i;
+
+	for (i = 0; i < 200; i++)
+		syscall(SYS_getppid);
+	return (b_thread_cpu() - c0) * 1e9 / 200;
+}
+
+/* Warm up, measure, drain: one row. */
+static int b_run_one(enum b_path path, enum b_temp temp, enum b_mode mode,
+		     unsigned int payload, unsigned int rep)
+{
+	struct b_run r = { .path = path, .temp = temp, .mode = mode,
+			   .payload = payload, .fd = -1 };
+	double t0, t1, c0, c1, u0, u1, busy0, busy1, si0, si1, probe;
+	struct b_result *x;
+	int ret;
+
+	r.nbufs = b_mode_nbufs[mode];
+	r.slice = payload / r.nbufs;
+	r.tag = ++B.gen;
+	if (mode == B_SENDZC && !B.ring_ok)
+		return -EOPNOTSUPP;
+	ret = b_socket(&r);
+	if (ret < 0) {
+		b_err("%s %s: socket: %s", b_mode_name[mode], b_path_name[path],
+		      strerror(-ret));
+		return ret;
+	}
+	r.fd = ret;
+	if (mode >= B_MOD1) {
+		ret = b_mring_setup(&r);
+		if (ret) {
+			b_err("module ring: %s", strerror(-ret));
+			b_close(&r);
+			return ret;
+		}
+	}
+
+	probe = b_probe();
+	b_arm(B.o.warm_ms);
+	b_loop(&r);
+	b_reset_counters(&r);
+	b_cpu_stat(B.o.tx_cpu, &busy0, &si0);
+	u0 = b_thread_rusage();
+	c0 = b_thread_cpu();
+	t0 = b_now();
+	b_arm(B.o.run_ms);
+	if (!r.err)
+		b_loop(&r);
+	b_disarm();
+	if (r.mode == B_SEND || r.mode == B_MSGZC)
+		b_drain_sync(&r);
+	else if (b_drain_uring(&r))
+		r.err = r.err ?: ETIME;
+	t1 = b_now();
+	c1 = b_thread_cpu();
+	u1 = b_thread_rusage();
+	b_cpu_stat(B.o.tx_cpu, &busy1, &si1);
+	probe = (probe + b_probe()) / 2;
+
+	b_mring_teardown(&r);
+	b_close(&r);
+
+	x = b_new_result();
+	if (!x)
+		return -ENOMEM;
+	x->path = path;
+	x->temp = temp;
+	x->mode = mode;
+	x->payload = payload;
+	x->rep = rep;
+	x->bytes = r.bytes;
+	x->reqs = r.reqs;
+	x->bufs = r.bufs;
+	x->notifs = r.notifs;
+	x->copied = r.copied;
+	x->wall = t1 - t0;
+	x->cpu = c1 - c0;
+	x->cpu_ru = u1 - u0;
+	x->busy = busy1 - busy0;
+	x->softirq = si1 - si0;
+	x->probe_ns = probe;
+	x->phase = B.phase;
+	x->err = r.err;
+	b_print_result(x);
+	if (r.err) {
+		b_err("%s %s %u %s: %s", b_mode_name[mode], b_path_name[path],
+		      payload, b_temp_name[temp], strerror(r.err));
+		/* requests may be left in the ring: nothing after is valid */
+		if (r.inflight)
+			return -EIO;
+	}
+	return 0;
+}
+
+/* The payload a path actually uses for a requested one (0: skip). */
+static unsigned int b_path_payload(enum b_path path, unsigned int payload)
+{
+	if (path != B_UDP || payload <= B_UDP_MAX)
+		return payload;
+	if (payload == 64 * B_KiB)
+		return B_UDP_BIG;
+	return 0;
+}
+
+/*
+ * Repetitions of paths x payloads x temperatures x modes; within a cell
+ * the modes run back to back in an order rotated from one repetition to
+ * the next, so that slow drift of the host hits every mode alike.
+ */
+static int b_matrix(unsigned int paths, const unsigned int *payloads,
+		    unsigned int nr_payloads, unsigned int temps,
+		    unsigned int modemask, const char *what)
+{
+	unsigned int rep, pi, m, k, nmodes = 0;
+	enum b_mode modes[B_NR_MODES];
+	int p, t;
+
+	for (m = 0; m < B_NR_MODES; m++)
+		if (modemask & (1U << m))
+			modes[nmodes++] = m;
+	B.phase = what;
+	for (rep = 0; rep < B.o.reps; rep++) {
+		b_log("%s: repetition %u of %u", what, rep + 1, B.o.reps);
+		for (p = 0; p < B_NR_PATHS; p++) {
+			if (!(paths & (1U << p)))
+				continue;
+			if ((p == B_UDP && !B.udp_ok) || (p == B_TCP && !B.tcp_ok))
+				continue;
+			for (pi = 0; pi < nr_payloads; pi++) {
+				unsigned int payload = b_path_payload(p, payloads[pi]);
+
+				if (!payload)
+					continue;
+				for (t = 0; t < B_NR_TEMPS; t++) {
+					if (!(temps & (1U << t)) || !B.region[t])
+						continue;
+					for (k = 0; k < nmodes; k++) {
+						m = modes[(k + rep + pi) % nmodes];
+						if (b_run_one(p, t, m, payload, rep) == -EIO)
+							return -EIO;
+					}
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Summary table: medians over repetitions
+ */
+
+static int b_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double b_median(double *v, unsigned int n)
+{
+	if (!n)
+		return NAN;
+	qsort(v, n, sizeof(*v), b_cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void b_table(void)
+{
+	double cpg[64], mbs[64], rps[64], bps[64];
+	unsigned int pi, m, n;
+	int p, t;
+	size_t i;
+
+	printf("\n%-4s %-7s %-4s %-17s %14s %17s %9s %10s %10s %8s\n",
+	       "path", "payload", "temp", "mode", "cpu s/GiB", "(min..max)",
+	       "MiB/s", "req/s", "slices/s", "copied");
+	for (p = 0; p < B_NR_PATHS; p++)
+		for (pi = 0; pi < B.o.nr_payloads; pi++) {
+			unsigned int payload = b_path_payload(p, B.o.payloads[pi]);
+
+			if (!payload)
+				continue;
+			for (t = 0; t < B_NR_TEMPS; t++)
+				for (m = 0; m < B_NR_MODES; m++) {
+					unsigned long long nt = 0, cp = 0;
+					double lo = INFINITY, hi = 0;
+					char share[16];
+
+					n = 0;
+					for (i = 0; i < B.nres && n < 64; i++) {
+						const struct b_result *x = &B.res[i];
+
+						if (x->path != (enum b_path)p || x->temp != (enum b_temp)t ||
+						    x->mode != m || x->payload != payload ||
+						    x->err || !x->bytes ||
+						    (t == B_COLD && strcmp(x->phase, "matrix")))
+							continue;
+						cpg[n] = x->cpu / (x->bytes / B_GiB);
+						mbs[n] = x->bytes / B_MiB / x->wall;
+						rps[n] = x->reqs / x->wall;
+						bps[n] = x->bufs / x->wall;
+						lo = cpg[n] < lo ? cpg[n] : lo;
+						hi = cpg[n] > hi ? cpg[n] : hi;
+						nt += x->notifs;
+						cp += x->copied;
+						n++;
+					}
+					if (!n)
+						continue;
+					if (nt)
+						snprintf(share, sizeof(share), "%.0f%%",
+							 100.0 * cp / nt);
+					else
+						snprintf(share, sizeof(share), "-");
+					printf("%-4s %-7u %-4s %-17s %14.3f %8.3f..%-8.3f %9.0f %10.0f %10.0f %8s\n",
+					       b_path_name[p], payload, b_temp_name[t],
+					       b_mode_label[m], b_median(cpg, n), lo, hi,
+					       b_median(mbs, n), b_median(rps, n),
+					       b_median(bps, n), share);
+				}
+		}
+}
+
+/* ------------------------------------------------------------------------
+ * bvec import microbenchmark
+ *
+ * Two registered buffers of the same size: A with 4 KiB pages
+ * (MADV_NOHUGEPAGE), H with 2 MiB huge pages (hugetlbfs via MAP_HUGETLB, or
+ * THP with MADV_HUGEPAGE when no hugetlb pages can be reserved).
+ *
+ *  - registration: time of IOPBUF_IOC_REGISTER_BUFFERS for each (pinning
+ *    and building the folio runs), and the runs ("segs") and pinned pages
+ *    fdinfo reports for it;
+ *  - segments per slice, observed: the module refuses a command whose
+ *    bundle needs more than max_bundle_segs bio_vecs with -E2BIG before
+ *    sending anything. A bundle of [b pages of A, page aligned] + [the
+ *    slice] needs b + s segments (A's pages are separate folios, so every
+ *    page is a segment, which fdinfo confirms; the two entries are in
+ *    different buffers, so they never merge). The largest b that does not
+ *    fail gives s = max_bundle_segs - b exactly (binary search);
+ *  - time per import: the slice alone sent, with IOPBUF_CMD_SEND, on an
+ *    unconnected UDP socket: the module selects the entry and imports it,
+ *    then sock_sendmsg() fails at once (-EDESTADDRREQ, -EMSGSIZE above
+ *    64 KiB) and nothing is consumed. Wall and CPU time per command over
+ *    many commands, qd in flight; minus the same for a 1-byte slice, that
+ *    is the import's share (segment building, bio_vec array growth). The
+ *    same 64 KiB as 16 ring entries of 4 KiB (a bundle) shows the cost per
+ *    entry;
+ *  - reference rows on the same ring and thread: IORING_OP_NOP; a native
+ *    SEND_ZC of one fixed-buffer byte failing the same way (what the
+ *    module's failing command corresponds to in io_uring); IOPBUF_CMD_PROBE
+ *    (a uring_cmd completed inline); IOPBUF_CMD_SEND naming no ring (the
+ *    command allocated and freed, nothing else); getppid(), uname() and
+ *    getcwd() (which allocates and frees a name buffer) as a scale.
+ */
+
+static int b_fdinfo_buf(int dev, unsigned int index, unsigned long long *len,
+			unsigned int *segs, unsigned long *pinned)
+{
+	char path[64], line[256];
+	unsigned int i;
+	unsigned long long addr;
+	int found = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", dev);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, " buf %u: 0x%llx len %llu segs %u pinned %lu",
+			   &i, &addr, len, segs, pinned) == 5 && i == index) {
+			found = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+struct b_bv {
+	int dev;
+	struct io_uring ring;		/* CQE32 */
+	struct iopbuf_buf *mring;	/* 4 entries */
+	int sock;			/* unconnected UDP */
+	unsigned int max_segs;
+	void *fixed;			/* io_uring fixed buffer 0 */
+};
+
+static void b_bv_set(struct b_bv *v, unsigned int n, const __u64 *addr,
+		     const __u32 *len)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		v->mring[i].addr = addr[i];
+		v->mring[i].len = len[i];
+		v->mring[i].bid = i;
+	}
+	/* the kernel head stays 0: failing commands consume nothing */
+	__atomic_store_n(iopbuf_ring_tail(v->mring), (unsigned short)n,
+			 __ATOMIC_RELEASE);
+}
+
+enum { B_BV_MODULE, B_BV_BUNDLE, B_BV_NOP, B_BV_SENDZC, B_BV_PROBE,
+       B_BV_NORING, B_BV_GETPPID, B_BV_UNAME, B_BV_GETCWD };
+
+/*
+ * Plain system calls, as a scale for the rows above: getppid() does
+ * nothing, uname() copies a struct out, getcwd() also allocates and frees
+ * a page-sized name buffer (kmem_cache_alloc/free) around its copy.
+ */
+static int b_bv_syscalls(int kind, unsigned int n, double *wall, double *cpu)
+{
+	double t0 = b_now(), c0 = b_thread_cpu();
+	struct utsname u;
+	char buf[256];
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (kind == B_BV_GETPPID)
+			syscall(SYS_getppid);
+		else if (kind == B_BV_UNAME)
+			uname(&u);
+		else if (!getcwd(buf, sizeof(buf)))
+			return -errno;
+	}
+	*wall = b_now() - t0;
+	*cpu = b_thread_cpu() - c0;
+	return 0;
+}
+
+/*
+ * Issue @n requests of @kind (qd in flight); return the first result.
+ * B_BV_MODULE/B_BV_BUNDLE: IOPBUF_CMD_SEND of the ring head (1 entry / a
+ * bundle); B_BV_NOP: IORING_OP_NOP; B_BV_SENDZC: IORING_OP_SEND_ZC of one
+ * byte of fixed buffer 0 (done when its notification arrives); B_BV_PROBE:
+ * IOPBUF_CMD_PROBE (completes inline); B_BV_NORING: IOPBUF_CMD_SEND naming
+ * a ring that does not exist (fails after allocating the command).
+ */
+static int b_bv_cmds(struct b_bv *v, unsigned int n, int kind, double *wall,
+		     double *cpu)
+{
+	struct iopbuf_cmd_send cmd = { .fd = v->sock, .bgid = 1 };
+	struct iopbuf_probe pr;
+	struct iopbuf_cmd_probe pcmd = { .addr = (uintptr_t)&pr, .len = sizeof(pr) };
+	unsigned int sent = 0, done = 0, inflight = 0;
+	double t0 = b_now(), c0 = b_thread_cpu();
+	int first = INT_MIN;
+
+	if (kind >= B_BV_GETPPID)
+		return b_bv_syscalls(kind, n, wall, cpu);
+	if (kind == B_BV_BUNDLE)
+		cmd.flags = IOPBUF_SEND_BUNDLE;
+	if (kind == B_BV_NORING)
+		cmd.bgid = 2;
+	while (done < n) {
+		struct io_uring_cqe *cqe;
+		unsigned int head, k = 0, fin = 0;
+		int ret;
+
+		while (sent < n && inflight < B.o.qd) {
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&v->ring);
+
+			if (!sqe)
+				break;
+			memset(sqe, 0, sizeof(*sqe));
+			if (kind == B_BV_NOP) {
+				io_uring_prep_nop(sqe);
+			} else if (kind == B_BV_SENDZC) {
+				io_uring_prep_send_zc_fixed(sqe, v->sock, v->fixed, 1,
+							    0, 0, 0);
+			} else if (kind == B_BV_PROBE) {
+				sqe->opcode = IORING_OP_URING_CMD;
+				sqe->fd = v->dev;
+				sqe->cmd_op = IOPBUF_CMD_PROBE;
+				memcpy(sqe->cmd, &pcmd, sizeof(pcmd));
+			} else {
+				sqe->opcode = IORING_OP_URING_CMD;
+				sqe->fd = v->dev;
+				sqe->cmd_op = IOPBUF_CMD_SEND;
+				memcpy(sqe->cmd, &cmd, sizeof(cmd));
+			}
+			sent++;
+			inflight++;
+		}
+		ret = io_uring_submit_and_wait(&v->ring, 1);
+		if (ret < 0 && ret != -EINTR)
+			return ret;
+		io_uring_for_each_cqe(&v->ring, head, cqe) {
+			k++;
+			if (cqe->flags & IORING_CQE_F_NOTIF) {
+				fin++;
+				continue;
+			}
+			if (first == INT_MIN)
+				first = cqe->res;
+			if (!(cqe->flags & IORING_CQE_F_MORE))
+				fin++;
+		}
+		io_uring_cq_advance(&v->ring, k);
+		done += fin;
+		inflight -= fin;
+	}
+	if (wall)
+		*wall = b_now() - t0;
+	if (cpu)
+		*cpu = b_thread_cpu() - c0;
+	return first;
+}
+
+/* Ring entries: [@ballast pages of buffer 0] + the slice as @nent entries. */
+static void b_bv_slice(struct b_bv *v, unsigned int ballast, unsigned int index,
+		       __u64 off, __u32 len, unsigned int nent)
+{
+	__u64 addr[33];
+	__u32 lens[33];
+	unsigned int n = 0, j;
+
+	if (ballast) {
+		addr[n] = iopbuf_regbuf_encode(0, 0);
+		lens[n++] = ballast * 4096;
+	}
+	for (j = 0; j < nent && n < 33; j++) {
+		addr[n] = iopbuf_regbuf_encode(index, off + (__u64)j * (len / nent));
+		lens[n++] = len / nent;
+	}
+	b_bv_set(v, n, addr, lens);
+}
+
+/* Segments the slice becomes (as @nent entries); -1 if it exceeds max. */
+static int b_bv_segs(struct b_bv *v, unsigned int index, __u64 off, __u32 len,
+		     unsigned int nent)
+{
+	unsigned int lo = 0, hi = v->max_segs;	/* lo passes, hi unknown */
+	int ret;
+
+	b_bv_slice(v, 0, index, off, len, nent);
+	ret = b_bv_cmds(v, 1, B_BV_BUNDLE, NULL, NULL);
+	if (ret == -E2BIG)
+		return -1;
+	/* largest ballast b (pages of buffer 0) that still imports */
+	while (lo < hi) {
+		unsigned int mid = (lo + hi + 1) / 2;
+
+		b_bv_slice(v, mid, index, off, len, nent);
+		ret = b_bv_cmds(v, 1, B_BV_BUNDLE, NULL, NULL);
+		if (ret == -E2BIG)
+			hi = mid - 1;
+		else
+			lo = mid;
+	}
+	return v->max_segs - lo;
+}
+
+/* Expected segments of a slice from a buffer's geometry. */
+static int b_bv_expect(unsigned long long off, unsigned long long len,
+		       unsigned long long unit)
+{
+	return (int)((off + len - 1) / unit - off / unit + 1);
+}
+
+/* Free 2 MiB hugetlb pages; raise nr_hugepages so that @want are free. */
+static void b_hugepages_reserve(unsigned long want)
+{
+	const char *dir = "/sys/kernel/mm/hugepages/hugepages-2048kB";
+	unsigned long nr = 0, nfree = 0;
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/free_hugepages", dir);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	if (fscanf(f, "%lu", &nfree) != 1)
+		nfree = 0;
+	fclose(f);
+	if (nfree >= want)
+		return;
+	snprintf(path, sizeof(path), "%s/nr_hugepages", dir);
+	f = fopen(path, "r+");
+	if (!f)
+		return;
+	if (fscanf(f, "%lu", &nr) == 1) {
+		if (B.hugepages_orig < 0)
+			B.hugepages_orig = nr;
+		rewind(f);
+		fprintf(f, "%lu\n", nr + want - nfree);
+	}
+	fclose(f);
+}
+
+static void b_hugepages_restore(void)
+{
+	FILE *f;
+
+	if (B.hugepages_orig < 0)
+		return;
+	f = fopen("/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages", "w");
+	if (f) {
+		fprintf(f, "%ld\n", B.hugepages_orig);
+		fclose(f);
+	}
+	B.hugepages_orig = -1;
+}
+
+/*
+ * @len bytes on 2 MiB pages: hugetlbfs (MAP_HUGETLB) if pages can be
+ * reserved, else THP (MADV_HUGEPAGE on an aligned range), touched.
+ * *map and *map_len receive what to munmap.
+ */
+static void *b_huge_map(size_t len, char *backing, size_t blen, void **map,
+			size_t *map_len)
+{
+	unsigned char *p;
+
+	b_hugepages_reserve(len / (2 * B_MiB));
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB, -1, 0);
+	if (p != MAP_FAILED) {
+		memset(p, 0x5a, len);
+		snprintf(backing, blen, "hugetlb");
+		*map = p;
+		*map_len = len;
+		return p;
+	}
+	p = mmap(NULL, len + 2 * B_MiB, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	*map = p;
+	*map_len = len + 2 * B_MiB;
+	p = (unsigned char *)(((uintptr_t)p + 2 * B_MiB - 1) & ~(2 * B_MiB - 1));
+	madvise(p, len, MADV_HUGEPAGE);
+	memset(p, 0x5a, len);
+	snprintf(backing, blen, "thp");
+	return p;
+}
+
+static void b_bvec_row(struct b_bv *v, const char *backing, unsigned int index,
+		       unsigned long long unit, const char *what,
+		       unsigned long long off, unsigned long long len,
+		       unsigned int nent, int kind)
+{
+	struct b_bvec_result *x;
+
+	if (B.nbv >= sizeof(B.bv) / sizeof(B.bv[0]))
+		return;
+	x = &B.bv[B.nbv++];
+	memset(x, 0, sizeof(*x));
+	snprintf(x->backing, sizeof(x->backing), "%s", backing);
+	snprintf(x->what, sizeof(x->what), "%s", what);
+	x->index = index;
+	x->off = off;
+	x->len = len;
+	x->nent = nent;
+	x->kind = kind;
+	x->expect = x->segs = -1;
+	if (kind != B_BV_MODULE)
+		return;
+	/* consecutive entries merge where they are physically contiguous */
+	x->expect = b_bv_expect(off, len, unit);
+	x->segs = b_bv_segs(v, index, off, len, nent);
+}
+
+/* One timed sample of every row, @rep-th time. */
+static void b_bvec_time(struct b_bv *v, unsigned int rep)
+{
+	unsigned int k, j;
+
+	for (j = 0; j < B.nbv; j++) {
+		struct b_bvec_result *x = &B.bv[(j + rep) % B.nbv];
+		double wall = 0, cpu = 0;
+
+		b_bv_slice(v, 0, x->index, x->off, x->len, x->nent);
+		x->res = b_bv_cmds(v, B.o.bvec_cmds,
+				   x->kind == B_BV_MODULE && x->nent > 1 ?
+				   B_BV_BUNDLE : x->kind, &wall, &cpu);
+		k = rep < 8 ? rep : 7;
+		x->wall_s[k] = wall * 1e9 / B.o.bvec_cmds;
+		x->cpu_s[k] = cpu * 1e9 / B.o.bvec_cmds;
+	}
+}
+
+static int b_bvec_bench(void)
+{
+	size_t len = B.o.bvec_bytes;
+	struct iopbuf_ring_reg rreg = { .bgid = 1, .ring_entries = 64,
+					.flags = IOPBUF_RING_REGBUF };
+	struct iovec iov[2];
+	struct iopbuf_buf_reg breg = { .iovs = (uintptr_t)iov };
+	struct iopbuf_probe pr;
+	struct b_bv v = { .dev = -1, .sock = -1 };
+	unsigned char *a, *h;
+	void *hmap = NULL;
+	size_t hmap_len = 0;
+	char backing[16];
+	const char *names[2] = { "4k", backing };
+	unsigned long long unit[2] = { 4096, 2 * B_MiB };
+	double base = 0;
+	unsigned int k;
+	int ret = 0, i, r;
+
+	if (len < 8 * B_MiB)
+		len = 8 * B_MiB;
+	len &= ~(2 * B_MiB - 1);
+	a = b_map(len, false);
+	h = b_huge_map(len, backing, sizeof(backing), &hmap, &hmap_len);
+	if (!a || !h) {
+		b_err("bvec: no memory for two %zu-byte buffers", len);
+		return -ENOMEM;
+	}
+	memset(a, 0x5a, len);
+	snprintf(B.bvec_backing, sizeof(B.bvec_backing), "%s", backing);
+	iov[0] = (struct iovec){ a, len };
+	iov[1] = (struct iovec){ h, len };
+
+	v.dev = open(IOPBUF_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	if (v.dev < 0 || ioctl(v.dev, IOPBUF_IOC_PROBE, &pr)) {
+		b_err("bvec: %s: %s", IOPBUF_DEVICE_PATH, strerror(errno));
+		return -errno;
+	}
+	v.max_segs = pr.max_bundle_segs;
+
+	/* registration of each buffer alone, a few times */
+	printf("BVECREGHDR,kernel,backing,len,segs,pinned,us_per_register\n");
+	for (i = 0; i < 2; i++) {
+		double t[5];
+		unsigned long long blen = 0;
+		unsigned int segs = 0;
+		unsigned long pinned = 0;
+
+		for (r = 0; r < 5; r++) {
+			double t0 = b_now();
+
+			breg.iovs = (uintptr_t)&iov[i];
+			breg.nr = 1;
+			if (ioctl(v.dev, IOPBUF_IOC_REGISTER_BUFFERS, &breg)) {
+				b_err("bvec: register %s: %s", names[i], strerror(errno));
+				ret = -errno;
+				goto out;
+			}
+			t[r] = b_now() - t0;
+			b_fdinfo_buf(v.dev, 0, &blen, &segs, &pinned);
+			ioctl(v.dev, IOPBUF_IOC_UNREGISTER_BUFFERS);
+		}
+		printf("BVECREG,%s,%s,%llu,%u,%lu,%.0f\n", B.kernel, names[i],
+		       blen, segs, pinned, b_median(t, 5) * 1e6);
+		if (i == 0 && segs != len / 4096)
+			b_log("4k buffer has %u runs for %zu pages: ballast counts are off",
+			      segs, len / 4096);
+	}
+
+	breg.iovs = (uintptr_t)iov;
+	breg.nr = 2;
+	if (ioctl(v.dev, IOPBUF_IOC_REGISTER_BUFFERS, &breg)) {
+		ret = -errno;
+		b_err("bvec: register both: %s", strerror(errno));
+		goto out;
+	}
+	v.mring = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	rreg.ring_addr = (uintptr_t)v.mring;
+	if (v.mring == MAP_FAILED || ioctl(v.dev, IOPBUF_IOC_REGISTER_RING, &rreg)) {
+		ret = -errno;
+		b_err("bvec: ring: %s", strerror(errno));
+		goto out;
+	}
+	ret = io_uring_queue_init(64, &v.ring, IORING_SETUP_CQE32);
+	if (ret) {
+		b_err("bvec: io_uring: %s", strerror(-ret));
+		goto out;
+	}
+	v.sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	v.fixed = a;
+	B.ring_ok_bv = !io_uring_register_buffers(&v.ring, &iov[0], 1);
+
+	for (i = 0; i < 2; i++) {
+		struct {
+			const char *what;
+			unsigned long long off, len;
+			unsigned int nent;
+		} s[] = {
+			{ "1B", 0, 1, 1 },
+			{ "4K", 0, 4096, 1 },
+			{ "64K", 0, 64 * B_KiB, 1 },
+			{ "64K+2K", 2048, 64 * B_KiB, 1 },
+			{ "1M", 0, B_MiB, 1 },
+			{ "2M", 0, 2 * B_MiB, 1 },
+			{ "1M@1.5M", 3 * B_MiB / 2, B_MiB, 1 },
+			{ "4M", 0, 4 * B_MiB, 1 },
+			/* the same 64 KiB as 16 ring entries of 4 KiB */
+			{ "16x4K", 0, 64 * B_KiB, 16 },
+		};
+		unsigned int k;
+
+		for (k = 0; k < sizeof(s) / sizeof(s[0]); k++) {
+			if (s[k].off + s[k].len > len)
+				continue;
+			b_bvec_row(&v, names[i], i, unit[i], s[k].what, s[k].off,
+				   s[k].len, s[k].nent, B_BV_MODULE);
+			if (i == 1 && !strcmp(s[k].what, "2M")) {
+				B.huge_checked = true;
+				B.huge_one_seg_ok = B.bv[B.nbv - 1].segs == 1;
+			}
+		}
+	}
+	/* fixed costs: an io_uring NOP, a native SEND_ZC failing the same way */
+	b_bvec_row(&v, "native", 0, 4096, "NOP", 0, 1, 1, B_BV_NOP);
+	b_bvec_row(&v, "module", 0, 4096, "PROBE", 0, 1, 1, B_BV_PROBE);
+	b_bvec_row(&v, "module", 0, 4096, "SEND-no-ring", 0, 1, 1, B_BV_NORING);
+	b_bvec_row(&v, "syscall", 0, 4096, "getppid", 0, 1, 1, B_BV_GETPPID);
+	b_bvec_row(&v, "syscall", 0, 4096, "uname", 0, 1, 1, B_BV_UNAME);
+	b_bvec_row(&v, "syscall", 0, 4096, "getcwd", 0, 1, 1, B_BV_GETCWD);
+	if (B.ring_ok_bv)
+		b_bvec_row(&v, "native", 0, 4096, "SEND_ZC-1B", 0, 1, 1,
+			   B_BV_SENDZC);
+	/* warm-up, then interleaved samples of all rows */
+	b_bvec_time(&v, 0);
+	for (r = 0; r < 5; r++)
+		b_bvec_time(&v, r);
+	printf("BVECHDR,kernel,backing,slice,offset,len,entries,segs,expect,ns_per_cmd,cpu_ns_per_cmd,cpu_ns_vs_1byte,res\n");
+	for (k = 0; k < B.nbv; k++) {
+		B.bv[k].ns_cmd = b_median(B.bv[k].wall_s, 5);
+		B.bv[k].cpu_ns_cmd = b_median(B.bv[k].cpu_s, 5);
+	}
+	for (k = 0; k < B.nbv; k++) {
+		struct b_bvec_result *x = &B.bv[k];
+		unsigned int j;
+
+		/* against the 1-byte slice of the same buffer (native: 4k) */
+		for (j = 0; j < B.nbv; j++)
+			if (!strcmp(B.bv[j].what, "1B") &&
+			    (!strcmp(B.bv[j].backing, x->backing) ||
+			     (x->kind != B_BV_MODULE && !strcmp(B.bv[j].backing, "4k"))))
+				base = B.bv[j].cpu_ns_cmd;
+		printf("BVEC,%s,%s,%s,%llu,%llu,%u,%d,%d,%.0f,%.0f,%.0f,%d\n",
+		       B.kernel, x->backing, x->what, x->off, x->len, x->nent,
+		       x->segs, x->expect, x->ns_cmd, x->cpu_ns_cmd,
+		       x->cpu_ns_cmd - base, x->res);
+	}
+	ret = 0;
+out:
+	if (v.sock >= 0)
+		close(v.sock);
+	if (v.ring.ring_fd > 0)
+		io_uring_queue_exit(&v.ring);
+	if (v.dev >= 0)
+		close(v.dev);
+	if (v.mring && v.mring != MAP_FAILED)
+		munmap(v.mring, 4096);
+	munmap(a, len);
+	if (hmap)
+		munmap(hmap, hmap_len);
+	return ret;
+}
+
+/* ------------------------------------------------------------------------
+ * Setup and options
+ */
+
+static int b_setup(void)
+{
+	struct iovec iov[B_NR_TEMPS];
+	struct iopbuf_buf_reg breg = { .iovs = (uintptr_t)iov, .nr = B_NR_TEMPS };
+	size_t cold_len;
+	struct utsname u;
+	int t;
+	struct sigaction sa = { .sa_handler = b_on_alarm };
+	int ret;
+
+	uname(&u);
+	snprintf(B.kernel, sizeof(B.kernel), "%s", u.release);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);	/* no SA_RESTART: wake blocked calls */
+	B.dev = B.lfd = B.ns_main = B.ns_peer = -1;
+	B.hugepages_orig = -1;
+
+	B.dev = open(IOPBUF_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	if (B.dev < 0 || ioctl(B.dev, IOPBUF_IOC_PROBE, &B.probe)) {
+		b_err("%s: %s", IOPBUF_DEVICE_PATH, strerror(errno));
+		return -errno;
+	}
+	if (!B.o.matrix)
+		return 0;
+
+	/*
+	 * hot: one payload-sized buffer; cold: a walk over more than the
+	 * LLC (the host's, under TCG); both on 4 KiB pages. cold2m: the cold
+	 * walk again on 2 MiB pages, only for the diagnostic pass.
+	 */
+	cold_len = B.o.cold_bytes & ~(2 * B_MiB - 1);
+	if (cold_len < 2 * B_MiB)
+		cold_len = 2 * B_MiB;
+	B.region_len[B_HOT] = B_HOT_LEN;
+	B.region_len[B_COLD] = cold_len;
+	for (t = B_HOT; t <= B_COLD; t++) {
+		B.region_map_len[t] = B.region_len[t];
+		B.region_map[t] = b_map(B.region_len[t], false);
+		B.region[t] = B.region_map[t];
+		if (!B.region[t]) {
+			b_err("no memory for a %zu-byte region", B.region_len[t]);
+			return -ENOMEM;
+		}
+		memset(B.region[t], 0x5a, B.region_len[t]);
+	}
+	if (B.o.diag || (B.o.temps & (1U << B_COLD2M))) {
+		B.region[B_COLD2M] = b_huge_map(cold_len, B.cold2m_backing,
+						sizeof(B.cold2m_backing),
+						&B.region_map[B_COLD2M],
+						&B.region_map_len[B_COLD2M]);
+		if (B.region[B_COLD2M])
+			B.region_len[B_COLD2M] = cold_len;
+		else
+			b_log("no memory on 2 MiB pages: no cold2m runs");
+	}
+	for (t = 0; t < B_NR_TEMPS; t++)
+		iov[t] = (struct iovec){ B.region[t], B.region_len[t] };
+	if (ioctl(B.dev, IOPBUF_IOC_REGISTER_BUFFERS, &breg)) {
+		b_err("IOPBUF_IOC_REGISTER_BUFFERS: %s", strerror(errno));
+		return -errno;
+	}
+
+	/* one ring for every io_uring mode, big CQEs for the module */
+	B.ring_flags = IORING_SETUP_CQE32 | IORING_SETUP_SINGLE_ISSUER |
+		       IORING_SETUP_DEFER_TASKRUN;
+	ret = io_uring_queue_init(64, &B.ring, B.ring_flags);
+	if (ret == -EINVAL) {
+		B.ring_flags = IORING_SETUP_CQE32 | IORING_SETUP_COOP_TASKRUN;
+		ret = io_uring_queue_init(64, &B.ring, B.ring_flags);
+	}
+	if (ret) {
+		b_err("io_uring_queue_init: %s", strerror(-ret));
+		return ret;
+	}
+	ret = io_uring_register_buffers(&B.ring, iov, B_NR_TEMPS);
+	if (ret) {
+		b_err("io_uring_register_buffers: %s", strerror(-ret));
+		return ret;
+	}
+	B.ring_ok = true;
+
+	ret = b_udp_setup();
+	if (ret)
+		b_err("UDP sink (%s): %s; UDP path skipped", B_DUMMY_IF, strerror(-ret));
+	ret = b_tcp_setup();
+	if (ret)
+		b_err("TCP receiver: %s; TCP path skipped", strerror(-ret));
+
+	/* SEND_ZC with REPORT_USAGE: a probe send to the sink */
+	if (B.udp_ok) {
+		struct b_run r = { .path = B_UDP, .temp = B_HOT, .mode = B_SENDZC,
+				   .payload = 64, .nbufs = 1, .slice = 64 };
+
+		B.report_usage = true;
+		r.tag = ++B.gen;
+		r.fd = b_socket(&r);
+		if (r.fd >= 0) {
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&B.ring);
+
+			b_prep(&r, sqe);
+			r.inflight = 1;
+			b_drain_uring(&r);
+			if (r.err == EINVAL) {
+				B.report_usage = false;
+				b_log("SEND_ZC has no IORING_SEND_ZC_REPORT_USAGE: copied share unknown for B3");
+			}
+			close(r.fd);
+		}
+	}
+	return 0;
+}
+
+static void b_teardown(void)
+{
+	b_net_teardown();
+	if (B.ring_ok)
+		io_uring_queue_exit(&B.ring);
+	B.ring_ok = false;
+	if (B.dev >= 0)
+		close(B.dev);
+	B.dev = -1;
+	for (int t = 0; t < B_NR_TEMPS; t++) {
+		if (B.region_map[t])
+			munmap(B.region_map[t], B.region_map_len[t]);
+		B.region_map[t] = NULL;
+		B.region[t] = NULL;
+	}
+	b_hugepages_restore();
+}
+
+static unsigned long long b_size(const char *s)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 0);
+
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; break;
+	case 'm': case 'M': v <<= 20; break;
+	case 'g': case 'G': v <<= 30; break;
+	}
+	return v;
+}
+
+static unsigned int b_names(const char *list, const char *const *names,
+			    unsigned int n)
+{
+	char buf[256], *tok, *save = NULL;
+	unsigned int mask = 0, i;
+
+	if (!strcmp(list, "all"))
+		return (1U << n) - 1;
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		for (i = 0; i < n; i++)
+			if (!strcmp(tok, names[i]))
+				mask |= 1U << i;
+		if (!strcmp(tok, "mod_bundle"))
+			mask |= 1U << B_MOD4 | 1U << B_MOD16;
+	}
+	return mask;
+}
+
+static __attribute__((unused)) void b_usage(void)
+{
+	printf("usage: bench [-t run_ms] [-w warm_ms] [-r reps] [-q qd] [-p 4k,16k,64k,256k]\n"
+	       "             [-m all|send,uring,msgzc,sendzc,mod,mod_b4,mod_b16] [-P udp,tcp]\n"
+	       "             [-T hot,cold] [-C cold_bytes] [-c tx_cpu,rx_cpu]\n"
+	       "             [-b bvec_bytes] [-n bvec_cmds] [-B (bvec only)] [-N (no bvec)] [-Q]\n"
+	       "             [-l (TCP over loopback)] [-d (TCP without TCP_NODELAY)]\n"
+	       "             [-H (4 KiB vs 2 MiB page pass)]\n");
+}
+
+static void b_defaults(struct b_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->payloads[0] = 4 * B_KiB;
+	o->payloads[1] = 16 * B_KiB;
+	o->payloads[2] = 64 * B_KiB;
+	o->payloads[3] = 256 * B_KiB;
+	o->nr_payloads = 4;
+	o->modes = (1U << B_NR_MODES) - 1;
+	o->paths = (1U << B_NR_PATHS) - 1;
+	o->temps = 1U << B_HOT | 1U << B_COLD;
+	o->reps = 3;
+	o->qd = 8;
+	o->warm_ms = 40;
+	o->run_ms = 250;
+	o->cold_bytes = 128 * B_MiB;
+	o->tx_cpu = 0;
+	o->rx_cpu = 1;
+	o->matrix = true;
+	o->bvec = true;
+	o->bvec_bytes = 8 * B_MiB;
+	o->bvec_cmds = 1000;
+	o->table = true;
+}
+
+static int b_parse(struct b_opts *o, int argc, char **argv)
+{
+	int c;
+
+	optind = 1;
+	while ((c = getopt(argc, argv, "t:w:r:q:p:m:P:T:C:c:b:n:BNQldHh")) != -1) {
+		switch (c) {
+		case 't': o->run_ms = atoi(optarg); break;
+		case 'w': o->warm_ms = atoi(optarg); break;
+		case 'r': o->reps = atoi(optarg); break;
+		case 'q': o->qd = atoi(optarg); break;
+		case 'p': {
+			char buf[256], *tok, *save = NULL;
+
+			o->nr_payloads = 0;
+			snprintf(buf, sizeof(buf), "%s", optarg);
+			for (tok = strtok_r(buf, ",", &save);
+			     tok && o->nr_payloads < B_MAX_PAYLOADS;
+			     tok = strtok_r(NULL, ",", &save))
+				o->payloads[o->nr_payloads++] = b_size(tok);
+			break;
+		}
+		case 'm': o->modes = b_names(optarg, b_mode_name, B_NR_MODES); break;
+		case 'P': o->paths = b_names(optarg, b_path_name, B_NR_PATHS); break;
+		case 'T': o->temps = b_names(optarg, b_temp_name, B_NR_TEMPS); break;
+		case 'C': o->cold_bytes = b_size(optarg); break;
+		case 'c':
+			if (sscanf(optarg, "%d,%d", &o->tx_cpu, &o->rx_cpu) < 1)
+				return -EINVAL;
+			break;
+		case 'b': o->bvec_bytes = b_size(optarg); break;
+		case 'n': o->bvec_cmds = atoi(optarg); break;
+		case 'B': o->matrix = false; break;
+		case 'N': o->bvec = false; break;
+		case 'Q': o->quiet = true; o->table = false; break;
+		case 'l': o->tcp_loopback = true; break;
+		case 'd': o->nagle = true; break;
+		case 'H': o->diag = true; break;
+		default: return -EINVAL;
+		}
+	}
+	if (!o->qd || o->qd > B_MAX_QD || !o->reps || !o->nr_payloads)
+		return -EINVAL;
+	for (c = 0; c < (int)o->nr_payloads; c++)
+		if (o->payloads[c] < 16 || o->payloads[c] > B_HOT_LEN ||
+		    o->payloads[c] % 16)
+			return -EINVAL;
+	return 0;
+}
+
+/* Run everything @o asks for; results stay in B for the caller. */
+static int bench_run(const struct b_opts *o)
+{
+	int ret;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	memset(&B, 0, sizeof(B));
+	B.o = *o;
+	if (B.o.rx_cpu >= ncpu)
+		B.o.rx_cpu = -1;
+	if (B.o.tx_cpu >= ncpu)
+		B.o.tx_cpu = 0;
+	ret = b_setup();
+	if (ret)
+		goto out;
+	b_pin(B.o.tx_cpu);
+	printf("BENCHINFO,%s,qd=%u,run_ms=%u,warm_ms=%u,reps=%u,cold_bytes=%zu,tx_cpu=%d,rx_cpu=%d,ring_flags=0x%x,report_usage=%d,tcp=%s,cpus=%ld,max_bundle_segs=%u,cold2m=%s,nodelay=%d\n",
+	       B.kernel, B.o.qd, B.o.run_ms, B.o.warm_ms, B.o.reps,
+	       B.region_len[B_COLD], B.o.tx_cpu, B.o.rx_cpu, B.ring_flags,
+	       B.report_usage, B.tcp_kind ? B.tcp_kind : "none", ncpu,
+	       B.probe.max_bundle_segs,
+	       B.region[B_COLD2M] ? B.cold2m_backing : "none", !B.o.nagle);
+	if (B.o.matrix) {
+		printf("BENCHHDR,kernel,path,payload,temp,mode,rep,bytes,wall_s,reqs,bufs,cpu_s,cpu_rusage_s,cpu_busy_s,softirq_s,notifs,copied,err,probe_ns,phase\n");
+		ret = b_matrix(B.o.paths, B.o.payloads, B.o.nr_payloads,
+			       B.o.temps, B.o.modes, "matrix");
+		if (!ret && B.o.diag) {
+			/*
+			 * Where does the module's per-page cost come from?
+			 * The same cold walk on 4 KiB and on 2 MiB pages: a
+			 * slice then is one bio_vec segment instead of one
+			 * per page, while the pages the stack references stay
+			 * the same.
+			 */
+			static const unsigned int pl[] = { 16 * B_KiB, 64 * B_KiB };
+
+			ret = b_matrix(1U << B_UDP, pl, 2,
+				       1U << B_COLD | 1U << B_COLD2M,
+				       (1U << B_SENDZC | 1U << B_MOD1 |
+					1U << B_MOD16) & B.o.modes, "pages");
+		}
+		if (B.o.table)
+			b_table();
+	}
+	if (!ret && B.o.bvec)
+		ret = b_bvec_bench();
+	printf("BENCHDONE,%s,errors=%d\n", B.kernel, B.errors);
+out:
+	b_teardown();
+	return ret;
+}
+
+/* The program: options as b_usage() shows; exit 0, 1 on errors, 2 usage. */
+static __attribute__((unused)) int bench_main(int argc, char **argv)
+{
+	struct b_opts o;
+	int ret;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	b_defaults(&o);
+	if (b_parse(&o, argc, argv)) {
+		b_usage();
+		return 2;
+	}
+	ret = bench_run(&o);
+	return ret || B.errors ? 1 : 0;
+}
+
+#ifndef BENCH_NO_MAIN
+int main(int argc, char **argv)
+{
+	return bench_main(argc, argv);
+}
+#endif
