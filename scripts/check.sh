@@ -10,6 +10,8 @@
 #   vm       the selftests inside QEMU guests of every kernel
 #   demo     the README's demo in a 6.1 guest
 #   dkms     DKMS build, install and removal for the bookworm kernels
+#   deb      the Debian packages: build, install (DKMS builds the module),
+#            compile an example against the installed library, purge
 #
 # Each tier ends with "<tier>: N passed, N failed"; a tier that ends without
 # one counts as one failure. All tiers run even after a failure. The last
@@ -19,7 +21,7 @@ set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
-tiers=${TIERS:-"deps style build kunit vm demo dkms"}
+tiers=${TIERS:-"deps style build kunit vm demo dkms deb"}
 log_dir=$top/build/check
 mkdir -p "$log_dir"
 total_pass=0
@@ -35,6 +37,7 @@ tier_cmd() {
 	vm) echo "scripts/vm-test.sh --no-setup" ;;
 	demo) echo "scripts/vm-test.sh --no-setup --run demo 6.1 | sed 's/^vm: /demo: /'" ;;
 	dkms) echo "scripts/dkms.sh test" ;;
+	deb) echo "scripts/deb.sh test" ;;
 	*) return 1 ;;
 	esac
 }
