@@ -81,7 +81,7 @@ static inline bool pbuf_tw_dead(unsigned int issue_flags)
 }
 
 /*
- * Cancelation by io_uring (ring or task exit) exists from 6.7. Older kernels
+ * Cancellation by io_uring (ring or task exit) exists from 6.7. Older kernels
  * never ask; the module's exit monitor and IOPBUF_IOC_CANCEL cover them.
  */
 static inline bool pbuf_cmd_is_cancel(unsigned int issue_flags)

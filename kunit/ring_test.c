@@ -719,11 +719,13 @@ static void commit_inc_regbuf_test(struct kunit *test)
 	};
 	struct pbuf_sel sel;
 	u16 head = 0;
+	bool done;
 
 	KUNIT_ASSERT_EQ(test, pbuf_ring_peek(bufs, 0, head, 1, 0, 1, true,
 					     &sel), 1);
-	KUNIT_EXPECT_FALSE(test, pbuf_ring_commit_inc_shift(bufs, 0, &head,
-			   &sel, 1, 100, 1, IOPBUF_REGBUF_INDEX_BITS));
+	done = pbuf_ring_commit_inc_shift(bufs, 0, &head, &sel, 1, 100, 1,
+					  IOPBUF_REGBUF_INDEX_BITS);
+	KUNIT_EXPECT_FALSE(test, done);
 	KUNIT_EXPECT_EQ(test, iopbuf_regbuf_index(bufs[0].addr), 7);
 	KUNIT_EXPECT_EQ(test, iopbuf_regbuf_offset(bufs[0].addr), 4196);
 	KUNIT_EXPECT_EQ(test, bufs[0].len, 8092);

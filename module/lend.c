@@ -147,6 +147,7 @@ static int pbuf_lend_from_ring(struct pbuf_ctx *ctx, struct pbuf_lend *lend,
 	if (!(ring->flags & IOPBUF_RING_REGBUF))
 		goto out;
 	mutex_lock(&ring->io_lock);
+	/* pairs with the application's release store of the tail */
 	tail = smp_load_acquire(&ring->bufs[0].resv);
 	ret = pbuf_ring_peek(ring->bufs, ring->mask, ring->head, tail, 0, 1,
 			     false, &sel);
@@ -234,7 +235,8 @@ static int pbuf_lend_io(struct pbuf_op *op, struct pbuf_lend *lend,
 	struct socket *sock = sock_from_file(file);
 	struct msghdr msg = {};
 	loff_t pos, *ppos;
-	int rwf, ret;
+	rwf_t rwf;
+	int ret;
 
 	if (sock) {
 		msg.msg_iter = *iter;
@@ -248,9 +250,9 @@ static int pbuf_lend_io(struct pbuf_op *op, struct pbuf_lend *lend,
 		}
 		return sock_sendmsg(sock, &msg);
 	}
-	rwf = pbuf_file_rwf(file, op->events);
-	if (rwf < 0)
-		return rwf;
+	ret = pbuf_file_rwf(file, op->events, &rwf);
+	if (ret)
+		return ret;
 	ppos = pbuf_lend_pos(file, o, lend->moved, &pos);
 	if (pbuf_lend_fills(o->opcode))
 		ret = vfs_iter_read(file, iter, ppos, rwf);

@@ -56,6 +56,7 @@ static void pbuf_notif_callback(struct sk_buff *skb, struct ubuf_info *uarg,
 		pbuf_notif_done(n);
 	rcu_read_unlock();
 }
+
 PBUF_DEFINE_UBUF_OPS(pbuf_notif_ops, pbuf_notif_callback);
 
 struct pbuf_notif *pbuf_notif_alloc(struct pbuf_op *op)

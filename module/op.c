@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Commands in flight: issue, waiting, retry, cancelation, completion.
+ * Commands in flight: issue, waiting, retry, cancellation, completion.
  *
  * A command first runs its transfer without blocking, in the issuing task.
  * When that would block, it parks: a wait-queue entry on its file's poll
@@ -137,6 +137,7 @@ static void pbuf_op_tw_fn(struct io_uring_cmd *cmd, unsigned int issue_flags,
 		set_bit(PBUF_OP_CANCEL, &op->state);
 	pbuf_op_run(op, issue_flags);
 }
+
 PBUF_TW_CB(pbuf_op_tw, pbuf_op_tw_fn)
 
 static void pbuf_op_queue_step(struct pbuf_op *op)
@@ -147,6 +148,7 @@ static void pbuf_op_queue_step(struct pbuf_op *op)
 /* Take the entry off the wait queue; the caller has cleared ARMED. */
 static void pbuf_op_unhook(struct pbuf_op *op)
 {
+	/* pairs with the release in pbuf_op_wake() on POLLFREE */
 	struct wait_queue_head *head = smp_load_acquire(&op->whead);
 	unsigned long flags;
 
@@ -172,6 +174,7 @@ static int pbuf_op_wake(struct wait_queue_entry *wait, unsigned int mode,
 	if (mask & POLLFREE) {
 		/* the queue is going away with its file: stop using it */
 		set_bit(PBUF_OP_CANCEL, &op->state);
+		/* pairs with the acquire in pbuf_op_unhook() */
 		smp_store_release(&op->whead, NULL);
 	}
 	pbuf_op_queue_step(op);
@@ -315,6 +318,7 @@ void pbuf_op_park_on(struct pbuf_op *op, struct wait_queue_head *head)
  * pbuf_file_rwf - how to read or write @file now without blocking
  * @file: the file
  * @events: EPOLLIN to read, EPOLLOUT to write
+ * @rwf: receives the flags for vfs_iter_read() / vfs_iter_write()
  *
  * Files that cannot be polled (regular files) are read and written inline.
  * Pollable files take RWF_NOWAIT when they support it; pipes on 6.1,
@@ -322,14 +326,17 @@ void pbuf_op_park_on(struct pbuf_op *op, struct wait_queue_head *head)
  * transfer made only when it will not wait (another reader draining the
  * file in between can still make it wait, as read(2) would).
  *
- * Return: RWF_NOWAIT, 0 (go ahead), or -EAGAIN (wait for @events).
+ * Return: 0 (go ahead with *@rwf), or -EAGAIN (wait for @events).
  */
-int pbuf_file_rwf(struct file *file, __poll_t events)
+int pbuf_file_rwf(struct file *file, __poll_t events, rwf_t *rwf)
 {
+	*rwf = 0;
 	if (!file_can_poll(file) || file->f_flags & O_NONBLOCK)
 		return 0;
-	if (file->f_mode & FMODE_NOWAIT)
-		return RWF_NOWAIT;
+	if (file->f_mode & FMODE_NOWAIT) {
+		*rwf = RWF_NOWAIT;
+		return 0;
+	}
 	if (vfs_poll(file, NULL) & (events | EPOLLERR | EPOLLHUP))
 		return 0;
 	return -EAGAIN;

@@ -75,14 +75,15 @@ static int pbuf_read_fn(struct pbuf_op *op, u64 *res2)
 	bool stream = file->f_mode & FMODE_STREAM;
 	/* io_uring commits a single buffer of a regular file at selection */
 	bool early = !file_can_poll(file) && bs->max == 1;
-	int rwf = pbuf_file_rwf(file, EPOLLIN | EPOLLRDNORM);
 	struct pbuf_commit c;
 	loff_t pos = file->f_pos;
 	size_t selected;
+	rwf_t rwf;
 	int ret;
 
-	if (rwf < 0)
-		return rwf;
+	ret = pbuf_file_rwf(file, EPOLLIN | EPOLLRDNORM, &rwf);
+	if (ret)
+		return ret;
 	mutex_lock(&ring->io_lock);
 	ret = pbuf_bufsel_select(bs, op->len, ITER_DEST);
 	if (ret)
