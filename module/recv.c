@@ -81,11 +81,12 @@ static int pbuf_read_fn(struct pbuf_op *op, u64 *res2)
 	rwf_t rwf;
 	int ret;
 
-	ret = pbuf_file_rwf(file, EPOLLIN | EPOLLRDNORM, &rwf);
-	if (ret)
-		return ret;
 	mutex_lock(&ring->io_lock);
+	/* an empty ring fails at once, whether or not data is there */
 	ret = pbuf_bufsel_select(bs, op->len, ITER_DEST);
+	if (ret)
+		goto out;
+	ret = pbuf_file_rwf(file, EPOLLIN | EPOLLRDNORM, &rwf);
 	if (ret)
 		goto out;
 	selected = iov_iter_count(&bs->iter);
