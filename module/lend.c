@@ -354,22 +354,13 @@ static int pbuf_lend_finish(struct pbuf_op *op, struct pbuf_lend *lend,
 	return PBUF_OP_WAIT;
 }
 
-static u16 pbuf_lend_zc_flags(const struct pbuf_notif *n)
-{
-	u16 flags = IOPBUF_CQE_F_ZC;
-
-	if (READ_ONCE(n->zc_copied) || !READ_ONCE(n->zc_used))
-		flags |= IOPBUF_CQE_F_ZC_COPIED;
-	return flags;
-}
-
 static int pbuf_lend_fn(struct pbuf_op *op, u64 *res2)
 {
 	struct pbuf_lend *lend = op->priv;
 
 	if (lend->waiting_notif)
 		return pbuf_lend_result(op, lend, res2,
-					pbuf_lend_zc_flags(op->notif));
+					pbuf_notif_cqe_flags(op->notif));
 
 	while (lend->idx < lend->req.nr_ops) {
 		int ret = pbuf_lend_step(op, lend);
@@ -414,7 +405,7 @@ static int pbuf_lend_cancel(struct pbuf_op *op, u64 *res2)
 			op->notif = NULL;
 			extra = IOPBUF_CQE_F_ZC | IOPBUF_CQE_F_DETACHED;
 		} else {
-			extra = pbuf_lend_zc_flags(n);
+			extra = pbuf_notif_cqe_flags(n);
 		}
 	}
 	pbuf_lend_result(op, lend, res2, extra);

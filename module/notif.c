@@ -100,6 +100,17 @@ bool pbuf_notif_detach(struct pbuf_notif *n)
 	return pending;
 }
 
+/* Completion flags saying how a finished notification went. */
+u16 pbuf_notif_cqe_flags(const struct pbuf_notif *n)
+{
+	u16 flags = IOPBUF_CQE_F_ZC;
+
+	/* as io_uring's REPORT_USAGE: nothing seen going out counts as copied */
+	if (READ_ONCE(n->zc_copied) || !READ_ONCE(n->zc_used))
+		flags |= IOPBUF_CQE_F_ZC_COPIED;
+	return flags;
+}
+
 /* Process context: the last buffer reference may unpin pages. */
 void pbuf_notif_free(struct pbuf_notif *n)
 {

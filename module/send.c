@@ -53,17 +53,6 @@ static u64 pbuf_send_res2(struct pbuf_op *op, u16 extra)
 	return iopbuf_cqe_res2(c->bid, c->nbufs, c->flags | extra);
 }
 
-/* Flags describing how a finished notification went. */
-static u16 pbuf_send_zc_flags(const struct pbuf_notif *n)
-{
-	u16 flags = IOPBUF_CQE_F_ZC;
-
-	/* as io_uring's REPORT_USAGE: nothing seen going out counts as copied */
-	if (READ_ONCE(n->zc_copied) || !READ_ONCE(n->zc_used))
-		flags |= IOPBUF_CQE_F_ZC_COPIED;
-	return flags;
-}
-
 /* A partly sent selection is done with: let the next send on the ring go. */
 static void pbuf_send_release_ring(struct pbuf_op *op)
 {
@@ -180,7 +169,7 @@ static int pbuf_send_fn(struct pbuf_op *op, u64 *res2)
 		return pbuf_send_more(op, sock, res2);
 	}
 	/* PBUF_SEND_NOTIF: woken by the notification */
-	*res2 = op->sent > 0 ? pbuf_send_res2(op, pbuf_send_zc_flags(op->notif)) : 0;
+	*res2 = op->sent > 0 ? pbuf_send_res2(op, pbuf_notif_cqe_flags(op->notif)) : 0;
 	return op->sent;
 }
 
@@ -209,7 +198,7 @@ static int pbuf_send_cancel(struct pbuf_op *op, u64 *res2)
 			op->notif = NULL;
 			extra = IOPBUF_CQE_F_ZC | IOPBUF_CQE_F_DETACHED;
 		} else {
-			extra = pbuf_send_zc_flags(n);
+			extra = pbuf_notif_cqe_flags(n);
 		}
 	}
 	if (op->sent <= 0)
