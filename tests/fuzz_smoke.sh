@@ -4,14 +4,10 @@
 # long runs are `make fuzz` on the debug kernel. scripts/vm-test.sh stages
 # the fuzzer as /tools/fuzz. FUZZ_SMOKE_SECONDS (default 15) and FUZZ_SEED
 # (replay) come from the environment when set.
-#
-# Without the fuzzer's deterministic regression cases: one that finds its
-# bug again crashes the kernel, and with it every test after this one in
-# the guest. They run first in `make fuzz`, whose guest runs nothing else.
 # shellcheck shell=sh
 
 if [ ! -x /tools/fuzz ]; then
 	echo "SKIP: fuzz_smoke: /tools/fuzz not staged (no tools/fuzz.c?)"
 	exit 0
 fi
-/tools/fuzz --no-regressions --seconds "${FUZZ_SMOKE_SECONDS:-15}"
+/tools/fuzz --seconds "${FUZZ_SMOKE_SECONDS:-15}"

@@ -35,9 +35,6 @@
  * and lending chains in flight from another: all threads share the
  * contexts.
  *
- * First, unless --no-regressions, the cases earlier runs found are replayed
- * deterministically (regress_*: a crash there is a known bug still there).
- *
  * Reproducible: the seed is printed; FUZZ_SEED=N replays the same sequence
  * of workers and, per thread, of operations and arguments (what each
  * operation meets depends on how the threads interleave).
@@ -56,7 +53,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -2010,99 +2006,8 @@ static unsigned long env_ul(const char *name, unsigned long def)
 static void usage(void)
 {
 	fprintf(stderr, "usage: fuzz [--seconds N] [--seed N] [--workers N] [--threads N]\n"
-		"            [--no-regressions]\n"
 		"  (env: FUZZ_SECONDS, FUZZ_SEED, FUZZ_WORKERS, FUZZ_THREADS)\n");
 	exit(2);
-}
-
-/* ------------------------------------------------------------------------
- * Regressions: what random runs found, replayed deterministically first.
- */
-
-/* One uring_cmd on a fresh CQE32 ring; its cqe->res, or -ETIME. */
-static int regress_cmd(int dev, __u32 cmd_op, const void *payload)
-{
-	struct __kernel_timespec ts = { .tv_sec = 10 };
-	struct io_uring_cqe *cqe;
-	struct io_uring_sqe *sqe;
-	struct io_uring ring;
-	int ret;
-
-	ret = io_uring_queue_init(4, &ring, IORING_SETUP_CQE32);
-	if (ret)
-		return ret;
-	sqe = io_uring_get_sqe(&ring);
-	if (!sqe) {
-		io_uring_queue_exit(&ring);
-		return -EBUSY;
-	}
-	prep_cmd(sqe, dev, cmd_op, payload);
-	sqe->flags = 0;
-	sqe->rw_flags = 0;
-	ret = io_uring_submit(&ring);
-	if (ret == 1)
-		ret = io_uring_wait_cqe_timeout(&ring, &cqe, &ts);
-	else
-		ret = ret < 0 ? ret : -EIO;
-	if (!ret) {
-		ret = cqe->res;
-		io_uring_cqe_seen(&ring, cqe);
-	}
-	io_uring_queue_exit(&ring);
-	return ret;
-}
-
-/*
- * fd INT_MIN in RECV, READ and SEND: the module's pbuf_op_alloc() took it
- * for its internal "no file" value (PBUF_OP_NO_FILE), left op->file NULL
- * and dereferenced it (KASAN null-ptr-deref in sock_from_file() from
- * pbuf_cmd_recv(); found by this fuzzer, seed 6712941574044150210). Every
- * fd that is not open must fail with -EBADF.
- */
-static bool regress_bad_fds(void)
-{
-	static const int fds[] = { INT_MIN, INT_MIN + 1, -1, INT_MAX };
-	static const __u32 cmds[] = { IOPBUF_CMD_SEND, IOPBUF_CMD_RECV, IOPBUF_CMD_READ };
-	struct iopbuf_ring_reg reg = {
-		.ring_entries = 8, .bgid = 0, .flags = IOPBUF_RING_MMAP,
-	};
-	bool ok = true;
-	unsigned int i, j;
-	int dev;
-
-	dev = open(IOPBUF_DEVICE_PATH, O_RDWR | O_CLOEXEC);
-	if (dev < 0 || ioctl(dev, IOPBUF_IOC_REGISTER_RING, &reg)) {
-		printf("FAIL: regress_bad_fds: setup: %s\n", strerror(errno));
-		if (dev >= 0)
-			close(dev);
-		return false;
-	}
-	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
-		for (j = 0; j < ARRAY_SIZE(fds); j++) {
-			union {
-				struct iopbuf_cmd_recv r;
-				struct iopbuf_cmd_send s;
-			} u;
-			int res;
-
-			memset(&u, 0, sizeof(u));
-			if (cmds[i] == IOPBUF_CMD_SEND)
-				u.s.fd = fds[j];
-			else
-				u.r.fd = fds[j];
-			printf("# regress_bad_fds: cmd %#x fd %d\n", cmds[i], fds[j]);
-			res = regress_cmd(dev, cmds[i], &u);
-			if (res != -EBADF) {
-				printf("FAIL: regress_bad_fds: cmd %#x with fd %d: res %d, want %d (-EBADF)\n",
-				       cmds[i], fds[j], res, -EBADF);
-				ok = false;
-			}
-		}
-	}
-	close(dev);
-	if (ok)
-		printf("PASS: regress_bad_fds\n");
-	return ok;
 }
 
 static long saved_hugepages = -1;
@@ -2138,7 +2043,6 @@ int main(int argc, char **argv)
 	uint64_t seed = env_ul("FUZZ_SEED", 0);
 	unsigned long workers = env_ul("FUZZ_WORKERS", 2);
 	pid_t pids[16] = { 0 };
-	bool regressions = true;
 	unsigned long started = 0, killed = 0, i, waited;
 	unsigned long long total = 0;
 	double t0, t_end, elapsed;
@@ -2148,10 +2052,6 @@ int main(int argc, char **argv)
 
 	nr_threads = (unsigned int)env_ul("FUZZ_THREADS", 3);
 	for (a = 1; a < argc; a++) {
-		if (!strcmp(argv[a], "--no-regressions")) {
-			regressions = false;
-			continue;
-		}
 		if (a + 1 >= argc)
 			usage();
 		if (!strcmp(argv[a], "--seconds"))
@@ -2198,10 +2098,6 @@ int main(int argc, char **argv)
 	}
 	hugepages(-1);
 	signal(SIGPIPE, SIG_IGN);
-	/* what earlier runs found, deterministically, before random runs */
-	rng = mix(seed ^ 0x7e57);
-	if (regressions && !regress_bad_fds())
-		ok = false;
 	rng = mix(seed);
 
 	t0 = now_s();
