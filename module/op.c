@@ -73,6 +73,7 @@ struct pbuf_op *pbuf_op_alloc(struct io_uring_cmd *cmd, int fd)
 	op = kzalloc(sizeof(*op), GFP_KERNEL_ACCOUNT);
 	if (!op)
 		return ERR_PTR(-ENOMEM);
+	/* PBUF_OP_NO_FILE is ours alone: callers reject negative user fds */
 	if (fd != PBUF_OP_NO_FILE) {
 		op->file = fget(fd);
 		if (!op->file) {

@@ -126,6 +126,8 @@ int pbuf_cmd_recv(struct io_uring_cmd *cmd, unsigned int issue_flags,
 		return -EINVAL;
 	if (req.resv || req.flags & ~IOPBUF_RECV_BUNDLE)
 		return -EINVAL;
+	if (req.fd < 0)
+		return -EBADF;
 
 	op = pbuf_op_alloc(cmd, req.fd);
 	if (IS_ERR(op))

@@ -233,6 +233,8 @@ int pbuf_cmd_send(struct io_uring_cmd *cmd, unsigned int issue_flags)
 		return -EINVAL;
 	if (req.flags & ~IOPBUF_SEND_BUNDLE || req.msg_flags & ~MSG_MORE)
 		return -EINVAL;
+	if (req.fd < 0)
+		return -EBADF;
 
 	op = pbuf_op_alloc(cmd, req.fd);
 	if (IS_ERR(op))
