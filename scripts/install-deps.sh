@@ -18,6 +18,8 @@ PACKAGES=(
 	# Kernel matrix: bookworm's 6.1 and the 6.12 backport, images + headers.
 	linux-image-amd64 linux-headers-amd64
 	linux-image-6.12-amd64 linux-headers-6.12-amd64
+	# ... and its PREEMPT_RT flavour (sleeping spinlocks, threaded irqs).
+	linux-image-6.12-rt-amd64 linux-headers-6.12-rt-amd64
 	# Kernel sources for KUnit, debug kernels and checkpatch.pl.
 	linux-source-6.1 linux-source-6.12
 	# Module build toolchain (kbuild needs bc/flex/bison/libelf/libssl).

@@ -8,11 +8,16 @@
 #   6.1   bookworm's kernel           (what linux-image-amd64 depends on)
 #   6.12  bookworm's 6.12 backport    (what linux-image-6.12-amd64 depends on)
 #   sid   Debian sid's newest kernel  (what sid's linux-image-amd64 depends on)
+#   rt    bookworm's 6.12 PREEMPT_RT  (what linux-image-6.12-rt-amd64 depends on)
 #
-# The two bookworm kernels are ordinary installed packages. sid's kernel is
+# The bookworm kernels are ordinary installed packages. sid's kernel is
 # fetched through a private apt configuration under $CACHE_DIR/sid (the
 # system's sources are never touched) and unpacked there; its headers need
 # sid's gcc, so its modules are built in a sid debootstrap chroot.
+#
+# Outside the matrix, only when named: `debug`, the KASAN/lockdep/kmemleak/
+# fault-injection kernel scripts/debug-kernel.sh builds from
+# linux-source-6.12 and caches under $CACHE_DIR/debug-kernel.
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -42,7 +47,8 @@ Commands:
                       Re-runs are no-ops; sid's lists are re-read every
                       SID_REFRESH_SECONDS (21600) or with --refresh.
   list                release strings of the matrix, one per line, in order
-                      6.1, 6.12, sid (filtered by $KERNELS when set)
+                      6.1, 6.12, sid, rt (filtered by $KERNELS when set;
+                      never the debug kernel unless $KERNELS names it)
   resolve TOKEN...    map tokens to release strings (see KERNELS below)
   vmlinuz RELEASE     path of the bootable kernel image
   moddir RELEASE      the kernel's module directory (holds kernel/ and
@@ -57,10 +63,13 @@ Commands:
 
 Environment:
   KERNELS   space/comma separated tokens selecting kernels for `list` and
-            `setup`: aliases 6.1 (or bookworm), 6.12, sid, all; an exact
-            release; a glob on releases (e.g. '6.*'); or any other kernel
+            `setup`: aliases 6.1 (or bookworm), 6.12, sid, rt (or 6.12-rt),
+            all (the matrix), debug (the debug kernel); an exact release; a
+            glob on the matrix's releases (e.g. '6.*'); or any other kernel
             installed on the host (/boot/vmlinuz-R plus its headers).
-            `setup` prepares sid only when KERNELS is unset or names sid/all.
+            `setup` prepares sid only when KERNELS is unset or names sid/all,
+            and builds the debug kernel (scripts/debug-kernel.sh build, about
+            15 min the first time) only when KERNELS names debug.
   SKIP_DEPS=1           do not run install-deps.sh in setup
   SID_MIRROR, SID_KEYRING  override the archive URI / keyring taken from
                         /etc/apt/sources.list.d/debian.sources
@@ -354,25 +363,68 @@ matrix() {
 	meta_release linux-image-amd64
 	meta_release linux-image-6.12-amd64
 	sid_release
+	meta_release linux-image-6.12-rt-amd64
+}
+
+# --- the debug kernel (scripts/debug-kernel.sh) --------------------------------
+
+DEBUG_KERNEL_SH=$LIB_DIR/debug-kernel.sh
+
+# Its release (6.12.N-iopbuf-debug), or an error if it is not built.
+debug_release() {
+	"$DEBUG_KERNEL_SH" release
+}
+
+# Is RELEASE the built debug kernel? Cheap test first: the suffix.
+is_debug() {
+	[[ $1 == *-iopbuf-debug ]] && [ "$(debug_release 2>/dev/null)" = "$1" ]
+}
+
+debug_dir() {
+	"$DEBUG_KERNEL_SH" dir
+}
+
+wants_debug() {
+	local tok
+	while read -r tok; do
+		[ "$tok" = debug ] && return 0
+	done < <(kernels_tokens)
+	return 1
 }
 
 # Map tokens (aliases, releases, globs, other installed kernels) to releases,
 # in matrix order first, without duplicates.
 resolve() {
 	local -a all=() out=()
-	local tok r matched b61 b612
+	local tok r matched b61 b612 brt dbg
 	# Plain assignments so that a failing lookup stops the script (set -e).
 	b61=$(meta_release linux-image-amd64)
 	b612=$(meta_release linux-image-6.12-amd64)
+	# The RT kernel is optional until someone asks for it (an older setup
+	# did not install it): `rt` and `all` fail with the usual message.
+	brt=$(meta_release linux-image-6.12-rt-amd64 2>/dev/null) || brt=
 	all=("$b61" "$b612")
 	if [ -s "$SID_RELEASE_FILE" ]; then all+=("$(cat "$SID_RELEASE_FILE")"); fi
+	if [ -n "$brt" ]; then all+=("$brt"); fi
 	for tok in "$@"; do
 		matched=0
 		case $tok in
-		all) out+=("${all[@]:0:2}" "$(sid_release)"); matched=1 ;;
+		all)
+			out+=("${all[@]:0:2}" "$(sid_release)")
+			out+=("$(meta_release linux-image-6.12-rt-amd64)")
+			matched=1
+			;;
 		6.1 | bookworm) out+=("${all[0]}"); matched=1 ;;
 		6.12) out+=("${all[1]}"); matched=1 ;;
 		sid) out+=("$(sid_release)"); matched=1 ;;
+		rt | 6.12-rt) out+=("$(meta_release linux-image-6.12-rt-amd64)"); matched=1 ;;
+		debug) dbg=$(debug_release); out+=("$dbg"); matched=1 ;;
+		*-iopbuf-debug)
+			if [ "$(debug_release 2>/dev/null)" = "$tok" ]; then
+				out+=("$tok")
+				matched=1
+			fi
+			;;
 		*)
 			for r in "${all[@]}"; do
 				# shellcheck disable=SC2053 # tok is deliberately a glob
@@ -384,7 +436,7 @@ resolve() {
 			fi
 			;;
 		esac
-		[ "$matched" = 1 ] || die "unknown kernel '$tok' (try: 6.1, 6.12, sid, a release, or run setup)"
+		[ "$matched" = 1 ] || die "unknown kernel '$tok' (try: 6.1, 6.12, sid, rt, debug, a release, or run setup)"
 	done
 	printf '%s\n' "${out[@]}" | awk '!seen[$0]++'
 }
@@ -406,7 +458,9 @@ wants_sid() {
 # --- per-kernel paths -------------------------------------------------------
 
 cmd_vmlinuz() {
-	if is_sid "$1"; then
+	if is_debug "$1"; then
+		printf '%s\n' "$(debug_dir)/bzImage"
+	elif is_sid "$1"; then
 		sid_vmlinuz "$1" | grep . || die "sid kernel $1 has no vmlinuz"
 	else
 		[ -f "/boot/vmlinuz-$1" ] || die "/boot/vmlinuz-$1 not found"
@@ -416,7 +470,9 @@ cmd_vmlinuz() {
 
 cmd_moddir() {
 	local d
-	if is_sid "$1"; then
+	if is_debug "$1"; then
+		d=$(debug_dir)/modroot/lib/modules/$1
+	elif is_sid "$1"; then
 		d=$(sid_kernel_root "$1")/usr/lib/modules/$1
 		[ -d "$d" ] || d=$(sid_kernel_root "$1")/lib/modules/$1
 	else
@@ -428,7 +484,10 @@ cmd_moddir() {
 
 cmd_kdir() {
 	local d
-	if is_sid "$1"; then
+	if is_debug "$1"; then
+		d=$(debug_dir)/linux
+		[ -e "$d/Module.symvers" ] || die "debug kernel tree $d has no Module.symvers"
+	elif is_sid "$1"; then
 		d=/usr/src/linux-headers-$1
 		[ -e "$SID_CHROOT$d/Makefile" ] || die "sid chroot lacks $d (run: scripts/kernels.sh setup)"
 	else
@@ -472,6 +531,10 @@ cmd_setup() {
 		sid_setup "$force"
 	fi
 	exec 9>&-
+	# Outside the lock: it has its own, per build.
+	if wants_debug; then
+		SKIP_DEPS=1 "$DEBUG_KERNEL_SH" build >/dev/null
+	fi
 	log "setup done in $(($(date +%s) - start)) s"
 }
 

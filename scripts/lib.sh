@@ -30,11 +30,17 @@ need_root() {
 }
 
 # A kernel's short name for prefixes: major.minor of its release
-# (6.1.0-56-amd64 -> 6.1, 6.12.117+deb12-amd64 -> 6.12, 7.2.13+deb14 -> 7.2).
+# (6.1.0-56-amd64 -> 6.1, 6.12.117+deb12-amd64 -> 6.12, 7.2.13+deb14 -> 7.2),
+# plus the flavour of the PREEMPT_RT and debug kernels, which share a
+# major.minor with another kernel of the matrix
+# (6.12.117+deb12-rt-amd64 -> 6.12-rt, 6.12.117-iopbuf-debug -> 6.12-debug).
 short_name() {
-	local r=$1
-	r=${r%%[-+]*}
-	printf '%s\n' "$(printf '%s' "$r" | cut -d. -f1-2)"
+	local r=${1%%[-+]*} flavour=
+	case $1 in
+	*-rt-*) flavour=-rt ;;
+	*-iopbuf-debug) flavour=-debug ;;
+	esac
+	printf '%s%s\n' "$(printf '%s' "$r" | cut -d. -f1-2)" "$flavour"
 }
 
 # The vermagic release of a built module (first word of modinfo's vermagic),

@@ -22,6 +22,10 @@ KERNELS_SH=$LIB_DIR/kernels.sh
 # Extend with VM_MODULES="tun macvlan".
 HELPER_MODULES=(virtio_pci virtio_net veth dummy)
 
+# What the caller set explicitly wins over the per-kernel defaults below.
+VM_USER_TIMEOUT=${VM_TIMEOUT:-}
+VM_USER_TEST_TIMEOUT=${VM_TEST_TIMEOUT:-}
+VM_USER_MEM=${VM_MEM:-}
 VM_TIMEOUT=${VM_TIMEOUT:-300}
 VM_TEST_TIMEOUT=${VM_TEST_TIMEOUT:-120}
 VM_MEM=${VM_MEM:-1G}
@@ -59,6 +63,8 @@ Environment:
   VM_TIMEOUT=300        seconds per guest (boot + all tests), then it fails
   VM_TEST_TIMEOUT=120   seconds per test binary inside the guest
   VM_MEM=1G VM_SMP=2    guest size
+                        (debug kernel: 2400 s, 1200 s and 2G unless set;
+                        KASAN, lockdep and kmemleak under TCG are slow)
   VM_ACCEL=auto         tcg | kvm | auto (kvm only if the CPU has VMX/SVM,
                         /dev/kvm is usable and a probe boot works; cached)
   VM_MODULES="a b"      extra kernel modules to load in the guest
@@ -273,7 +279,7 @@ build_initramfs() {
 	{
 		printf 'VM_RELEASE=%s\n' "$(sh_quote "$release")"
 		printf 'VM_RUN=%s\n' "$(sh_quote "$RUN_CMD")"
-		printf 'VM_TEST_TIMEOUT=%s\n' "$(sh_quote "$VM_TEST_TIMEOUT")"
+		printf 'VM_TEST_TIMEOUT=%s\n' "$(sh_quote "$K_TEST_TIMEOUT")"
 		printf 'VM_DMESG_IGNORE=%s\n' "$(sh_quote "${VM_DMESG_IGNORE:-}")"
 	} >"$root/etc/vmtest.conf"
 	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -1 >"$out"
@@ -334,7 +340,7 @@ boot() {
 	accel=$(choose_accel "$release" "$initrd")
 	append="console=ttyS0 panic=-1 panic_on_warn=1 oops=panic rdinit=/init"
 	[ "${VM_QUIET:-1}" = 0 ] || append="$append quiet"
-	append="$append ${VM_APPEND:-}"
+	append="$append $K_APPEND ${VM_APPEND:-}"
 	: >"$marker"
 	: >"$log"
 	t0=$(date +%s)
@@ -342,8 +348,8 @@ boot() {
 	# -nodefaults: no VGA/default NIC to emulate. The virtio-net NIC sits
 	# alone on a QEMU hub: the guest gets a real virtio_net device without
 	# reaching any network. ttyS0 = console (stdio), ttyS1 = marker file.
-	timeout -k 10 "$VM_TIMEOUT" qemu-system-x86_64 -accel "$accel" \
-		-m "$VM_MEM" -smp "$VM_SMP" -nodefaults -display none -no-reboot \
+	timeout -k 10 "$K_TIMEOUT" qemu-system-x86_64 -accel "$accel" \
+		-m "$K_MEM" -smp "$VM_SMP" -nodefaults -display none -no-reboot \
 		-kernel "$("$KERNELS_SH" vmlinuz "$release")" -initrd "$initrd" \
 		-append "$append" \
 		-serial stdio -serial "file:$marker" \
@@ -356,6 +362,28 @@ boot() {
 
 # --- one kernel -------------------------------------------------------------------
 
+# Per-kernel guest settings: K_MEM, K_TIMEOUT, K_TEST_TIMEOUT, K_APPEND.
+kernel_settings() {
+	K_MEM=$VM_MEM
+	K_TIMEOUT=$VM_TIMEOUT
+	K_TEST_TIMEOUT=$VM_TEST_TIMEOUT
+	K_APPEND=
+	case $1 in
+	*-iopbuf-debug)
+		# scripts/debug-kernel.sh's kernel: KASAN shadow and kmemleak's
+		# metadata need memory, and everything runs ~10x slower.
+		K_MEM=${VM_USER_MEM:-2G}
+		K_TIMEOUT=${VM_USER_TIMEOUT:-2400}
+		K_TEST_TIMEOUT=${VM_USER_TEST_TIMEOUT:-1200}
+		# A task blocked for DEFAULT_HUNG_TASK_TIMEOUT is a hang: panic,
+		# so that no marker is written. acpi=noirq: evaluating the PCI
+		# routing method (_PRT) under KASAN and lockdep in TCG runs
+		# into ACPI's 30 s AML loop timeout; the NIC uses MSI-X anyway.
+		K_APPEND="hung_task_panic=1 acpi=noirq"
+		;;
+	esac
+}
+
 record() {
 	local release=$1 verdict=$2 p=$3 f=$4 s=$5 note=$6
 	TOTAL_PASSED=$((TOTAL_PASSED + p))
@@ -367,6 +395,7 @@ test_kernel() {
 	local release=$1 tests=$2 dir short ko initrd marker log t0 build_secs
 	local result p=0 f=0 s=0 verdict=FAIL note
 	short=$(short_name "$release")
+	kernel_settings "$release"
 	dir=$SCRATCH/$release
 	mkdir -p "$dir"
 	log "[$short] building module for $release"
@@ -388,7 +417,7 @@ test_kernel() {
 	build_initramfs "$release" "$ko" "$tests" "$initrd"
 	marker=$dir/marker
 	log=$VM_LOG_DIR/$release.log
-	log "[$short] booting $release (timeout ${VM_TIMEOUT}s, log $log)"
+	log "[$short] booting $release (timeout ${K_TIMEOUT}s, log $log)"
 	boot "$release" "$initrd" "$marker" "$log"
 
 	result=$(grep -a '^RESULT ' "$log" | tail -n1 || true)
@@ -397,7 +426,7 @@ test_kernel() {
 	fi
 	note="build ${build_secs}s, boot+tests ${BOOT_SECS}s"
 	if [ "$BOOT_RC" = 124 ] || [ "$BOOT_RC" = 137 ]; then
-		note="timed out after ${VM_TIMEOUT}s; $note"
+		note="timed out after ${K_TIMEOUT}s; $note"
 	elif [ "$BOOT_RC" != 0 ]; then
 		note="qemu exit $BOOT_RC; $note"
 	fi
