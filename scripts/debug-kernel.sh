@@ -11,9 +11,9 @@
 # look clean.
 #
 # Cache: $IOURING_PBUF_CACHE/debug-kernel/<key>/ (default
-# /var/cache/iouring-pbuf), <key> a hash of the fragments, kvm_guest.config's
-# source (the linux-source-6.12 package version), the compiler and
-# DEBUG_KERNEL_RECIPE below. It holds the built tree (linux/, also the KDIR
+# /var/cache/iouring-pbuf), <key> a hash of the fragments' options (not
+# their comments), the source (the linux-source-6.12 package version), the
+# compiler and DEBUG_KERNEL_RECIPE below. It holds the built tree (linux/, also the KDIR
 # for out-of-tree modules: vmlinux.symvers copied to Module.symvers,
 # modules_prepare done), bzImage, a module dir for the harness and
 # build.log. A directory without .done is a build that did not finish and
@@ -94,9 +94,10 @@ cache_key() {
 		printf 'recipe %s\n' "$DEBUG_KERNEL_RECIPE"
 		printf 'source %s %s\n' "$SOURCE_PKG" "$(source_version)"
 		printf 'cc %s\n' "$(gcc --version | head -n1)"
+		# the options only: editing a comment does not rebuild
 		while read -r f; do
 			printf 'fragment %s\n' "${f##*/}"
-			cat "$f"
+			grep -E '^(CONFIG_[A-Za-z0-9_]+=|# CONFIG_[A-Za-z0-9_]+ is not set$)' "$f" || true
 		done < <(fragments)
 	} | sha256sum | cut -c1-16
 }
