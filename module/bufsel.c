@@ -134,8 +134,18 @@ int pbuf_bufsel_select(struct pbuf_bufsel *bs, u64 max_len, int dir)
 		return ret;
 	bs->nr = ret;
 	if (ring->flags & IOPBUF_RING_REGBUF)
-		return pbuf_bufsel_import_regbuf(bs, dir);
-	return pbuf_bufsel_import_user(bs, dir);
+		ret = pbuf_bufsel_import_regbuf(bs, dir);
+	else
+		ret = pbuf_bufsel_import_user(bs, dir);
+	/*
+	 * One transfer moves at most MAX_RW_COUNT bytes, as import_ubuf()
+	 * ensures for read(2): entry lengths are the application's, and
+	 * socket code takes an int (a 4 GiB entry became len -1 in
+	 * unix_stream_sendmsg() and hit skb_over_panic()).
+	 */
+	if (!ret)
+		iov_iter_truncate(&bs->iter, MAX_RW_COUNT);
+	return ret;
 }
 
 /**

@@ -216,7 +216,8 @@ static void pbuf_lend_iter(struct pbuf_lend *lend,
 {
 	iov_iter_bvec(iter, dir, lend->bv.bv, lend->bv.nr, lend->len);
 	iov_iter_advance(iter, o->buf_off + lend->moved);
-	iov_iter_truncate(iter, len - lend->moved);
+	/* one transfer at most MAX_RW_COUNT: socket code takes an int */
+	iov_iter_truncate(iter, min_t(u64, len - lend->moved, MAX_RW_COUNT));
 }
 
 static loff_t *pbuf_lend_pos(struct file *file, const struct iopbuf_lend_op *o,
