@@ -7,7 +7,12 @@
 #   style    checkpatch --strict and sparse, zero findings
 #   build    the module with W=1 for every kernel, zero warnings
 #   kunit    KUnit suites under kunit.py on Debian's 6.1 and 6.12 sources
-#   vm       the selftests inside QEMU guests of every kernel
+#   vm       the selftests inside QEMU guests of every kernel (PREEMPT_RT
+#            6.12 included)
+#   debug    the selftests (and the fault-injection walk) on the debug
+#            kernel: KASAN, KFENCE, UBSAN, lockdep, kmemleak, fail-nth;
+#            built once from linux-source-6.12 and cached
+#   fuzz     tools/fuzz on the debug kernel for FUZZ_SECONDS (120)
 #   demo     the README's demo in a 6.1 guest
 #   dkms     DKMS build, install and removal for the bookworm kernels
 #   deb      the Debian packages: build, install (DKMS builds the module),
@@ -21,7 +26,9 @@ set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
-tiers=${TIERS:-"deps style build kunit vm demo dkms deb"}
+tiers=${TIERS:-"deps style build kunit vm debug fuzz demo dkms deb"}
+# The fuzzer's time in check: "a few minutes"; `make fuzz` runs it longer.
+check_fuzz_seconds=${FUZZ_SECONDS:-120}
 log_dir=$top/build/check
 mkdir -p "$log_dir"
 total_pass=0
@@ -35,6 +42,8 @@ tier_cmd() {
 	build) echo "scripts/build-matrix.sh" ;;
 	kunit) echo "scripts/kunit.sh" ;;
 	vm) echo "scripts/vm-test.sh --no-setup" ;;
+	debug) echo "SKIP_DEPS=1 scripts/debug-kernel.sh test" ;;
+	fuzz) echo "SKIP_DEPS=1 FUZZ_SECONDS=$check_fuzz_seconds scripts/debug-kernel.sh fuzz" ;;
 	demo) echo "scripts/vm-test.sh --no-setup --run demo 6.1 | sed 's/^vm: /demo: /'" ;;
 	dkms) echo "scripts/dkms.sh test" ;;
 	deb) echo "scripts/deb.sh test" ;;
