@@ -213,6 +213,13 @@ struct pbuf_notif {
 	struct pbuf_regbuf	**refs;
 	unsigned int		nr_refs;
 	struct work_struct	work;
+	/*
+	 * The callback still holds n->lock for a moment after waking the
+	 * command, which may complete and free the notif on another CPU at
+	 * once: the memory goes after a grace period (the callback runs
+	 * under rcu_read_lock()).
+	 */
+	struct rcu_head		rcu;
 };
 
 /*

@@ -31,7 +31,10 @@ static void pbuf_notif_done(struct pbuf_notif *n)
 	op = n->op;
 	n->op = NULL;
 	n->done = true;
-	/* the command cannot go away while we hold the lock (detach) */
+	/*
+	 * The command cannot go away while we hold the lock (detach), but
+	 * once woken it may complete and free n before we unlock.
+	 */
 	if (op)
 		pbuf_op_wake_external(op);
 	spin_unlock_irqrestore(&n->lock, flags);
@@ -46,7 +49,10 @@ static void pbuf_notif_callback(struct sk_buff *skb, struct ubuf_info *uarg,
 {
 	struct pbuf_notif *n = container_of(uarg, struct pbuf_notif, uarg);
 
-	/* module exit waits for RCU readers after the last notif is freed */
+	/*
+	 * RCU keeps n (its lock) valid until we return, even when the woken
+	 * command frees it meanwhile; module exit waits for us the same way.
+	 */
 	rcu_read_lock();
 	if (success && skb)
 		WRITE_ONCE(n->zc_used, true);
@@ -117,7 +123,7 @@ void pbuf_notif_free(struct pbuf_notif *n)
 	while (n->nr_refs)
 		pbuf_regbuf_put(n->refs[--n->nr_refs]);
 	kfree(n->refs);
-	kfree(n);
+	kfree_rcu(n, rcu);
 	if (atomic_dec_and_test(&pbuf_global.notifs))
 		wake_up_var(&pbuf_global.notifs);
 }
