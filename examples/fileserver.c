@@ -58,7 +58,7 @@ static struct conn conns[MAX_CONN];
 static char *mem;			/* the registered buffers */
 static int dev, lsock, rootfd, accepting, active;
 static long conns_left = -1;		/* N */
-static unsigned long long requests, bytes, sends, bufs_sent, zc, copied;
+static unsigned long long requests, bytes, sends, bufs_sent, zc, copied, zc_bytes;
 
 /* An SQE for @op of @slot (preps, ours too, leave user_data alone). */
 static struct io_uring_sqe *get_sqe(int slot, int op)
@@ -302,6 +302,8 @@ static void on_send(int slot, struct io_uring_cqe *cqe)
 	bufs_sent += n;
 	if (iopbuf_cqe_zc(cqe))
 		iopbuf_cqe_zc_copied(cqe) ? copied++ : zc++;
+	if (iopbuf_cqe_zc(cqe) && !iopbuf_cqe_zc_copied(cqe))
+		zc_bytes += want;	/* no CPU copy of these on the way out */
 	bytes += want;
 	if (!n || iopbuf_cqe_bytes(cqe) != want)
 		conn_close(slot);	/* the peer is gone */
@@ -375,9 +377,7 @@ int main(int argc, char **argv)
 		if (ret < 0 && ret != -EINTR)
 			error(1, -ret, "io_uring_submit_and_wait");
 		while (!io_uring_peek_cqe(&ring, &cqe)) {
-			int slot = cqe->user_data >> 8;
-
-			int op = cqe->user_data & 0xff;
+			int slot = cqe->user_data >> 8, op = cqe->user_data & 0xff;
 
 			if (op == OP_ACCEPT && (accepting = 0, cqe->res >= 0))
 				conn_open(cqe->res);
@@ -390,8 +390,8 @@ int main(int argc, char **argv)
 			io_uring_cqe_seen(&ring, cqe);
 		}
 	}
-	printf("fileserver: %llu requests, %llu bytes in %llu sends of %.1f buffers on average, zero copy %llu, copied %llu\n",
+	printf("fileserver: %llu requests, %llu bytes in %llu sends of %.1f buffers on average, zero copy %llu, copied %llu, zero-copy bytes %llu\n",
 	       requests, bytes, sends, sends ? (double)bufs_sent / sends : 0.0,
-	       zc, copied);
+	       zc, copied, zc_bytes);
 	return 0;
 }
