@@ -249,7 +249,7 @@ out:
 /* The server exits by itself after the last connection. */
 static void server_exit(void)
 {
-	unsigned long long req, bytes, sends, zc, copied;
+	unsigned long long req, bytes, sends, zc, copied, zc_bytes;
 	char line[512] = "";
 	int status, ms;
 	double avg;
@@ -271,12 +271,15 @@ static void server_exit(void)
 	EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	while (fgets(line, sizeof(line), server_out))
 		h_note("%s", strtok(line, "\n"));
-	if (!EXPECT(sscanf(line, "fileserver: %llu requests, %llu bytes in %llu sends of %lf buffers on average, zero copy %llu, copied %llu",
-			   &req, &bytes, &sends, &avg, &zc, &copied) == 6))
+	if (!EXPECT(sscanf(line, "fileserver: %llu requests, %llu bytes in %llu sends of %lf buffers on average, zero copy %llu, copied %llu, zero-copy bytes %llu",
+			   &req, &bytes, &sends, &avg, &zc, &copied,
+			   &zc_bytes) == 7))
 		return;
 	EXPECT_EQ(req, CLIENTS + 5);
 	EXPECT(sends > 0);
 	EXPECT_EQ(zc + copied, sends);	/* every send asked for zero copy */
+	/* bytes of the sends that went zero copy: none of them, or some */
+	EXPECT(zc ? zc_bytes > 0 && zc_bytes <= bytes : zc_bytes == 0);
 	fclose(server_out);
 }
 
