@@ -34,6 +34,11 @@ VM_ACCEL=${VM_ACCEL:-auto}
 VM_LOG_DIR=${VM_LOG_DIR:-$SRC_DIR/build/vm-logs}
 
 RUN_CMD=${VM_RUN:-}
+# What a --run program's spec (tools/NAME.vm or tests/NAME.vm, see
+# load_run_spec) adds to its guest.
+RUN_HOST_PROGS=()
+RUN_MODULES=()
+RUN_QEMU_ARGS=()
 DO_SETUP=1
 KEEP=0
 SCRATCH=
@@ -54,7 +59,9 @@ none = the whole matrix (scripts/kernels.sh list, honours $KERNELS).
 Options:
   --run CMD     boot with the module loaded and run only CMD ("prog args"),
                 prog taken from tests/build/, tools/build/ (each built with
-                `make -C tests|tools` when it has a Makefile) or a host path
+                `make -C tests|tools` when it has a Makefile) or a host path;
+                tools/PROG.vm (or tests/PROG.vm), if present, says what else
+                its guest needs (files, host programs, modules, QEMU devices)
   --no-setup    skip `scripts/kernels.sh setup` (kernels already prepared)
   --keep        keep the scratch dir (initramfs, module builds)
   -h, --help    this text
@@ -178,8 +185,53 @@ stage_run_program() {
 	fi
 	require_static "$path"
 	cp "$path" "$dest/"
+	load_run_spec "$path" "$dest"
 	# The guest runs it by name from /tests.
 	RUN_CMD=/tests/${path##*/}${RUN_CMD#"$prog"}
+}
+
+# The spec of a --run program built into tests/build or tools/build: the
+# bash file NAME.vm next to its source, sourced here. It may set
+# RUN_HOST_PROGS (host programs for the guest's /usr/bin, with their shared
+# libraries), RUN_MODULES (more kernel modules to load), RUN_QEMU_ARGS
+# (devices), and define run_prepare DEST, which stages further files into
+# the guest's /tests. tools/demo.vm is the example.
+load_run_spec() {
+	local path=$1 dest=$2 spec
+	case $path in
+	"$SRC_DIR"/tests/build/* | "$SRC_DIR"/tools/build/*) ;;
+	*) return 0 ;;
+	esac
+	spec=${path%/build/*}/${path##*/}.vm
+	[ -f "$spec" ] || return 0
+	log "--run: guest spec ${spec#"$SRC_DIR"/}"
+	# shellcheck source=tools/demo.vm
+	. "$spec"
+	if declare -F run_prepare >/dev/null; then
+		run_prepare "$dest" || die "$spec: run_prepare failed"
+	fi
+}
+
+# Copy host program NAME into ROOT/usr/bin, and the shared libraries and
+# dynamic loader it needs (ldd) to their host paths under ROOT: the
+# guest's loader finds them in its default directories, without an
+# ld.so.cache. The test programs stay static; this is for tools the guest
+# borrows from the host (the demo's curl).
+stage_host_program() {
+	local name=$1 root=$2 path deps lib n=0
+	path=$(command -v "$name") ||
+		die "$name: not installed on the host (scripts/install-deps.sh)"
+	deps=$(ldd "$path") || die "ldd $path failed"
+	if grep -q 'not found' <<<"$deps"; then
+		die "$path: missing libraries: $(grep 'not found' <<<"$deps" | tr -s ' \t\n' ' ')"
+	fi
+	install -D -m 755 "$path" "$root/usr/bin/$name"
+	while read -r lib; do
+		# install copies the file a soname symlink points to
+		install -D -m 755 "$lib" "$root$lib"
+		n=$((n + 1))
+	done < <(awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' <<<"$deps")
+	log "guest: $name with $n shared objects from the host"
 }
 
 # --- kernel helper modules ------------------------------------------------------
@@ -227,7 +279,7 @@ stage_kernel_modules() {
 	MOD_ORDER=()
 	mkdir -p "$dest"
 	# shellcheck disable=SC2206 # VM_MODULES is a word list
-	for name in "${HELPER_MODULES[@]}" ${VM_MODULES:-}; do
+	for name in "${HELPER_MODULES[@]}" "${RUN_MODULES[@]}" ${VM_MODULES:-}; do
 		path=$(module_path "$moddir" "$name")
 		if [ -n "$path" ]; then
 			add_module_path "$moddir" "$path"
@@ -262,7 +314,7 @@ sh_quote() {
 }
 
 build_initramfs() {
-	local release=$1 ko=$2 tests=$3 out=$4 root applet
+	local release=$1 ko=$2 tests=$3 out=$4 root applet prog
 	root=$(dirname "$out")/initramfs
 	rm -rf "$root"
 	mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,run,etc,root,tests}
@@ -275,6 +327,9 @@ build_initramfs() {
 	install -m 755 "$LIB_DIR/guest-init.sh" "$root/init"
 	cp "$ko" "$root/$MODULE_NAME.ko"
 	cp -a "$tests"/. "$root/tests/"
+	for prog in "${RUN_HOST_PROGS[@]}"; do
+		stage_host_program "$prog" "$root"
+	done
 	stage_kernel_modules "$release" "$root/modules"
 	{
 		printf 'VM_RELEASE=%s\n' "$(sh_quote "$release")"
@@ -324,8 +379,8 @@ stream_console() {
 	local short=$1 log=$2 line
 	while IFS= read -r line || [ -n "$line" ]; do
 		line=${line//$'\r'/}
-		# Expected: the NIC's hub deliberately leads nowhere.
-		[[ $line == *"hub 0 is not connected to host network"* ]] && continue
+		# Expected: the NICs' hubs deliberately lead nowhere.
+		[[ $line == *"hub "*" is not connected to host network"* ]] && continue
 		printf '%s\n' "$line" >>"$log"
 		printf '[%s] %s\n' "$short" "$line"
 	done
@@ -354,7 +409,7 @@ boot() {
 		-append "$append" \
 		-serial stdio -serial "file:$marker" \
 		-netdev hubport,id=n0,hubid=0 -device virtio-net-pci,netdev=n0,romfile= \
-		</dev/null 2>&1 | stream_console "$short" "$log"
+		"${RUN_QEMU_ARGS[@]}" </dev/null 2>&1 | stream_console "$short" "$log"
 	BOOT_RC=${PIPESTATUS[0]}
 	set -e
 	BOOT_SECS=$(($(date +%s) - t0))
