@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * demo: /dev/iouring-pbuf from an application's point of view.
+ * send_demo [MiB]: /dev/iouring-pbuf from an application's point of view
+ * (the second part of `make demo`; `make demo DEMO=send` runs it alone).
  *
  *  1. probe the device through ioctl and io_uring (IOPBUF_CMD_PROBE);
  *  2. register a buffer and a ring whose entries name slices of it
@@ -49,7 +50,7 @@ struct sender {
 
 static void die(const char *what, int err)
 {
-	fprintf(stderr, "demo: %s: %s\n", what, strerror(err));
+	fprintf(stderr, "send_demo: %s: %s\n", what, strerror(err));
 	exit(1);
 }
 
@@ -371,6 +372,6 @@ int main(int argc, char **argv)
 	if (r.bad || r.bytes != s.bytes)
 		die("TCP data check", EPROTO);
 	sender_teardown(&s);
-	printf("demo: OK\n");
+	printf("send_demo: OK\n");
 	return 0;
 }
