@@ -13,7 +13,7 @@
 #            kernel: KASAN, KFENCE, UBSAN, lockdep, kmemleak, fail-nth;
 #            built once from linux-source-6.12 and cached
 #   fuzz     tools/fuzz on the debug kernel for FUZZ_SECONDS (120)
-#   demo     the README's demo in a 6.1 guest
+#   demo     the README's demo (make demo) in a 6.1 guest
 #   dkms     DKMS build, install and removal for the bookworm kernels
 #   deb      the Debian packages: build, install (DKMS builds the module),
 #            compile an example against the installed library, purge

@@ -29,6 +29,8 @@ PACKAGES=(
 	qemu-system-x86 busybox-static cpio xz-utils zstd debootstrap
 	# Userspace tests (static liburing.a), helpers.
 	liburing-dev python3 iproute2 git ca-certificates
+	# make demo: the HTTP client, copied into the guest with its libraries.
+	curl
 )
 
 missing_packages() {
