@@ -39,6 +39,8 @@ RUN_CMD=${VM_RUN:-}
 RUN_HOST_PROGS=()
 RUN_MODULES=()
 RUN_QEMU_ARGS=()
+RUN_TIMEOUT=0
+RUN_TEST_TIMEOUT=0
 DO_SETUP=1
 KEEP=0
 SCRATCH=
@@ -194,8 +196,10 @@ stage_run_program() {
 # bash file NAME.vm next to its source, sourced here. It may set
 # RUN_HOST_PROGS (host programs for the guest's /usr/bin, with their shared
 # libraries), RUN_MODULES (more kernel modules to load), RUN_QEMU_ARGS
-# (devices), and define run_prepare DEST, which stages further files into
-# the guest's /tests. tools/demo.vm is the example.
+# (devices), RUN_TIMEOUT and RUN_TEST_TIMEOUT (seconds, used where larger
+# than the defaults and VM_TIMEOUT/VM_TEST_TIMEOUT are unset), and define
+# run_prepare DEST, which stages further files into the guest's /tests.
+# tools/demo.vm is the example.
 load_run_spec() {
 	local path=$1 dest=$2 spec
 	case $path in
@@ -437,6 +441,11 @@ kernel_settings() {
 		K_APPEND="hung_task_panic=1 acpi=noirq"
 		;;
 	esac
+	# a --run spec may ask for more time than the defaults give
+	[ -n "$VM_USER_TIMEOUT" ] || [ "$RUN_TIMEOUT" -le "$K_TIMEOUT" ] ||
+		K_TIMEOUT=$RUN_TIMEOUT
+	[ -n "$VM_USER_TEST_TIMEOUT" ] || [ "$RUN_TEST_TIMEOUT" -le "$K_TEST_TIMEOUT" ] ||
+		K_TEST_TIMEOUT=$RUN_TEST_TIMEOUT
 }
 
 record() {
