@@ -98,14 +98,16 @@ nic_setup() {
 	in_ns ip link set lo up
 	in_ns ip addr add 10.99.0.2/24 dev "$CLI_IF"
 	in_ns ip link set "$CLI_IF" up
-	# e1000 link negotiation takes a moment after `up`
+	# e1000 link negotiation takes a moment after `up`; until then ping
+	# fails at once (no carrier), after that it waits up to a second
 	local i=0
 	while ! in_ns ping -c 1 -W 1 10.99.0.1 >/dev/null 2>&1; do
 		i=$((i + 1))
-		if [ "$i" -ge 30 ]; then
+		if [ "$i" -ge 50 ]; then
 			fail "nic: 10.99.0.1 unreachable from the client namespace"
 			return 1
 		fi
+		sleep 0.2
 	done
 	say "network: server on $SRV_IF 10.99.0.1, clients in their own namespace on $CLI_IF 10.99.0.2"
 }
@@ -124,7 +126,7 @@ client() {
 		args="$args -o $DL/$i.${spec%%:*} http://$host:$port/${spec%%:*}"
 	done
 	# shellcheck disable=SC2086 # a word list
-	"$@" curl -sS --fail --max-time 100 \
+	"$@" curl -sS --fail --max-time 300 \
 		-w '%{http_code} %{size_download} %{num_connects}\n' \
 		$args >"$DL/$i.w" 2>"$DL/$i.err"
 }
