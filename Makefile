@@ -5,7 +5,7 @@
 #   make                      build the module for the running kernel
 #   make KDIR=/lib/modules/R/build   ... or for kernel release R
 #   make check                every test tier (installs what is missing)
-#   make demo                 boot Debian's 6.1 in QEMU and run the demo
+#   make demo                 boot Debian's 6.1 in QEMU: the file server demo
 #   make help                 all targets
 
 KVER ?= $(shell uname -r)
