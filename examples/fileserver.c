@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * fileserver ROOT [PORT [N]]: a static file server whose file data is never
- * copied by the CPU. HTTP/1.1 GET and HEAD, Content-Length, keep-alive.
+ * fileserver ROOT [PORT [N]]: a static file server whose file data never
+ * passes through user space: one kernel copy from the page cache into the
+ * registered buffers, none on the way out where the NIC supports zero copy.
+ * HTTP/1.1 GET and HEAD, Content-Length, keep-alive.
  * Each connection slot owns a registered buffer (index = slot): CHUNKS
  * chunks and a header area, named by the entries of two REGBUF rings. The
  * read ring holds the free chunks, IOPBUF_CMD_READ (bundle) reads the file
