@@ -18,6 +18,10 @@
 #include "generated/compat_autoconf.h"
 
 #include <linux/io_uring.h>
+#ifdef HAVE_IOU_RING_REFS
+#include <linux/io_uring_types.h>
+#include <linux/percpu-refcount.h>
+#endif
 #ifdef HAVE_IOU_CMD_H
 #include <linux/io_uring/cmd.h>
 #endif
@@ -82,7 +86,8 @@ static inline bool pbuf_tw_dead(unsigned int issue_flags)
 
 /*
  * Cancellation by io_uring (ring or task exit) exists from 6.7. Older kernels
- * never ask; the module's exit monitor and IOPBUF_IOC_CANCEL cover them.
+ * never ask; the module's exit monitor (task exit, ring teardown: see
+ * pbuf_cmd_ring_dying()) and IOPBUF_IOC_CANCEL cover them.
  */
 static inline bool pbuf_cmd_is_cancel(unsigned int issue_flags)
 {
@@ -98,6 +103,23 @@ static inline void pbuf_cmd_mark_cancelable(struct io_uring_cmd *cmd,
 {
 #ifdef HAVE_IOU_CANCEL
 	io_uring_cmd_mark_cancelable(cmd, issue_flags);
+#endif
+}
+
+/*
+ * Whether the io_uring instance @cmd was submitted to is being torn down
+ * (its last fd closed). Only kernels that cannot ask commands to cancel
+ * need to know: there a waiting command would keep the ring's exit work
+ * waiting for ever (and warning after five minutes), so the exit monitor
+ * cancels it. The request holds the instance alive until the command
+ * completes, so its refs can be read while the command is in flight.
+ */
+static inline bool pbuf_cmd_ring_dying(struct io_uring_cmd *cmd)
+{
+#if !defined(HAVE_IOU_CANCEL) && defined(HAVE_IOU_RING_REFS)
+	return percpu_ref_is_dying(&cmd_to_io_kiocb(cmd)->ctx->refs);
+#else
+	return false;
 #endif
 }
 

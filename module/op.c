@@ -24,8 +24,9 @@
  *
  * Exit: io_uring from 6.7 asks cancelable commands to cancel (ring or task
  * exit). 6.1 never does, and a parked command would make the exiting task
- * wait forever, so a monitor checks the submitters of waiting commands
- * for PF_EXITING and cancels theirs.
+ * (or the closed ring's exit work) wait forever, so a monitor checks the
+ * waiting commands for a submitter with PF_EXITING or a ring being torn
+ * down, and cancels them.
  */
 #include <linux/file.h>
 #include <linux/sched/signal.h>
@@ -400,7 +401,8 @@ static void pbuf_monitor_fn(struct work_struct *work)
 
 	spin_lock(&pbuf_ops_lock);
 	list_for_each_entry(op, &pbuf_ops, monitor_node) {
-		if (READ_ONCE(op->task->flags) & PF_EXITING)
+		if (READ_ONCE(op->task->flags) & PF_EXITING ||
+		    pbuf_cmd_ring_dying(op->cmd))
 			pbuf_op_cancel(op);
 	}
 	again = !list_empty(&pbuf_ops);

@@ -65,6 +65,16 @@ struct task_struct *pbuf_probe(struct io_uring_cmd *cmd);
 struct task_struct *pbuf_probe(struct io_uring_cmd *cmd) { return io_uring_cmd_get_task(cmd); }
 C
 
+probe IOU_RING_REFS "the io_uring instance of a request (io_ring_ctx.refs) in <linux/io_uring_types.h> (6.1)" <<'C'
+#include <linux/io_uring_types.h>
+#include <linux/percpu-refcount.h>
+bool pbuf_probe(struct io_uring_cmd *cmd);
+bool pbuf_probe(struct io_uring_cmd *cmd)
+{
+	return percpu_ref_is_dying(&cmd_to_io_kiocb(cmd)->ctx->refs);
+}
+C
+
 probe IOU_CANCEL "cancelable uring_cmds, IO_URING_F_CANCEL (528ce6781726, 6.7)" <<'C'
 #include <linux/io_uring.h>
 #if __has_include(<linux/io_uring/cmd.h>)
