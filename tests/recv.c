@@ -1161,7 +1161,7 @@ out:
 
 /*
  * Closing the io_uring instance with a waiting receive, after
- * IOPBUF_IOC_CANCEL (what the uAPI asks for before 6.7): the ring exits,
+ * IOPBUF_IOC_CANCEL (allowed on any kernel): the ring exits,
  * the counters return to 0, the provided-buffer ring is untouched and
  * the socket data sent afterwards is still there.
  */
@@ -1191,21 +1191,19 @@ out:
 }
 
 /*
- * From 6.7 io_uring itself asks cancelable uring_cmds to cancel when the
- * ring exits (io_uring_try_cancel_uring_cmd): closing the ring with a
- * waiting receive and no IOPBUF_IOC_CANCEL must not leave it in flight.
+ * Closing the ring with a waiting receive and no IOPBUF_IOC_CANCEL must not
+ * leave it in flight: from 6.7 io_uring asks cancelable uring_cmds to
+ * cancel (io_uring_try_cancel_uring_cmd); before, the module's exit
+ * monitor sees the ring's references dying. Both with io_uring's task work
+ * and with DEFER_TASKRUN, whose work only the (now absent) submitter runs.
  */
-static void ring_close_cancels(void)
+static void ring_close_cancels_flags(unsigned int flags)
 {
 	long base = h_sysfs_read("inflight");
 	struct fx f;
 
-	if (!t_kernel_at_least(6, 7)) {
-		h_skip("io_uring cancels uring_cmds on ring exit from 6.7 only");
-		return;
-	}
-	if (!fx_init(&f, 1024) || !t_ring_init(&f.r, f.dev, 1, BGID, 0, 0) ||
-	    !t_tcp_pair(f.fds))
+	if (!fx_init_flags(&f, 1024, flags) ||
+	    !t_ring_init(&f.r, f.dev, 1, BGID, 0, 0) || !t_tcp_pair(f.fds))
 		goto out;
 	t_ring_fill(&f.r, f.data, 1, 1024, 0);
 	if (!fx_start_recv(&f, f.fds[0], 0, 0, 1) || !t_no_cqe(&f.uring))
@@ -1215,8 +1213,23 @@ static void ring_close_cancels(void)
 	t_global_inflight_is(base, 5000);
 	EXPECT_EQ(t_ctx_inflight(f.dev), 0);
 	EXPECT_HEAD(&f.r, 0);
+	/* the receive is gone: data sent now stays in the socket */
+	if (!t_write_pat(f.fds[1], 0, 10))
+		goto out;
+	EXPECT_EQ(t_sock_queued(f.fds[0]), 10);
 out:
 	fx_fini(&f);
+}
+
+static void ring_close_cancels(void)
+{
+	ring_close_cancels_flags(0);
+}
+
+static void ring_close_cancels_defer(void)
+{
+	ring_close_cancels_flags(IORING_SETUP_SINGLE_ISSUER |
+				 IORING_SETUP_DEFER_TASKRUN);
 }
 
 /* The child of sigkill_child: a receive that waits forever. */
@@ -1576,6 +1589,7 @@ int main(void)
 	RUN(cancel_waiting);
 	RUN(ring_close_after_cancel);
 	RUN(ring_close_cancels);
+	RUN(ring_close_cancels_defer);
 	RUN(sigkill_child);
 
 	RUN(err_args);
