@@ -272,9 +272,10 @@ struct iopbuf_stats {
 /*
  * IOPBUF_IOC_CANCEL: complete every command of this context that is waiting
  * (for data, for socket space) with -ECANCELED. Returns how many it
- * cancelled. Process exit cancels them by itself; before closing an
- * io_uring instance that still has such commands on a kernel older than
- * 6.7 (which cannot ask the module to cancel), call this first.
+ * cancelled. Process exit and closing the io_uring instance cancel them
+ * by themselves (on kernels older than 6.7, which cannot ask the module,
+ * within about 50 ms); this is for an application that wants them back
+ * now.
  */
 #define IOPBUF_IOC_CANCEL		_IO(IOPBUF_IOC_MAGIC, 0x08)
 
