@@ -69,7 +69,7 @@ static bool fx_init(struct fx *f)
 
 /*
  * Cancel and reap whatever a failed case left in flight, so that the ring
- * can go (6.1 cannot cancel commands on ring exit by itself).
+ * can go at once and the next case starts with nothing in flight.
  */
 static void fx_drain(struct fx *f)
 {
