@@ -52,7 +52,12 @@
  * native SEND_ZC, IOPBUF_CMD_PROBE, plain system calls); see
  * b_bvec_bench().
  *
- * Output: "BENCHINFO,..." "BENCH,..." "BVEC,..." "BVECREG,..." CSV lines
+ * A third part (-o lend) sends a file to a socket in chunks through a lent
+ * buffer (IOPBUF_CMD_LEND: READ then zero-copy SEND), against read() +
+ * send() and sendfile(); see l_bench().
+ *
+ * Output: "BENCHINFO,..." "BENCH,..." "BVEC,..." "BVECREG,..." "LENDINFO,..."
+ * "LEND,..." CSV lines
  * (parsed by scripts/bench.sh from the guest console) and a table.
  * tests/bench_smoke.c builds this file with BENCH_NO_MAIN and runs it tiny.
  */
@@ -77,6 +82,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <netinet/udp.h>
 #include <linux/errqueue.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
@@ -85,6 +91,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -93,6 +100,8 @@
 #include <sys/utsname.h>
 #include <liburing.h>
 #include <linux/iouring_pbuf.h>
+/* the library's LEND prep helpers (header-only; tools/ links no lib) */
+#include "../lib/include/iopbuf.h"
 
 #ifndef SO_ZEROCOPY
 #define SO_ZEROCOPY		60
@@ -180,6 +189,10 @@ struct b_opts {
 	bool tcp_loopback;		/* TCP over loopback, no namespace */
 	bool nagle;			/* leave TCP_NODELAY off */
 	bool diag;			/* the 4 KiB vs 2 MiB page pass */
+	bool lend;			/* run the lending benchmark (-o lend) */
+	unsigned int chunks[B_MAX_PAYLOADS];	/* its chunk sizes */
+	unsigned int nr_chunks;
+	size_t file_bytes;		/* its file */
 };
 
 /* One timed run of one mode in one cell. */
@@ -1914,33 +1927,666 @@ out:
 }
 
 /* ------------------------------------------------------------------------
+ * Lending: a file sent to a socket in chunks (-o lend)
+ *
+ * The same page-cache file (tmpfs: the guest has no disk, and a static
+ * file server's files are in the page cache anyway) goes to the same
+ * socket in chunks of the same size, three ways:
+ *
+ *   chain     one IOPBUF_CMD_LEND per chunk: a slice of a registered buffer
+ *             lent to [READ file -> slice, SEND slice -> socket, zero copy];
+ *             qd chunks in flight, each on its own slice (the completion
+ *             comes once the stack released the pages, so the slice is
+ *             free again then)
+ *   readsend  pread() into a user buffer, then send() it: two copies
+ *   sendfile  sendfile(): the page-cache pages go to the socket by
+ *             reference, no copy on the sender
+ *
+ * and, to show where the chain's CPU goes, its two halves and theirs:
+ *
+ *   lendsend  IOPBUF_CMD_LEND [SEND] of a slice that is already filled
+ *   send      send() of a user buffer that is already filled
+ *   lendread  IOPBUF_CMD_LEND [READ] into a slice, no socket (path "file")
+ *   pread     pread() into a user buffer, no socket (path "file")
+ *
+ * Paths as the send matrix: the UDP sink (64 KiB becomes 60 KiB, larger
+ * chunks do not fit a datagram; sendfile runs under UDP_CORK so that a
+ * chunk is one datagram, as it is for the others) and TCP to the receiver
+ * in the other namespace. Sender CPU as in b_run_one(); besides, the
+ * packets the interface transmitted, which shows one datagram per chunk
+ * on UDP. Repetitions rotate the methods within a cell as b_matrix() does.
+ */
+
+enum l_method { L_CHAIN, L_READSEND, L_SENDFILE, L_LENDSEND, L_SEND,
+		L_LENDREAD, L_PREAD, L_NR_METHODS };
+static const char *const l_method_name[L_NR_METHODS] = {
+	"chain", "readsend", "sendfile", "lendsend", "send", "lendread", "pread",
+};
+#define L_SOCK_METHODS	5		/* the first five need a socket */
+#define L_FILE_PATH	B_NR_PATHS	/* no socket: the read halves */
+
+static bool l_uses_module(enum l_method m)
+{
+	return m == L_CHAIN || m == L_LENDSEND || m == L_LENDREAD;
+}
+
+/* One timed run of one method. */
+struct l_result {
+	int path;			/* enum b_path, or L_FILE_PATH */
+	enum l_method method;
+	unsigned int chunk;
+	unsigned int rep;
+	unsigned long long bytes, chunks, notifs, copied, pkts;
+	double wall, cpu, busy, softirq, probe_ns;
+	int err;
+};
+
+static struct {
+	int dev;
+	struct io_uring ring;		/* CQE32, as B.ring */
+	unsigned int ring_flags;
+	bool ring_ok;
+	int file;
+	size_t file_len;
+	unsigned char *slots;		/* registered buffer 0: qd slots */
+	size_t slot_len, slots_len;
+	unsigned char *ubuf;		/* the user buffer of read()/send() */
+	struct iopbuf_lend chain[B_MAX_QD];
+	__s64 results[B_MAX_QD][2];
+	struct l_result *res;
+	size_t nres, capres;
+} L = { .dev = -1, .file = -1 };
+
+struct l_run {
+	int path;
+	enum l_method method;
+	unsigned int chunk;
+	int sock;
+	size_t off;			/* next file offset */
+	unsigned int inflight;
+	bool slot_busy[B_MAX_QD];
+	unsigned long long bytes, chunks, notifs, copied;
+	int err;
+	__u64 tag;
+};
+
+static const char *l_path_name(int path)
+{
+	return path == L_FILE_PATH ? "file" : b_path_name[path];
+}
+
+/* The next chunk's file offset; the walk wraps at the end of the file. */
+static size_t l_next_off(struct l_run *r)
+{
+	size_t off;
+
+	if (r->off + r->chunk > L.file_len)
+		r->off = 0;
+	off = r->off;
+	r->off += r->chunk;
+	return off;
+}
+
+/* The chain of @r's method on slot @s; the next file chunk for READs. */
+static void l_prep(struct l_run *r, struct io_uring_sqe *sqe, unsigned int s)
+{
+	struct iopbuf_lend *lend = &L.chain[s];
+	unsigned int dir = 0;
+
+	if (r->method != L_LENDSEND)
+		dir |= IOPBUF_LEND_DIR_IN;
+	if (r->method != L_LENDREAD)
+		dir |= IOPBUF_LEND_DIR_OUT;
+	iopbuf_lend_init(lend, IOPBUF_LEND_SRC_REGBUF, dir,
+			 iopbuf_regbuf_encode(0, (__u64)s * L.slot_len),
+			 r->chunk, 0);
+	if (r->method != L_LENDSEND)
+		iopbuf_lend_add(lend, IOPBUF_LEND_OP_READ, L.file, l_next_off(r),
+				0, r->chunk);
+	/* len 0: what the READ moved, or the whole slice without one */
+	if (r->method != L_LENDREAD)
+		iopbuf_lend_add(lend, IOPBUF_LEND_OP_SEND, r->sock, 0, 0, 0);
+	lend->results = (__u64)(uintptr_t)L.results[s];
+	iopbuf_prep_lend(sqe, L.dev, lend);
+	io_uring_sqe_set_data64(sqe, r->tag << 8 | s);
+	r->slot_busy[s] = true;
+}
+
+static void l_handle_cqe(struct l_run *r, struct io_uring_cqe *cqe)
+{
+	unsigned int s = cqe->user_data & 0xff;
+	const struct iopbuf_lend *lend = &L.chain[s];
+
+	if (cqe->user_data >> 8 != r->tag || s >= B_MAX_QD)
+		return;		/* not ours (cannot happen after a clean drain) */
+	r->slot_busy[s] = false;
+	r->inflight--;
+	if (cqe->res < 0) {
+		r->err = -cqe->res;
+		return;
+	}
+	/* the last secondary's bytes: what reached the socket (or the slice) */
+	r->bytes += L.results[s][lend->nr_ops - 1];
+	r->chunks++;
+	if (iopbuf_cqe_zc(cqe)) {
+		r->notifs++;
+		r->copied += iopbuf_cqe_zc_copied(cqe);
+	}
+}
+
+/* Module methods: keep qd chains in flight until b_stop. */
+static void l_loop_uring(struct l_run *r)
+{
+	while (!b_stop && !r->err) {
+		struct io_uring_cqe *cqe;
+		unsigned int s, head, n = 0;
+		int ret;
+
+		for (s = 0; s < B.o.qd && r->inflight < B.o.qd; s++) {
+			struct io_uring_sqe *sqe;
+
+			if (r->slot_busy[s])
+				continue;
+			sqe = io_uring_get_sqe(&L.ring);
+			if (!sqe)
+				break;
+			l_prep(r, sqe, s);
+			r->inflight++;
+		}
+		ret = io_uring_submit_and_wait(&L.ring, 1);
+		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
+			r->err = -ret;
+			break;
+		}
+		io_uring_for_each_cqe(&L.ring, head, cqe) {
+			l_handle_cqe(r, cqe);
+			n++;
+		}
+		io_uring_cq_advance(&L.ring, n);
+	}
+}
+
+static int l_drain_uring(struct l_run *r)
+{
+	while (r->inflight) {
+		struct __kernel_timespec ts = { .tv_sec = 10 };
+		struct io_uring_cqe *cqe;
+		int ret;
+
+		io_uring_submit(&L.ring);
+		ret = io_uring_wait_cqe_timeout(&L.ring, &cqe, &ts);
+		if (ret == -EINTR)
+			continue;
+		if (ret) {
+			b_err("lend %s %s %u: %u chains never completed: %s",
+			      l_method_name[r->method], l_path_name(r->path),
+			      r->chunk, r->inflight, strerror(-ret));
+			return ret;
+		}
+		l_handle_cqe(r, cqe);
+		io_uring_cqe_seen(&L.ring, cqe);
+	}
+	return 0;
+}
+
+/* All of @len bytes of @buf to the socket; the timer may cut a send short. */
+static int l_send_all(struct l_run *r, const unsigned char *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = send(r->sock, buf + done, len - done, 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		done += n;
+	}
+	r->bytes += done;
+	return 0;
+}
+
+static int l_pread_all(struct l_run *r, unsigned char *buf)
+{
+	size_t off = l_next_off(r), done = 0;
+
+	while (done < r->chunk) {
+		ssize_t n = pread(L.file, buf + done, r->chunk - done, off + done);
+
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			return n ? -errno : -ENODATA;
+		}
+		done += n;
+	}
+	return 0;
+}
+
+/*
+ * sendfile(); UDP under UDP_CORK, or a kernel whose splice hands the
+ * socket one page at a time without MSG_MORE (6.1) sends a datagram per
+ * page instead of one per chunk.
+ */
+static int l_sendfile(struct l_run *r)
+{
+	off_t off = l_next_off(r);
+	size_t done = 0;
+	int on = 1, off_ = 0;
+
+	if (r->path == B_UDP &&
+	    setsockopt(r->sock, IPPROTO_UDP, UDP_CORK, &on, sizeof(on)))
+		return -errno;
+	while (done < r->chunk) {
+		ssize_t n = sendfile(r->sock, L.file, &off, r->chunk - done);
+
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			return n ? -errno : -ENODATA;
+		}
+		done += n;
+	}
+	if (r->path == B_UDP &&
+	    setsockopt(r->sock, IPPROTO_UDP, UDP_CORK, &off_, sizeof(off_)))
+		return -errno;
+	r->bytes += done;
+	return 0;
+}
+
+/* The methods without the module, one chunk at a time, until b_stop. */
+static void l_loop_sync(struct l_run *r)
+{
+	while (!b_stop && !r->err) {
+		int ret = 0;
+
+		switch (r->method) {
+		case L_READSEND:
+			ret = l_pread_all(r, L.ubuf);
+			if (!ret)
+				ret = l_send_all(r, L.ubuf, r->chunk);
+			break;
+		case L_SEND:
+			ret = l_send_all(r, L.ubuf, r->chunk);
+			break;
+		case L_SENDFILE:
+			ret = l_sendfile(r);
+			break;
+		default:	/* L_PREAD */
+			ret = l_pread_all(r, L.ubuf);
+			if (!ret)
+				r->bytes += r->chunk;
+			break;
+		}
+		if (ret) {
+			r->err = -ret;
+			break;
+		}
+		r->chunks++;
+	}
+}
+
+static void l_loop(struct l_run *r)
+{
+	if (l_uses_module(r->method))
+		l_loop_uring(r);
+	else
+		l_loop_sync(r);
+}
+
+/* Packets the path's interface transmitted so far (0 if unknown). */
+static unsigned long long l_tx_packets(int path)
+{
+	const char *ifname = path == B_UDP ? B_DUMMY_IF :
+			     strcmp(B.tcp_kind, "loopback") ? B_VETH_A : "lo";
+	unsigned long long v = 0;
+	char p[96];
+	FILE *f;
+
+	if (path == L_FILE_PATH)
+		return 0;
+	snprintf(p, sizeof(p), "/sys/class/net/%s/statistics/tx_packets", ifname);
+	f = fopen(p, "r");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu", &v) != 1)
+		v = 0;
+	fclose(f);
+	return v;
+}
+
+static struct l_result *l_new_result(void)
+{
+	if (L.nres == L.capres) {
+		size_t cap = L.capres ? 2 * L.capres : 64;
+		struct l_result *n = realloc(L.res, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		L.res = n;
+		L.capres = cap;
+	}
+	memset(&L.res[L.nres], 0, sizeof(L.res[0]));
+	return &L.res[L.nres++];
+}
+
+static void l_print_result(const struct l_result *x)
+{
+	printf("LEND,%s,%s,%u,%s,%u,%llu,%.6f,%llu,%.6f,%.4f,%.4f,%llu,%llu,%llu,%d,%.0f\n",
+	       B.kernel, l_path_name(x->path), x->chunk,
+	       l_method_name[x->method], x->rep, x->bytes, x->wall, x->chunks,
+	       x->cpu, x->busy, x->softirq, x->notifs, x->copied, x->pkts,
+	       x->err, x->probe_ns);
+}
+
+/* Warm up, measure, drain: one row, as b_run_one(). */
+static int l_run_one(int path, enum l_method method, unsigned int chunk,
+		     unsigned int rep)
+{
+	struct l_run r = { .path = path, .method = method, .chunk = chunk,
+			   .sock = -1 };
+	/* b_socket() and b_close() for the socket: a plain one */
+	struct b_run br = { .path = path, .mode = B_SEND, .fd = -1 };
+	double t0, t1, c0, c1, busy0, busy1, si0, si1, probe;
+	unsigned long long p0, p1;
+	struct l_result *x;
+	int ret;
+
+	r.tag = ++B.gen & 0xffffffffffffffULL;
+	if (path != L_FILE_PATH) {
+		ret = b_socket(&br);
+		if (ret < 0) {
+			b_err("lend %s %s: socket: %s", l_method_name[method],
+			      l_path_name(path), strerror(-ret));
+			return ret;
+		}
+		br.fd = r.sock = ret;
+	}
+
+	probe = b_probe();
+	b_arm(B.o.warm_ms);
+	l_loop(&r);
+	r.bytes = r.chunks = r.notifs = r.copied = 0;
+	p0 = l_tx_packets(path);
+	b_cpu_stat(B.o.tx_cpu, &busy0, &si0);
+	c0 = b_thread_cpu();
+	t0 = b_now();
+	b_arm(B.o.run_ms);
+	if (!r.err)
+		l_loop(&r);
+	b_disarm();
+	if (l_uses_module(method) && l_drain_uring(&r))
+		r.err = r.err ?: ETIME;
+	t1 = b_now();
+	c1 = b_thread_cpu();
+	b_cpu_stat(B.o.tx_cpu, &busy1, &si1);
+	p1 = l_tx_packets(path);
+	probe = (probe + b_probe()) / 2;
+	b_close(&br);
+
+	x = l_new_result();
+	if (!x)
+		return -ENOMEM;
+	x->path = path;
+	x->method = method;
+	x->chunk = chunk;
+	x->rep = rep;
+	x->bytes = r.bytes;
+	x->chunks = r.chunks;
+	x->notifs = r.notifs;
+	x->copied = r.copied;
+	x->pkts = p1 - p0;
+	x->wall = t1 - t0;
+	x->cpu = c1 - c0;
+	x->busy = busy1 - busy0;
+	x->softirq = si1 - si0;
+	x->probe_ns = probe;
+	x->err = r.err;
+	l_print_result(x);
+	if (r.err) {
+		b_err("lend %s %s %u: %s", l_method_name[method],
+		      l_path_name(path), chunk, strerror(r.err));
+		/* chains may be left in the ring: nothing after is valid */
+		if (r.inflight)
+			return -EIO;
+	}
+	return 0;
+}
+
+/* Registered slots, the user buffer, the file, a ring of our own. */
+static int l_setup(void)
+{
+	struct iovec iov;
+	struct iopbuf_buf_reg breg = { .iovs = (uintptr_t)&iov, .nr = 1 };
+	char path[] = "/tmp/iopbuf-bench-lend-XXXXXX";
+	unsigned int i;
+	size_t done;
+	int ret;
+
+	for (i = 0; i < B.o.nr_chunks; i++)
+		if (B.o.chunks[i] > L.slot_len)
+			L.slot_len = B.o.chunks[i];
+	L.slot_len = (L.slot_len + 4095) & ~4095UL;
+	L.slots_len = L.slot_len * B.o.qd;
+	L.slots = b_map(L.slots_len, false);
+	L.ubuf = b_map(L.slot_len, false);
+	L.file_len = B.o.file_bytes & ~(B_MiB - 1);
+	if (L.file_len < L.slot_len)
+		L.file_len = L.slot_len;
+	if (!L.slots || !L.ubuf)
+		return -ENOMEM;
+	memset(L.slots, 0x5a, L.slots_len);
+	memset(L.ubuf, 0xa5, L.slot_len);
+
+	/* the file, in the page cache (tmpfs) and unlinked at once */
+	L.file = mkostemp(path, O_CLOEXEC);
+	if (L.file < 0)
+		return -errno;
+	unlink(path);
+	for (done = 0; done < L.file_len; done += L.slot_len)
+		if (pwrite(L.file, L.ubuf, L.slot_len, done) != (ssize_t)L.slot_len)
+			return -EIO;
+
+	L.dev = open(IOPBUF_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	if (L.dev < 0)
+		return -errno;
+	iov = (struct iovec){ L.slots, L.slots_len };
+	if (ioctl(L.dev, IOPBUF_IOC_REGISTER_BUFFERS, &breg))
+		return -errno;
+	/* as B.ring: CQE32 for the module, DEFER_TASKRUN where there is one */
+	L.ring_flags = IORING_SETUP_CQE32 | IORING_SETUP_SINGLE_ISSUER |
+		       IORING_SETUP_DEFER_TASKRUN;
+	ret = io_uring_queue_init(64, &L.ring, L.ring_flags);
+	if (ret == -EINVAL) {
+		L.ring_flags = IORING_SETUP_CQE32 | IORING_SETUP_COOP_TASKRUN;
+		ret = io_uring_queue_init(64, &L.ring, L.ring_flags);
+	}
+	if (ret)
+		return ret;
+	L.ring_ok = true;
+	return 0;
+}
+
+static void l_teardown(void)
+{
+	if (L.ring_ok)
+		io_uring_queue_exit(&L.ring);
+	L.ring_ok = false;
+	if (L.dev >= 0)
+		close(L.dev);
+	if (L.file >= 0)
+		close(L.file);
+	L.dev = L.file = -1;
+	if (L.slots)
+		munmap(L.slots, L.slots_len);
+	if (L.ubuf)
+		munmap(L.ubuf, L.slot_len);
+	L.slots = L.ubuf = NULL;
+}
+
+/* Median and range over the repetitions of num / den, paired by repetition. */
+static bool l_ratio(int path, unsigned int chunk, enum l_method num,
+		    enum l_method den, double *med, double *lo, double *hi)
+{
+	double v[64];
+	unsigned int n = 0;
+	size_t i, j;
+
+	for (i = 0; i < L.nres; i++) {
+		const struct l_result *a = &L.res[i];
+
+		if (a->path != path || a->chunk != chunk || a->method != num ||
+		    a->err || !a->bytes)
+			continue;
+		for (j = 0; j < L.nres && n < 64; j++) {
+			const struct l_result *b = &L.res[j];
+
+			if (b->path != path || b->chunk != chunk ||
+			    b->method != den || b->rep != a->rep || b->err ||
+			    !b->bytes || !b->cpu)
+				continue;
+			v[n++] = (a->cpu / a->bytes) / (b->cpu / b->bytes);
+		}
+	}
+	if (!n)
+		return false;
+	*lo = INFINITY;
+	*hi = 0;
+	for (i = 0; i < n; i++) {
+		*lo = v[i] < *lo ? v[i] : *lo;
+		*hi = v[i] > *hi ? v[i] : *hi;
+	}
+	*med = b_median(v, n);
+	return true;
+}
+
+static void l_table(void)
+{
+	double cpg[64], mbs[64], med, lo, hi;
+	unsigned int ci, n;
+	int p, m;
+	size_t i;
+
+	printf("\n%-4s %-7s %-9s %14s %17s %9s %8s %8s\n", "path", "chunk",
+	       "method", "cpu s/GiB", "(min..max)", "MiB/s", "copied", "pkt/chk");
+	for (p = 0; p <= L_FILE_PATH; p++)
+		for (ci = 0; ci < B.o.nr_chunks; ci++) {
+			unsigned int chunk = p == L_FILE_PATH ? B.o.chunks[ci] :
+					     b_path_payload(p, B.o.chunks[ci]);
+
+			for (m = 0; m < L_NR_METHODS && chunk; m++) {
+				unsigned long long nt = 0, cp = 0, pk = 0, ch = 0;
+				char share[16], ppc[16];
+
+				lo = INFINITY;
+				hi = 0;
+				n = 0;
+				for (i = 0; i < L.nres && n < 64; i++) {
+					const struct l_result *x = &L.res[i];
+
+					if (x->path != p || x->chunk != chunk ||
+					    x->method != (enum l_method)m ||
+					    x->err || !x->bytes)
+						continue;
+					cpg[n] = x->cpu / (x->bytes / B_GiB);
+					mbs[n] = x->bytes / B_MiB / x->wall;
+					lo = cpg[n] < lo ? cpg[n] : lo;
+					hi = cpg[n] > hi ? cpg[n] : hi;
+					nt += x->notifs;
+					cp += x->copied;
+					pk += x->pkts;
+					ch += x->chunks;
+					n++;
+				}
+				if (!n)
+					continue;
+				snprintf(share, sizeof(share), "-");
+				if (nt)
+					snprintf(share, sizeof(share), "%.0f%%",
+						 100.0 * cp / nt);
+				snprintf(ppc, sizeof(ppc), "-");
+				if (p != L_FILE_PATH && ch)
+					snprintf(ppc, sizeof(ppc), "%.2f",
+						 (double)pk / ch);
+				printf("%-4s %-7u %-9s %14.3f %8.3f..%-8.3f %9.0f %8s %8s\n",
+				       l_path_name(p), chunk, l_method_name[m],
+				       b_median(cpg, n), lo, hi, b_median(mbs, n),
+				       share, ppc);
+			}
+			if (p == L_FILE_PATH || !chunk)
+				continue;
+			if (l_ratio(p, chunk, L_CHAIN, L_READSEND, &med, &lo, &hi))
+				printf("%-4s %-7u chain/readsend CPU per GiB %.2f (%.2f..%.2f)\n",
+				       l_path_name(p), chunk, med, lo, hi);
+			if (l_ratio(p, chunk, L_CHAIN, L_SENDFILE, &med, &lo, &hi))
+				printf("%-4s %-7u chain/sendfile CPU per GiB %.2f (%.2f..%.2f)\n",
+				       l_path_name(p), chunk, med, lo, hi);
+		}
+}
+
+/*
+ * Repetitions of paths x chunks; within a cell the methods run back to
+ * back in an order rotated from one repetition to the next (b_matrix()).
+ */
+static int l_bench(void)
+{
+	unsigned int rep, ci, k, nm;
+	int p, ret;
+
+	ret = l_setup();
+	if (ret) {
+		b_err("lend: setup: %s", strerror(-ret));
+		l_teardown();
+		return ret;
+	}
+	printf("LENDINFO,%s,qd=%u,run_ms=%u,warm_ms=%u,reps=%u,file_bytes=%zu,slot_bytes=%zu,ring_flags=0x%x,tcp=%s\n",
+	       B.kernel, B.o.qd, B.o.run_ms, B.o.warm_ms, B.o.reps, L.file_len,
+	       L.slot_len, L.ring_flags, B.tcp_kind ? B.tcp_kind : "none");
+	printf("LENDHDR,kernel,path,chunk,method,rep,bytes,wall_s,chunks,cpu_s,cpu_busy_s,softirq_s,notifs,copied,tx_packets,err,probe_ns\n");
+	for (rep = 0; rep < B.o.reps && !ret; rep++) {
+		b_log("lend: repetition %u of %u", rep + 1, B.o.reps);
+		for (p = 0; p <= L_FILE_PATH && !ret; p++) {
+			if ((p == B_UDP && !B.udp_ok) || (p == B_TCP && !B.tcp_ok) ||
+			    (p < L_FILE_PATH && !(B.o.paths & (1U << p))))
+				continue;
+			nm = p == L_FILE_PATH ? L_NR_METHODS - L_SOCK_METHODS :
+						L_SOCK_METHODS;
+			for (ci = 0; ci < B.o.nr_chunks && !ret; ci++) {
+				unsigned int chunk = p == L_FILE_PATH ? B.o.chunks[ci] :
+						     b_path_payload(p, B.o.chunks[ci]);
+
+				for (k = 0; k < nm && chunk; k++) {
+					enum l_method m = (k + rep + ci) % nm;
+
+					if (p == L_FILE_PATH)
+						m += L_SOCK_METHODS;
+					if (l_run_one(p, m, chunk, rep) == -EIO) {
+						ret = -EIO;
+						break;
+					}
+				}
+			}
+		}
+	}
+	if (B.o.table)
+		l_table();
+	l_teardown();
+	return ret;
+}
+
+/* ------------------------------------------------------------------------
  * Setup and options
  */
 
-static int b_setup(void)
+/* The send matrix's buffers, registered with the module and io_uring. */
+static int b_setup_matrix(void)
 {
 	struct iovec iov[B_NR_TEMPS];
 	struct iopbuf_buf_reg breg = { .iovs = (uintptr_t)iov, .nr = B_NR_TEMPS };
 	size_t cold_len;
-	struct utsname u;
-	int t;
-	struct sigaction sa = { .sa_handler = b_on_alarm };
-	int ret;
-
-	uname(&u);
-	snprintf(B.kernel, sizeof(B.kernel), "%s", u.release);
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGALRM, &sa, NULL);	/* no SA_RESTART: wake blocked calls */
-	B.dev = B.lfd = B.ns_main = B.ns_peer = -1;
-	B.hugepages_orig = -1;
-
-	B.dev = open(IOPBUF_DEVICE_PATH, O_RDWR | O_CLOEXEC);
-	if (B.dev < 0 || ioctl(B.dev, IOPBUF_IOC_PROBE, &B.probe)) {
-		b_err("%s: %s", IOPBUF_DEVICE_PATH, strerror(errno));
-		return -errno;
-	}
-	if (!B.o.matrix)
-		return 0;
+	int t, ret;
 
 	/*
 	 * hot: one payload-sized buffer; cold: a walk over more than the
@@ -1997,6 +2643,34 @@ static int b_setup(void)
 		return ret;
 	}
 	B.ring_ok = true;
+	return 0;
+}
+
+static int b_setup(void)
+{
+	struct utsname u;
+	struct sigaction sa = { .sa_handler = b_on_alarm };
+	int ret;
+
+	uname(&u);
+	snprintf(B.kernel, sizeof(B.kernel), "%s", u.release);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);	/* no SA_RESTART: wake blocked calls */
+	B.dev = B.lfd = B.ns_main = B.ns_peer = -1;
+	B.hugepages_orig = -1;
+
+	B.dev = open(IOPBUF_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	if (B.dev < 0 || ioctl(B.dev, IOPBUF_IOC_PROBE, &B.probe)) {
+		b_err("%s: %s", IOPBUF_DEVICE_PATH, strerror(errno));
+		return -errno;
+	}
+	if (B.o.matrix) {
+		ret = b_setup_matrix();
+		if (ret)
+			return ret;
+	}
+	if (!B.o.matrix && !B.o.lend)
+		return 0;
 
 	ret = b_udp_setup();
 	if (ret)
@@ -2006,7 +2680,7 @@ static int b_setup(void)
 		b_err("TCP receiver: %s; TCP path skipped", strerror(-ret));
 
 	/* SEND_ZC with REPORT_USAGE: a probe send to the sink */
-	if (B.udp_ok) {
+	if (B.udp_ok && B.ring_ok) {
 		struct b_run r = { .path = B_UDP, .temp = B_HOT, .mode = B_SENDZC,
 				   .payload = 64, .nbufs = 1, .slice = 64 };
 
@@ -2086,7 +2760,9 @@ static __attribute__((unused)) void b_usage(void)
 	       "             [-T hot,cold] [-C cold_bytes] [-c tx_cpu,rx_cpu]\n"
 	       "             [-b bvec_bytes] [-n bvec_cmds] [-B (bvec only)] [-N (no bvec)] [-Q]\n"
 	       "             [-l (TCP over loopback)] [-d (TCP without TCP_NODELAY)]\n"
-	       "             [-H (4 KiB vs 2 MiB page pass)]\n");
+	       "             [-H (4 KiB vs 2 MiB page pass)]\n"
+	       "             [-o matrix,bvec,lend (parts to run; default all)]\n"
+	       "             [-k 64k,1m (lend chunks)] [-F file_bytes (lend file)]\n");
 }
 
 static void b_defaults(struct b_opts *o)
@@ -2112,6 +2788,38 @@ static void b_defaults(struct b_opts *o)
 	o->bvec_bytes = 8 * B_MiB;
 	o->bvec_cmds = 1000;
 	o->table = true;
+	o->lend = true;
+	o->chunks[0] = 64 * B_KiB;
+	o->chunks[1] = B_MiB;
+	o->nr_chunks = 2;
+	o->file_bytes = 64 * B_MiB;
+}
+
+/* A comma-separated list of sizes into @v; their number. */
+static unsigned int b_sizes(const char *list, unsigned int *v)
+{
+	char buf[256], *tok, *save = NULL;
+	unsigned int n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (tok = strtok_r(buf, ",", &save); tok && n < B_MAX_PAYLOADS;
+	     tok = strtok_r(NULL, ",", &save))
+		v[n++] = b_size(tok);
+	return n;
+}
+
+/* -o: which parts run; -B and -N are older spellings of two choices. */
+static int b_parts(struct b_opts *o, const char *list)
+{
+	static const char *const parts[] = { "matrix", "bvec", "lend" };
+	unsigned int mask = b_names(list, parts, 3);
+
+	if (!mask)
+		return -EINVAL;
+	o->matrix = mask & 1;
+	o->bvec = mask & 2;
+	o->lend = mask & 4;
+	return 0;
 }
 
 static int b_parse(struct b_opts *o, int argc, char **argv)
@@ -2119,23 +2827,19 @@ static int b_parse(struct b_opts *o, int argc, char **argv)
 	int c;
 
 	optind = 1;
-	while ((c = getopt(argc, argv, "t:w:r:q:p:m:P:T:C:c:b:n:BNQldHh")) != -1) {
+	while ((c = getopt(argc, argv, "t:w:r:q:p:m:P:T:C:c:b:n:BNQldHho:k:F:")) != -1) {
 		switch (c) {
 		case 't': o->run_ms = atoi(optarg); break;
 		case 'w': o->warm_ms = atoi(optarg); break;
 		case 'r': o->reps = atoi(optarg); break;
 		case 'q': o->qd = atoi(optarg); break;
-		case 'p': {
-			char buf[256], *tok, *save = NULL;
-
-			o->nr_payloads = 0;
-			snprintf(buf, sizeof(buf), "%s", optarg);
-			for (tok = strtok_r(buf, ",", &save);
-			     tok && o->nr_payloads < B_MAX_PAYLOADS;
-			     tok = strtok_r(NULL, ",", &save))
-				o->payloads[o->nr_payloads++] = b_size(tok);
+		case 'p': o->nr_payloads = b_sizes(optarg, o->payloads); break;
+		case 'k': o->nr_chunks = b_sizes(optarg, o->chunks); break;
+		case 'F': o->file_bytes = b_size(optarg); break;
+		case 'o':
+			if (b_parts(o, optarg))
+				return -EINVAL;
 			break;
-		}
 		case 'm': o->modes = b_names(optarg, b_mode_name, B_NR_MODES); break;
 		case 'P': o->paths = b_names(optarg, b_path_name, B_NR_PATHS); break;
 		case 'T': o->temps = b_names(optarg, b_temp_name, B_NR_TEMPS); break;
@@ -2146,7 +2850,7 @@ static int b_parse(struct b_opts *o, int argc, char **argv)
 			break;
 		case 'b': o->bvec_bytes = b_size(optarg); break;
 		case 'n': o->bvec_cmds = atoi(optarg); break;
-		case 'B': o->matrix = false; break;
+		case 'B': o->matrix = o->lend = false; break;
 		case 'N': o->bvec = false; break;
 		case 'Q': o->quiet = true; o->table = false; break;
 		case 'l': o->tcp_loopback = true; break;
@@ -2155,8 +2859,12 @@ static int b_parse(struct b_opts *o, int argc, char **argv)
 		default: return -EINVAL;
 		}
 	}
-	if (!o->qd || o->qd > B_MAX_QD || !o->reps || !o->nr_payloads)
+	if (!o->qd || o->qd > B_MAX_QD || !o->reps || !o->nr_payloads ||
+	    !o->nr_chunks)
 		return -EINVAL;
+	for (c = 0; c < (int)o->nr_chunks; c++)
+		if (o->chunks[c] < 16 || o->chunks[c] > 16 * B_MiB)
+			return -EINVAL;
 	for (c = 0; c < (int)o->nr_payloads; c++)
 		if (o->payloads[c] < 16 || o->payloads[c] > B_HOT_LEN ||
 		    o->payloads[c] % 16)
@@ -2172,6 +2880,9 @@ static int bench_run(const struct b_opts *o)
 
 	memset(&B, 0, sizeof(B));
 	B.o = *o;
+	free(L.res);
+	memset(&L, 0, sizeof(L));
+	L.dev = L.file = -1;
 	if (B.o.rx_cpu >= ncpu)
 		B.o.rx_cpu = -1;
 	if (B.o.tx_cpu >= ncpu)
@@ -2210,6 +2921,8 @@ static int bench_run(const struct b_opts *o)
 	}
 	if (!ret && B.o.bvec)
 		ret = b_bvec_bench();
+	if (!ret && B.o.lend)
+		ret = l_bench();
 	printf("BENCHDONE,%s,errors=%d\n", B.kernel, B.errors);
 out:
 	b_teardown();
