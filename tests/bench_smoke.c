@@ -6,8 +6,10 @@
  * only receives what tests/build holds. Nothing here judges speed: the
  * cases check that every sender of the matrix ran and moved whole
  * payloads, that the notifications say what each path implies (UDP sink:
- * none copied; TCP to a local receiver: all copied), and that bvec import
- * yields the segments the buffers' pages imply.
+ * none copied; TCP to a local receiver: all copied), that bvec import
+ * yields the segments the buffers' pages imply, and that every method of
+ * the lending benchmark (-o lend: IOPBUF_CMD_LEND chains, read()+send(),
+ * sendfile() and the halves) moved whole chunks, one datagram each on UDP.
  *
  * tests/Makefile does not know that this file includes ../tools/bench.c:
  * after changing the benchmark, `make -C tests clean` (or touch this file).
@@ -26,7 +28,7 @@ static void run_bench(void)
 	char *argv[] = {
 		"bench", "-Q", "-r", "1", "-w", "5", "-t", "30", "-q", "4",
 		"-p", "4k,64k", "-C", "4M", "-b", "8M", "-n", "50",
-		"-c", "0,0", "-H", NULL,
+		"-c", "0,0", "-H", "-k", "64k,1m", "-F", "4M", NULL,
 	};
 
 	bench_ret = bench_main(H_ARRAY_SIZE(argv) - 1, argv);
@@ -153,6 +155,75 @@ static void bvec_segments(void)
 		EXPECT(B.huge_checked && B.huge_one_seg_ok);
 }
 
+static const struct l_result *lfind(int p, unsigned int chunk,
+				    enum l_method m)
+{
+	size_t i;
+
+	for (i = 0; i < L.nres; i++)
+		if (L.res[i].path == p && L.res[i].chunk == chunk &&
+		    L.res[i].method == m)
+			return &L.res[i];
+	return NULL;
+}
+
+/* One lending row: whole chunks moved, the notifications its path implies. */
+static void lend_check(const struct l_result *x)
+{
+	const char *what = l_method_name[x->method], *path = l_path_name(x->path);
+	bool zc = x->method == L_CHAIN || x->method == L_LENDSEND;
+
+	h_expect(x->bytes > 0 && !x->err && x->cpu > 0, __FILE__, __LINE__,
+		 "lend %s %s %u: %llu bytes, err %d", path, what, x->chunk,
+		 x->bytes, x->err);
+	h_expect(x->bytes == (unsigned long long)x->chunk * x->chunks,
+		 __FILE__, __LINE__, "lend %s %s %u: %llu bytes in %llu chunks",
+		 path, what, x->chunk, x->bytes, x->chunks);
+	/* a chain's completion is its notification: one per chunk */
+	h_expect(x->notifs == (zc ? x->chunks : 0), __FILE__, __LINE__,
+		 "lend %s %s %u: %llu notifications for %llu chunks", path,
+		 what, x->chunk, x->notifs, x->chunks);
+	h_expect(x->path == B_TCP ? x->copied == x->notifs : !x->copied,
+		 __FILE__, __LINE__, "lend %s %s %u: %llu of %llu copied", path,
+		 what, x->chunk, x->copied, x->notifs);
+	/* a chunk is one datagram, sendfile too (UDP_CORK); a little slack
+	 * for what the kernel itself sends on the sink (IPv6 ND, MLD)
+	 */
+	if (x->path == B_UDP)
+		h_expect(x->pkts >= x->chunks && x->pkts <= x->chunks + 4,
+			 __FILE__, __LINE__,
+			 "lend udp %s %u: %llu datagrams for %llu chunks", what,
+			 x->chunk, x->pkts, x->chunks);
+}
+
+/* Every method of the lending benchmark ran on every path and chunk. */
+static void lend_every_method_ran(void)
+{
+	unsigned int chunks[2 * B_MAX_PAYLOADS], nc, ci;
+	int p, m;
+
+	if (bench_ret < 0) {
+		h_skip("the benchmark did not run");
+		return;
+	}
+	EXPECT(L.nres > 0);
+	for (p = 0; p <= L_FILE_PATH; p++) {
+		int first = p == L_FILE_PATH ? L_SOCK_METHODS : 0;
+		int last = p == L_FILE_PATH ? L_NR_METHODS : L_SOCK_METHODS;
+
+		nc = l_chunks(p, chunks);
+		/* UDP 60 KiB; TCP 64 KiB and 1 MiB; the file all three */
+		EXPECT_EQ(nc, p == B_UDP ? 1U : p == B_TCP ? 2U : 3U);
+		for (ci = 0; ci < nc; ci++)
+			for (m = first; m < last; m++) {
+				const struct l_result *x = lfind(p, chunks[ci], m);
+
+				if (EXPECT(x))
+					lend_check(x);
+			}
+	}
+}
+
 int main(void)
 {
 	h_init("bench_smoke");
@@ -160,6 +231,7 @@ int main(void)
 	RUN(every_sender_ran);
 	RUN(notifications);
 	RUN(bvec_segments);
+	RUN(lend_every_method_ran);
 	RUN(h_case_counters_zero);
 	return h_exit();
 }
