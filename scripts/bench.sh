@@ -9,8 +9,10 @@
 #   build/bench/summary.csv     medians and spread per cell
 #   build/bench/targets.csv     the issue's targets, per kernel
 #   build/bench/bvec.csv        bvec import microbenchmark
+#   build/bench/lend*.csv       the lending benchmark: every run, medians,
+#                               chain / read()+send() and chain / sendfile()
 #   build/bench/cpu-per-gib.png CPU per GiB by payload, one line per mode
-#   docs/BENCHMARKS.md          the part between the GENERATED markers
+#   docs/BENCHMARKS.md          the parts between the GENERATED markers
 #   docs/BENCHMARKS-cpu-per-gib.png
 #
 # and print the summary table. Not part of `make check` (it times things);
@@ -18,6 +20,10 @@
 #
 # Environment:
 #   KERNELS="6.1 6.12 sid"  kernels (default: scripts/kernels.sh list)
+#   BENCH_ONLY=lend         only the lending benchmark (bench -o lend): a
+#                           few minutes instead of the whole run; writes to
+#                           build/bench-lend and only the lending block of
+#                           docs/BENCHMARKS.md
 #   BENCH_ARGS="..."        arguments of tools/build/bench (see below)
 #   BENCH_OUT=DIR           output directory (default build/bench)
 #   BENCH_DOC=0             leave docs/ alone
@@ -34,8 +40,23 @@ set -euo pipefail
 # Nine interleaved repetitions of 100 ms per sender and cell; TCP receiver
 # on the sender's vCPU (-c 0,0: see docs/BENCHMARKS.md, "TCG"); the 4 KiB vs
 # 2 MiB page pass (-H). About 2.5 minutes per kernel inside the guest.
-BENCH_ARGS=${BENCH_ARGS:-"-r 9 -t 100 -w 20 -q 8 -c 0,0 -C 128M -H"}
-BENCH_OUT=${BENCH_OUT:-$SRC_DIR/build/bench}
+# The lending part (-o lend, in both) adds about a minute per kernel.
+BENCH_ONLY=${BENCH_ONLY:-}
+case "$BENCH_ONLY" in
+"")
+	BENCH_ARGS=${BENCH_ARGS:-"-r 9 -t 100 -w 20 -q 8 -c 0,0 -C 128M -H"}
+	BENCH_OUT=${BENCH_OUT:-$SRC_DIR/build/bench}
+	;;
+lend)
+	BENCH_ARGS=${BENCH_ARGS:-"-o lend -r 9 -t 100 -w 20 -q 8 -c 0,0"}
+	BENCH_OUT=${BENCH_OUT:-$SRC_DIR/build/bench-lend}
+	;;
+*)
+	echo "bench.sh: BENCH_ONLY=$BENCH_ONLY: only \"lend\" is known" >&2
+	exit 2
+	;;
+esac
+export BENCH_ONLY
 BENCH_DOC=${BENCH_DOC:-1}
 export VM_MEM=${VM_MEM:-1G}
 export VM_TIMEOUT=${VM_TIMEOUT:-900}
@@ -69,15 +90,20 @@ NBUFS = {"mod_b4": 4, "mod_b16": 16}
 ZC = {"msgzc", "sendzc", "mod", "mod_b4", "mod_b16"}
 GIB = 1024.0 ** 3
 
+only = os.environ.get("BENCH_ONLY", "")
+LFIELDS = ["kernel", "path", "chunk", "method", "rep", "bytes", "wall", "chunks", "cpu", "busy",
+           "softirq", "notifs", "copied", "pkts", "err", "probe_ns"]
+
 # ---- parse the console logs ------------------------------------------------
 rows, bvec, bvecreg, info, done, errors = [], [], [], {}, {}, {}
+lrows, linfo = [], {}
 for k in kernels:
     path = os.path.join(logdir, k + ".log")
     if not os.path.exists(path):
         continue
     for line in open(path, errors="replace"):
         line = line.rstrip("\r\n")
-        m = re.match(r"^bench: (BENCH|BENCHINFO|BENCHDONE|BVEC|BVECREG|BENCHERR),(.*)$", line)
+        m = re.match(r"^bench: (BENCH|BENCHINFO|BENCHDONE|BVEC|BVECREG|BENCHERR|LEND|LENDINFO),(.*)$", line)
         if not m:
             continue
         kind, rest = m.group(1), m.group(2).split(",")
@@ -90,6 +116,15 @@ for k in kernels:
             for f in ("wall", "cpu", "cpu_ru", "busy", "softirq", "probe_ns"):
                 r[f] = float(r[f])
             rows.append(r)
+        elif kind == "LEND" and len(rest) == len(LFIELDS):
+            r = dict(zip(LFIELDS, rest))
+            for f in ("chunk", "rep", "bytes", "chunks", "notifs", "copied", "pkts", "err"):
+                r[f] = int(r[f])
+            for f in ("wall", "cpu", "busy", "softirq", "probe_ns"):
+                r[f] = float(r[f])
+            lrows.append(r)
+        elif kind == "LENDINFO":
+            linfo[rest[0]] = dict(x.split("=", 1) for x in rest[1:] if "=" in x)
         elif kind == "BENCHINFO":
             info[rest[0]] = dict(x.split("=", 1) for x in rest[1:] if "=" in x)
         elif kind == "BENCHDONE":
@@ -131,6 +166,187 @@ for r in rows:
 
 def med(v):
     return statistics.median(v) if v else float("nan")
+
+def kb(p):
+    if p % 2 ** 20 == 0:
+        return "%dM" % (p // 2 ** 20)
+    return "%dK" % (p // 1024) if p % 1024 == 0 else str(p)
+
+def lcpg(r):     # sender thread CPU seconds per GiB, lending rows
+    return r["cpu"] / (r["bytes"] / GIB)
+
+# ---- lending benchmark (-o lend) ----------------------------------------------
+LMETHODS = ["chain", "readsend", "sendfile", "lendsend", "send", "lendread", "pread"]
+LLABEL = {"chain": "chain (LEND: READ + SEND zc)", "readsend": "read() + send()",
+          "sendfile": "sendfile()", "lendsend": "LEND: SEND zc only",
+          "send": "send() only", "lendread": "LEND: READ only", "pread": "pread() only"}
+
+def lend_report():
+    """lend.csv, lend-summary.csv, lend-ratios.csv, the console table and
+    the docs block between the lend markers."""
+    write_csv("lend.csv", LFIELDS, lrows)
+    lcells = {}
+    for r in lrows:
+        if r["err"] or not r["bytes"]:
+            continue
+        lcells.setdefault((r["kernel"], r["path"], r["chunk"], r["method"]), []).append(r)
+    lsum = {}
+    for key, rs in lcells.items():
+        c = [lcpg(r) for r in rs]
+        ch = sum(r["chunks"] for r in rs)
+        notifs = sum(r["notifs"] for r in rs)
+        lsum[key] = {
+            "kernel": key[0], "path": key[1], "chunk": key[2], "method": key[3], "n": len(rs),
+            "cpu_s_per_gib": med(c), "cpu_min": min(c), "cpu_max": max(c),
+            "busy_s_per_gib": med([r["busy"] / (r["bytes"] / GIB) for r in rs]),
+            "mib_s": med([r["bytes"] / 2 ** 20 / r["wall"] for r in rs]),
+            "chunks_s": med([r["chunks"] / r["wall"] for r in rs]),
+            "notifs": notifs, "copied": sum(r["copied"] for r in rs),
+            "copied_share": (sum(r["copied"] for r in rs) / notifs) if notifs else None,
+            "pkts_per_chunk": (sum(r["pkts"] for r in rs) / ch) if ch and key[1] != "file" else None,
+        }
+    write_csv("lend-summary.csv", ["kernel", "path", "chunk", "method", "n", "cpu_s_per_gib",
+                                   "cpu_min", "cpu_max", "busy_s_per_gib", "mib_s", "chunks_s",
+                                   "notifs", "copied", "copied_share", "pkts_per_chunk"],
+              [lsum[k] for k in sorted(lsum)])
+
+    def lpaired(k, path, chunk, num, den):
+        a = {r["rep"]: r for r in lcells.get((k, path, chunk, num), [])}
+        b = {r["rep"]: r for r in lcells.get((k, path, chunk, den), [])}
+        v = [lcpg(a[i]) / lcpg(b[i]) for i in sorted(set(a) & set(b)) if lcpg(b[i])]
+        return (med(v), min(v), max(v), len(v)) if v else None
+
+    lkernels = [k for k in kernels if any(key[0] == k for key in lsum)]
+    ratios = []
+    for k in lkernels:
+        for path in ("udp", "tcp"):
+            for chunk in sorted({key[2] for key in lsum if key[0] == k and key[1] == path}):
+                for den in ("readsend", "sendfile"):
+                    res = lpaired(k, path, chunk, "chain", den)
+                    ratios.append({"kernel": k, "path": path, "chunk": chunk,
+                                   "ratio": "chain/" + den,
+                                   "median": "" if not res else "%.2f" % res[0],
+                                   "min": "" if not res else "%.2f" % res[1],
+                                   "max": "" if not res else "%.2f" % res[2],
+                                   "n": 0 if not res else res[3]})
+    write_csv("lend-ratios.csv", ["kernel", "path", "chunk", "ratio", "median", "min", "max", "n"],
+              ratios)
+
+    print()
+    print("%-22s %-4s %-5s %-29s %10s %17s %8s %7s %8s" % (
+        "kernel", "path", "chunk", "method", "cpu s/GiB", "(min..max)", "MiB/s", "copied",
+        "pkt/chk"))
+    for key in sorted(lsum, key=lambda x: (x[0], ["udp", "tcp", "file"].index(x[1]), x[2],
+                                           LMETHODS.index(x[3]))):
+        s = lsum[key]
+        print("%-22s %-4s %-5s %-29s %10.3f %8.3f..%-8.3f %8.0f %7s %8s" % (
+            key[0], key[1], kb(key[2]), LLABEL[key[3]], s["cpu_s_per_gib"], s["cpu_min"],
+            s["cpu_max"], s["mib_s"],
+            "-" if s["copied_share"] is None else "%.0f%%" % (100 * s["copied_share"]),
+            "-" if s["pkts_per_chunk"] is None else "%.2f" % s["pkts_per_chunk"]))
+    print()
+    for r in ratios:
+        print("%-22s %-4s %-5s %-18s %s (%s-%s, n=%d)" % (r["kernel"], r["path"], kb(r["chunk"]),
+              r["ratio"], r["median"] or "n/a", r["min"], r["max"], r["n"]))
+
+    if not docdir:
+        return
+    L = []
+    A = L.append
+    A("### Lending: results of the last run")
+    A("")
+    A("Generated by `%s` (scripts/bench.sh) on %s; the whole run took %s s (%.1f min). "
+      "Source: `%s`." % ("BENCH_ONLY=lend make bench" if only == "lend" else "make bench",
+                         machine.get("date"), machine.get("elapsed_s"),
+                         int(machine.get("elapsed_s", 0)) / 60.0, machine.get("git")))
+    A("")
+    A("| | |")
+    A("|---|---|")
+    for key, lab in (("accel", "accelerator"), ("vm", "guest"),
+                     ("load_start", "host load average at start"),
+                     ("load_end", "host load average at end"), ("bench_args", "bench arguments")):
+        A("| %s | %s |" % (lab, machine.get(key, "?").replace("|", "/")))
+    for k in kernels:
+        i = linfo.get(k)
+        pr = sorted(r["probe_ns"] for r in lrows if r["kernel"] == k)
+        A("| %s | %s |" % (k, "no result (boot or run failed)" if not i else
+                           "TCP receiver: %s; file %s MiB (tmpfs); %s chains in flight; "
+                           "%d runs, %s; getppid() probe %s ns (min/median/max)%s" % (
+                               i.get("tcp"), int(i.get("file_bytes", 0)) // 2 ** 20, i.get("qd"),
+                               len(pr), done.get(k, "not finished"),
+                               "%.0f/%.0f/%.0f" % (pr[0], med(pr), pr[-1]) if pr else "-",
+                               ("; errors: " + "; ".join(errors[k])) if k in errors else "")))
+    A("")
+    A("#### Ratios of sender CPU per GiB, chain / baseline")
+    A("")
+    A("Per repetition (the methods of a cell ran back to back), then median "
+      "and range over the repetitions. Below 1: the chain costs less CPU per byte.")
+    A("")
+    A("| kernel | path | chunk | chain / read()+send() | chain / sendfile() |")
+    A("|---|---|---|---|---|")
+    for k in lkernels:
+        for path in ("udp", "tcp"):
+            for chunk in sorted({key[2] for key in lsum if key[0] == k and key[1] == path}):
+                cells_ = []
+                for den in ("readsend", "sendfile"):
+                    res = lpaired(k, path, chunk, "chain", den)
+                    cells_.append("-" if not res else "**%.2f** (%.2f-%.2f, n=%d)" % res)
+                A("| %s | %s | %s | %s |" % (k, path, kb(chunk), " | ".join(cells_)))
+    A("")
+    A("#### Where the CPU goes: each method and its halves, CPU s/GiB (medians)")
+    A("")
+    A("The halves ran in the same repetitions: `LEND: READ only` and "
+      "`pread() only` fill a buffer from the file without a socket; "
+      "`LEND: SEND zc only` and `send() only` send a buffer filled beforehand.")
+    A("")
+    A("| kernel | path | chunk | chain | LEND READ + LEND SEND | read()+send() | pread() + send() | sendfile() |")
+    A("|---|---|---|---|---|---|---|---|")
+    def g(k, path, chunk, m):
+        s = lsum.get((k, path, chunk, m))
+        return s["cpu_s_per_gib"] if s else float("nan")
+    for k in lkernels:
+        for path in ("udp", "tcp"):
+            for chunk in sorted({key[2] for key in lsum if key[0] == k and key[1] == path}):
+                A("| %s | %s | %s | %.3g | %.3g + %.3g = %.3g | %.3g | %.3g + %.3g = %.3g | %.3g |" % (
+                    k, path, kb(chunk), g(k, path, chunk, "chain"),
+                    g(k, "file", chunk, "lendread"), g(k, path, chunk, "lendsend"),
+                    g(k, "file", chunk, "lendread") + g(k, path, chunk, "lendsend"),
+                    g(k, path, chunk, "readsend"),
+                    g(k, "file", chunk, "pread"), g(k, path, chunk, "send"),
+                    g(k, "file", chunk, "pread") + g(k, path, chunk, "send"),
+                    g(k, path, chunk, "sendfile")))
+    A("")
+    for k in lkernels:
+        A("#### %s: every method" % k)
+        A("")
+        A("| path | chunk | method | CPU s/GiB, median (min-max) | vCPU busy s/GiB | MiB/s | chunks/s | notifications copied | packets per chunk |")
+        A("|---|---|---|---|---|---|---|---|---|")
+        for key in sorted((x for x in lsum if x[0] == k),
+                          key=lambda x: (["udp", "tcp", "file"].index(x[1]), x[2],
+                                         LMETHODS.index(x[3]))):
+            s = lsum[key]
+            A("| %s | %s | %s | %.3g (%.3g-%.3g) | %.3g | %.0f | %.0f | %s | %s |" % (
+                key[1], kb(key[2]), LLABEL[key[3]], s["cpu_s_per_gib"], s["cpu_min"],
+                s["cpu_max"], s["busy_s_per_gib"], s["mib_s"], s["chunks_s"],
+                "-" if s["copied_share"] is None else
+                "%.0f%% of %d" % (100 * s["copied_share"], s["notifs"]),
+                "-" if s["pkts_per_chunk"] is None else "%.2f" % s["pkts_per_chunk"]))
+        A("")
+    gen = "\n".join(L)
+    doc = os.path.join(docdir, "BENCHMARKS.md")
+    begin, end = "<!-- BEGIN GENERATED: make bench lend -->", "<!-- END GENERATED: lend -->"
+    text = open(doc).read() if os.path.exists(doc) else "# Benchmarks\n"
+    if begin not in text:
+        text += "\n%s\n%s\n" % (begin, end)
+    pre, rest = text.split(begin, 1)
+    post = rest.split(end, 1)[1] if end in rest else ""
+    with open(doc, "w") as f:
+        f.write(pre + begin + "\n" + gen + "\n" + end + post)
+    print("\nwrote the lending results into %s" % doc)
+
+if only == "lend":
+    lend_report()
+    sys.exit(0)
 
 summary = {}
 for key, rs in cells.items():
@@ -224,9 +440,6 @@ write_csv("targets.csv", ["kernel", "target", "cell", "ratio", "range", "goal", 
           targets)
 
 # ---- console table ---------------------------------------------------------
-def kb(p):
-    return "%dK" % (p // 1024) if p % 1024 == 0 else str(p)
-
 print()
 print("%-22s %-4s %-5s %-6s %-17s %10s %17s %8s %9s %9s %7s" % (
     "kernel", "path", "size", "temp", "mode", "cpu s/GiB", "(min..max)", "MiB/s", "req/s",
@@ -286,6 +499,9 @@ if have_plot and subprocess.call(["sh", "-c", "command -v gnuplot >/dev/null"]) 
         png = None
 else:
     png = None
+
+if lrows:
+    lend_report()
 
 # ---- docs/BENCHMARKS.md ------------------------------------------------------
 if not docdir:
@@ -454,7 +670,7 @@ rm -f "$VM_LOG_DIR"/*.log
 log "benchmarking ${releases[*]} with: bench $BENCH_ARGS"
 set +e
 "$LIB_DIR/vm-test.sh" --no-setup --run "bench $BENCH_ARGS" "${releases[@]}" |
-	tee "$BENCH_OUT/console.log" | grep -v -E '\] bench: (BENCH|BVEC)'
+	tee "$BENCH_OUT/console.log" | grep -v -E '\] bench: (BENCH|BVEC|LEND)'
 vm_rc=${PIPESTATUS[0]}
 set -e
 end=$(date +%s)
