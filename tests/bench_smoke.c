@@ -186,7 +186,7 @@ static void lend_check(const struct l_result *x)
 	h_expect(x->path == B_TCP ? x->copied == x->notifs : !x->copied,
 		 __FILE__, __LINE__, "lend %s %s %u: %llu of %llu copied", path,
 		 what, x->chunk, x->copied, x->notifs);
-	/* a chunk is one datagram, sendfile too (UDP_CORK); a little slack
+	/* a chunk is one datagram, sendfile's too; a little slack
 	 * for what the kernel itself sends on the sink (IPv6 ND, MLD)
 	 */
 	if (x->path == B_UDP)

@@ -82,7 +82,6 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <netinet/udp.h>
 #include <linux/errqueue.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
@@ -1950,8 +1949,8 @@ out:
  *   pread     pread() into a user buffer, no socket (path "file")
  *
  * Paths as the send matrix: the UDP sink (64 KiB becomes 60 KiB, larger
- * chunks do not fit a datagram; sendfile runs under UDP_CORK so that a
- * chunk is one datagram, as it is for the others) and TCP to the receiver
+ * chunks do not fit a datagram; a chunk is one datagram for every method,
+ * sendfile too) and TCP to the receiver
  * in the other namespace. Sender CPU as in b_run_one(); besides, the
  * packets the interface transmitted, which shows one datagram per chunk
  * on UDP. Repetitions rotate the methods within a cell as b_matrix() does.
@@ -2166,19 +2165,16 @@ static int l_pread_all(struct l_run *r, unsigned char *buf)
 }
 
 /*
- * sendfile(); UDP under UDP_CORK, or a kernel whose splice hands the
- * socket one page at a time without MSG_MORE (6.1) sends a datagram per
- * page instead of one per chunk.
+ * sendfile(). On UDP a chunk stays one datagram without UDP_CORK: splice
+ * marks every page but the last MSG_MORE (6.1: MSG_SENDPAGE_NOTLAST, which
+ * udp_sendpage() turns into MSG_MORE; later kernels pass the pipe's pages
+ * in one sendmsg). The packet count of each run checks it.
  */
 static int l_sendfile(struct l_run *r)
 {
 	off_t off = l_next_off(r);
 	size_t done = 0;
-	int on = 1, off_ = 0;
 
-	if (r->path == B_UDP &&
-	    setsockopt(r->sock, IPPROTO_UDP, UDP_CORK, &on, sizeof(on)))
-		return -errno;
 	while (done < r->chunk) {
 		ssize_t n = sendfile(r->sock, L.file, &off, r->chunk - done);
 
@@ -2189,9 +2185,6 @@ static int l_sendfile(struct l_run *r)
 		}
 		done += n;
 	}
-	if (r->path == B_UDP &&
-	    setsockopt(r->sock, IPPROTO_UDP, UDP_CORK, &off_, sizeof(off_)))
-		return -errno;
 	r->bytes += done;
 	return 0;
 }
@@ -2462,21 +2455,58 @@ static bool l_ratio(int path, unsigned int chunk, enum l_method num,
 	return true;
 }
 
+/* Whether @path runs: its setup worked and -P selected it. */
+static bool l_path_ok(int path)
+{
+	if (path == L_FILE_PATH)
+		return true;
+	if ((path == B_UDP && !B.udp_ok) || (path == B_TCP && !B.tcp_ok))
+		return false;
+	return B.o.paths & (1U << path);
+}
+
+/*
+ * The chunk sizes @path runs into @v (at most 2 * B_MAX_PAYLOADS): UDP's
+ * as b_path_payload() makes them; the file path (the read halves) every
+ * size a socket path uses, so that each half has its whole to compare to.
+ */
+static unsigned int l_chunks(int path, unsigned int *v)
+{
+	unsigned int ci, j, n = 0;
+	int p;
+
+	for (p = 0; p < B_NR_PATHS; p++) {
+		if (path != L_FILE_PATH && p != path)
+			continue;
+		if (path == L_FILE_PATH && !l_path_ok(p))
+			continue;
+		for (ci = 0; ci < B.o.nr_chunks; ci++) {
+			unsigned int c = b_path_payload(p, B.o.chunks[ci]);
+
+			for (j = 0; j < n && v[j] != c; j++)
+				;
+			if (c && j == n)
+				v[n++] = c;
+		}
+	}
+	return n;
+}
+
 static void l_table(void)
 {
 	double cpg[64], mbs[64], med, lo, hi;
-	unsigned int ci, n;
+	unsigned int chunks[2 * B_MAX_PAYLOADS], nc, ci, n;
 	int p, m;
 	size_t i;
 
 	printf("\n%-4s %-7s %-9s %14s %17s %9s %8s %8s\n", "path", "chunk",
 	       "method", "cpu s/GiB", "(min..max)", "MiB/s", "copied", "pkt/chk");
-	for (p = 0; p <= L_FILE_PATH; p++)
-		for (ci = 0; ci < B.o.nr_chunks; ci++) {
-			unsigned int chunk = p == L_FILE_PATH ? B.o.chunks[ci] :
-					     b_path_payload(p, B.o.chunks[ci]);
+	for (p = 0; p <= L_FILE_PATH; p++) {
+		nc = l_path_ok(p) ? l_chunks(p, chunks) : 0;
+		for (ci = 0; ci < nc; ci++) {
+			unsigned int chunk = chunks[ci];
 
-			for (m = 0; m < L_NR_METHODS && chunk; m++) {
+			for (m = 0; m < L_NR_METHODS; m++) {
 				unsigned long long nt = 0, cp = 0, pk = 0, ch = 0;
 				char share[16], ppc[16];
 
@@ -2515,7 +2545,7 @@ static void l_table(void)
 				       b_median(cpg, n), lo, hi, b_median(mbs, n),
 				       share, ppc);
 			}
-			if (p == L_FILE_PATH || !chunk)
+			if (p == L_FILE_PATH)
 				continue;
 			if (l_ratio(p, chunk, L_CHAIN, L_READSEND, &med, &lo, &hi))
 				printf("%-4s %-7u chain/readsend CPU per GiB %.2f (%.2f..%.2f)\n",
@@ -2524,6 +2554,7 @@ static void l_table(void)
 				printf("%-4s %-7u chain/sendfile CPU per GiB %.2f (%.2f..%.2f)\n",
 				       l_path_name(p), chunk, med, lo, hi);
 		}
+	}
 }
 
 /*
@@ -2532,7 +2563,7 @@ static void l_table(void)
  */
 static int l_bench(void)
 {
-	unsigned int rep, ci, k, nm;
+	unsigned int chunks[2 * B_MAX_PAYLOADS], nc, rep, ci, k, nm;
 	int p, ret;
 
 	ret = l_setup();
@@ -2548,21 +2579,18 @@ static int l_bench(void)
 	for (rep = 0; rep < B.o.reps && !ret; rep++) {
 		b_log("lend: repetition %u of %u", rep + 1, B.o.reps);
 		for (p = 0; p <= L_FILE_PATH && !ret; p++) {
-			if ((p == B_UDP && !B.udp_ok) || (p == B_TCP && !B.tcp_ok) ||
-			    (p < L_FILE_PATH && !(B.o.paths & (1U << p))))
+			if (!l_path_ok(p))
 				continue;
 			nm = p == L_FILE_PATH ? L_NR_METHODS - L_SOCK_METHODS :
 						L_SOCK_METHODS;
-			for (ci = 0; ci < B.o.nr_chunks && !ret; ci++) {
-				unsigned int chunk = p == L_FILE_PATH ? B.o.chunks[ci] :
-						     b_path_payload(p, B.o.chunks[ci]);
-
-				for (k = 0; k < nm && chunk; k++) {
+			nc = l_chunks(p, chunks);
+			for (ci = 0; ci < nc && !ret; ci++) {
+				for (k = 0; k < nm; k++) {
 					enum l_method m = (k + rep + ci) % nm;
 
 					if (p == L_FILE_PATH)
 						m += L_SOCK_METHODS;
-					if (l_run_one(p, m, chunk, rep) == -EIO) {
+					if (l_run_one(p, m, chunks[ci], rep) == -EIO) {
 						ret = -EIO;
 						break;
 					}
