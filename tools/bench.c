@@ -1950,10 +1950,10 @@ out:
  *
  * Paths as the send matrix: the UDP sink (64 KiB becomes 60 KiB, larger
  * chunks do not fit a datagram; a chunk is one datagram for every method,
- * sendfile too) and TCP to the receiver
- * in the other namespace. Sender CPU as in b_run_one(); besides, the
- * packets the interface transmitted, which shows one datagram per chunk
- * on UDP. Repetitions rotate the methods within a cell as b_matrix() does.
+ * sendfile too) and TCP to the receiver in the other namespace. Sender CPU
+ * as in b_run_one(); besides, the packets the interface transmitted, which
+ * shows one datagram per chunk on UDP. Repetitions rotate the methods
+ * within a cell as b_matrix() does.
  */
 
 enum l_method { L_CHAIN, L_READSEND, L_SENDFILE, L_LENDSEND, L_SEND,
@@ -2054,10 +2054,11 @@ static void l_prep(struct l_run *r, struct io_uring_sqe *sqe, unsigned int s)
 static void l_handle_cqe(struct l_run *r, struct io_uring_cqe *cqe)
 {
 	unsigned int s = cqe->user_data & 0xff;
-	const struct iopbuf_lend *lend = &L.chain[s];
+	const struct iopbuf_lend *lend;
 
 	if (cqe->user_data >> 8 != r->tag || s >= B_MAX_QD)
 		return;		/* not ours (cannot happen after a clean drain) */
+	lend = &L.chain[s];
 	r->slot_busy[s] = false;
 	r->inflight--;
 	if (cqe->res < 0) {
