@@ -40,7 +40,9 @@ set -euo pipefail
 # Nine interleaved repetitions of 100 ms per sender and cell; TCP receiver
 # on the sender's vCPU (-c 0,0: see docs/BENCHMARKS.md, "TCG"); the 4 KiB vs
 # 2 MiB page pass (-H). About 2.5 minutes per kernel inside the guest.
-# The lending part (-o lend, in both) adds about a minute per kernel.
+# The lending part (bench -o lend) is in the whole run, about a minute per
+# kernel; BENCH_ONLY=lend runs it alone, 15 x 60 ms per method and cell
+# (about 6 minutes for four kernels, module builds and boots included).
 BENCH_ONLY=${BENCH_ONLY:-}
 case "$BENCH_ONLY" in
 "")
