@@ -37,6 +37,7 @@ struct pbuf_lend {
 	struct pbuf_bvec_out	bv;		/* ... as bio_vecs */
 	struct pbuf_commit	commit;		/* SRC_RING: the entry taken */
 	bool			waiting_notif;
+	bool			zc_sent;	/* a SEND moved bytes */
 };
 
 static bool pbuf_lend_fills(u8 opcode)
@@ -56,6 +57,12 @@ static int pbuf_lend_check(const struct iopbuf_lend *req)
 	if (!req->dir || req->dir & ~(IOPBUF_LEND_DIR_IN | IOPBUF_LEND_DIR_OUT))
 		return -EINVAL;
 	if (!req->nr_ops || req->nr_ops > IOPBUF_LEND_MAX_OPS)
+		return -EINVAL;
+	/* fields the source does not use are reserved; a slice needs bytes */
+	if (req->src == IOPBUF_LEND_SRC_RING ? req->addr || req->len :
+					       req->bgid)
+		return -EINVAL;
+	if (req->src == IOPBUF_LEND_SRC_REGBUF && !req->len)
 		return -EINVAL;
 	for (i = 0; i < req->nr_ops; i++) {
 		const struct iopbuf_lend_op *o = &req->ops[i];
@@ -78,9 +85,10 @@ static int pbuf_lend_check_dir(const struct iopbuf_lend *req,
 		u16 need = pbuf_lend_fills(opcode) ? IOPBUF_LEND_DIR_IN :
 						     IOPBUF_LEND_DIR_OUT;
 
-		*bad = i;
-		if (!(req->dir & need))
+		if (!(req->dir & need)) {
+			*bad = i;
 			return -EACCES;
+		}
 	}
 	return 0;
 }
@@ -93,40 +101,47 @@ static int pbuf_lend_check_ranges(struct pbuf_lend *lend, unsigned int *bad)
 	for (i = 0; i < lend->req.nr_ops; i++) {
 		const struct iopbuf_lend_op *o = &lend->req.ops[i];
 
-		*bad = i;
-		if (!pbuf_range_ok(lend->len, o->buf_off, o->len))
+		if (!pbuf_range_ok(lend->len, o->buf_off, o->len)) {
+			*bad = i;
 			return -EFAULT;
+		}
 	}
 	return 0;
 }
 
-/* Take a reference on each secondary's file and check its kind. */
+/* Can secondary @o use @file? Return: 0, -ENOTSOCK or -EBADF. */
+static int pbuf_lend_file_ok(const struct iopbuf_lend_op *o, struct file *file)
+{
+	switch (o->opcode) {
+	case IOPBUF_LEND_OP_SEND:
+	case IOPBUF_LEND_OP_RECV:
+		return sock_from_file(file) ? 0 : -ENOTSOCK;
+	case IOPBUF_LEND_OP_READ:
+		return file->f_mode & FMODE_READ ? 0 : -EBADF;
+	default:
+		return file->f_mode & FMODE_WRITE ? 0 : -EBADF;
+	}
+}
+
+/*
+ * Take a reference on each secondary's file and check its kind.
+ * Return: 0, or -errno with *bad = the secondary (only then: a later
+ * failure of the buffer itself must not be blamed on a secondary).
+ */
 static int pbuf_lend_get_files(struct pbuf_lend *lend, unsigned int *bad)
 {
 	unsigned int i;
+	int ret;
 
 	for (i = 0; i < lend->req.nr_ops; i++) {
 		const struct iopbuf_lend_op *o = &lend->req.ops[i];
-		struct file *file = fget(o->fd);
 
-		*bad = i;
-		if (!file)
-			return -EBADF;
-		lend->files[i] = file;
-		switch (o->opcode) {
-		case IOPBUF_LEND_OP_SEND:
-		case IOPBUF_LEND_OP_RECV:
-			if (!sock_from_file(file))
-				return -ENOTSOCK;
-			break;
-		case IOPBUF_LEND_OP_READ:
-			if (!(file->f_mode & FMODE_READ))
-				return -EBADF;
-			break;
-		case IOPBUF_LEND_OP_WRITE:
-			if (!(file->f_mode & FMODE_WRITE))
-				return -EBADF;
-			break;
+		lend->files[i] = fget(o->fd);
+		ret = lend->files[i] ? pbuf_lend_file_ok(o, lend->files[i]) :
+				       -EBADF;
+		if (ret) {
+			*bad = i;
+			return ret;
 		}
 	}
 	return 0;
@@ -293,6 +308,8 @@ static int pbuf_lend_step(struct pbuf_op *op, struct pbuf_lend *lend)
 		if (ret <= 0)
 			break;
 		lend->moved += ret;
+		if (o->opcode == IOPBUF_LEND_OP_SEND)
+			lend->zc_sent = true;
 	} while (!fills && lend->moved < len);
 
 	if (ret == -EAGAIN)
@@ -300,6 +317,16 @@ static int pbuf_lend_step(struct pbuf_op *op, struct pbuf_lend *lend)
 	if (ret < 0 && !lend->moved)
 		return ret;
 	return lend->moved;
+}
+
+/*
+ * Zero-copy flags as a SEND command reports them: only when data went out
+ * (a chain whose SEND failed or never ran sent nothing, zero copy or not).
+ */
+static u16 pbuf_lend_zc_flags(const struct pbuf_lend *lend,
+			      const struct pbuf_notif *n)
+{
+	return lend->zc_sent ? pbuf_notif_cqe_flags(n) : 0;
 }
 
 static u64 pbuf_lend_res2(struct pbuf_op *op, struct pbuf_lend *lend, u16 extra)
@@ -361,7 +388,7 @@ static int pbuf_lend_fn(struct pbuf_op *op, u64 *res2)
 
 	if (lend->waiting_notif)
 		return pbuf_lend_result(op, lend, res2,
-					pbuf_notif_cqe_flags(op->notif));
+					pbuf_lend_zc_flags(lend, op->notif));
 
 	while (lend->idx < lend->req.nr_ops) {
 		int ret = pbuf_lend_step(op, lend);
@@ -406,7 +433,7 @@ static int pbuf_lend_cancel(struct pbuf_op *op, u64 *res2)
 			op->notif = NULL;
 			extra = IOPBUF_CQE_F_ZC | IOPBUF_CQE_F_DETACHED;
 		} else {
-			extra = pbuf_notif_cqe_flags(n);
+			extra = pbuf_lend_zc_flags(lend, n);
 		}
 	}
 	pbuf_lend_result(op, lend, res2, extra);

@@ -492,9 +492,12 @@ struct iopbuf_lend_op {
 
 #define IOPBUF_LEND_POS		(~0ULL)
 
-/* Where the lent buffer comes from */
-#define IOPBUF_LEND_SRC_REGBUF	1	/* @addr: iopbuf_regbuf_encode(), @len bytes */
-#define IOPBUF_LEND_SRC_KBUF	2	/* @addr: kernel buffer id, @len bytes */
+/*
+ * Where the lent buffer comes from. Fields a source does not use must be 0
+ * (-EINVAL): @bgid for REGBUF and KBUF, @addr and @len for RING.
+ */
+#define IOPBUF_LEND_SRC_REGBUF	1	/* @addr: iopbuf_regbuf_encode(), @len (> 0) bytes */
+#define IOPBUF_LEND_SRC_KBUF	2	/* @addr: kernel buffer id, @len bytes (0: all) */
 #define IOPBUF_LEND_SRC_RING	3	/* next entry of REGBUF ring @bgid */
 
 /*
@@ -526,9 +529,11 @@ struct iopbuf_lend {
  * of the first secondary that failed (the chain stops there).
  * res2: bit 0..15 bid (SRC_RING, with IOPBUF_CQE_F_BUFFER), bit 16..23 how
  * many secondaries succeeded, bit 24..31 index of the one that failed
- * (0xff: none), bit 32..47 IOPBUF_CQE_F_* (ZC, ZC_COPIED for SENDs).
+ * (0xff: none; also for a setup error not of one secondary, e.g. the lent
+ * buffer), bit 32..47 IOPBUF_CQE_F_* (ZC, ZC_COPIED for SENDs).
  * If @results is set, each secondary's result (bytes or -errno; 0 for one
- * that did not run) is written there before the completion is posted.
+ * that did not run) is written there before the completion is posted;
+ * after a setup error, when none ran, it is left alone.
  */
 struct iopbuf_cmd_lend {
 	__u64	addr;
