@@ -1494,6 +1494,7 @@ static struct iopbuf_lend *make_lend(uint16_t bgid)
 	static __thread unsigned int next;
 	struct iopbuf_lend *l;
 	unsigned int i, nr;
+	bool ring;
 
 	if (!slab) {
 		slab = reserve(LEND_SLOTS * LEND_SLOT_SIZE + PAGE);
@@ -1508,8 +1509,12 @@ static struct iopbuf_lend *make_lend(uint16_t bgid)
 	l->dir = one_in(10) ? (uint16_t)rnd64() : rnd(4);
 	nr = one_in(10) ? rnd(256) : 1 + rnd(one_in(3) ? IOPBUF_LEND_MAX_OPS : 2);
 	l->nr_ops = (uint16_t)nr;
-	l->bgid = one_in(4) ? pick_bgid() : bgid;
-	l->len = one_in(8) ? wild32() : 1 + rnd(one_in(4) ? 65536 : 4096);
+	/* fields the source does not use must be 0 (-EINVAL): mostly they are */
+	ring = l->src == IOPBUF_LEND_SRC_RING;
+	if (ring || one_in(20))
+		l->bgid = one_in(4) ? pick_bgid() : bgid;
+	if (!ring || one_in(20))
+		l->len = one_in(8) ? wild32() : 1 + rnd(one_in(4) ? 65536 : 4096);
 	switch (l->src) {
 	case IOPBUF_LEND_SRC_REGBUF:
 		l->addr = one_in(8) ? wild64() : iopbuf_regbuf_encode(rnd(8), rnd(8 * PAGE));
