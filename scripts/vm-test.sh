@@ -21,6 +21,11 @@ KERNELS_SH=$LIB_DIR/kernels.sh
 # virtio_pci is =m on 6.1 (=y on 6.12/sid): without it there is no eth0.
 # Extend with VM_MODULES="tun macvlan".
 HELPER_MODULES=(virtio_pci virtio_net veth dummy)
+# Staged where the kernel has them, without a warning where it does not
+# (the debug kernel): brd and ext4 (which serves ext2) give tests/lend.c
+# ramdisks for O_DIRECT, and says so when they are missing; ext4 up to
+# 6.12 mounts nothing without the crypto API's crc32c (a soft dependency).
+OPTIONAL_HELPER_MODULES=(brd ext4 crc32c_generic)
 
 # What the caller set explicitly wins over the per-kernel defaults below.
 VM_USER_TIMEOUT=${VM_TIMEOUT:-}
@@ -292,6 +297,10 @@ stage_kernel_modules() {
 		else
 			log "warning: module $name not found for $release"
 		fi
+	done
+	for name in "${OPTIONAL_HELPER_MODULES[@]}"; do
+		path=$(module_path "$moddir" "$name")
+		[ -z "$path" ] || add_module_path "$moddir" "$path"
 	done
 	: >"$dest/order"
 	for path in "${MOD_ORDER[@]}"; do
