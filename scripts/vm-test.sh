@@ -21,10 +21,11 @@ KERNELS_SH=$LIB_DIR/kernels.sh
 # virtio_pci is =m on 6.1 (=y on 6.12/sid): without it there is no eth0.
 # Extend with VM_MODULES="tun macvlan".
 HELPER_MODULES=(virtio_pci virtio_net veth dummy)
-# Staged where the kernel has them, without a warning where it does not
-# (the debug kernel): brd and ext4 (which serves ext2) give tests/lend.c
-# ramdisks for O_DIRECT, and says so when they are missing; ext4 up to
-# 6.12 mounts nothing without the crypto API's crc32c (a soft dependency).
+# Staged where the kernel has them as modules, without a warning where it
+# does not (the debug kernel has them built in): brd and ext4 (which
+# serves ext2) give tests/lend.c ramdisks for O_DIRECT, and it says so when
+# they are missing; ext4 up to 6.12 mounts nothing without the crypto API's
+# crc32c (a soft dependency).
 OPTIONAL_HELPER_MODULES=(brd ext4 crc32c_generic)
 
 # What the caller set explicitly wins over the per-kernel defaults below.

@@ -667,8 +667,8 @@ static int open_ramdisk(const char *path)
 	if (errno == ENOENT && access("/sys/module/brd", F_OK))
 		h_skip("no ramdisk, cannot test O_DIRECT: %s missing, brd not "
 		       "loaded (scripts/vm-test.sh loads it where the kernel "
-		       "has it as a module; the debug kernel has no "
-		       "CONFIG_BLK_DEV_RAM; elsewhere: modprobe brd)", path);
+		       "has it as a module, the debug kernel has it built in; "
+		       "elsewhere: modprobe brd)", path);
 	else
 		FAILF("open %s O_DIRECT: %s", path, strerror(errno));
 	return -1;
