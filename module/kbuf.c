@@ -18,15 +18,21 @@
 /* Largest folio tried first: 2 MiB on x86-64. */
 #define PBUF_KBUF_MAX_ORDER	9
 
-/* Allocate one folio of at most @order, falling back to smaller ones. */
+/*
+ * Allocate one folio of at most @order, falling back to smaller ones. Never
+ * the OOM killer: these pages belong to no process it could choose, so it
+ * would kill bystanders; a failure is -ENOMEM for the caller instead.
+ */
 static struct page *pbuf_kbuf_alloc_folio(unsigned int *order)
 {
 	for (;;) {
-		gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_ZERO;
+		gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_ZERO |
+			    __GFP_RETRY_MAYFAIL | __GFP_NOWARN;
 		struct page *page;
 
 		if (*order)
-			gfp |= __GFP_COMP | __GFP_NORETRY | __GFP_NOWARN;
+			gfp = (gfp & ~__GFP_RETRY_MAYFAIL) | __GFP_COMP |
+			      __GFP_NORETRY;
 		page = alloc_pages(gfp, *order);
 		if (page || !*order)
 			return page;
@@ -39,9 +45,11 @@ static int pbuf_kbuf_fill(struct pbuf_regbuf *buf, unsigned long nr_pages)
 	unsigned long done = 0;
 
 	buf->runs.bv = kvmalloc_array(nr_pages, sizeof(*buf->runs.bv),
-				      GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+				      GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL |
+				      __GFP_NOWARN);
 	buf->runs.start = kvmalloc_array(nr_pages, sizeof(*buf->runs.start),
-					 GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+					 GFP_KERNEL_ACCOUNT |
+					 __GFP_RETRY_MAYFAIL | __GFP_NOWARN);
 	if (!buf->runs.bv || !buf->runs.start)
 		return -ENOMEM;
 	buf->runs.cap = nr_pages;
@@ -74,6 +82,13 @@ static struct pbuf_regbuf *pbuf_kbuf_create(struct pbuf_ctx *ctx, u64 len)
 	struct pbuf_regbuf *buf;
 	int ret;
 
+	/*
+	 * The memlock charge does not bound a CAP_IPC_LOCK caller. As the
+	 * tracing ring buffer does, fail at once what the available memory
+	 * cannot cover rather than drain the system trying.
+	 */
+	if (nr_pages > (unsigned long)si_mem_available())
+		return ERR_PTR(-ENOMEM);
 	buf = pbuf_regbuf_alloc(ctx);
 	if (!buf)
 		return ERR_PTR(-ENOMEM);

@@ -288,7 +288,9 @@ struct iopbuf_stats {
  * IOPBUF_IOC_KBUF_FREE: free buffer @id (@len must be 0); a chain still
  * using it keeps it alive until it completes.
  * Errors: -EINVAL zero length or reserved fields; -E2BIG too long;
- * -ENOMEM (memory or RLIMIT_MEMLOCK); -ENOSPC all ids in use; -ENOENT.
+ * -ENOMEM (memory or RLIMIT_MEMLOCK; at once for more than the memory
+ * available, and never by invoking the OOM killer); -ENOSPC all ids in
+ * use; -ENOENT.
  */
 struct iopbuf_kbuf {
 	__u64	len;
