@@ -1551,6 +1551,30 @@ out:
 	fx_fini(&f);
 }
 
+/*
+ * A kernel buffer larger than the guest's memory, asked for by root (no
+ * memlock limit: CAP_IPC_LOCK): -ENOMEM at once, nothing charged, and no
+ * OOM kill on the way (the test process, and this guest, live on).
+ */
+static void kbuf_beyond_memory(void)
+{
+	struct iopbuf_kbuf kb = { .len = 0 };
+	long pages = sysconf(_SC_PHYS_PAGES);
+	struct fx f;
+
+	if (!fx_init_nobuf(&f))
+		goto out;
+	if (!EXPECT(pages > 0))
+		goto out;
+	kb.len = (__u64)pages * 4096 * 2;
+	EXPECT_ERR(h_ioctl(f.dev, IOPBUF_IOC_KBUF_ALLOC, &kb), ENOMEM);
+	EXPECT_STATS(f.dev, 0, 0, 0, 0, 0);
+	/* a modest one still works afterwards */
+	fx_kbuf(&f, KBUF_LEN);
+out:
+	fx_fini(&f);
+}
+
 static void counters_zero(void)
 {
 	h_case_counters_zero();
@@ -1576,6 +1600,7 @@ int main(void)
 	RUN(malformed_chain);
 	RUN(kbuf_freed_inflight);
 	RUN(cancel_waiting_chain);
+	RUN(kbuf_beyond_memory);
 	RUN(counters_zero);
 	return h_exit();
 }
