@@ -188,12 +188,16 @@ static inline bool t_queue_cmd(struct io_uring *ring, int dev,
 	return true;
 }
 
-/* Submit everything queued; exactly @n SQEs must be consumed. */
+/*
+ * Submit everything queued; exactly @n SQEs must be consumed. With SQPOLL,
+ * liburing counts what the poller has not taken yet, earlier SQEs
+ * included (a slow poller, as on the debug kernel): at least @n then.
+ */
 static inline bool t_submit(struct io_uring *ring, int n)
 {
 	int ret = io_uring_submit(ring);
 
-	if (ret != n) {
+	if (ring->flags & IORING_SETUP_SQPOLL ? ret < n : ret != n) {
 		FAILF("io_uring_submit: %s, want %d", h_res(ret), n);
 		return false;
 	}
