@@ -99,6 +99,9 @@ int pbuf_ring_peek(const struct iopbuf_buf *bufs, u32 mask, u16 head,
 		   struct pbuf_sel *sel);
 unsigned int pbuf_ring_bufs_used(const struct pbuf_sel *sel, unsigned int nr,
 				 u64 bytes);
+unsigned int pbuf_ring_commit_nbufs(const struct pbuf_sel *sel,
+				    unsigned int nr, u64 bytes,
+				    unsigned int retired, bool kept);
 bool pbuf_ring_commit_inc(struct iopbuf_buf *bufs, u32 mask, u16 *head,
 			  const struct pbuf_sel *sel, unsigned int nr,
 			  u64 bytes, u32 min_left);

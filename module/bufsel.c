@@ -155,7 +155,10 @@ int pbuf_bufsel_select(struct pbuf_bufsel *bs, u64 max_len, int dir)
  * @c: receives what the completion reports
  *
  * A ring without IOPBUF_RING_INC consumes every entry the bytes touched; an
- * INC ring advances the entry they ended in, in place (BUF_MORE).
+ * INC ring advances the entry they ended in, in place (BUF_MORE), and
+ * stops at a zero-length entry as upstream does. Either way the completion
+ * counts the entries the bytes went into, from the first selected one
+ * through the last that received a byte (pbuf_ring_commit_nbufs()).
  */
 void pbuf_bufsel_commit(struct pbuf_bufsel *bs, u64 bytes,
 			struct pbuf_commit *c)
@@ -176,6 +179,7 @@ void pbuf_bufsel_commit(struct pbuf_bufsel *bs, u64 bytes,
 		ring->head += pbuf_ring_bufs_used(bs->sel, bs->nr, bytes);
 
 	c->bid = bs->sel[0].bid;
-	c->nbufs = (u16)(ring->head - head) + more;
+	c->nbufs = pbuf_ring_commit_nbufs(bs->sel, bs->nr, bytes,
+					  (u16)(ring->head - head), more);
 	c->flags = IOPBUF_CQE_F_BUFFER | (more ? IOPBUF_CQE_F_BUF_MORE : 0);
 }

@@ -120,6 +120,35 @@ unsigned int pbuf_ring_bufs_used(const struct pbuf_sel *sel, unsigned int nr,
 }
 
 /**
+ * pbuf_ring_commit_nbufs - the entry count a completion reports
+ * @sel: the selection, in ring order
+ * @nr: entries in @sel
+ * @bytes: bytes moved, filling the entries in order (sel[i].len each)
+ * @retired: entries the commit retired (how far it moved the head)
+ * @kept: the commit left the head on an entry of @sel (an INC commit that
+ *	returned false: the completion carries BUF_MORE)
+ *
+ * The entries the data went into: from sel[0], in ring order, through the
+ * last entry that received a byte, zero-length entries in between
+ * included (pbuf_ring_bufs_used()). Not what the commit retired: an INC
+ * commit stops at a zero-length entry, as upstream's io_kbuf_inc_commit()
+ * does, and leaves the head there although later entries of the selection
+ * already hold data; the count still reaches the last of those, and they
+ * stay in the ring (@kept, BUF_MORE). A commit of 0 bytes that keeps the
+ * head entry reports that one entry, as a 0-byte read does.
+ *
+ * Return: entries to report, at least @retired + @kept, at most @nr.
+ */
+unsigned int pbuf_ring_commit_nbufs(const struct pbuf_sel *sel,
+				    unsigned int nr, u64 bytes,
+				    unsigned int retired, bool kept)
+{
+	unsigned int used = pbuf_ring_bufs_used(sel, nr, bytes);
+
+	return max(used, retired + (kept ? 1U : 0U));
+}
+
+/**
  * pbuf_ring_commit_inc_shift - consume @bytes from an incrementally consumed ring
  * @bufs: ring entries
  * @mask: ring_entries - 1
@@ -175,7 +204,10 @@ bool pbuf_ring_commit_inc_shift(struct iopbuf_buf *bufs, u32 mask, u16 *head,
  * As upstream's io_kbuf_inc_commit(): entries filled (down to fewer than
  * @min_left bytes) get len 0 and the head moves past them; the entry the
  * transfer ended in has its addr advanced and its len reduced in place and
- * stays at the head. 0 bytes consume nothing.
+ * stays at the head. A zero-length entry stops the commit where it is,
+ * head on it, even when later entries of @sel received bytes (they stay
+ * in the ring untouched; pbuf_ring_commit_nbufs() still counts them).
+ * 0 bytes consume nothing.
  *
  * Return: true when the head entry was used up, false when it stays
  * partly available (the completion then carries BUF_MORE).
