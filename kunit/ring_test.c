@@ -612,6 +612,150 @@ static void commit_zero_len_entry_test(struct kunit *test)
 }
 
 /*
+ * What pbuf_bufsel_commit() reports for an INC ring: the commit, then the
+ * count of the entries the data went into. Returns BUF_MORE.
+ */
+static bool ring_commit_report(struct ring_fixture *fx, u16 *head,
+			       unsigned int nr, u64 bytes, unsigned int *nbufs)
+{
+	u16 old = *head;
+	bool more = !pbuf_ring_commit_inc(fx->bufs, RING_MASK, head, fx->sel,
+					  nr, bytes, 1);
+
+	*nbufs = pbuf_ring_commit_nbufs(fx->sel, nr, bytes, (u16)(*head - old),
+					more);
+	return more;
+}
+
+/*
+ * Issue 13 item 6, first case: entries { 100, 0, 100, 100 } with bids
+ * 10..13, a bundle receives 150 bytes: 100 into entry 0, none into the
+ * empty entry 1, 50 into entry 2. The ring ends as upstream's
+ * io_kbuf_inc_commit() leaves it (entry 0 retired, the head stopped on the
+ * empty entry 1, entries 2 and 3 untouched); the completion reports bid 10
+ * with 3 entries (it used to say 2: retired + the kept one) and BUF_MORE,
+ * since entry 2, which holds data, is still in the ring. The same with or
+ * without a byte limit, and when the bytes fill entry 2 exactly.
+ */
+static void report_zero_len_inside_test(struct kunit *test)
+{
+	struct ring_fixture *fx = test->priv;
+	static const u32 lens[] = { 100, 0, 100, 100 };
+	static const u64 limits[] = { 1000, 0 };
+	static const u64 sizes[] = { 150, 200 };
+	unsigned int l, b, nbufs;
+
+	for (l = 0; l < ARRAY_SIZE(limits); l++) {
+		for (b = 0; b < ARRAY_SIZE(sizes); b++) {
+			u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 4);
+			u16 head = 0;
+
+			KUNIT_ASSERT_EQ(test,
+					pbuf_ring_peek(fx->bufs, RING_MASK,
+						       head, tail, limits[l],
+						       SEL_MAX, true, fx->sel),
+					4);
+			KUNIT_EXPECT_EQ(test, pbuf_ring_bufs_used(fx->sel, 4,
+								  sizes[b]), 3);
+			KUNIT_EXPECT_TRUE(test, ring_commit_report(fx, &head, 4,
+								   sizes[b],
+								   &nbufs));
+			KUNIT_EXPECT_EQ(test, fx->sel[0].bid, ENTRY_BID(0));
+			KUNIT_EXPECT_EQ_MSG(test, nbufs, 3,
+					    "limit %llu bytes %llu",
+					    limits[l], sizes[b]);
+			/* upstream's ring state */
+			KUNIT_EXPECT_EQ(test, head, 1);
+			KUNIT_EXPECT_EQ(test, fx->bufs[0].addr, ENTRY_ADDR(0));
+			KUNIT_EXPECT_EQ(test, fx->bufs[0].len, 0);
+			KUNIT_EXPECT_EQ(test, fx->bufs[1].addr, ENTRY_ADDR(1));
+			KUNIT_EXPECT_EQ(test, fx->bufs[1].len, 0);
+			KUNIT_EXPECT_EQ(test, fx->bufs[2].addr, ENTRY_ADDR(2));
+			KUNIT_EXPECT_EQ(test, fx->bufs[2].len, 100);
+			KUNIT_EXPECT_EQ(test, fx->bufs[3].len, 100);
+		}
+	}
+}
+
+/*
+ * Issue 13 item 6, second case ("bid 1 count 1, bytes in entry 2"): after
+ * the first case the head sits on the empty entry (bid 11). A bundle with
+ * a byte limit refuses it (-ENOBUFS, as upstream with max_len), but one
+ * without a limit takes it as its first entry, 0 bytes long, followed by
+ * entries 2 and 3; 60 bytes land in entry 2. The commit stops at once on
+ * the empty entry (nothing retired, head stays), so retired + kept said
+ * bid 11 count 1; the data went into 2 entries from bid 11.
+ */
+static void report_zero_len_head_test(struct kunit *test)
+{
+	struct ring_fixture *fx = test->priv;
+	static const u32 lens[] = { 0, 0, 100, 100 };
+	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 4);
+	u16 head = 1;
+	unsigned int nbufs;
+
+	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, head, tail,
+					     1000, SEL_MAX, true, fx->sel),
+			-ENOBUFS);
+	KUNIT_ASSERT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, head, tail,
+					     0, SEL_MAX, true, fx->sel), 3);
+	ring_expect_sel(test, &fx->sel[0], 1, 0, 0);
+	ring_expect_sel(test, &fx->sel[1], 2, 100, 100);
+	KUNIT_EXPECT_TRUE(test, ring_commit_report(fx, &head, 3, 60, &nbufs));
+	KUNIT_EXPECT_EQ(test, fx->sel[0].bid, ENTRY_BID(1));
+	KUNIT_EXPECT_EQ(test, nbufs, 2);
+	KUNIT_EXPECT_EQ(test, head, 1);
+	KUNIT_EXPECT_EQ(test, fx->bufs[1].addr, ENTRY_ADDR(1));
+	KUNIT_EXPECT_EQ(test, fx->bufs[1].len, 0);
+	KUNIT_EXPECT_EQ(test, fx->bufs[2].addr, ENTRY_ADDR(2));
+	KUNIT_EXPECT_EQ(test, fx->bufs[2].len, 100);
+
+	/* 150 bytes: entries 2 and 3 from bid 11, still nothing retired */
+	KUNIT_EXPECT_TRUE(test, ring_commit_report(fx, &head, 3, 150, &nbufs));
+	KUNIT_EXPECT_EQ(test, nbufs, 3);
+	KUNIT_EXPECT_EQ(test, head, 1);
+	KUNIT_EXPECT_EQ(test, fx->bufs[3].len, 100);
+}
+
+/*
+ * The count stops at the last entry that received a byte: empty entries
+ * after it are not counted, and without an empty entry inside the range
+ * the count is what the commit retired plus the kept one, as before.
+ */
+static void report_count_edges_test(struct kunit *test)
+{
+	struct ring_fixture *fx = test->priv;
+	static const u32 lens[] = { 100, 100, 0, 100 };
+	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 4);
+	u16 head = 0;
+	unsigned int nbufs;
+
+	KUNIT_ASSERT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, head, tail,
+					     0, SEL_MAX, true, fx->sel), 4);
+	/* 150 bytes end in entry 1: 2 entries, entry 1 kept */
+	KUNIT_EXPECT_TRUE(test, ring_commit_report(fx, &head, 4, 150, &nbufs));
+	KUNIT_EXPECT_EQ(test, nbufs, 2);
+	KUNIT_EXPECT_EQ(test, head, 1);
+	KUNIT_EXPECT_EQ(test, fx->bufs[1].len, 50);
+
+	/* 200 bytes fill entries 0 and 1 exactly: both retired, no BUF_MORE */
+	tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 4);
+	head = 0;
+	KUNIT_ASSERT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, head, tail,
+					     0, SEL_MAX, true, fx->sel), 4);
+	KUNIT_EXPECT_FALSE(test, ring_commit_report(fx, &head, 4, 200, &nbufs));
+	KUNIT_EXPECT_EQ(test, nbufs, 2);
+	KUNIT_EXPECT_EQ(test, head, 2);
+
+	/* 0 bytes: the head entry is kept and reported, as a 0-byte read */
+	KUNIT_EXPECT_EQ(test, pbuf_ring_commit_nbufs(fx->sel, 4, 0, 0, true),
+			1);
+	/* a plain ring: every entry up to the last byte, empty ones too */
+	KUNIT_EXPECT_EQ(test, pbuf_ring_commit_nbufs(fx->sel, 4, 250, 4,
+						     false), 4);
+}
+
+/*
  * Commit works from the selection snapshot: an entry rewritten by the
  * application in flight does not change what is accounted.
  */
@@ -763,6 +907,9 @@ static struct kunit_case iouring_pbuf_ring_cases[] = {
 	KUNIT_CASE(commit_wrap_test),
 	KUNIT_CASE(commit_zero_len_entry_test),
 	KUNIT_CASE(commit_uses_snapshot_test),
+	KUNIT_CASE(report_zero_len_inside_test),
+	KUNIT_CASE(report_zero_len_head_test),
+	KUNIT_CASE(report_count_edges_test),
 	KUNIT_CASE(recvmsg_inc_tail_test),
 	KUNIT_CASE(read_inc_file_test),
 	{}
