@@ -328,12 +328,29 @@ struct iopbuf_cmd_probe {
  * 64-bit word of the big CQE (cqe->big_cqe[0], "res2") says which buffers
  * they went to:
  *
- *   bit  0 .. 15: bid of the first buffer used
+ *   bit  0 .. 15: bid of the first buffer used (the ring head's entry
+ *                 when the command's buffers were selected)
  *   bit 16 .. 31: number of ring entries the data went into, in ring order
- *                 from that bid (with BUF_MORE, the last of them stays at
- *                 the head, partly consumed)
+ *                 from that bid: through the last entry that received a
+ *                 byte, zero-length entries before it included, none
+ *                 after it
  *   bit 32 .. 47: IOPBUF_CQE_F_* flags
  *   bit 48 .. 63: reserved, 0
+ *
+ * BUF_MORE (INC rings only): the last of the counted entries is still in
+ * the ring; the application must not recycle it. Usually it is partly
+ * consumed and at the head (addr advanced, len reduced). A zero-length
+ * entry inside the counted range stops the commit there, as upstream's
+ * io_kbuf_inc_commit() does: the entries before it are retired, the head
+ * stays on the empty entry, and the entries after it, data included, are
+ * left untouched in the ring and will be selected again (their data
+ * overwritten) once the empty entry gets a length. Example: entries
+ * { bid 0: 100 bytes, bid 1: 0, bid 2: 100 } receiving 150 bytes complete
+ * with bid 0, count 3, BUF_MORE (100 bytes in bid 0, 50 at the start of
+ * bid 2), head on bid 1. Without BUF_MORE every counted entry was
+ * consumed. A command that moved 0 bytes but kept its entry (a 0-byte
+ * READ, a SEND of an empty entry, on an INC ring) reports that entry:
+ * count 1, BUF_MORE.
  *
  * Without IOPBUF_CQE_F_BUFFER no buffer was consumed and bid and count are
  * 0 (an error, a 0-byte receive at EOF, a cancelled command).
@@ -380,10 +397,35 @@ static inline __u64 iopbuf_cqe_res2(__u16 bid, __u16 nbufs, __u16 flags)
  *
  * One buffer by default: @len (0: the whole entry) bytes of the head entry.
  * With IOPBUF_RECV_BUNDLE, consecutive entries up to @len bytes (0: no
- * limit but max_bundle_bufs entries), as upstream's bundles select them.
- * Selection and commit follow upstream io_uring exactly; see
- * docs/design.md: a ring without IOPBUF_RING_INC consumes every entry the
- * data went into; an INC ring advances the partly used entry in place.
+ * limit but max_bundle_bufs entries), picked as upstream's
+ * io_ring_buffers_peek() picks them for that byte limit (a zero-length
+ * first entry fails with -ENOBUFS when @len is set; without @len it is
+ * taken, 0 bytes long, and the data goes to the entries after it).
+ * The commit is upstream's: a ring without IOPBUF_RING_INC consumes every
+ * entry the data went into; an INC ring advances the partly used entry in
+ * place and stops at a zero-length entry (see BUF_MORE above).
+ *
+ * A bundle RECV is one selection and one receive. Upstream's IORING_OP_RECV
+ * bundle (io_recv_buf_select(), io_recv_finish()) is not: its first pass is
+ * limited by @len if set, else by the bytes the socket reported queued at an
+ * earlier receive of the same request (msg_inq, filled by TCP and, on recent
+ * kernels, AF_UNIX stream sockets), and a fresh request has no such report,
+ * so without @len the first pass takes a single entry (more only when the
+ * request reuses a cached iovec array); when a pass filled all it selected
+ * and the socket reports more than 1 byte still queued, upstream runs one
+ * more pass of that many bytes and reports both passes in one CQE (res the
+ * sum, the first pass's bid). So where an application on upstream sees, for
+ * a bundle without @len, one entry, or one entry plus a second pass sized by
+ * the queue, this command fills as many entries as the data queued at the
+ * receive needs, at most max_bundle_bufs; where upstream may return more
+ * than @len (@len plus the queued bytes), this command returns at most @len.
+ * Example, a plain ring of 16 128-byte entries, 1000 bytes queued on TCP, no
+ * @len: upstream takes entry 0, then 872 bytes' worth of entries, of which
+ * it skips the one that would be cut short: res 896 in 7 entries, 104 bytes
+ * left queued; this command: res 1000 in 8 entries, the last one consumed
+ * with 104 bytes in it. No IORING_CQE_F_SOCK_NONEMPTY either. See
+ * docs/design.md.
+ *
  * A command finding no data waits for it (poll-driven, no thread blocked);
  * -EAGAIN never reaches the application. An empty ring fails with
  * -ENOBUFS and consumes nothing.
