@@ -1,0 +1,1534 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hostile: what an unprivileged user with /dev/iouring-pbuf (mode 0666)
+ * must not be able to do to the kernel (issue #13).
+ *
+ * Every case runs in a forked child that drops to uid/gid 65534 after the
+ * parent-side runner set its RLIMIT_MEMLOCK (so CAP_IPC_LOCK is gone and
+ * the limit is the only thing between the user and pinned memory). The
+ * runner, still root, then checks:
+ *  - the child ends within a hang guard (HANG_GUARD_S, generous: guests
+ *    run under TCG and sometimes a KASAN kernel; the guard tells "hung"
+ *    from "slow", it measures nothing). A child still there after it is
+ *    reported with its kernel stack, killed, and if SIGKILL is not enough
+ *    (6.1 spinning in io_uring's exec-time cancel loop), its commands are
+ *    cancelled through its own device file (pidfd_getfd + IOPBUF_IOC_CANCEL)
+ *    so that the guest can go on; a child that survives even that is
+ *    reported and left behind;
+ *  - the module-wide counters in /sys/class/misc/iouring-pbuf/
+ *    (pinned_pages, charged_pages, contexts, inflight, notifs) return to
+ *    their values from before the case.
+ * The guest fails the run on any kernel WARNING/BUG (and panic_on_warn
+ * ends it on the spot), so "no warning" needs no assertion here.
+ *
+ * The cases, in order (the ones that can take the guest down come last):
+ *  5. sparse_table_charged, vmpin_accounted: the registered-buffer table
+ *     is charged to RLIMIT_MEMLOCK (8 bytes a slot, rounded up to pages),
+ *     and pinned pages show in the mm's pinned_vm (VmPin) like io_uring's.
+ *  3. mmap_ring_stays_charged: an IOPBUF_RING_MMAP ring's memory stays
+ *     charged while it is mapped, after UNREGISTER_RING and close().
+ *  4. lend_write_{fifo,pty,pipe}, lend_write_fifo_sqpoll: a LEND whose
+ *     WRITE cannot finish (256 KiB into a FIFO, pty or pipe nobody reads)
+ *     neither blocks io_uring_submit() nor the SQPOLL thread; a NOP after
+ *     it completes first; draining lets it finish with every byte intact.
+ *     kill_lend_fifo_waiting: SIGKILL with such a LEND waiting.
+ *  1. exec_recv_waiting (+ _sigkill, exec_recv_waiting_forked): execve()
+ *     with a RECV waiting on an empty socket finishes promptly.
+ *  2. bundle_many_segments, lend_huge_segments: a registered buffer of
+ *     over 262,000 segments (one 64 KiB memfd mapped 16,400 times):
+ *     bundles over it end cleanly, a LEND of all of it (1 GiB) succeeds.
+ */
+#include <dirent.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <termios.h>
+#include <sys/time.h>
+
+#include "pbuf_test_util.h"
+
+#define NOBODY		65534
+/* A child still running after this long is hung, not slow. */
+#define HANG_GUARD_S	20
+/* The item-2 cases pin and unpin 262,400 pages: more room on KASAN. */
+#define HUGE_GUARD_S	90
+/* An io_uring_submit() interrupted by this signal had blocked. */
+#define SUBMIT_GUARD_S	5
+/* How long a completion that must come may take. */
+#define CQE_GUARD_MS	10000
+/* How long the counters may take to settle after a case (ring teardown). */
+#define SETTLE_MS	10000
+
+#define BGID		7
+#define UD_LEND		0x1e4d
+#define UD_NOP		0x90b
+#define UD_RECV		0x5ec
+
+#define EXIT0_ARG	"--hostile-exit0"
+
+/* ------------------------------------------------------------------------
+ * Module-wide counters, notifs included
+ */
+
+static const char *const cnt_names[] = {
+	"pinned_pages", "charged_pages", "contexts", "inflight", "notifs",
+};
+
+#define NR_CNT	H_ARRAY_SIZE(cnt_names)
+
+struct cnt {
+	long v[NR_CNT];
+};
+
+static void cnt_read(struct cnt *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < NR_CNT; i++)
+		c->v[i] = h_sysfs_read(cnt_names[i]);
+}
+
+static bool cnt_equal(const struct cnt *a, const struct cnt *b)
+{
+	return !memcmp(a, b, sizeof(*a));
+}
+
+static long charged_now(void)
+{
+	return h_sysfs_read("charged_pages");
+}
+
+/* Wait up to @ms for the counters to read @want again; fail otherwise. */
+static bool expect_cnt_back(const struct cnt *want, int ms, const char *when)
+{
+	struct cnt now;
+	char msg[400];
+	size_t len = 0;
+	unsigned int i;
+
+	for (;;) {
+		cnt_read(&now);
+		if (cnt_equal(&now, want) || ms <= 0)
+			break;
+		usleep(20000);
+		ms -= 20;
+	}
+	if (cnt_equal(&now, want))
+		return true;
+	for (i = 0; i < NR_CNT; i++)
+		if (now.v[i] != want->v[i])
+			len += (size_t)snprintf(msg + len, sizeof(msg) - len,
+						" %s %ld (was %ld)",
+						cnt_names[i], now.v[i],
+						want->v[i]);
+	FAILF("counters not back to their values before the case %s:%s",
+	      when, msg);
+	return false;
+}
+
+/* /proc/self/status VmPin in kB, or -1. */
+static long vmpin_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/* ------------------------------------------------------------------------
+ * The runner: a child as uid 65534 under a hang guard
+ */
+
+struct hcase {
+	void (*child)(void *arg);
+	void *arg;
+	unsigned long memlock;		/* soft RLIMIT_MEMLOCK */
+	unsigned long memlock_max;	/* hard limit; 0: the same */
+	int guard_s;			/* 0: HANG_GUARD_S */
+	/* >= 0: SIGKILL the child this long after it called h_ready() */
+	int kill_after_ready_ms;
+	const char *what;		/* what the child is doing, for messages */
+};
+
+/* The child's end of the runner's ready pipe. */
+static int ready_wfd = -1;
+
+/* Tell the runner the child reached the point where it may be killed. */
+static void h_ready(void)
+{
+	char c = 'r';
+
+	if (ready_wfd >= 0 && write(ready_wfd, &c, 1) != 1)
+		FAILF("ready pipe: %s", strerror(errno));
+}
+
+static void __attribute__((noreturn)) child_main(const struct hcase *hc)
+{
+	struct rlimit rl = {
+		.rlim_cur = hc->memlock,
+		.rlim_max = hc->memlock_max ?: hc->memlock,
+	};
+
+	setpgid(0, 0);
+	if (!EXPECT(setrlimit(RLIMIT_MEMLOCK, &rl) == 0) ||
+	    !EXPECT(setgroups(0, NULL) == 0) ||
+	    !EXPECT(setresgid(NOBODY, NOBODY, NOBODY) == 0) ||
+	    !EXPECT(setresuid(NOBODY, NOBODY, NOBODY) == 0) ||
+	    !EXPECT(!h_has_cap(CAP_IPC_LOCK)))
+		goto out;
+	hc->child(hc->arg);
+out:
+	fflush(stdout);
+	_exit(0);
+}
+
+static void note_file(const char *prefix, const char *path)
+{
+	char line[256];
+	FILE *f = fopen(path, "r");
+	int n = 0;
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f) && n++ < 40) {
+		line[strcspn(line, "\n")] = 0;
+		h_note("%s%s", prefix, line);
+	}
+	fclose(f);
+}
+
+/* Where each thread of @pid is in the kernel (root may read the stacks). */
+static void note_stacks(pid_t pid)
+{
+	char path[128], comm[64] = "?", wchan[128] = "?";
+	int tids[16], n = 0, i;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	{
+		DIR *d = opendir(path);
+		struct dirent *de;
+
+		while (d && (de = readdir(d)) && n < 16)
+			if (de->d_name[0] != '.')
+				tids[n++] = atoi(de->d_name);
+		if (d)
+			closedir(d);
+	}
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid,
+			 tids[i]);
+		f = fopen(path, "r");
+		if (f) {
+			if (!fgets(comm, sizeof(comm), f))
+				strcpy(comm, "?");
+			comm[strcspn(comm, "\n")] = 0;
+			fclose(f);
+		}
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/wchan", pid,
+			 tids[i]);
+		f = fopen(path, "r");
+		if (f) {
+			if (!fgets(wchan, sizeof(wchan), f))
+				strcpy(wchan, "?");
+			fclose(f);
+		}
+		h_note("hung child %d thread %d (%s), wchan %s:", pid,
+		       tids[i], comm, wchan);
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/stack", pid,
+			 tids[i]);
+		note_file("  ", path);
+	}
+}
+
+/*
+ * Last resort for a child that SIGKILL does not end: cancel the commands
+ * of every iouring-pbuf context it holds, through its own open files.
+ * Return: how many commands were cancelled, or -1.
+ */
+static int cancel_through_child_fds(pid_t pid)
+{
+	char path[64], link[128];
+	struct dirent *de;
+	int pidfd, total = -1;
+	DIR *d;
+
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0) {
+		h_note("pidfd_open(%d): %s", pid, strerror(errno));
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	while (d && (de = readdir(d))) {
+		char fdpath[400];
+		ssize_t n;
+		int fd, r;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, de->d_name);
+		n = readlink(fdpath, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = 0;
+		if (strcmp(link, IOPBUF_DEVICE_PATH))
+			continue;
+		fd = (int)syscall(SYS_pidfd_getfd, pidfd, atoi(de->d_name), 0);
+		if (fd < 0) {
+			h_note("pidfd_getfd(%d, %s): %s", pid, de->d_name,
+			       strerror(errno));
+			continue;
+		}
+		r = ioctl(fd, IOPBUF_IOC_CANCEL);
+		h_note("IOPBUF_IOC_CANCEL through the hung child's fd %s: %s",
+		       de->d_name, r < 0 ? strerror(errno) : "ok");
+		if (r >= 0)
+			total = (total < 0 ? 0 : total) + r;
+		close(fd);
+	}
+	if (d)
+		closedir(d);
+	close(pidfd);
+	return total;
+}
+
+static void run_case(const struct hcase *hc)
+{
+	int guard = hc->guard_s ?: HANG_GUARD_S;
+	bool killed = false, done;
+	int pfd[2], status = 0;
+	struct cnt before;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC)) {
+		FAILF("pipe: %s", strerror(errno));
+		return;
+	}
+	cnt_read(&before);
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		FAILF("fork: %s", strerror(errno));
+		close(pfd[0]);
+		close(pfd[1]);
+		return;
+	}
+	if (pid == 0) {
+		close(pfd[0]);
+		ready_wfd = pfd[1];
+		child_main(hc);
+	}
+	setpgid(pid, pid);
+	close(pfd[1]);
+
+	if (hc->kill_after_ready_ms >= 0) {
+		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+		char c;
+
+		if (poll(&p, 1, guard * 1000) == 1 && read(pfd[0], &c, 1) == 1) {
+			usleep((useconds_t)hc->kill_after_ready_ms * 1000);
+			kill(pid, SIGKILL);
+			killed = true;
+		} else {
+			h_note("the child never said it was ready");
+		}
+	}
+	close(pfd[0]);
+
+	done = t_waitpid_ms(pid, &status, guard * 1000);
+	if (!done) {
+		FAILF("the child (%s) was still there %d s later: hung%s",
+		      hc->what, guard, killed ? " although SIGKILLed" : "");
+		note_stacks(pid);
+		kill(-pid, SIGKILL);
+		killed = true;
+		done = t_waitpid_ms(pid, &status, 5000);
+		if (!done) {
+			FAILF("the hung child survived SIGKILL for 5 s "
+			      "(unkillable); cancelling its commands");
+			note_stacks(pid);
+			cancel_through_child_fds(pid);
+			done = t_waitpid_ms(pid, &status, 10000);
+		}
+		if (!done) {
+			FAILF("child %d is unkillable even after "
+			      "IOPBUF_IOC_CANCEL; left behind", pid);
+			return;
+		}
+	}
+	if (WIFSIGNALED(status) && !(killed && WTERMSIG(status) == SIGKILL))
+		FAILF("child killed by signal %d", WTERMSIG(status));
+	else if (WIFEXITED(status) && WEXITSTATUS(status))
+		FAILF("child exited with %d", WEXITSTATUS(status));
+	/* what the case left behind (a forked grandchild) */
+	kill(-pid, SIGKILL);
+	expect_cnt_back(&before, SETTLE_MS, "once its process ended");
+}
+
+/* ------------------------------------------------------------------------
+ * Small helpers
+ */
+
+static volatile sig_atomic_t alarm_fired;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarm_fired = 1;
+}
+
+/* SIGALRM interrupts system calls (no SA_RESTART) and sets alarm_fired. */
+static void arm_guard_signal(void)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	alarm_fired = 0;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void lend_init(struct iopbuf_lend *l, unsigned int src,
+		      unsigned int dir, __u64 addr, __u32 len)
+{
+	memset(l, 0, sizeof(*l));
+	l->src = (__u16)src;
+	l->dir = (__u16)dir;
+	l->addr = addr;
+	l->len = len;
+}
+
+static void lend_add(struct iopbuf_lend *l, unsigned int opcode, int fd,
+		     __u64 off, __u32 buf_off, __u32 len)
+{
+	struct iopbuf_lend_op *o = &l->ops[l->nr_ops++];
+
+	o->opcode = (__u8)opcode;
+	o->fd = fd;
+	o->off = off;
+	o->buf_off = buf_off;
+	o->len = len;
+}
+
+static bool lend_queue(struct io_uring *ring, int dev,
+		       const struct iopbuf_lend *l)
+{
+	struct iopbuf_cmd_lend cmd = {
+		.addr = (uintptr_t)l, .len = sizeof(*l),
+	};
+
+	if (!h_prep_cmd(ring, dev, IOPBUF_CMD_LEND, &cmd, sizeof(cmd),
+			UD_LEND)) {
+		FAILF("no free SQE");
+		return false;
+	}
+	return true;
+}
+
+/* Cancel and reap what a failed case left in flight. */
+static void drain_inflight(struct io_uring *ring, int dev)
+{
+	struct __kernel_timespec ts = { .tv_nsec = 10000000 };
+	struct io_uring_cqe *cqe;
+	int ms;
+
+	if (dev < 0 || t_ctx_inflight(dev) <= 0)
+		return;
+	ioctl(dev, IOPBUF_IOC_CANCEL);
+	for (ms = 0; ms < 5000 && t_ctx_inflight(dev) > 0; ms += 10)
+		if (!io_uring_wait_cqe_timeout(ring, &cqe, &ts))
+			io_uring_cqe_seen(ring, cqe);
+}
+
+/* ------------------------------------------------------------------------
+ * 5. Uncharged memory: the slot table, and pinned_vm
+ */
+
+#define SLOTS_MAX	(1U << 20)
+#define TABLE_PAGES	((SLOTS_MAX * 8UL + H_PAGE - 1) / H_PAGE)
+
+static void sparse_table_child(void *arg)
+{
+	struct rlimit rl = { .rlim_cur = 64 << 10, .rlim_max = 16 << 20 };
+	struct iopbuf_stats st;
+	long c0;
+	int dev;
+
+	(void)arg;
+	c0 = charged_now();
+	dev = h_open();
+	if (dev < 0)
+		return;
+	/* 2^20 slots are 8 MiB of table: over a 64 KiB limit */
+	if (!EXPECT_ERR(h_register_sparse(dev, SLOTS_MAX), ENOMEM)) {
+		h_note("a %u-slot table (%lu pages) registered under a 64 KiB "
+		       "RLIMIT_MEMLOCK; charged_pages grew by %ld",
+		       SLOTS_MAX, TABLE_PAGES, charged_now() - c0);
+		h_unregister_bufs(dev);
+	} else if (EXPECT_OK(h_stats(dev, &st))) {
+		EXPECT_EQ(st.buf_slots, 0);
+	}
+	EXPECT_EQ(charged_now(), c0);
+
+	/* within the limit: charged, exactly the table's pages */
+	rl.rlim_cur = rl.rlim_max;
+	if (!EXPECT(setrlimit(RLIMIT_MEMLOCK, &rl) == 0))
+		goto out;
+	if (EXPECT_OK(h_register_sparse(dev, SLOTS_MAX))) {
+		EXPECT_EQ(charged_now() - c0, TABLE_PAGES);
+		EXPECT_OK(h_unregister_bufs(dev));
+		EXPECT_EQ(charged_now(), c0);
+	}
+out:
+	h_close(&dev);
+	EXPECT_EQ(charged_now(), c0);
+}
+
+/*
+ * IOPBUF_IOC_REGISTER_BUFFERS sparse with 2^20 slots allocates 8 MiB of
+ * kernel memory: as uid 65534 with RLIMIT_MEMLOCK 64 KiB it must fail
+ * with -ENOMEM; with 16 MiB it succeeds and charges DIV_ROUND_UP(nr * 8,
+ * 4096) = 2048 pages, returned on unregister.
+ */
+static void sparse_table_charged(void)
+{
+	struct hcase hc = {
+		.child = sparse_table_child, .memlock = 64 << 10,
+		.memlock_max = 16 << 20, .kill_after_ready_ms = -1,
+		.what = "registering a 2^20-slot table",
+	};
+
+	run_case(&hc);
+}
+
+#define PIN_PAGES	64
+
+static void vmpin_child(void *arg)
+{
+	char *mem = h_map(PIN_PAGES * H_PAGE);
+	struct iovec iov = { mem, PIN_PAGES * H_PAGE };
+	long kb0, kb;
+	int dev = -1;
+
+	(void)arg;
+	kb0 = vmpin_kb();
+	if (!mem || !EXPECT(kb0 >= 0))
+		goto out;
+	dev = h_open();
+	if (dev < 0)
+		goto out;
+	if (EXPECT_OK(h_register_iov(dev, &iov, 1))) {
+		kb = vmpin_kb();
+		h_expect(kb - kb0 >= (long)(PIN_PAGES * H_PAGE / 1024),
+			 __FILE__, __LINE__,
+			 "VmPin %ld kB -> %ld kB after pinning %d pages: "
+			 "the pages are not in pinned_vm", kb0, kb, PIN_PAGES);
+		EXPECT_OK(h_unregister_bufs(dev));
+		EXPECT_EQ(vmpin_kb(), kb0);
+	}
+	/* also given back when the last file reference goes */
+	if (EXPECT_OK(h_register_iov(dev, &iov, 1))) {
+		kb = vmpin_kb();
+		EXPECT(kb - kb0 >= (long)(PIN_PAGES * H_PAGE / 1024));
+		h_close(&dev);
+		EXPECT_EQ(vmpin_kb(), kb0);
+	}
+out:
+	h_close(&dev);
+	h_unmap(mem, PIN_PAGES * H_PAGE);
+}
+
+/*
+ * Pinned buffer pages count in the mm's pinned_vm (/proc/self/status
+ * VmPin) as io_uring's do: +N pages on register, back on unregister and
+ * on close.
+ */
+static void vmpin_accounted(void)
+{
+	struct hcase hc = {
+		.child = vmpin_child, .memlock = 1 << 20,
+		.kill_after_ready_ms = -1, .what = "registering a buffer",
+	};
+
+	run_case(&hc);
+}
+
+/* ------------------------------------------------------------------------
+ * 3. RLIMIT_MEMLOCK bypass through mapped IOPBUF_RING_MMAP rings
+ */
+
+#define MRING_ENTRIES	IOPBUF_MAX_RING_ENTRIES
+#define MRING_BYTES	(MRING_ENTRIES * sizeof(struct iopbuf_buf))
+#define MRING_PAGES	(MRING_BYTES / H_PAGE)
+
+static void *map_ring(int dev, unsigned int bgid)
+{
+	void *p = mmap(NULL, MRING_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       dev, (off_t)IOPBUF_OFF_RING(bgid));
+
+	if (p == MAP_FAILED) {
+		FAILF("mmap ring %u: %s", bgid, strerror(errno));
+		return NULL;
+	}
+	/* the application writes its ring: the mapping must be writable */
+	*iopbuf_ring_tail(p) = 1;
+	return p;
+}
+
+#define EXPECT_CHARGED(c0, pages, why)					\
+	h_expect(charged_now() - (c0) == (long)(pages), __FILE__,	\
+		 __LINE__, "charged_pages is baseline %+ld, want %+ld: %s", \
+		 charged_now() - (c0), (long)(pages), why)
+
+static void mmap_ring_child(void *arg)
+{
+	void *map[2] = { NULL, NULL };
+	unsigned int r;
+	long c0, err;
+	int dev;
+
+	(void)arg;
+	c0 = charged_now();
+	dev = h_open();
+	if (dev < 0)
+		return;
+	/* RLIMIT_MEMLOCK 1 MiB = 256 pages = two 512 KiB rings */
+	for (r = 0; r < 2; r++) {
+		if (!EXPECT_OK(h_register_ring(dev, NULL, MRING_ENTRIES, r,
+					       IOPBUF_RING_MMAP, 0)))
+			goto out;
+		map[r] = map_ring(dev, r);
+		if (!map[r])
+			goto out;
+		EXPECT_OK(h_unregister_ring(dev, r));
+		EXPECT_CHARGED(c0, (r + 1) * MRING_PAGES,
+			       "an unregistered ring's memory that is still "
+			       "mapped must stay charged");
+	}
+	/* the third ring would make 384 pages: over the limit */
+	err = h_register_ring(dev, NULL, MRING_ENTRIES, 2, IOPBUF_RING_MMAP, 0);
+	if (!h_expect(err == -ENOMEM, __FILE__, __LINE__,
+		      "third 512 KiB ring with two still mapped under a 1 MiB "
+		      "RLIMIT_MEMLOCK: got %s, want -ENOMEM (memlock bypass)",
+		      h_res(err)) && !err)
+		h_unregister_ring(dev, 2);
+
+	/* unmapping one ring returns its charge: now one fits again */
+	munmap(map[0], MRING_BYTES);
+	map[0] = NULL;
+	EXPECT_CHARGED(c0, MRING_PAGES, "after munmap of one of two");
+	if (EXPECT_OK(h_register_ring(dev, NULL, MRING_ENTRIES, 3,
+				      IOPBUF_RING_MMAP, 0))) {
+		EXPECT_CHARGED(c0, 2 * MRING_PAGES, "one mapped, one registered");
+		EXPECT_OK(h_unregister_ring(dev, 3));
+	}
+	EXPECT_CHARGED(c0, MRING_PAGES, "one mapped");
+	/* the mapping outlives the file: still charged after close() */
+	h_close(&dev);
+	EXPECT_CHARGED(c0, MRING_PAGES, "a mapped ring after close()");
+	munmap(map[1], MRING_BYTES);
+	map[1] = NULL;
+	EXPECT_CHARGED(c0, 0, "every ring unmapped");
+
+	/* and registration works again */
+	dev = h_open();
+	if (dev >= 0 && EXPECT_OK(h_register_ring(dev, NULL, MRING_ENTRIES, 0,
+						  IOPBUF_RING_MMAP, 0))) {
+		EXPECT_CHARGED(c0, MRING_PAGES, "a fresh ring");
+		EXPECT_OK(h_unregister_ring(dev, 0));
+	}
+out:
+	h_close(&dev);
+	for (r = 0; r < 2; r++)
+		if (map[r])
+			munmap(map[r], MRING_BYTES);
+}
+
+/*
+ * With RLIMIT_MEMLOCK 1 MiB: register a 32768-entry (512 KiB) MMAP ring,
+ * map it, unregister it, twice; the third register fails -ENOMEM because
+ * mapped ring memory stays charged. charged_pages stays up until munmap
+ * (also after close()); after munmap of all it is back to the baseline and
+ * registration works again.
+ */
+static void mmap_ring_stays_charged(void)
+{
+	struct hcase hc = {
+		.child = mmap_ring_child, .memlock = 1 << 20,
+		.kill_after_ready_ms = -1, .what = "registering mapped rings",
+	};
+
+	run_case(&hc);
+}
+
+/* ------------------------------------------------------------------------
+ * 4. Commands that would block a thread: LEND WRITE into a full FIFO, pty
+ *    or pipe
+ */
+
+#define LEND_LEN	(256 * 1024)
+
+enum sink { SINK_FIFO, SINK_PTY, SINK_PIPE };
+
+static const char *const sink_names[] = { "FIFO", "pty", "pipe" };
+
+struct lend_block {
+	enum sink sink;
+	bool sqpoll;
+	bool then_wait_kill;	/* kill_lend_fifo_waiting */
+};
+
+struct sink_fds {
+	int wfd;		/* the LEND writes here (blocking) */
+	int rfd;		/* the test drains here (O_NONBLOCK) */
+	int extra;		/* FIFO: its O_RDWR reader */
+	char dir[64];
+};
+
+static bool sink_open(enum sink kind, struct sink_fds *s)
+{
+	char path[128];
+	int fds[2];
+
+	s->wfd = s->rfd = s->extra = -1;
+	s->dir[0] = 0;
+	switch (kind) {
+	case SINK_FIFO:
+		strcpy(s->dir, "/tmp/hostile-XXXXXX");
+		if (!mkdtemp(s->dir)) {
+			FAILF("mkdtemp: %s", strerror(errno));
+			s->dir[0] = 0;
+			return false;
+		}
+		snprintf(path, sizeof(path), "%s/fifo", s->dir);
+		if (mkfifo(path, 0600)) {
+			FAILF("mkfifo: %s", strerror(errno));
+			return false;
+		}
+		/* a reader exists (this fd) but nobody reads */
+		s->extra = open(path, O_RDWR | O_CLOEXEC);
+		s->wfd = open(path, O_WRONLY | O_CLOEXEC);
+		s->rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		break;
+	case SINK_PTY: {
+		struct termios tio;
+		char *name;
+
+		s->rfd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (s->rfd < 0) {
+			h_skip("no pty: posix_openpt: %s (the guest needs "
+			       "/dev/ptmx and devpts on /dev/pts)",
+			       strerror(errno));
+			return false;
+		}
+		if (grantpt(s->rfd) || unlockpt(s->rfd) ||
+		    !(name = ptsname(s->rfd))) {
+			h_skip("no pty: grantpt/unlockpt/ptsname: %s",
+			       strerror(errno));
+			return false;
+		}
+		s->wfd = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (s->wfd < 0) {
+			h_skip("no pty: open %s: %s", name, strerror(errno));
+			return false;
+		}
+		/* raw: the bytes arrive as written, no echo, no \n -> \r\n */
+		if (tcgetattr(s->wfd, &tio)) {
+			FAILF("tcgetattr: %s", strerror(errno));
+			return false;
+		}
+		cfmakeraw(&tio);
+		if (tcsetattr(s->wfd, TCSANOW, &tio)) {
+			FAILF("tcsetattr: %s", strerror(errno));
+			return false;
+		}
+		fcntl(s->rfd, F_SETFL, O_NONBLOCK);
+		break;
+	}
+	case SINK_PIPE:
+		if (pipe2(fds, O_CLOEXEC)) {
+			FAILF("pipe: %s", strerror(errno));
+			return false;
+		}
+		s->rfd = fds[0];
+		s->wfd = fds[1];
+		/* the read end's file only: the write end stays blocking */
+		fcntl(s->rfd, F_SETFL, O_NONBLOCK);
+		break;
+	}
+	if (s->wfd < 0 || s->rfd < 0) {
+		FAILF("%s: open: %s", sink_names[kind], strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+static void sink_close(struct sink_fds *s)
+{
+	char path[128];
+
+	h_close(&s->wfd);
+	h_close(&s->rfd);
+	h_close(&s->extra);
+	if (s->dir[0]) {
+		snprintf(path, sizeof(path), "%s/fifo", s->dir);
+		unlink(path);
+		rmdir(s->dir);
+	}
+}
+
+/*
+ * Submit with a guard signal: a submit that blocks until SIGALRM
+ * interrupts the write the module started is a failure (the module then
+ * finishes the command on its own; the case goes on).
+ */
+static bool guarded_submit(struct io_uring *ring, int want, const char *what)
+{
+	double t0, dt;
+	int ret;
+
+	arm_guard_signal();
+	alarm(SUBMIT_GUARD_S);
+	t0 = now_s();
+	ret = io_uring_submit(ring);
+	dt = now_s() - t0;
+	alarm(0);
+	if (alarm_fired) {
+		FAILF("io_uring_submit() of %s returned only after the %d s "
+		      "guard signal interrupted it (%.1f s, returned %s): it "
+		      "blocked the submitting thread", what, SUBMIT_GUARD_S,
+		      dt, h_res(ret));
+		return ret >= 0;
+	}
+	if (ring->flags & IORING_SETUP_SQPOLL ? ret < want : ret != want) {
+		FAILF("io_uring_submit of %s: %s, want %d", what, h_res(ret),
+		      want);
+		return false;
+	}
+	return true;
+}
+
+/* With SQPOLL: wait until the poller took every SQE (not until issued). */
+static bool sqpoll_taken(struct io_uring *ring)
+{
+	int ms;
+
+	for (ms = 0; ms < CQE_GUARD_MS; ms += 10) {
+		if (!io_uring_sq_ready(ring))
+			return true;
+		usleep(10000);
+	}
+	FAILF("the SQPOLL thread did not take the SQE within %d ms",
+	      CQE_GUARD_MS);
+	return false;
+}
+
+static void lend_block_child(void *arg)
+{
+	const struct lend_block *lb = arg;
+	const char *sname = sink_names[lb->sink];
+	struct t_cqe lend_cqe = { 0 }, c;
+	bool got_lend = false, got_nop = false, have_uring = false;
+	unsigned char *mem = NULL, *out = NULL;
+	struct iopbuf_lend l;
+	struct sink_fds s = { -1, -1, -1, "" };
+	struct io_uring ring;
+	__s64 results[IOPBUF_LEND_MAX_OPS] = { 0 };
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	struct iovec iov;
+	size_t got = 0;
+	double deadline;
+	int dev;
+
+	dev = h_open();
+	if (dev < 0)
+		return;
+	mem = h_map(LEND_LEN);
+	out = malloc(LEND_LEN + 4096);
+	if (!mem || !out)
+		goto out;
+	t_pat_fill(mem, 0, LEND_LEN);
+	iov = (struct iovec){ mem, LEND_LEN };
+	if (!EXPECT_OK(h_register_iov(dev, &iov, 1)))
+		goto out;
+	if (!sink_open(lb->sink, &s))
+		goto out;
+	have_uring = t_uring_init(&ring, IORING_SETUP_CQE32 |
+				  (lb->sqpoll ? IORING_SETUP_SQPOLL : 0));
+	if (!have_uring)
+		goto out;
+
+	/* one WRITE of 256 KiB from a registered buffer: 4x what fits */
+	lend_init(&l, IOPBUF_LEND_SRC_REGBUF, IOPBUF_LEND_DIR_OUT,
+		  iopbuf_regbuf_encode(0, 0), LEND_LEN);
+	lend_add(&l, IOPBUF_LEND_OP_WRITE, s.wfd, IOPBUF_LEND_POS, 0, LEND_LEN);
+	l.results = (uintptr_t)results;
+	if (!lend_queue(&ring, dev, &l) ||
+	    !guarded_submit(&ring, 1, "a LEND writing 256 KiB"))
+		goto out;
+	if (lb->sqpoll && !sqpoll_taken(&ring))
+		goto out;
+
+	if (lb->then_wait_kill) {
+		/* kill_lend_fifo_waiting: the runner SIGKILLs us now */
+		signal(SIGALRM, SIG_DFL);
+		h_ready();
+		for (;;)
+			pause();
+	}
+
+	/* 256 KiB cannot be in the FIFO/pty/pipe yet: the LEND must wait */
+	if (!io_uring_peek_cqe(&ring, &cqe)) {
+		t_cqe_copy(&ring, cqe, &lend_cqe);
+		io_uring_cqe_seen(&ring, cqe);
+		got_lend = lend_cqe.user_data == UD_LEND;
+		FAILF("completion (user_data %#llx, res %s) before anything "
+		      "was drained from the %s",
+		      (unsigned long long)lend_cqe.user_data,
+		      h_res(lend_cqe.res), sname);
+	}
+
+	/* a NOP behind it completes first, while the sink stays full */
+	sqe = io_uring_get_sqe(&ring);
+	if (!sqe) {
+		FAILF("no free SQE");
+		goto drain;
+	}
+	io_uring_prep_nop(sqe);
+	io_uring_sqe_set_data64(sqe, UD_NOP);
+	if (!guarded_submit(&ring, 1, "a NOP behind the LEND"))
+		goto drain;
+	if (t_wait_ms(&ring, &c, CQE_GUARD_MS)) {
+		if (c.user_data == UD_NOP) {
+			got_nop = true;
+			EXPECT_EQ(c.res, 0);
+		} else {
+			lend_cqe = c;
+			got_lend = true;
+			FAILF("the LEND completed (res %s) before the NOP, "
+			      "with the %s not drained", h_res(c.res), sname);
+		}
+	} else {
+		FAILF("the NOP submitted after the LEND did not complete "
+		      "within %d ms with the %s full%s", CQE_GUARD_MS, sname,
+		      lb->sqpoll ? ": the SQPOLL thread is stuck in the "
+		      "LEND's write" : "");
+	}
+
+drain:
+	/* now read everything; the LEND must complete with all of it */
+	deadline = now_s() + HANG_GUARD_S / 2;
+	while (now_s() < deadline && !(got_lend && got_nop)) {
+		struct pollfd p = { .fd = s.rfd, .events = POLLIN };
+		struct __kernel_timespec ts = { .tv_nsec = 1000000 };
+		ssize_t n;
+
+		if (poll(&p, 1, 20) == 1) {
+			n = read(s.rfd, out + got, LEND_LEN + 4096 - got);
+			if (n > 0)
+				got += (size_t)n;
+		}
+		/* entering io_uring also runs the module's task work */
+		if (!io_uring_wait_cqe_timeout(&ring, &cqe, &ts)) {
+			t_cqe_copy(&ring, cqe, &c);
+			io_uring_cqe_seen(&ring, cqe);
+			if (c.user_data == UD_NOP) {
+				got_nop = true;
+			} else if (c.user_data == UD_LEND) {
+				lend_cqe = c;
+				got_lend = true;
+			}
+		}
+	}
+	/* a few bytes may still be in the sink after the completion */
+	while (got < LEND_LEN) {
+		struct pollfd p = { .fd = s.rfd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 200) != 1)
+			break;
+		n = read(s.rfd, out + got, LEND_LEN + 4096 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (!got_lend) {
+		FAILF("the LEND did not complete within %d s of draining the "
+		      "%s (%zu bytes read)", HANG_GUARD_S / 2, sname, got);
+		goto out;
+	}
+	if (!got_nop)
+		FAILF("the NOP never completed");
+	EXPECT_EQ(lend_cqe.res, LEND_LEN);
+	EXPECT_EQ(iopbuf_lend_done(lend_cqe.res2), 1);
+	EXPECT_EQ(iopbuf_lend_failed(lend_cqe.res2), IOPBUF_LEND_NONE);
+	EXPECT_EQ(results[0], LEND_LEN);
+	EXPECT_EQ(got, LEND_LEN);
+	EXPECT_PAT(out, 0, got < LEND_LEN ? got : LEND_LEN);
+out:
+	if (have_uring) {
+		drain_inflight(&ring, dev);
+		io_uring_queue_exit(&ring);
+	}
+	sink_close(&s);
+	h_close(&dev);
+	h_unmap(mem, LEND_LEN);
+	free(out);
+}
+
+static void lend_block_case(enum sink sink, bool sqpoll)
+{
+	struct lend_block lb = { .sink = sink, .sqpoll = sqpoll };
+	char what[96];
+	struct hcase hc = {
+		.child = lend_block_child, .arg = &lb, .memlock = 8 << 20,
+		.kill_after_ready_ms = -1, .what = what,
+	};
+
+	snprintf(what, sizeof(what), "LEND WRITE of 256 KiB into a %s%s",
+		 sink_names[sink], sqpoll ? " with SQPOLL" : "");
+	run_case(&hc);
+}
+
+/*
+ * A LEND whose one WRITE of 256 KiB goes into a FIFO that has a reader
+ * (an O_RDWR fd) nobody reads from: io_uring_submit() returns without the
+ * 5 s guard signal; a NOP submitted after it completes first; once the
+ * test drains the FIFO the LEND completes with res 262144, one secondary
+ * done, none failed, and the bytes read are the buffer's.
+ */
+static void lend_write_fifo(void)	{ lend_block_case(SINK_FIFO, false); }
+/* The same into a pty in raw mode (writes go into the slave). */
+static void lend_write_pty(void)	{ lend_block_case(SINK_PTY, false); }
+/* The same into a pipe. */
+static void lend_write_pipe(void)	{ lend_block_case(SINK_PIPE, false); }
+/*
+ * The same on an IORING_SETUP_SQPOLL ring: with the LEND taken by the
+ * poller and the FIFO full, a NOP submitted afterwards completes (within
+ * 10 s) before anything is drained.
+ */
+static void lend_write_fifo_sqpoll(void) { lend_block_case(SINK_FIFO, true); }
+
+/*
+ * SIGKILL while a LEND's WRITE into a full FIFO waits: the process dies
+ * within the guard and nothing stays pinned, charged or in flight.
+ */
+static void kill_lend_fifo_waiting(void)
+{
+	struct lend_block lb = { .sink = SINK_FIFO, .then_wait_kill = true };
+	struct hcase hc = {
+		.child = lend_block_child, .arg = &lb, .memlock = 8 << 20,
+		.kill_after_ready_ms = 200,
+		.what = "killed with a LEND WRITE into a full FIFO waiting",
+	};
+
+	run_case(&hc);
+}
+
+/* ------------------------------------------------------------------------
+ * 1. execve() with a command waiting
+ */
+
+struct exec_arg {
+	bool ready;		/* tell the runner (which then SIGKILLs) */
+	bool fork_holder;	/* a forked child keeps the fds across the exec */
+};
+
+static void exec_child(void *arg)
+{
+	const struct exec_arg *ea = arg;
+	char *argv[] = { "hostile", EXIT0_ARG, NULL };
+	struct t_cmd cmd = { .op = IOPBUF_CMD_RECV, .bgid = BGID };
+	struct io_uring ring;
+	bool have_uring = false;
+	char *buf = h_map(H_PAGE);
+	struct t_ring r = { .dev = -1 };
+	int dev, sv[2] = { -1, -1 };
+
+	dev = h_open();
+	if (dev < 0 || !buf)
+		goto out;
+	have_uring = t_uring_init(&ring, IORING_SETUP_CQE32);
+	if (!have_uring || !t_ring_init(&r, dev, 1, BGID, 0, 0))
+		goto out;
+	t_ring_fill(&r, buf, 1, H_PAGE, 0);
+	if (!t_unix_pair(sv))
+		goto out;
+	cmd.fd = sv[0];
+	/* a RECV on an empty socket: it waits */
+	if (!t_start(&ring, dev, &cmd, UD_RECV) || !t_no_cqe(&ring) ||
+	    !EXPECT_EQ(t_ctx_inflight(dev), 1))
+		goto out;
+	if (ea->fork_holder) {
+		pid_t pid;
+
+		fflush(stdout);
+		pid = fork();
+		if (pid < 0) {
+			FAILF("fork: %s", strerror(errno));
+			goto out;
+		}
+		if (pid == 0) {
+			/* hold the device, ring and socket; the runner kills */
+			alarm(HANG_GUARD_S * 3);
+			for (;;)
+				pause();
+		}
+	}
+	if (ea->ready)
+		h_ready();
+	fflush(stdout);
+	execv("/proc/self/exe", argv);
+	FAILF("execve /proc/self/exe: %s", strerror(errno));
+out:
+	if (have_uring) {
+		drain_inflight(&ring, dev);
+		io_uring_queue_exit(&ring);
+	}
+	t_ring_fini(&r);
+	t_close2(sv);
+	h_close(&dev);
+	h_unmap(buf, H_PAGE);
+}
+
+/*
+ * Open the device, a CQE32 ring, a one-entry provided ring in user memory
+ * and a socketpair; issue IOPBUF_CMD_RECV on the empty socket, then
+ * execve() this binary, which exits 0 at once: the exec must finish and
+ * the child exit 0 within the guard, counters back to baseline.
+ */
+static void exec_recv_waiting(void)
+{
+	struct exec_arg ea = { 0 };
+	struct hcase hc = {
+		.child = exec_child, .arg = &ea, .memlock = 1 << 20,
+		.kill_after_ready_ms = -1,
+		.what = "execve() with a RECV waiting",
+	};
+
+	run_case(&hc);
+}
+
+/*
+ * The same, SIGKILLed 200 ms after it starts the execve(): it must be
+ * gone (exit 0 or killed) within the guard.
+ */
+static void exec_recv_waiting_sigkill(void)
+{
+	struct exec_arg ea = { .ready = true };
+	struct hcase hc = {
+		.child = exec_child, .arg = &ea, .memlock = 1 << 20,
+		.kill_after_ready_ms = 200,
+		.what = "SIGKILLed in execve() with a RECV waiting",
+	};
+
+	run_case(&hc);
+}
+
+/*
+ * The same with the fds shared: the child forks (the grandchild keeps
+ * the device, io_uring and socket files open) and then execs; the exec
+ * must still finish within the guard.
+ */
+static void exec_recv_waiting_forked(void)
+{
+	struct exec_arg ea = { .fork_holder = true };
+	struct hcase hc = {
+		.child = exec_child, .arg = &ea, .memlock = 1 << 20,
+		.kill_after_ready_ms = -1,
+		.what = "execve() with a RECV waiting, fds shared with a fork",
+	};
+
+	run_case(&hc);
+}
+
+/* ------------------------------------------------------------------------
+ * 2. A registered buffer of over 262,000 segments
+ */
+
+#define HUGE_CHUNK	(64 * 1024UL)
+#define HUGE_MAPS	16400UL
+#define HUGE_LEN	(HUGE_CHUNK * HUGE_MAPS)	/* 1,074,790,400 */
+#define HUGE_MEMLOCK	(1100UL << 20)
+
+struct huge {
+	int memfd;
+	unsigned char *base;
+	int dev;
+};
+
+/* The 64 KiB memfd mapped HUGE_MAPS times back to back, registered. */
+static bool huge_setup(struct huge *h)
+{
+	unsigned char *chunk;
+	unsigned long i;
+
+	h->dev = -1;
+	h->base = NULL;
+	h->memfd = memfd_create("hostile", MFD_CLOEXEC);
+	if (h->memfd < 0 || ftruncate(h->memfd, HUGE_CHUNK)) {
+		FAILF("memfd: %s", strerror(errno));
+		return false;
+	}
+	h->base = mmap(NULL, HUGE_LEN, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (h->base == MAP_FAILED) {
+		FAILF("reserving %lu bytes: %s", HUGE_LEN, strerror(errno));
+		h->base = NULL;
+		return false;
+	}
+	for (i = 0; i < HUGE_MAPS; i++) {
+		void *want = h->base + i * HUGE_CHUNK;
+
+		if (mmap(want, HUGE_CHUNK, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED, h->memfd, 0) != want) {
+			FAILF("mapping %lu of %lu: %s (vm.max_map_count?)", i,
+			      HUGE_MAPS, strerror(errno));
+			return false;
+		}
+	}
+	chunk = h->base;
+	t_pat_fill(chunk, 0, HUGE_CHUNK);
+	h->dev = h_open();
+	if (h->dev < 0)
+		return false;
+	{
+		struct iovec iov = { h->base, HUGE_LEN };
+		double t0 = now_s();
+
+		if (!EXPECT_OK(h_register_iov(h->dev, &iov, 1)))
+			return false;
+		h_note("registered %lu bytes in %lu mappings (%lu pages) in "
+		       "%.1f s", HUGE_LEN, HUGE_MAPS, HUGE_LEN / H_PAGE,
+		       now_s() - t0);
+	}
+	return true;
+}
+
+static void huge_fini(struct huge *h)
+{
+	h_close(&h->dev);
+	if (h->base)
+		munmap(h->base, HUGE_LEN);
+	if (h->memfd >= 0)
+		close(h->memfd);
+}
+
+/* The byte at offset @off of the huge buffer: the memfd repeats. */
+static unsigned char huge_byte(unsigned long off)
+{
+	return t_pat(off % HUGE_CHUNK);
+}
+
+/* Is the guest's vm.max_map_count big enough (raise it if not)? */
+static bool enough_map_count(void)
+{
+	long have = -1;
+	FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+
+	if (f) {
+		if (fscanf(f, "%ld", &have) != 1)
+			have = -1;
+		fclose(f);
+	}
+	if (have >= (long)HUGE_MAPS + 1000)
+		return true;
+	f = fopen("/proc/sys/vm/max_map_count", "w");
+	if (f) {
+		fprintf(f, "%lu\n", HUGE_MAPS + 65530);
+		if (!fclose(f))
+			return true;
+	}
+	h_skip("vm.max_map_count is %ld and cannot be raised: %lu mappings "
+	       "needed", have, HUGE_MAPS);
+	return false;
+}
+
+static bool lend_huge_one(struct io_uring *ring, struct huge *h, int fd,
+			  unsigned long off, __u32 len, const char *what)
+{
+	__s64 results[IOPBUF_LEND_MAX_OPS] = { 0 };
+	struct iopbuf_lend l;
+	struct t_cqe c;
+	double t0 = now_s();
+	bool ok;
+
+	lend_init(&l, IOPBUF_LEND_SRC_REGBUF, IOPBUF_LEND_DIR_OUT,
+		  iopbuf_regbuf_encode(0, off), len);
+	lend_add(&l, IOPBUF_LEND_OP_WRITE, fd, 0, 0, 0);
+	l.results = (uintptr_t)results;
+	if (!lend_queue(ring, h->dev, &l) || !t_submit(ring, 1) ||
+	    !t_wait_ms(ring, &c, HUGE_GUARD_S * 1000 / 2))
+		return false;
+	h_note("LEND of %u bytes at offset %lu (%s): res %s in %.1f s", len,
+	       off, what, h_res(c.res), now_s() - t0);
+	ok = h_expect(c.res == (int)len, __FILE__, __LINE__,
+		      "LEND of %u bytes at %lu over %lu segments to %s: res "
+		      "%s, want %u", len, off, len / H_PAGE, what,
+		      h_res(c.res), len);
+	ok &= EXPECT_EQ(iopbuf_lend_done(c.res2), 1);
+	ok &= EXPECT_EQ(iopbuf_lend_failed(c.res2), IOPBUF_LEND_NONE);
+	ok &= EXPECT_EQ(results[0], len);
+	return ok;
+}
+
+static void lend_huge_child(void *arg)
+{
+	struct huge h = { .memfd = -1, .dev = -1 };
+	struct io_uring ring;
+	bool have_uring = false;
+	unsigned char *back = NULL;
+	unsigned long off;
+	__u32 len;
+	int null = -1, file = -1;
+	size_t i;
+
+	(void)arg;
+	if (!huge_setup(&h))
+		goto out;
+	null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (!EXPECT(null >= 0))
+		goto out;
+	have_uring = t_uring_init(&ring, IORING_SETUP_CQE32);
+	if (!have_uring)
+		goto out;
+	/* all of it: 262,400 segments, one WRITE */
+	if (!lend_huge_one(&ring, &h, null, 0, HUGE_LEN, "/dev/null"))
+		goto out;
+	/* a slice starting and ending inside segments */
+	off = 3 * H_PAGE + 100;
+	lend_huge_one(&ring, &h, null, off, (__u32)(HUGE_LEN - off - 77),
+		      "/dev/null");
+	/* and the bytes are the right ones: a slice deep inside, to a file */
+	file = t_pat_file("hostile-huge", 0, O_RDWR);
+	off = 1000 * HUGE_CHUNK + 5000;
+	len = 200000;
+	back = malloc(len);
+	if (file < 0 || !back ||
+	    !lend_huge_one(&ring, &h, file, off, len, "a tmpfs file"))
+		goto out;
+	if (!EXPECT(pread(file, back, len, 0) == (ssize_t)len))
+		goto out;
+	for (i = 0; i < len && back[i] == huge_byte(off + i); i++)
+		;
+	h_expect(i == len, __FILE__, __LINE__,
+		 "file byte %zu (buffer offset %lu) is %#x, want %#x", i,
+		 off + i, i < len ? back[i] : 0,
+		 i < len ? huge_byte(off + i) : 0);
+out:
+	if (have_uring) {
+		drain_inflight(&ring, h.dev);
+		io_uring_queue_exit(&ring);
+	}
+	free(back);
+	if (file >= 0)
+		close(file);
+	if (null >= 0)
+		close(null);
+	huge_fini(&h);
+}
+
+/*
+ * A 64 KiB memfd mapped 16,400 times back to back (262,400 4 KiB
+ * segments, 1,074,790,400 bytes of address space, 64 KiB of memory),
+ * registered as uid 65534 under a 1100 MiB RLIMIT_MEMLOCK; IOPBUF_CMD_LEND
+ * of all of it (src REGBUF) to one WRITE to /dev/null succeeds with the
+ * full length, so does a slice starting and ending inside segments, and a
+ * 200,000-byte slice deep inside writes the right bytes to a file.
+ */
+static void lend_huge_segments(void)
+{
+	struct hcase hc = {
+		.child = lend_huge_child, .memlock = HUGE_MEMLOCK,
+		.guard_s = HUGE_GUARD_S, .kill_after_ready_ms = -1,
+		.what = "LEND of a 262,400-segment buffer",
+	};
+
+	if (enough_map_count())
+		run_case(&hc);
+}
+
+#define BUNDLE_N	8
+#define BUNDLE_ENTRY	(1UL << 20)	/* 256 segments each */
+#define RECV_LEN	(64 * 1024)
+#define RECV_SHIFT	12345
+
+static bool bundle_res_ok(int res, long want, const char *what)
+{
+	if (res == want || res == -E2BIG || res == -ENOMEM) {
+		h_note("%s bundle over %lu segments: %s", what,
+		       BUNDLE_N * BUNDLE_ENTRY / H_PAGE, h_res(res));
+		return true;
+	}
+	FAILF("%s bundle of %d entries over %lu segments: res %s, want %ld, "
+	      "-E2BIG or -ENOMEM", what, BUNDLE_N,
+	      BUNDLE_N * BUNDLE_ENTRY / H_PAGE, h_res(res), want);
+	return false;
+}
+
+static void bundle_child(void *arg)
+{
+	struct huge h = { .memfd = -1, .dev = -1 };
+	struct t_ring rr = { .dev = -1 }, sr = { .dev = -1 };
+	unsigned char *in = NULL;
+	struct io_uring ring;
+	bool have_uring = false, got_cqe = false;
+	int sv[2] = { -1, -1 }, tv[2] = { -1, -1 };
+	size_t got = 0, i;
+	double deadline;
+	struct t_cqe c;
+	unsigned int e;
+
+	(void)arg;
+	if (!huge_setup(&h))
+		goto out;
+	have_uring = t_uring_init(&ring, IORING_SETUP_CQE32);
+	if (!have_uring ||
+	    !t_ring_init(&rr, h.dev, 16, BGID, IOPBUF_RING_REGBUF, 0) ||
+	    !t_ring_init(&sr, h.dev, 16, BGID + 1, IOPBUF_RING_REGBUF, 0))
+		goto out;
+	for (e = 0; e < BUNDLE_N; e++) {
+		t_ring_add(&rr, iopbuf_regbuf_encode(0, e * BUNDLE_ENTRY),
+			   BUNDLE_ENTRY, (__u16)e);
+		t_ring_add(&sr, iopbuf_regbuf_encode(0, e * BUNDLE_ENTRY),
+			   BUNDLE_ENTRY, (__u16)e);
+	}
+	t_ring_publish(&rr);
+	t_ring_publish(&sr);
+
+	/* RECV bundle: 64 KiB waiting, entries worth 2048 segments */
+	if (!t_unix_pair(sv) || !t_write_pat(sv[1], RECV_SHIFT, RECV_LEN) ||
+	    !t_recv(&ring, h.dev, sv[0], BGID, IOPBUF_RECV_BUNDLE, 0, &c))
+		goto out;
+	if (bundle_res_ok(c.res, RECV_LEN, "RECV") && c.res == RECV_LEN)
+		EXPECT_PAT(h.base, RECV_SHIFT, RECV_LEN);
+	t_pat_fill(h.base, 0, HUGE_CHUNK);
+
+	/* SEND bundle: 8 MiB from 2048 segments into a stream socket */
+	in = malloc(BUNDLE_ENTRY);
+	if (!in || !t_unix_pair(tv))
+		goto out;
+	fcntl(tv[0], F_SETFL, O_NONBLOCK);
+	{
+		struct iopbuf_cmd_send cmd = {
+			.fd = tv[1], .bgid = BGID + 1,
+			.flags = IOPBUF_SEND_BUNDLE,
+		};
+
+		if (!h_prep_cmd(&ring, h.dev, IOPBUF_CMD_SEND, &cmd,
+				sizeof(cmd), 0x5e4d) || !t_submit(&ring, 1))
+			goto out;
+	}
+	deadline = now_s() + HUGE_GUARD_S / 2;
+	while (!got_cqe && now_s() < deadline) {
+		struct __kernel_timespec ts = { .tv_nsec = 1000000 };
+		struct pollfd p = { .fd = tv[0], .events = POLLIN };
+		struct io_uring_cqe *cqe;
+		ssize_t n;
+
+		if (poll(&p, 1, 10) == 1) {
+			n = read(tv[0], in, BUNDLE_ENTRY);
+			for (i = 0; n > 0 && i < (size_t)n &&
+			     in[i] == huge_byte(got + i); i++)
+				;
+			if (n > 0 && i < (size_t)n) {
+				FAILF("sent byte %zu is %#x, want %#x",
+				      got + i, in[i], huge_byte(got + i));
+				goto out;
+			}
+			if (n > 0)
+				got += (size_t)n;
+		}
+		if (!io_uring_wait_cqe_timeout(&ring, &cqe, &ts)) {
+			t_cqe_copy(&ring, cqe, &c);
+			io_uring_cqe_seen(&ring, cqe);
+			got_cqe = true;
+		}
+	}
+	/* what arrived after the completion counts too */
+	for (;;) {
+		ssize_t n = read(tv[0], in, BUNDLE_ENTRY);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (!got_cqe) {
+		FAILF("the SEND bundle did not complete within %d s (%zu "
+		      "bytes received)", HUGE_GUARD_S / 2, got);
+		goto out;
+	}
+	if (bundle_res_ok(c.res, BUNDLE_N * BUNDLE_ENTRY, "SEND") &&
+	    c.res < 0)
+		EXPECT_EQ(got, 0);
+out:
+	if (have_uring) {
+		drain_inflight(&ring, h.dev);
+		io_uring_queue_exit(&ring);
+	}
+	t_ring_fini(&rr);
+	t_ring_fini(&sr);
+	t_close2(sv);
+	t_close2(tv);
+	free(in);
+	huge_fini(&h);
+}
+
+/*
+ * Ring bundles whose entries name many segments of that buffer (8 entries
+ * of 1 MiB, 2048 segments): a RECV bundle of 64 KiB and a SEND bundle of
+ * 8 MiB into a unix stream socket end in success (with the right bytes)
+ * or a clean -E2BIG / -ENOMEM, never a kernel warning.
+ */
+static void bundle_many_segments(void)
+{
+	struct hcase hc = {
+		.child = bundle_child, .memlock = HUGE_MEMLOCK,
+		.guard_s = HUGE_GUARD_S, .kill_after_ready_ms = -1,
+		.what = "bundles over a 262,400-segment buffer",
+	};
+
+	if (enough_map_count())
+		run_case(&hc);
+}
+
+int main(int argc, char **argv)
+{
+	/* what exec_recv_waiting* execs: succeed at once */
+	if (argc > 1 && !strcmp(argv[1], EXIT0_ARG))
+		return 0;
+
+	h_init("hostile");
+	RUN(sparse_table_charged);
+	RUN(vmpin_accounted);
+	RUN(mmap_ring_stays_charged);
+	RUN(lend_write_fifo);
+	RUN(lend_write_pty);
+	RUN(lend_write_pipe);
+	RUN(lend_write_fifo_sqpoll);
+	RUN(kill_lend_fifo_waiting);
+	RUN(exec_recv_waiting);
+	RUN(exec_recv_waiting_sigkill);
+	RUN(exec_recv_waiting_forked);
+	RUN(bundle_many_segments);
+	/* last: today's module WARNs here, and panic_on_warn ends the guest */
+	RUN(lend_huge_segments);
+	h_run("counters_zero", h_case_counters_zero);
+	return h_exit();
+}
