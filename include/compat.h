@@ -18,7 +18,7 @@
 #include "generated/compat_autoconf.h"
 
 #include <linux/io_uring.h>
-#ifdef HAVE_IOU_RING_REFS
+#if defined(HAVE_IOU_RING_REFS) || defined(HAVE_IOU_TCTX_IN_IDLE)
 #include <linux/io_uring_types.h>
 #include <linux/percpu-refcount.h>
 #endif
@@ -86,8 +86,9 @@ static inline bool pbuf_tw_dead(unsigned int issue_flags)
 
 /*
  * Cancellation by io_uring (ring or task exit) exists from 6.7. Older kernels
- * never ask; the module's exit monitor (task exit, ring teardown: see
- * pbuf_cmd_ring_dying()) and IOPBUF_IOC_CANCEL cover them.
+ * never ask; the module's exit monitor (task exit or exec: see
+ * pbuf_cmd_task_cancelling(); ring teardown: pbuf_cmd_ring_dying()) and
+ * IOPBUF_IOC_CANCEL cover them.
  */
 static inline bool pbuf_cmd_is_cancel(unsigned int issue_flags)
 {
@@ -118,6 +119,26 @@ static inline bool pbuf_cmd_ring_dying(struct io_uring_cmd *cmd)
 {
 #if !defined(HAVE_IOU_CANCEL) && defined(HAVE_IOU_RING_REFS)
 	return percpu_ref_is_dying(&cmd_to_io_kiocb(cmd)->ctx->refs);
+#else
+	return false;
+#endif
+}
+
+/*
+ * Whether io_uring is cancelling every request of the task that submitted
+ * @cmd: the task is exiting or exec()ing (io_uring_cancel_generic() raised
+ * in_idle and waits for them). Only kernels that cannot ask commands to
+ * cancel need to know: there exec() of a task with a waiting command never
+ * returned, and a SIGKILL then left it spinning in that wait. The request
+ * keeps its task's io_uring context alive while the command is in flight
+ * (the wait ends only when it completes), so it can be read from here.
+ */
+static inline bool pbuf_cmd_task_cancelling(struct io_uring_cmd *cmd)
+{
+#if !defined(HAVE_IOU_CANCEL) && defined(HAVE_IOU_TCTX_IN_IDLE)
+	struct io_uring_task *tctx = cmd_to_io_kiocb(cmd)->task->io_uring;
+
+	return tctx && atomic_read(&tctx->in_idle);
 #else
 	return false;
 #endif

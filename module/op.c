@@ -23,10 +23,12 @@
  *    at a time.
  *
  * Exit: io_uring from 6.7 asks cancelable commands to cancel (ring or task
- * exit). 6.1 never does, and a parked command would make the exiting task
- * (or the closed ring's exit work) wait forever, so a monitor checks the
- * waiting commands for a submitter with PF_EXITING or a ring being torn
- * down, and cancels them.
+ * exit, exec). 6.1 never does, and a parked command would make the exiting
+ * or exec()ing task (or the closed ring's exit work) wait forever, so a
+ * monitor checks the waiting commands for a submitter with PF_EXITING, a
+ * submitter whose io_uring is cancelling its requests (exit and exec both
+ * do: pbuf_cmd_task_cancelling()), or a ring being torn down, and cancels
+ * them.
  */
 #include <linux/file.h>
 #include <linux/sched/signal.h>
@@ -402,6 +404,7 @@ static void pbuf_monitor_fn(struct work_struct *work)
 	spin_lock(&pbuf_ops_lock);
 	list_for_each_entry(op, &pbuf_ops, monitor_node) {
 		if (READ_ONCE(op->task->flags) & PF_EXITING ||
+		    pbuf_cmd_task_cancelling(op->cmd) ||
 		    pbuf_cmd_ring_dying(op->cmd))
 			pbuf_op_cancel(op);
 	}

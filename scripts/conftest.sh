@@ -75,6 +75,17 @@ bool pbuf_probe(struct io_uring_cmd *cmd)
 }
 C
 
+probe IOU_TCTX_IN_IDLE "a request's task and its io_uring_task.in_idle, raised while io_uring cancels the task's requests at exit and exec (6.1; in_cancel from 6.6)" <<'C'
+#include <linux/io_uring_types.h>
+bool pbuf_probe(struct io_uring_cmd *cmd);
+bool pbuf_probe(struct io_uring_cmd *cmd)
+{
+	struct io_uring_task *tctx = cmd_to_io_kiocb(cmd)->task->io_uring;
+
+	return tctx && atomic_read(&tctx->in_idle);
+}
+C
+
 probe IOU_CANCEL "cancelable uring_cmds, IO_URING_F_CANCEL (528ce6781726, 6.7)" <<'C'
 #include <linux/io_uring.h>
 #if __has_include(<linux/io_uring/cmd.h>)
