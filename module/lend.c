@@ -33,8 +33,8 @@ struct pbuf_lend {
 	u64			moved;		/* progress of WRITE/SEND */
 
 	struct pbuf_regbuf	*buf;		/* the lent buffer */
+	u64			off;		/* where the lent range starts */
 	u64			len;		/* bytes lent */
-	struct pbuf_bvec_out	bv;		/* ... as bio_vecs */
 	struct pbuf_commit	commit;		/* SRC_RING: the entry taken */
 	bool			waiting_notif;
 	bool			zc_sent;	/* a SEND moved bytes */
@@ -181,10 +181,15 @@ out:
 	return ret;
 }
 
-/* Reference the lent buffer and describe the lent range as bio_vecs. */
+/*
+ * Reference the lent buffer and check the lent range. Secondaries walk the
+ * buffer's own run table (pbuf_lend_iter()): nothing is copied, however
+ * many segments the range spans (a buffer of a small memfd mapped
+ * thousands of times has one per page).
+ */
 static int pbuf_lend_get_buf(struct pbuf_ctx *ctx, struct pbuf_lend *lend)
 {
-	u64 addr = lend->req.addr, off = 0;
+	u64 addr = lend->req.addr;
 	int ret;
 
 	lend->len = lend->req.len;
@@ -201,7 +206,7 @@ static int pbuf_lend_get_buf(struct pbuf_ctx *ctx, struct pbuf_lend *lend)
 		fallthrough;
 	case IOPBUF_LEND_SRC_REGBUF:
 		lend->buf = pbuf_regbuf_get(ctx, iopbuf_regbuf_index(addr));
-		off = iopbuf_regbuf_offset(addr);
+		lend->off = iopbuf_regbuf_offset(addr);
 		break;
 	}
 	if (IS_ERR(lend->buf)) {
@@ -209,9 +214,9 @@ static int pbuf_lend_get_buf(struct pbuf_ctx *ctx, struct pbuf_lend *lend)
 		lend->buf = NULL;
 		return ret;
 	}
-	/* a contiguous slice spans at most every run of its buffer */
-	pbuf_bvec_out_init(&lend->bv, lend->buf->runs.nr, GFP_KERNEL);
-	return pbuf_bvec_import(&lend->bv, &lend->buf->runs, off, lend->len);
+	if (!pbuf_range_ok(lend->buf->runs.len, lend->off, lend->len))
+		return -EFAULT;
+	return 0;
 }
 
 static bool pbuf_lend_has_send(const struct pbuf_lend *lend)
@@ -224,13 +229,23 @@ static bool pbuf_lend_has_send(const struct pbuf_lend *lend)
 	return false;
 }
 
-/* The range of the lent buffer secondary @o works on, from its progress. */
+/*
+ * The range of the lent buffer secondary @o works on, from its progress:
+ * an iterator over the buffer's run table from the run holding its first
+ * byte (found by binary search, as io_import_fixed() indexes its table).
+ * The caller has checked that at least one byte is left.
+ */
 static void pbuf_lend_iter(struct pbuf_lend *lend,
 			   const struct iopbuf_lend_op *o, u64 len, int dir,
 			   struct iov_iter *iter)
 {
-	iov_iter_bvec(iter, dir, lend->bv.bv, lend->bv.nr, lend->len);
-	iov_iter_advance(iter, o->buf_off + lend->moved);
+	const struct pbuf_runs *runs = &lend->buf->runs;
+	u64 pos = lend->off + o->buf_off + lend->moved;
+	unsigned int i = pbuf_runs_find(runs, pos);
+
+	iov_iter_bvec(iter, dir, &runs->bv[i], runs->nr - i,
+		      runs->len - runs->start[i]);
+	iov_iter_advance(iter, pos - runs->start[i]);
 	/* one transfer at most MAX_RW_COUNT: socket code takes an int */
 	iov_iter_truncate(iter, min_t(u64, len - lend->moved, MAX_RW_COUNT));
 }
@@ -452,7 +467,6 @@ static void pbuf_lend_destroy(struct pbuf_op *op)
 	for (i = 0; i < IOPBUF_LEND_MAX_OPS; i++)
 		if (lend->files[i])
 			fput(lend->files[i]);
-	pbuf_bvec_out_release(&lend->bv);
 	if (lend->buf)
 		pbuf_regbuf_put(lend->buf);
 	kfree(lend);
