@@ -271,7 +271,8 @@ int pbuf_op_start(struct pbuf_op *op, unsigned int issue_flags);
 void pbuf_op_free(struct pbuf_op *op);
 int pbuf_op_cancel_all(struct pbuf_ctx *ctx);
 void pbuf_op_cancel_cmd(struct io_uring_cmd *cmd);
-int pbuf_file_rwf(struct file *file, __poll_t events, rwf_t *rwf);
+int pbuf_file_rwf(struct file *file, __poll_t events, rwf_t *rwf,
+		  size_t *max);
 void pbuf_op_park_on(struct pbuf_op *op, struct wait_queue_head *head);
 void pbuf_op_wait_external(struct pbuf_op *op);
 void pbuf_op_wake_external(struct pbuf_op *op);

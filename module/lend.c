@@ -266,6 +266,7 @@ static int pbuf_lend_io(struct pbuf_op *op, struct pbuf_lend *lend,
 	struct socket *sock = sock_from_file(file);
 	struct msghdr msg = {};
 	loff_t pos, *ppos;
+	size_t max;
 	rwf_t rwf;
 	int ret;
 
@@ -281,9 +282,10 @@ static int pbuf_lend_io(struct pbuf_op *op, struct pbuf_lend *lend,
 		}
 		return sock_sendmsg(sock, &msg);
 	}
-	ret = pbuf_file_rwf(file, op->events, &rwf);
+	ret = pbuf_file_rwf(file, op->events, &rwf, &max);
 	if (ret)
 		return ret;
+	iov_iter_truncate(iter, max);
 	ppos = pbuf_lend_pos(file, o, lend->moved, &pos);
 	if (pbuf_lend_fills(o->opcode))
 		ret = vfs_iter_read(file, iter, ppos, rwf);

@@ -323,23 +323,40 @@ void pbuf_op_park_on(struct pbuf_op *op, struct wait_queue_head *head)
  * @file: the file
  * @events: EPOLLIN to read, EPOLLOUT to write
  * @rwf: receives the flags for vfs_iter_read() / vfs_iter_write()
+ * @max: receives the most bytes the transfer may move: SIZE_MAX, or less
+ *	where a larger one could wait
  *
- * Files that cannot be polled (regular files) are read and written inline.
- * Pollable files take RWF_NOWAIT when they support it; pipes on 6.1,
- * FIFOs and ttys do not, so for them readiness is asked first and the
- * transfer made only when it will not wait (another reader draining the
- * file in between can still make it wait, as read(2) would).
+ * Files that cannot be polled (regular files, /dev/null) are read and
+ * written inline, as pread(2) and pwrite(2) would. Pollable files opened
+ * O_NONBLOCK, or supporting RWF_NOWAIT (sockets, pipes from 6.3), never
+ * wait. The others (pipes on 6.1, FIFOs, ttys) are asked for readiness
+ * first; then
+ *  - a read returns what is there without waiting;
+ *  - a write to a pipe or FIFO is cut to one page, which a pipe with a
+ *    free slot (what EPOLLOUT means for it) takes whole;
+ *  - a write to any other such file could wait for room however little
+ *    it asks for, so it is refused: such files must be opened O_NONBLOCK.
+ * Another writer (or reader) racing for the same pipe between the check
+ * and the transfer can still make it wait, as write(2) and read(2) would.
  *
- * Return: 0 (go ahead with *@rwf), or -EAGAIN (wait for @events).
+ * Return: 0 (go ahead with *@rwf and *@max), -EAGAIN (wait for @events),
+ * or -EOPNOTSUPP (a write that cannot be made without blocking).
  */
-int pbuf_file_rwf(struct file *file, __poll_t events, rwf_t *rwf)
+int pbuf_file_rwf(struct file *file, __poll_t events, rwf_t *rwf,
+		  size_t *max)
 {
 	*rwf = 0;
+	*max = SIZE_MAX;
 	if (!file_can_poll(file) || file->f_flags & O_NONBLOCK)
 		return 0;
 	if (file->f_mode & FMODE_NOWAIT) {
 		*rwf = RWF_NOWAIT;
 		return 0;
+	}
+	if (events & EPOLLOUT) {
+		if (!S_ISFIFO(file_inode(file)->i_mode))
+			return -EOPNOTSUPP;
+		*max = PAGE_SIZE;
 	}
 	if (vfs_poll(file, NULL) & (events | EPOLLERR | EPOLLHUP))
 		return 0;

@@ -77,7 +77,7 @@ static int pbuf_read_fn(struct pbuf_op *op, u64 *res2)
 	bool early = !file_can_poll(file) && bs->max == 1;
 	struct pbuf_commit c;
 	loff_t pos = file->f_pos;
-	size_t selected;
+	size_t selected, max;
 	rwf_t rwf;
 	int ret;
 
@@ -86,7 +86,8 @@ static int pbuf_read_fn(struct pbuf_op *op, u64 *res2)
 	ret = pbuf_bufsel_select(bs, op->len, ITER_DEST);
 	if (ret)
 		goto out;
-	ret = pbuf_file_rwf(file, EPOLLIN | EPOLLRDNORM, &rwf);
+	/* a read is never cut: it returns what is there */
+	ret = pbuf_file_rwf(file, EPOLLIN | EPOLLRDNORM, &rwf, &max);
 	if (ret)
 		goto out;
 	selected = iov_iter_count(&bs->iter);
