@@ -114,11 +114,18 @@ struct pbuf_regbuf {
 	struct pbuf_runs	runs;
 };
 
-/* Kernel-allocated ring memory; outlives the ring while mmap()ed. */
+/*
+ * Kernel-allocated ring memory. The ring and each mapping of it hold a
+ * reference: the memory outlives an unregistered ring while mmap()ed, and
+ * so does its charge, returned with the last reference (otherwise a user
+ * could keep any amount of it mapped, charged to nobody).
+ */
 struct pbuf_ring_mem {
 	refcount_t		refs;
+	struct pbuf_ctx		*ctx;		/* counters; a reference */
 	void			*va;
 	size_t			size;
+	struct pbuf_acct	acct;
 };
 
 /*

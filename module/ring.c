@@ -16,12 +16,22 @@
 
 #define PBUF_RING_FLAGS	(IOPBUF_RING_MMAP | IOPBUF_RING_REGBUF | IOPBUF_RING_INC)
 
+static void pbuf_ring_mem_free(struct pbuf_ring_mem *mem)
+{
+	if (mem->va) {
+		vfree(mem->va);
+		pbuf_acct_pinned(mem->ctx, &mem->acct, -(long)mem->acct.pinned);
+	}
+	pbuf_acct_release(mem->ctx, &mem->acct);
+	pbuf_ctx_put(mem->ctx);
+	kfree(mem);
+}
+
+/* The last reference may be a mapping's, dropped in munmap() or exit. */
 static void pbuf_ring_mem_put(struct pbuf_ring_mem *mem)
 {
-	if (refcount_dec_and_test(&mem->refs)) {
-		vfree(mem->va);
-		kfree(mem);
-	}
+	if (refcount_dec_and_test(&mem->refs))
+		pbuf_ring_mem_free(mem);
 }
 
 static void pbuf_ring_free(struct pbuf_ring *ring)
@@ -36,10 +46,8 @@ static void pbuf_ring_free(struct pbuf_ring *ring)
 		pbuf_acct_pinned(ctx, &ring->acct, -(long)ring->nr_pages);
 		kvfree(ring->pages);
 	}
-	if (ring->mem) {
-		pbuf_acct_pinned(ctx, &ring->acct, -(long)ring->nr_pages);
+	if (ring->mem)
 		pbuf_ring_mem_put(ring->mem);
-	}
 	pbuf_acct_release(ctx, &ring->acct);
 	pbuf_ctx_put(ctx);
 	/* pbuf_ring_get() may still be looking at it under RCU */
@@ -65,31 +73,37 @@ struct pbuf_ring *pbuf_ring_get(struct pbuf_ctx *ctx, u16 bgid)
 	return ring;
 }
 
-/* Kernel-allocated ring memory, zeroed, for the application to mmap. */
+/*
+ * Kernel-allocated ring memory, zeroed, for the application to mmap. The
+ * memory carries its own charge (see struct pbuf_ring_mem).
+ */
 static int pbuf_ring_alloc_mem(struct pbuf_ring *ring, size_t size)
 {
 	struct pbuf_ring_mem *mem;
 	int ret;
 
-	ring->nr_pages = PAGE_ALIGN(size) >> PAGE_SHIFT;
-	ret = pbuf_acct_charge(ring->ctx, &ring->acct, ring->nr_pages);
-	if (ret)
-		return ret;
-
 	mem = kzalloc(sizeof(*mem), GFP_KERNEL_ACCOUNT);
 	if (!mem)
 		return -ENOMEM;
-	mem->size = PAGE_ALIGN(size);
-	mem->va = vmalloc_user(mem->size);
-	if (!mem->va) {
-		kfree(mem);
-		return -ENOMEM;
-	}
 	refcount_set(&mem->refs, 1);
+	pbuf_ctx_get(ring->ctx);
+	mem->ctx = ring->ctx;
+	mem->size = PAGE_ALIGN(size);
+	ring->nr_pages = mem->size >> PAGE_SHIFT;
+	ret = pbuf_acct_charge(mem->ctx, &mem->acct, ring->nr_pages);
+	if (ret)
+		goto err;
+	ret = -ENOMEM;
+	mem->va = vmalloc_user(mem->size);
+	if (!mem->va)
+		goto err;
+	pbuf_acct_pinned(mem->ctx, &mem->acct, ring->nr_pages);
 	ring->mem = mem;
 	ring->bufs = mem->va;
-	pbuf_acct_pinned(ring->ctx, &ring->acct, ring->nr_pages);
 	return 0;
+err:
+	pbuf_ring_mem_free(mem);
+	return ret;
 }
 
 /* Application ring memory: pin it and map it contiguously for the kernel. */

@@ -623,8 +623,9 @@ out:
 /*
  * "The mapping stays valid after the ring is unregistered" (liburing's
  * buf-ring-put): writes after unregister land in memory that is still
- * the application's; the pages no longer count as pinned; a new ring of
- * the same bgid gets fresh zeroed memory, the old mapping keeps its data.
+ * the application's, and so still counts (and is charged) until the last
+ * mapping goes; a new ring of the same bgid gets fresh zeroed memory, the
+ * old mapping keeps its data.
  */
 static void mmap_after_unregister(void)
 {
@@ -642,7 +643,7 @@ static void mmap_after_unregister(void)
 	liburing_fill(old, 256, 4, data);
 	if (!EXPECT_OK(h_unregister_ring(fd, bgid)))
 		goto out;
-	EXPECT_STATS(fd, 0, 0, 0, 0, 0);
+	EXPECT_STATS(fd, 0, 0, 0, 1, 0);
 	EXPECT_EQ(h_fdinfo_count(fd, "  ring "), 0);
 	liburing_fill(old, 256, 4, data);
 	memset(old + 2048, 0x5a, 2048);
@@ -659,6 +660,11 @@ static void mmap_after_unregister(void)
 	EXPECT_EQ((unsigned char)old[2048], 0x5a);
 	EXPECT_EQ(*iopbuf_ring_tail((struct iopbuf_buf *)old), 8);
 	EXPECT_RING_LINE(fd, bgid, 256, 0, IOPBUF_RING_MMAP, 1);
+	EXPECT_STATS(fd, 0, 0, 1, 2, 0);
+	/* the old memory goes with its last mapping */
+	EXPECT_OK(munmap(old, H_PAGE));
+	old = MAP_FAILED;
+	EXPECT_STATS(fd, 0, 0, 1, 1, 0);
 out:
 	if (old != MAP_FAILED)
 		munmap(old, H_PAGE);
