@@ -55,12 +55,16 @@ extern struct workqueue_struct *pbuf_wq;
  * Pages one buffer or ring holds pinned, and who pays for them. The charge
  * goes to the registering user's locked_vm, checked against that task's
  * RLIMIT_MEMLOCK (the pool io_uring and RDMA draw from); a caller with
- * CAP_IPC_LOCK is not charged.
+ * CAP_IPC_LOCK is not charged. Either way the pages show in the
+ * registering process's pinned_vm (VmPin in /proc/PID/status), as
+ * io_uring's registered buffers do, so administrators see who pins what.
  */
 struct pbuf_acct {
 	struct user_struct	*user;		/* NULL when not charged */
+	struct mm_struct	*mm;		/* pinned_vm holder; mmgrab()ed */
 	unsigned long		pinned;
-	unsigned long		charged;
+	unsigned long		charged;	/* to user->locked_vm */
+	unsigned long		vm_pages;	/* in mm->pinned_vm */
 };
 
 /*

@@ -10,6 +10,7 @@
  */
 #include <linux/capability.h>
 #include <linux/cred.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/user.h>
 
@@ -21,17 +22,9 @@ static void pbuf_acct_count_charged(struct pbuf_ctx *ctx, long pages)
 	atomic_long_add(pages, &pbuf_global.charged_pages);
 }
 
-/**
- * pbuf_acct_charge - charge @pages pages to the calling user
- * @ctx: context whose counters show the charge
- * @acct: the object's accounting record, to remember the charge
- * @pages: pages to charge
- *
- * Return: 0, or -ENOMEM when the charge would exceed RLIMIT_MEMLOCK (then
- * nothing is charged).
- */
-int pbuf_acct_charge(struct pbuf_ctx *ctx, struct pbuf_acct *acct,
-		     unsigned long pages)
+/* Charge @pages to the calling user's locked_vm, within RLIMIT_MEMLOCK. */
+static int pbuf_acct_charge_user(struct pbuf_ctx *ctx, struct pbuf_acct *acct,
+				 unsigned long pages)
 {
 	unsigned long limit, cur, new;
 	struct user_struct *user;
@@ -53,6 +46,30 @@ int pbuf_acct_charge(struct pbuf_ctx *ctx, struct pbuf_acct *acct,
 	return 0;
 }
 
+/**
+ * pbuf_acct_charge - charge @pages pages to the calling user and process
+ * @ctx: context whose counters show the charge
+ * @acct: the object's accounting record, to remember the charge; charged
+ *	at most once
+ * @pages: pages to charge
+ *
+ * Return: 0, or -ENOMEM when the charge would exceed RLIMIT_MEMLOCK (then
+ * nothing is charged).
+ */
+int pbuf_acct_charge(struct pbuf_ctx *ctx, struct pbuf_acct *acct,
+		     unsigned long pages)
+{
+	int ret = pbuf_acct_charge_user(ctx, acct, pages);
+
+	if (ret || !current->mm)
+		return ret;
+	mmgrab(current->mm);
+	acct->mm = current->mm;
+	acct->vm_pages = pages;
+	atomic64_add(pages, &acct->mm->pinned_vm);
+	return 0;
+}
+
 /* Count @pages (negative to drop) as pinned by @acct's object. */
 void pbuf_acct_pinned(struct pbuf_ctx *ctx, struct pbuf_acct *acct, long pages)
 {
@@ -65,6 +82,12 @@ void pbuf_acct_pinned(struct pbuf_ctx *ctx, struct pbuf_acct *acct, long pages)
 void pbuf_acct_release(struct pbuf_ctx *ctx, struct pbuf_acct *acct)
 {
 	WARN_ON_ONCE(acct->pinned);
+	if (acct->mm) {
+		atomic64_sub(acct->vm_pages, &acct->mm->pinned_vm);
+		mmdrop(acct->mm);
+		acct->mm = NULL;
+		acct->vm_pages = 0;
+	}
 	if (!acct->user)
 		return;
 	atomic_long_sub(acct->charged, &acct->user->locked_vm);
