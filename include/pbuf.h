@@ -81,12 +81,15 @@ struct pbuf_ctx {
 	struct mutex		setup_lock;
 
 	/*
-	 * buf_lock guards the table pointer, its size and its slots. Writers
-	 * also hold setup_lock; the data path takes only buf_lock, for the
-	 * lookup and the reference.
+	 * The registered-buffer table: slot -> struct pbuf_regbuf, slots
+	 * [0, nr_bufs) valid, a table registered when nr_bufs != 0. An
+	 * xarray, so that a sparse table of 2^20 slots costs memory only for
+	 * the slots filled (each pins and charges at least a page). The
+	 * xarray's lock guards its slots, nr_bufs and nr_bufs_used; writers
+	 * also hold setup_lock; the data path takes only the xarray's lock,
+	 * for the lookup and the reference.
 	 */
-	spinlock_t		buf_lock;
-	struct pbuf_regbuf	**bufs;
+	struct xarray		bufs;
 	unsigned int		nr_bufs;
 	unsigned int		nr_bufs_used;	/* occupied slots */
 

@@ -16,7 +16,7 @@ struct pbuf_ctx *pbuf_ctx_create(void)
 		return NULL;
 	kref_init(&ctx->ref);
 	mutex_init(&ctx->setup_lock);
-	spin_lock_init(&ctx->buf_lock);
+	xa_init(&ctx->bufs);
 	xa_init(&ctx->rings);
 	xa_init_flags(&ctx->kbufs, XA_FLAGS_ALLOC1);
 	spin_lock_init(&ctx->op_lock);
@@ -36,6 +36,7 @@ static void pbuf_ctx_free(struct kref *ref)
 
 	WARN_ON_ONCE(atomic_long_read(&ctx->pinned_pages));
 	WARN_ON_ONCE(atomic_long_read(&ctx->charged_pages));
+	xa_destroy(&ctx->bufs);
 	xa_destroy(&ctx->rings);
 	xa_destroy(&ctx->kbufs);
 	mutex_destroy(&ctx->setup_lock);
@@ -70,10 +71,10 @@ int pbuf_ctx_stats(struct pbuf_ctx *ctx, void __user *arg)
 	unsigned long bgid;
 	struct pbuf_ring *ring;
 
-	spin_lock(&ctx->buf_lock);
+	xa_lock(&ctx->bufs);
 	st.buf_slots = ctx->nr_bufs;
 	st.bufs = ctx->nr_bufs_used;
-	spin_unlock(&ctx->buf_lock);
+	xa_unlock(&ctx->bufs);
 
 	xa_lock(&ctx->rings);
 	xa_for_each(&ctx->rings, bgid, ring)

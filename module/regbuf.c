@@ -75,13 +75,15 @@ struct pbuf_regbuf *pbuf_regbuf_get(struct pbuf_ctx *ctx, u32 index)
 {
 	struct pbuf_regbuf *buf = NULL;
 
-	spin_lock(&ctx->buf_lock);
+	/* a buffer leaves the table under this lock, before its last put */
+	xa_lock(&ctx->bufs);
 	if (index < ctx->nr_bufs) {
-		buf = ctx->bufs[array_index_nospec(index, ctx->nr_bufs)];
+		index = array_index_nospec(index, ctx->nr_bufs);
+		buf = xa_load(&ctx->bufs, index);
 		if (buf)
 			refcount_inc(&buf->refs);
 	}
-	spin_unlock(&ctx->buf_lock);
+	xa_unlock(&ctx->bufs);
 	return buf ?: ERR_PTR(-EFAULT);
 }
 
@@ -301,13 +303,51 @@ static int pbuf_regbuf_fill(struct pbuf_ctx *ctx, struct pbuf_regbuf **bufs,
 	return 0;
 }
 
-static unsigned int pbuf_count_used(struct pbuf_regbuf **bufs, unsigned int nr)
+/*
+ * Put @bufs[i] into slot @first + i of the table, all or nothing, and
+ * leave the buffers they replace in @bufs for the caller to put. The
+ * caller holds setup_lock. Slots about to be filled get their xarray
+ * nodes first, so the swap itself, which lookups see as one step, cannot
+ * fail.
+ *
+ * Return: 0, or -ENOMEM with the table unchanged.
+ */
+static int pbuf_table_swap(struct pbuf_ctx *ctx, unsigned int first,
+			   struct pbuf_regbuf **bufs, unsigned int nr)
 {
-	unsigned int i, used = 0;
+	unsigned int i;
+	int ret;
 
-	for (i = 0; i < nr; i++)
-		used += !!bufs[i];
-	return used;
+	for (i = 0; i < nr; i++) {
+		if (!bufs[i])
+			continue;
+		ret = xa_reserve(&ctx->bufs, first + i, GFP_KERNEL_ACCOUNT);
+		if (ret)
+			goto unreserve;
+	}
+	xa_lock(&ctx->bufs);
+	for (i = 0; i < nr; i++) {
+		struct pbuf_regbuf *old;
+
+		if (bufs[i])
+			old = __xa_store(&ctx->bufs, first + i, bufs[i], 0);
+		else
+			old = __xa_erase(&ctx->bufs, first + i);
+		/* cannot happen: the slot was reserved */
+		if (WARN_ON_ONCE(xa_is_err(old)))
+			old = NULL;
+		ctx->nr_bufs_used += !!bufs[i] - !!old;
+		bufs[i] = old;
+	}
+	xa_unlock(&ctx->bufs);
+	return 0;
+
+unreserve:
+	/* releases only reservations: filled slots are left alone */
+	while (i--)
+		if (bufs[i])
+			xa_release(&ctx->bufs, first + i);
+	return ret;
 }
 
 static int pbuf_buf_reg_copy(struct iopbuf_buf_reg *reg, void __user *arg)
@@ -339,29 +379,37 @@ int pbuf_regbuf_register(struct pbuf_ctx *ctx, void __user *arg)
 		return -EFAULT;
 	}
 
-	bufs = kvcalloc(reg.nr, sizeof(*bufs), GFP_KERNEL_ACCOUNT);
-	if (!bufs)
-		return -ENOMEM;
+	/* a sparse table needs no memory until it is filled */
+	if (reg.iovs) {
+		bufs = kvcalloc(reg.nr, sizeof(*bufs), GFP_KERNEL_ACCOUNT);
+		if (!bufs)
+			return -ENOMEM;
+	} else {
+		bufs = NULL;
+	}
 
 	mutex_lock(&ctx->setup_lock);
-	if (ctx->bufs) {
+	if (ctx->nr_bufs) {
 		ret = -EBUSY;
 		goto unlock;
 	}
-	if (reg.iovs) {
+	if (bufs) {
 		ret = pbuf_regbuf_fill(ctx, bufs, u64_to_user_ptr(reg.iovs),
 				       reg.nr);
 		if (ret)
 			goto unlock;
+		ret = pbuf_table_swap(ctx, 0, bufs, reg.nr);
+		if (ret)
+			goto unlock;
 	}
-	spin_lock(&ctx->buf_lock);
-	ctx->bufs = bufs;
+	xa_lock(&ctx->bufs);
 	ctx->nr_bufs = reg.nr;
-	ctx->nr_bufs_used = pbuf_count_used(bufs, reg.nr);
-	spin_unlock(&ctx->buf_lock);
-	bufs = NULL;
+	xa_unlock(&ctx->bufs);
 unlock:
 	mutex_unlock(&ctx->setup_lock);
+	/* nothing after a swap; the new buffers after an error */
+	if (bufs)
+		pbuf_regbuf_put_array(bufs, reg.nr);
 	kvfree(bufs);
 	return ret;
 }
@@ -370,7 +418,7 @@ int pbuf_regbuf_update(struct pbuf_ctx *ctx, void __user *arg)
 {
 	struct iopbuf_buf_reg reg;
 	struct pbuf_regbuf **bufs;
-	unsigned int i, end, used_old, used_new;
+	unsigned int end;
 	int ret;
 
 	ret = pbuf_buf_reg_copy(&reg, arg);
@@ -386,7 +434,7 @@ int pbuf_regbuf_update(struct pbuf_ctx *ctx, void __user *arg)
 		return -ENOMEM;
 
 	mutex_lock(&ctx->setup_lock);
-	if (!ctx->bufs) {
+	if (!ctx->nr_bufs) {
 		ret = -ENXIO;
 		goto unlock;
 	}
@@ -398,63 +446,59 @@ int pbuf_regbuf_update(struct pbuf_ctx *ctx, void __user *arg)
 	ret = pbuf_regbuf_fill(ctx, bufs, u64_to_user_ptr(reg.iovs), reg.nr);
 	if (ret)
 		goto unlock;
-
-	used_new = pbuf_count_used(bufs, reg.nr);
-	spin_lock(&ctx->buf_lock);
-	used_old = pbuf_count_used(&ctx->bufs[reg.offset], reg.nr);
-	for (i = 0; i < reg.nr; i++)
-		swap(ctx->bufs[reg.offset + i], bufs[i]);
-	ctx->nr_bufs_used += used_new - used_old;
-	spin_unlock(&ctx->buf_lock);
+	ret = pbuf_table_swap(ctx, reg.offset, bufs, reg.nr);
 unlock:
 	mutex_unlock(&ctx->setup_lock);
-	/* the replaced buffers, or nothing on error */
+	/* the replaced buffers, or the new ones on error */
 	pbuf_regbuf_put_array(bufs, reg.nr);
 	kvfree(bufs);
 	return ret;
 }
 
-/* Return: 0, or -ENXIO when no table is registered. */
+/*
+ * Return: 0, or -ENXIO when no table is registered. Buffers still used by
+ * commands in flight live on until those end.
+ */
 int pbuf_regbuf_unregister_all(struct pbuf_ctx *ctx)
 {
-	struct pbuf_regbuf **bufs;
+	struct pbuf_regbuf *buf;
+	unsigned long index;
 	unsigned int nr;
 
 	mutex_lock(&ctx->setup_lock);
-	spin_lock(&ctx->buf_lock);
-	bufs = ctx->bufs;
+	xa_lock(&ctx->bufs);
 	nr = ctx->nr_bufs;
-	ctx->bufs = NULL;
+	/* from here lookups find nothing */
 	ctx->nr_bufs = 0;
 	ctx->nr_bufs_used = 0;
-	spin_unlock(&ctx->buf_lock);
+	xa_unlock(&ctx->bufs);
+	xa_for_each(&ctx->bufs, index, buf) {
+		xa_erase(&ctx->bufs, index);
+		pbuf_regbuf_put(buf);
+		cond_resched();
+	}
 	mutex_unlock(&ctx->setup_lock);
-
-	if (!bufs)
-		return -ENXIO;
-	pbuf_regbuf_put_array(bufs, nr);
-	kvfree(bufs);
-	return 0;
+	return nr ? 0 : -ENXIO;
 }
 
 void pbuf_regbuf_show(struct seq_file *m, struct pbuf_ctx *ctx)
 {
-	unsigned int i, shown = 0;
+	const struct pbuf_regbuf *buf;
+	unsigned int shown = 0;
+	unsigned long i;
 
-	spin_lock(&ctx->buf_lock);
+	xa_lock(&ctx->bufs);
 	seq_printf(m, "buf_slots:\t%u\n", ctx->nr_bufs);
 	seq_printf(m, "bufs:\t%u\n", ctx->nr_bufs_used);
-	for (i = 0; i < ctx->nr_bufs && shown < PBUF_SHOW_MAX; i++) {
-		const struct pbuf_regbuf *buf = ctx->bufs[i];
-
-		if (!buf)
-			continue;
-		seq_printf(m, "  buf %u: 0x%llx len %llu segs %u pinned %lu\n",
+	xa_for_each(&ctx->bufs, i, buf) {
+		if (shown == PBUF_SHOW_MAX || i >= ctx->nr_bufs)
+			break;
+		seq_printf(m, "  buf %lu: 0x%llx len %llu segs %u pinned %lu\n",
 			   i, buf->ubuf, buf->runs.len, buf->runs.nr,
 			   buf->acct.pinned);
 		shown++;
 	}
 	if (shown < ctx->nr_bufs_used)
 		seq_printf(m, "  (%u more)\n", ctx->nr_bufs_used - shown);
-	spin_unlock(&ctx->buf_lock);
+	xa_unlock(&ctx->bufs);
 }
