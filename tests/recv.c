@@ -782,6 +782,69 @@ out:
 	fx_fini(&f);
 }
 
+/*
+ * Issue 13 item 6: a zero-length entry inside the range an INC bundle
+ * consumed. Entries { bid 0: 100 bytes, bid 1: 0 bytes, bid 2: 100,
+ * bid 3: 100 }, 1 KiB apart; 150 bytes queued; a bundle without limit.
+ * The data goes to entry 0 (100 bytes) and entry 2 (50); the ring ends as
+ * upstream's io_kbuf_inc_commit() leaves it: entry 0 retired (len 0), the
+ * head stopped on the empty entry 1, entries 2 and 3 untouched. The
+ * completion counts the entries the data went into: bid 0, 3 entries,
+ * BUF_MORE (entry 2 holds data but stays in the ring).
+ * Then, with the head on the empty entry: a bundle with a byte limit fails
+ * with -ENOBUFS (upstream's zero-length check); one without takes the
+ * empty entry first and puts 60 new bytes into entry 2 again (upstream
+ * left it in the ring): bid 1, 2 entries, BUF_MORE, nothing retired.
+ */
+static void inc_zero_len_inside(void)
+{
+	char *d;
+	struct t_cqe c;
+	struct fx f;
+
+	if (!fx_init(&f, 4 * 1024) ||
+	    !t_ring_init(&f.r, f.dev, 4, BGID, IOPBUF_RING_INC, 0) ||
+	    !t_tcp_pair(f.fds))
+		goto out;
+	d = f.data;
+	t_ring_add(&f.r, (uintptr_t)d, 100, 0);
+	t_ring_add(&f.r, (uintptr_t)d + 1024, 0, 1);
+	t_ring_add(&f.r, (uintptr_t)d + 2048, 100, 2);
+	t_ring_add(&f.r, (uintptr_t)d + 3072, 100, 3);
+	t_ring_publish(&f.r);
+	if (!t_write_pat(f.fds[1], 0, 150) ||
+	    !fx_recv(&f, IOPBUF_RECV_BUNDLE, 0, &c))
+		goto out;
+	EXPECT_BUF_CQE(&c, 150, 0, 3, true);
+	EXPECT_PAT(d, 0, 100);
+	EXPECT_PAT(d + 2048, 100, 50);
+	EXPECT_EQ((unsigned char)d[1024], 0xee);
+	EXPECT_EQ((unsigned char)d[2048 + 50], 0xee);
+	EXPECT_HEAD(&f.r, 1);
+	EXPECT_ENTRY(&f.r, 0, (uintptr_t)d, 0);
+	EXPECT_ENTRY(&f.r, 1, (uintptr_t)d + 1024, 0);
+	EXPECT_ENTRY(&f.r, 2, (uintptr_t)d + 2048, 100);
+	EXPECT_ENTRY(&f.r, 3, (uintptr_t)d + 3072, 100);
+
+	if (!t_write_pat(f.fds[1], 150, 60) ||
+	    !fx_recv(&f, IOPBUF_RECV_BUNDLE, 1000, &c))
+		goto out;
+	EXPECT_NOBUF_CQE(&c, -ENOBUFS);
+	EXPECT_EQ(t_sock_queued(f.fds[0]), 60);
+	if (!fx_recv(&f, IOPBUF_RECV_BUNDLE, 0, &c))
+		goto out;
+	EXPECT_BUF_CQE(&c, 60, 1, 2, true);
+	EXPECT_PAT(d + 2048, 150, 60);
+	EXPECT_EQ((unsigned char)d[1024], 0xee);
+	EXPECT_EQ((unsigned char)d[3072], 0xee);
+	EXPECT_HEAD(&f.r, 1);
+	EXPECT_ENTRY(&f.r, 1, (uintptr_t)d + 1024, 0);
+	EXPECT_ENTRY(&f.r, 2, (uintptr_t)d + 2048, 100);
+	EXPECT_ENTRY(&f.r, 3, (uintptr_t)d + 3072, 100);
+out:
+	fx_fini(&f);
+}
+
 /* ------------------------------------------------------------------------
  * Waiting, empty rings, EOF, sharing
  */
@@ -1567,6 +1630,7 @@ int main(void)
 	RUN(inc_one_byte_remainder);
 	RUN(inc_min_left_2_retires);
 	RUN(regbuf_inc);
+	RUN(inc_zero_len_inside);
 
 	RUN(tcp_waits);
 	RUN(tcp_waits_inc);
