@@ -23,14 +23,17 @@
  *
  * The cases, in order (the ones that can take the guest down come last):
  *  5. sparse_table_charged, vmpin_accounted: the registered-buffer table
- *     is charged to RLIMIT_MEMLOCK (8 bytes a slot, rounded up to pages),
- *     and pinned pages show in the mm's pinned_vm (VmPin) like io_uring's.
+ *     is charged to RLIMIT_MEMLOCK (8 bytes a slot, rounded up to pages)
+ *     or costs no memory while empty, and pinned pages show in the mm's
+ *     pinned_vm (VmPin) like io_uring's.
  *  3. mmap_ring_stays_charged: an IOPBUF_RING_MMAP ring's memory stays
  *     charged while it is mapped, after UNREGISTER_RING and close().
  *  4. lend_write_{fifo,pty,pipe}, lend_write_fifo_sqpoll: a LEND whose
  *     WRITE cannot finish (256 KiB into a FIFO, pty or pipe nobody reads)
  *     neither blocks io_uring_submit() nor the SQPOLL thread; a NOP after
  *     it completes first; draining lets it finish with every byte intact.
+ *     (A submit still running after SUBMIT_GUARD_S has blocked: a rescuer
+ *     thread then drains the sink so that the case ends anyway.)
  *     kill_lend_fifo_waiting: SIGKILL with such a LEND waiting.
  *  1. exec_recv_waiting (+ _sigkill, exec_recv_waiting_forked): execve()
  *     with a RECV waiting on an empty socket finishes promptly.
@@ -41,8 +44,10 @@
 #include <dirent.h>
 #include <grp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <termios.h>
+#include <sys/eventfd.h>
 #include <sys/time.h>
 
 #include "pbuf_test_util.h"
@@ -52,8 +57,10 @@
 #define HANG_GUARD_S	20
 /* The item-2 cases pin and unpin 262,400 pages: more room on KASAN. */
 #define HUGE_GUARD_S	90
-/* An io_uring_submit() interrupted by this signal had blocked. */
+/* An io_uring_submit() that has not returned after this long blocked. */
 #define SUBMIT_GUARD_S	5
+/* A NOP that has not completed after this long is stuck behind something. */
+#define NOP_GUARD_MS	5000
 /* How long a completion that must come may take. */
 #define CQE_GUARD_MS	10000
 /* How long the counters may take to settle after a case (ring teardown). */
@@ -348,19 +355,22 @@ static void run_case(const struct hcase *hc)
 		FAILF("the child (%s) was still there %d s later: hung%s",
 		      hc->what, guard, killed ? " although SIGKILLed" : "");
 		note_stacks(pid);
+		/*
+		 * Cancel its commands first: on 6.1 a task SIGKILLed while
+		 * exec() waits for a command spins in io_uring's cancel loop
+		 * (and took the guest down with it).
+		 */
+		if (cancel_through_child_fds(pid) > 0)
+			done = t_waitpid_ms(pid, &status, 5000);
+	}
+	if (!done) {
 		kill(-pid, SIGKILL);
 		killed = true;
 		done = t_waitpid_ms(pid, &status, 5000);
 		if (!done) {
-			FAILF("the hung child survived SIGKILL for 5 s "
-			      "(unkillable); cancelling its commands");
+			FAILF("child %d survives SIGKILL (unkillable); left "
+			      "behind", pid);
 			note_stacks(pid);
-			cancel_through_child_fds(pid);
-			done = t_waitpid_ms(pid, &status, 10000);
-		}
-		if (!done) {
-			FAILF("child %d is unkillable even after "
-			      "IOPBUF_IOC_CANCEL; left behind", pid);
 			return;
 		}
 	}
@@ -376,24 +386,6 @@ static void run_case(const struct hcase *hc)
 /* ------------------------------------------------------------------------
  * Small helpers
  */
-
-static volatile sig_atomic_t alarm_fired;
-
-static void on_alarm(int sig)
-{
-	(void)sig;
-	alarm_fired = 1;
-}
-
-/* SIGALRM interrupts system calls (no SA_RESTART) and sets alarm_fired. */
-static void arm_guard_signal(void)
-{
-	struct sigaction sa = { .sa_handler = on_alarm };
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGALRM, &sa, NULL);
-	alarm_fired = 0;
-}
 
 static double now_s(void)
 {
@@ -461,56 +453,105 @@ static void drain_inflight(struct io_uring *ring, int dev)
 
 #define SLOTS_MAX	(1U << 20)
 #define TABLE_PAGES	((SLOTS_MAX * 8UL + H_PAGE - 1) / H_PAGE)
+/* contexts with an empty 2^20-slot table each */
+#define TABLES		4
+
+/* /proc/meminfo MemFree in kB, or -1. */
+static long memfree_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemFree: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
 
 static void sparse_table_child(void *arg)
 {
 	struct rlimit rl = { .rlim_cur = 64 << 10, .rlim_max = 16 << 20 };
+	int dev[TABLES], i, nok = 0, nenomem = 0;
 	struct iopbuf_stats st;
-	long c0;
-	int dev;
+	long c0, free0, cost;
 
 	(void)arg;
+	for (i = 0; i < TABLES; i++)
+		dev[i] = -1;
 	c0 = charged_now();
-	dev = h_open();
-	if (dev < 0)
-		return;
-	/* 2^20 slots are 8 MiB of table: over a 64 KiB limit */
-	if (!EXPECT_ERR(h_register_sparse(dev, SLOTS_MAX), ENOMEM)) {
-		h_note("a %u-slot table (%lu pages) registered under a 64 KiB "
-		       "RLIMIT_MEMLOCK; charged_pages grew by %ld",
-		       SLOTS_MAX, TABLE_PAGES, charged_now() - c0);
-		h_unregister_bufs(dev);
-	} else if (EXPECT_OK(h_stats(dev, &st))) {
-		EXPECT_EQ(st.buf_slots, 0);
-	}
-	EXPECT_EQ(charged_now(), c0);
+	free0 = memfree_kb();
+	for (i = 0; i < TABLES; i++) {
+		long err;
 
-	/* within the limit: charged, exactly the table's pages */
-	rl.rlim_cur = rl.rlim_max;
-	if (!EXPECT(setrlimit(RLIMIT_MEMLOCK, &rl) == 0))
+		dev[i] = h_open();
+		if (dev[i] < 0)
+			goto out;
+		err = h_register_sparse(dev[i], SLOTS_MAX);
+		if (!err) {
+			nok++;
+		} else if (EXPECT_ERR(err, ENOMEM)) {
+			nenomem++;
+			if (EXPECT_OK(h_stats(dev[i], &st)))
+				EXPECT_EQ(st.buf_slots, 0);
+		}
+	}
+	cost = free0 - memfree_kb();
+	h_note("%d empty %u-slot tables under a 64 KiB RLIMIT_MEMLOCK: %d "
+	       "registered, %d -ENOMEM; MemFree %+ld kB, charged_pages %+ld",
+	       TABLES, SLOTS_MAX, nok, nenomem, -cost, charged_now() - c0);
+	/*
+	 * Either the table is charged (8 bytes a slot: 2048 pages, over the
+	 * limit, so -ENOMEM), or an empty table costs next to nothing (an
+	 * xarray); a flat 8 MiB array each, charged to nobody, is the bug.
+	 */
+	if (nok)
+		h_expect(cost < TABLES * 1024L, __FILE__, __LINE__,
+			 "%d empty %u-slot tables registered under a 64 KiB "
+			 "RLIMIT_MEMLOCK took %ld kB of kernel memory (%lu "
+			 "kB each if flat) charged to nobody: want -ENOMEM, "
+			 "or under 1 MiB each", nok, SLOTS_MAX, cost,
+			 TABLE_PAGES * 4);
+	EXPECT_EQ(charged_now(), c0);
+	for (i = 0; i < TABLES; i++)
+		h_close(&dev[i]);
+	if (!nenomem)
 		goto out;
-	if (EXPECT_OK(h_register_sparse(dev, SLOTS_MAX))) {
+
+	/* the charging design: within the limit, exactly the table's pages */
+	rl.rlim_cur = rl.rlim_max;
+	dev[0] = h_open();
+	if (dev[0] < 0 || !EXPECT(setrlimit(RLIMIT_MEMLOCK, &rl) == 0))
+		goto out;
+	if (EXPECT_OK(h_register_sparse(dev[0], SLOTS_MAX))) {
 		EXPECT_EQ(charged_now() - c0, TABLE_PAGES);
-		EXPECT_OK(h_unregister_bufs(dev));
+		EXPECT_OK(h_unregister_bufs(dev[0]));
 		EXPECT_EQ(charged_now(), c0);
 	}
 out:
-	h_close(&dev);
+	for (i = 0; i < TABLES; i++)
+		h_close(&dev[i]);
 	EXPECT_EQ(charged_now(), c0);
 }
 
 /*
- * IOPBUF_IOC_REGISTER_BUFFERS sparse with 2^20 slots allocates 8 MiB of
- * kernel memory: as uid 65534 with RLIMIT_MEMLOCK 64 KiB it must fail
- * with -ENOMEM; with 16 MiB it succeeds and charges DIV_ROUND_UP(nr * 8,
- * 4096) = 2048 pages, returned on unregister.
+ * Uncharged kernel memory: as uid 65534 with RLIMIT_MEMLOCK 64 KiB,
+ * IOPBUF_IOC_REGISTER_BUFFERS sparse with 2^20 slots on 4 contexts. A
+ * flat table is 8 MiB each: then it must be charged, 8 bytes a slot
+ * rounded up to pages (2048), and so fail with -ENOMEM; with a 16 MiB
+ * limit it then succeeds and charged_pages grows by exactly 2048 until
+ * unregister. A table that costs memory only for filled slots may succeed
+ * instead, if the 4 took under 4 MiB of MemFree in all.
  */
 static void sparse_table_charged(void)
 {
 	struct hcase hc = {
 		.child = sparse_table_child, .memlock = 64 << 10,
 		.memlock_max = 16 << 20, .kill_after_ready_ms = -1,
-		.what = "registering a 2^20-slot table",
+		.what = "registering 2^20-slot tables",
 	};
 
 	run_case(&hc);
@@ -793,28 +834,77 @@ static void sink_close(struct sink_fds *s)
 }
 
 /*
- * Submit with a guard signal: a submit that blocks until SIGALRM
- * interrupts the write the module started is a failure (the module then
- * finishes the command on its own; the case goes on).
+ * A submit that blocks does not return until the sink is drained. The
+ * rescuer waits SUBMIT_GUARD_S for the submit to return; if it has not,
+ * the submit blocked (a failure) and the rescuer drains the sink so that
+ * the case can go on and still check the command's result and bytes.
  */
-static bool guarded_submit(struct io_uring *ring, int want, const char *what)
+struct rescue {
+	int efd;		/* written once the submit returned */
+	int rfd;		/* the sink's read end */
+	unsigned char *out;
+	size_t got;
+	bool rescued;
+};
+
+static void *rescuer(void *arg)
 {
+	struct rescue *r = arg;
+	struct pollfd pe = { .fd = r->efd, .events = POLLIN };
+	double deadline;
+
+	if (poll(&pe, 1, SUBMIT_GUARD_S * 1000) == 1)
+		return NULL;
+	r->rescued = true;
+	deadline = now_s() + HANG_GUARD_S / 2;
+	while (r->got < LEND_LEN && now_s() < deadline) {
+		struct pollfd p[2] = {
+			{ .fd = r->rfd, .events = POLLIN },
+			{ .fd = r->efd, .events = POLLIN },
+		};
+		ssize_t n;
+
+		if (poll(p, 2, 50) <= 0)
+			continue;
+		if (p[0].revents & POLLIN) {
+			n = read(r->rfd, r->out + r->got, LEND_LEN - r->got);
+			if (n > 0)
+				r->got += (size_t)n;
+		}
+		if (p[1].revents & POLLIN)
+			break;
+	}
+	return NULL;
+}
+
+/* Submit @want SQEs; fail if that took the rescuer draining the sink. */
+static bool guarded_submit(struct io_uring *ring, int want, const char *what,
+			   struct rescue *r, const char *sname)
+{
+	__u64 one = 1;
+	pthread_t t;
 	double t0, dt;
 	int ret;
 
-	arm_guard_signal();
-	alarm(SUBMIT_GUARD_S);
+	r->rescued = false;
+	r->efd = eventfd(0, EFD_CLOEXEC);
+	if (r->efd < 0 || pthread_create(&t, NULL, rescuer, r)) {
+		FAILF("rescuer: %s", strerror(errno));
+		if (r->efd >= 0)
+			close(r->efd);
+		return false;
+	}
 	t0 = now_s();
 	ret = io_uring_submit(ring);
 	dt = now_s() - t0;
-	alarm(0);
-	if (alarm_fired) {
-		FAILF("io_uring_submit() of %s returned only after the %d s "
-		      "guard signal interrupted it (%.1f s, returned %s): it "
-		      "blocked the submitting thread", what, SUBMIT_GUARD_S,
-		      dt, h_res(ret));
-		return ret >= 0;
-	}
+	if (write(r->efd, &one, sizeof(one)) != sizeof(one))
+		FAILF("eventfd: %s", strerror(errno));
+	pthread_join(t, NULL);
+	close(r->efd);
+	if (r->rescued)
+		FAILF("io_uring_submit() of %s blocked: it returned (%s) only "
+		      "%.1f s later, after the test began draining the %s at "
+		      "%d s", what, h_res(ret), dt, sname, SUBMIT_GUARD_S);
 	if (ring->flags & IORING_SETUP_SQPOLL ? ret < want : ret != want) {
 		FAILF("io_uring_submit of %s: %s, want %d", what, h_res(ret),
 		      want);
@@ -823,19 +913,14 @@ static bool guarded_submit(struct io_uring *ring, int want, const char *what)
 	return true;
 }
 
-/* With SQPOLL: wait until the poller took every SQE (not until issued). */
-static bool sqpoll_taken(struct io_uring *ring)
+/* With SQPOLL: give the poller up to a second to take the SQE. */
+static void sqpoll_settle(struct io_uring *ring)
 {
 	int ms;
 
-	for (ms = 0; ms < CQE_GUARD_MS; ms += 10) {
-		if (!io_uring_sq_ready(ring))
-			return true;
+	for (ms = 0; ms < 1000 && io_uring_sq_ready(ring); ms += 10)
 		usleep(10000);
-	}
-	FAILF("the SQPOLL thread did not take the SQE within %d ms",
-	      CQE_GUARD_MS);
-	return false;
+	usleep(T_QUIET_MS * 1000);
 }
 
 static void lend_block_child(void *arg)
@@ -851,6 +936,8 @@ static void lend_block_child(void *arg)
 	__s64 results[IOPBUF_LEND_MAX_OPS] = { 0 };
 	struct io_uring_cqe *cqe;
 	struct io_uring_sqe *sqe;
+	struct rescue rs = { .efd = -1 };
+	bool rescued = false;
 	struct iovec iov;
 	size_t got = 0;
 	double deadline;
@@ -879,22 +966,25 @@ static void lend_block_child(void *arg)
 		  iopbuf_regbuf_encode(0, 0), LEND_LEN);
 	lend_add(&l, IOPBUF_LEND_OP_WRITE, s.wfd, IOPBUF_LEND_POS, 0, LEND_LEN);
 	l.results = (uintptr_t)results;
+	rs.rfd = s.rfd;
+	rs.out = out;
 	if (!lend_queue(&ring, dev, &l) ||
-	    !guarded_submit(&ring, 1, "a LEND writing 256 KiB"))
+	    !guarded_submit(&ring, 1, "a LEND writing 256 KiB", &rs, sname))
 		goto out;
-	if (lb->sqpoll && !sqpoll_taken(&ring))
-		goto out;
+	got = rs.got;
+	if (lb->sqpoll)
+		sqpoll_settle(&ring);
 
 	if (lb->then_wait_kill) {
 		/* kill_lend_fifo_waiting: the runner SIGKILLs us now */
-		signal(SIGALRM, SIG_DFL);
 		h_ready();
 		for (;;)
 			pause();
 	}
 
 	/* 256 KiB cannot be in the FIFO/pty/pipe yet: the LEND must wait */
-	if (!io_uring_peek_cqe(&ring, &cqe)) {
+	rescued = rs.rescued;
+	if (!rescued && !io_uring_peek_cqe(&ring, &cqe)) {
 		t_cqe_copy(&ring, cqe, &lend_cqe);
 		io_uring_cqe_seen(&ring, cqe);
 		got_lend = lend_cqe.user_data == UD_LEND;
@@ -912,9 +1002,13 @@ static void lend_block_child(void *arg)
 	}
 	io_uring_prep_nop(sqe);
 	io_uring_sqe_set_data64(sqe, UD_NOP);
-	if (!guarded_submit(&ring, 1, "a NOP behind the LEND"))
+	rs.got = got;
+	if (!guarded_submit(&ring, 1, "a NOP behind the LEND", &rs, sname))
 		goto drain;
-	if (t_wait_ms(&ring, &c, CQE_GUARD_MS)) {
+	got = rs.got;
+	if (rescued || rs.rescued) {
+		/* drained already: whatever order, collect both below */
+	} else if (t_wait_ms(&ring, &c, NOP_GUARD_MS)) {
 		if (c.user_data == UD_NOP) {
 			got_nop = true;
 			EXPECT_EQ(c.res, 0);
@@ -926,7 +1020,7 @@ static void lend_block_child(void *arg)
 		}
 	} else {
 		FAILF("the NOP submitted after the LEND did not complete "
-		      "within %d ms with the %s full%s", CQE_GUARD_MS, sname,
+		      "within %d ms with the %s full%s", NOP_GUARD_MS, sname,
 		      lb->sqpoll ? ": the SQPOLL thread is stuck in the "
 		      "LEND's write" : "");
 	}
@@ -1113,6 +1207,8 @@ out:
  * execve() this binary, which exits 0 at once: the exec must finish and
  * the child exit 0 within the guard, counters back to baseline.
  */
+static bool exec_hangs;
+
 static void exec_recv_waiting(void)
 {
 	struct exec_arg ea = { 0 };
@@ -1123,11 +1219,13 @@ static void exec_recv_waiting(void)
 	};
 
 	run_case(&hc);
+	exec_hangs = h_case_failed();
 }
 
 /*
  * The same, SIGKILLed 200 ms after it starts the execve(): it must be
- * gone (exit 0 or killed) within the guard.
+ * gone (exit 0 or killed) within the guard. Skipped when the plain exec
+ * already hangs: killing it then wedges a 6.1 guest.
  */
 static void exec_recv_waiting_sigkill(void)
 {
@@ -1138,6 +1236,12 @@ static void exec_recv_waiting_sigkill(void)
 		.what = "SIGKILLed in execve() with a RECV waiting",
 	};
 
+	if (exec_hangs) {
+		h_skip("exec_recv_waiting failed: a task SIGKILLed while its "
+		       "exec() waits for a command would spin in io_uring's "
+		       "cancel loop (6.1) and stall the guest");
+		return;
+	}
 	run_case(&hc);
 }
 
