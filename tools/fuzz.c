@@ -56,7 +56,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <grp.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -68,10 +70,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <linux/capability.h>
+#include <linux/userfaultfd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -172,7 +176,10 @@ enum op_kind {
 	OP_CMD_READ, OP_CMD_SEND, OP_CMD_BAD, OP_REAP, OP_NEW_URING,
 	OP_CLOSE_URING, OP_FORK, OP_FAULT, OP_SOCK_SWAP, OP_PEER_IO,
 	OP_SCRIBBLE, OP_REMAP, OP_SETUP_GOOD, OP_KBUF_ALLOC, OP_KBUF_FREE,
-	OP_CMD_LEND,
+	OP_CMD_LEND, OP_EXEC, OP_LONG_SETUP,
+	/* not operations of their own: events counted for the summary */
+	OP_WORKER_EXEC, OP_EXEC_WORKER, OP_UNPRIV, OP_UFFD_FAULT, OP_UFFD_LATE,
+	OP_UFFD_NEVER, OP_UFFD_EPOCH, OP_LONG_LEND,
 	NR_OPS
 };
 
@@ -184,8 +191,18 @@ static const char *const op_names[NR_OPS] = {
 	"cmd_recv", "cmd_read", "cmd_send", "cmd_bad", "reap", "new_uring",
 	"close_uring", "fork", "fault_inject", "sock_swap", "peer_io",
 	"scribble", "remap", "setup_good", "kbuf_alloc", "kbuf_free",
-	"cmd_lend",
+	"cmd_lend", "exec", "long_setup",
+	"worker_exec", "exec_worker", "unprivileged", "uffd_fault", "uffd_late",
+	"uffd_never", "uffd_epoch", "long_lend",
 };
+
+/* Counters that are not operations on the module (left out of the rate). */
+static bool is_meta(unsigned int k)
+{
+	return k == OP_SCRIBBLE || k == OP_PEER_IO || k == OP_REMAP ||
+	       k == OP_SOCK_SWAP || k == OP_PROVIDE || k == OP_REAP ||
+	       k == OP_FAULT || k >= OP_WORKER_EXEC;
+}
 
 struct shared {
 	atomic_ullong ops[NR_OPS];
@@ -196,6 +213,14 @@ struct shared {
 	atomic_ullong bytes;		/* moved by successful buffer commands */
 	atomic_uint failures;
 	char first_failure[512];
+	/* exec'd images check in here: [pid & 255] = pid */
+	atomic_int exec_arrived[256];
+	atomic_uint uffd_unavail;	/* workers where userfaultfd() failed */
+	atomic_uint uffd_user_only;	/* workers with UFFD_USER_MODE_ONLY */
+	atomic_uint pty_unavail;	/* posix_openpt() failures */
+	atomic_uint long_maps_max;	/* mappings of the longest long buffer */
+	atomic_uint long_pages_max;	/* its pages */
+	atomic_uint stuck;		/* threads found blocked in the kernel */
 };
 
 static struct shared *sh;
@@ -204,11 +229,16 @@ static void __attribute__((format(printf, 1, 2))) fuzz_fail(const char *fmt, ...
 {
 	va_list ap;
 
-	if (atomic_fetch_add(&sh->failures, 1) == 0) {
-		va_start(ap, fmt);
-		vsnprintf(sh->first_failure, sizeof(sh->first_failure), fmt, ap);
-		va_end(ap);
-	}
+	unsigned int nth = atomic_fetch_add(&sh->failures, 1);
+	char msg[512];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (nth == 0)
+		memcpy(sh->first_failure, msg, sizeof(msg));
+	if (nth < 20)	/* every one, not only the first (unbuffered: workers exec) */
+		dprintf(STDOUT_FILENO, "# fuzz: violation %u (pid %d): %s\n", nth + 1, getpid(), msg);
 }
 
 static void count(enum op_kind k)
@@ -233,13 +263,13 @@ static void count(enum op_kind k)
 #define NCTX		4
 #define NREGION		16
 #define NRING		8
-#define NPAIR		6
+#define NPAIR		8
 #define NMAP		4
 #define MAP_SLOT_PAGES	128	/* the largest ring: 32768 entries */
 #define NFDS		48
 #define RING_ENTRIES	64	/* entries of the rings fuzz provides into */
 
-enum region_kind { R_ANON, R_MEMFD, R_HUGE, R_RAMFS, R_RDONLY, R_NONE, R_SHM };
+enum region_kind { R_ANON, R_MEMFD, R_HUGE, R_RAMFS, R_RDONLY, R_NONE, R_SHM, R_UFFD };
 
 struct region {
 	char *p;
@@ -268,12 +298,38 @@ struct map_slot {
 	uint16_t bgid;
 };
 
-enum pair_kind { P_TCP, P_UDP, P_UNIX_STREAM, P_UNIX_DGRAM, P_PIPE, NR_PAIR_KINDS };
-
-struct pair {
-	atomic_int a, b;	/* a: the module's side, b: the peer */
-	enum pair_kind kind;
+enum pair_kind {
+	P_TCP, P_UDP, P_UNIX_STREAM, P_UNIX_DGRAM, P_PIPE, P_FIFO, P_PTY,
+	NR_PAIR_KINDS
 };
+
+static const char *const pair_names[NR_PAIR_KINDS] = {
+	"tcp", "udp", "unix-stream", "unix-dgram", "pipe", "fifo", "pty",
+};
+
+#define WR_IS_A		(-2)	/* pair.wr: the module writes into a itself */
+
+/*
+ * a: the module's side (it reads, receives, sends there), b: the peer's
+ * (non-blocking; the peer thread feeds and drains it), wr: where lending
+ * chains WRITE (-1: b; WR_IS_A: a), a separate open file description of a
+ * pipe or FIFO write end, blocking or not, that nobody but the module's
+ * READs drains, or a pty's slave (raw mode, blocking or not) whose master
+ * the peer drains only when @drain is set.
+ */
+struct pair {
+	atomic_int a, b, wr;
+	enum pair_kind kind;
+	bool drain;
+	bool a_blocking;	/* for reports: a without O_NONBLOCK */
+	bool wr_blocking;
+	bool pty_master_a;	/* a pty pair whose a is the master */
+};
+
+static bool is_sock(enum pair_kind k)
+{
+	return k <= P_UNIX_DGRAM;
+}
 
 static struct {
 	atomic_int ctx[NCTX];
@@ -288,7 +344,27 @@ static struct {
 	atomic_bool stop;
 	bool have_fail_nth;
 	char ramfs_dir[64];
+	char tmpdir[64];	/* for FIFOs */
+	unsigned int nfifo;
+	bool unpriv;		/* uid/gid 65534, no capabilities */
+	bool exec_image;	/* a worker started by execve() */
+	int devnull;
+	/* userfaultfd: R_UFFD regions registered while an epoch is open */
+	struct {
+		int fd;
+		bool user_only;
+		unsigned int nr;
+		struct region *r[2];
+	} uffd;
+	/* one small memfd mapped back to back many times (registered slot LONG_IDX) */
+	struct {
+		char *p;
+		size_t len;
+		unsigned int maps, chunk_pages;
+	} lng;
 } W;
+
+#define LONG_IDX	8	/* registered-buffer slot of the long buffer */
 
 /* bgids the operations use: mostly a few, so that they meet */
 static uint16_t pick_bgid(void)
@@ -390,6 +466,53 @@ static void __attribute__((noinline)) guarded(void (*fn)(void *), void *arg)
 	guard = NULL;
 }
 
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Where thread @tid of process @pid sleeps in the kernel ("0": running). */
+static void thread_wchan(pid_t pid, pid_t tid, char *buf, size_t size)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/wchan", pid, tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n >= 0)
+		buf[n] = 0;
+}
+
+/* Its kernel stack, when readable (root), on one line. */
+static void thread_stack(pid_t pid, pid_t tid, char *buf, size_t size)
+{
+	char path[64];
+	ssize_t n, i;
+	int fd;
+
+	buf[0] = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stack", pid, tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		n = 0;
+	buf[n] = 0;
+	for (i = 0; i < n; i++)
+		if (buf[i] == '\n')
+			buf[i] = ' ';
+}
+
 /* ------------------------------------------------------------------------
  * Setup of a worker
  */
@@ -449,14 +572,67 @@ static void add_region(size_t len, enum region_kind kind)
 	case R_SHM:
 		p = mmap(at, len, prot, flags | MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 		break;
+	case R_UFFD:	/* left unpopulated: the userfaultfd handler fills it */
+		p = mmap(at, len, prot, flags | MAP_ANONYMOUS |
+			 (one_in(2) ? MAP_SHARED : MAP_PRIVATE), -1, 0);
+		break;
 	}
 	if (fd >= 0)
 		close(fd);
 	if (p == MAP_FAILED)
 		return;
-	if (prot & PROT_WRITE && kind != R_RDONLY && kind != R_NONE)
+	if (prot & PROT_WRITE && kind != R_RDONLY && kind != R_NONE && kind != R_UFFD)
 		memset(p, 0x5a, len);
-	W.reg[W.nreg++] = (struct region){ p, len, kind };
+	W.reg[W.nreg] = (struct region){ p, len, kind };
+	if (kind == R_UFFD && W.uffd.nr < ARRAY_SIZE(W.uffd.r))
+		W.uffd.r[W.uffd.nr++] = &W.reg[W.nreg];
+	W.nreg++;
+}
+
+/*
+ * The long buffer: one memfd of 1..16 pages mapped back to back (MAP_FIXED)
+ * 1000..16000 times, 4096..262144 pages in all: registered as one buffer it
+ * is as many bio_vec segments (the same few pages over and over, never
+ * contiguous), while it costs the guest only the memfd and page tables.
+ */
+static void make_long_region(void)
+{
+	unsigned int chunk = 1U << rnd(5), pages, maps, i;
+	size_t csize;
+	char *at;
+	int fd;
+
+	pages = one_in(4) ? 65536 + rnd(196609) : 4096 + rnd(28673);
+	maps = pages / chunk;
+	if (maps < 1000)
+		maps = 1000;
+	if (maps > 16000)
+		maps = 16000;
+	pages = maps * chunk;
+	csize = (size_t)chunk * PAGE;
+	at = reserve((size_t)pages * PAGE + PAGE);
+	fd = memfd_create("fuzz-long", MFD_CLOEXEC);
+	if (!at || fd < 0 || ftruncate(fd, (off_t)csize)) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	for (i = 0; i < maps; i++)
+		if (mmap(at + i * csize, csize, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd, 0) == MAP_FAILED)
+			break;
+	close(fd);
+	if (i < 1000)
+		return;
+	memset(at, 'L', csize);
+	W.lng.p = at;
+	W.lng.maps = i;
+	W.lng.chunk_pages = chunk;
+	W.lng.len = (size_t)i * csize;
+	if (i > atomic_load(&sh->long_maps_max))
+		atomic_store(&sh->long_maps_max, i);
+	if (i * chunk > atomic_load(&sh->long_pages_max))
+		atomic_store(&sh->long_pages_max, i * chunk);
 }
 
 static void add_misc(int fd)
@@ -465,13 +641,86 @@ static void add_misc(int fd)
 		W.misc[W.nmisc++] = fd;
 }
 
-static bool make_pair(enum pair_kind kind, int fds[2])
+/* A FIFO in the worker's tmpdir: fds[0] reads, fds[1] and fds[2] write. */
+static void make_fifo(struct pair *p, int fds[3])
+{
+	char path[128];
+
+	if (!W.tmpdir[0])
+		return;
+	snprintf(path, sizeof(path), "%s/fifo.%u", W.tmpdir, W.nfifo++);
+	if (mkfifo(path, 0600))
+		return;
+	/* a reader first, so that opening the write ends does not wait */
+	fds[0] = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fds[0] >= 0) {
+		fds[1] = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+		p->wr_blocking = one_in(2);
+		fds[2] = open(path, O_WRONLY | O_CLOEXEC | (p->wr_blocking ? 0 : O_NONBLOCK));
+		p->a_blocking = one_in(2);
+		if (p->a_blocking)
+			fcntl(fds[0], F_SETFL, 0);
+	}
+	unlink(path);
+}
+
+/*
+ * A pty pair in raw mode. Mostly a is the slave (the module reads what the
+ * peer writes on the master, and its WRITEs go to the master, which the
+ * peer drains only if the pair says so), sometimes the master. The
+ * module's side is opened without O_NONBLOCK half of the time.
+ */
+static void make_pty(struct pair *p, int fds[3])
+{
+	struct termios tio;
+	int m, s, fl;
+
+	m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (m < 0 || grantpt(m) || unlockpt(m)) {
+		atomic_fetch_add(&sh->pty_unavail, 1);
+		if (m >= 0)
+			close(m);
+		return;
+	}
+	s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (s < 0) {
+		char name[64];
+
+		if (!ptsname_r(m, name, sizeof(name)))
+			s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	}
+	if (s < 0) {
+		atomic_fetch_add(&sh->pty_unavail, 1);
+		close(m);
+		return;
+	}
+	if (!tcgetattr(s, &tio)) {
+		cfmakeraw(&tio);
+		tcsetattr(s, TCSANOW, &tio);
+	}
+	p->pty_master_a = one_in(3);
+	fds[0] = p->pty_master_a ? m : s;
+	fds[1] = p->pty_master_a ? s : m;
+	fds[2] = WR_IS_A;
+	p->a_blocking = one_in(2);
+	p->wr_blocking = p->a_blocking;
+	fl = fcntl(fds[0], F_GETFL);
+	if (fl >= 0 && !p->a_blocking)
+		fcntl(fds[0], F_SETFL, fl | O_NONBLOCK);
+}
+
+/* fds[0]: a, fds[1]: b, fds[2]: wr (see struct pair) */
+static bool make_pair(struct pair *pr, int fds[3])
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t sl = sizeof(sa);
 	int l = -1, one = 1;
+	enum pair_kind kind = pr->kind;
 
 	fds[0] = fds[1] = -1;
+	fds[2] = -1;
+	pr->a_blocking = pr->wr_blocking = false;
+	pr->drain = one_in(2);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	switch (kind) {
 	case P_TCP:
@@ -515,19 +764,83 @@ static bool make_pair(enum pair_kind kind, int fds[2])
 		int p[2];
 
 		if (!pipe2(p, O_CLOEXEC)) {
+			char path[64];
+
 			fds[0] = p[0];	/* the module reads */
 			fds[1] = p[1];
+			/* its own open file description of the write end */
+			if (one_in(2)) {
+				snprintf(path, sizeof(path), "/proc/self/fd/%d", p[1]);
+				pr->wr_blocking = one_in(2);
+				fds[2] = open(path, O_WRONLY | O_CLOEXEC |
+					      (pr->wr_blocking ? 0 : O_NONBLOCK));
+			}
 		}
 		break;
 	}
+	case P_FIFO:
+		make_fifo(pr, fds);
+		break;
+	case P_PTY:
+		make_pty(pr, fds);
+		break;
 	default:
 		break;
 	}
 	if (l >= 0)
 		close(l);
 	if (fds[1] >= 0)
-		fcntl(fds[1], F_SETFL, O_NONBLOCK);
-	return fds[0] >= 0 && fds[1] >= 0;
+		fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK);
+	if (fds[0] < 0 || fds[1] < 0) {
+		if (fds[0] >= 0)
+			close(fds[0]);
+		if (fds[1] >= 0)
+			close(fds[1]);
+		if (fds[2] >= 0)
+			close(fds[2]);
+		fds[0] = fds[1] = fds[2] = -1;
+		return false;
+	}
+	return true;
+}
+
+/* Where a lending chain WRITEs for this pair. */
+static int pair_wr(struct pair *p)
+{
+	int wr = atomic_load(&p->wr);
+
+	return wr == WR_IS_A ? atomic_load(&p->a) : wr >= 0 ? wr : atomic_load(&p->b);
+}
+
+/* What an fd is, for reports: "fifo a (blocking)", "pty wr", ... */
+static const char *describe_fd(int fd, char *buf, size_t size)
+{
+	unsigned int i;
+
+	for (i = 0; i < NPAIR; i++) {
+		struct pair *p = &W.pair[i];
+		const char *side = NULL;
+		bool blocking = false;
+
+		if (fd < 0)
+			break;
+		if (fd == atomic_load(&p->a)) {
+			side = p->kind == P_PTY ? (p->pty_master_a ? "a (master)" : "a (slave)") : "a";
+			blocking = p->a_blocking;
+		} else if (fd == atomic_load(&p->b)) {
+			side = "b";
+		} else if (fd == atomic_load(&p->wr)) {
+			side = "wr";
+			blocking = p->wr_blocking;
+		}
+		if (side) {
+			snprintf(buf, size, "%s %s%s", pair_names[p->kind], side,
+				 blocking ? " (blocking)" : "");
+			return buf;
+		}
+	}
+	snprintf(buf, size, "fd %d", fd);
+	return buf;
 }
 
 static void worker_setup(void)
@@ -535,7 +848,7 @@ static void worker_setup(void)
 	struct sigaction sa = { .sa_sigaction = on_segv, .sa_flags = SA_SIGINFO | SA_NODEFER };
 	char path[64];
 	unsigned int i;
-	int fds[2];
+	int fds[3];
 
 	sigaction(SIGSEGV, &sa, NULL);
 	sigaction(SIGBUS, &sa, NULL);
@@ -553,6 +866,14 @@ static void worker_setup(void)
 	add_region(16 * PAGE, R_SHM);
 	add_region(PAGE, R_ANON);
 	add_region(32 * PAGE, R_MEMFD);
+	add_region(32 * PAGE, R_UFFD);
+	add_region(64 * PAGE, R_UFFD);
+	/* half the workers (not those started by exec) get a long buffer */
+	if (!W.exec_image && one_in(2))
+		make_long_region();
+	snprintf(W.tmpdir, sizeof(W.tmpdir), "/tmp/fuzz-fifo.XXXXXX");
+	if (!mkdtemp(W.tmpdir))
+		W.tmpdir[0] = 0;
 
 	for (i = 0; i < NCTX; i++)
 		atomic_store(&W.ctx[i], open(IOPBUF_DEVICE_PATH, O_RDWR | O_CLOEXEC));
@@ -570,9 +891,10 @@ static void worker_setup(void)
 		mprotect(W.edge, PAGE, PROT_READ | PROT_WRITE);
 	for (i = 0; i < NPAIR; i++) {
 		W.pair[i].kind = (enum pair_kind)(i % NR_PAIR_KINDS);
-		make_pair(W.pair[i].kind, fds);
+		make_pair(&W.pair[i], fds);
 		atomic_store(&W.pair[i].a, fds[0]);
 		atomic_store(&W.pair[i].b, fds[1]);
+		atomic_store(&W.pair[i].wr, fds[2]);
 	}
 	/* wrong fd types */
 	snprintf(path, sizeof(path), "/tmp/fuzz.%d", getpid());
@@ -587,7 +909,8 @@ static void worker_setup(void)
 	unlink(path);
 	add_misc(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
 	add_misc(open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-	add_misc(open("/dev/null", O_RDWR | O_CLOEXEC));
+	W.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	add_misc(W.devnull);
 	add_misc(epoll_create1(EPOLL_CLOEXEC));
 	add_misc(memfd_create("fuzz-misc", MFD_CLOEXEC));
 	add_misc(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));	/* unconnected */
@@ -913,7 +1236,7 @@ static void do_setup_good(void)
 		for (tries = 0; tries < 8; tries++) {
 			r = pick_region();
 			if (r->kind == R_ANON || r->kind == R_MEMFD || r->kind == R_SHM ||
-			    r->kind == R_HUGE)
+			    r->kind == R_HUGE || r->kind == R_UFFD)
 				break;
 		}
 		iov[i].iov_base = r->p;
@@ -930,8 +1253,8 @@ static void do_setup_good(void)
 	/* ring memory: page-aligned inside a writable region */
 	for (tries = 0; tries < 8; tries++) {
 		r = pick_region();
-		if ((r->kind == R_ANON || r->kind == R_MEMFD || r->kind == R_SHM) &&
-		    r->len >= size)
+		if ((r->kind == R_ANON || r->kind == R_MEMFD || r->kind == R_SHM ||
+		     r->kind == R_UFFD) && r->len >= size)
 			break;
 	}
 	if (tries == 8)
@@ -1081,6 +1404,17 @@ static void do_fdinfo(void)
  * Providing buffers and scribbling on rings
  */
 
+/*
+ * A ring entry's length in the long buffer: mostly up to 1 MiB (256
+ * segments), sometimes up to 8 MiB, always within the buffer.
+ */
+static uint32_t long_entry_len(void)
+{
+	uint32_t len = one_in(16) ? 1 + rnd(8U << 20) : PAGE + rnd(1U << 20);
+
+	return len > W.lng.len ? (uint32_t)W.lng.len : len;
+}
+
 static uint64_t entry_addr(bool regbuf, uint32_t *len)
 {
 	uint64_t a, l;
@@ -1090,6 +1424,10 @@ static uint64_t entry_addr(bool regbuf, uint32_t *len)
 		uint64_t off = one_in(10) ? wild64() : rnd(8 * PAGE);
 
 		*len = one_in(10) ? wild32() : 1 + rnd(2 * PAGE);
+		if (W.lng.p && one_in(8)) {	/* a long slice of the long buffer */
+			*len = long_entry_len();
+			return iopbuf_regbuf_encode(LONG_IDX, rnd((uint32_t)(W.lng.len - *len + 1)));
+		}
 		return iopbuf_regbuf_encode(index, off);
 	}
 	pick_buf(&a, &l);
@@ -1264,9 +1602,9 @@ static void *scribbler(void *arg)
 
 static void swap_pair(struct pair *p)
 {
-	int fds[2], a, b;
+	int fds[3], a, b, wr;
 
-	if (!make_pair(p->kind, fds))
+	if (!make_pair(p, fds))
 		return;
 	/*
 	 * dup2 over the old numbers: a command submitted with the old fd may
@@ -1274,6 +1612,9 @@ static void swap_pair(struct pair *p)
 	 */
 	a = atomic_load(&p->a);
 	b = atomic_load(&p->b);
+	wr = atomic_exchange(&p->wr, fds[2]);
+	if (wr >= 0)
+		close(wr);
 	if (one_in(2) && a >= 0 && b >= 0) {
 		dup2(fds[0], a);
 		dup2(fds[1], b);
@@ -1315,8 +1656,13 @@ static void peer_io(void)
 		count(OP_SOCK_SWAP);
 		break;
 	case 2:
-		if (p->kind != P_PIPE)
+		if (is_sock(p->kind))
 			shutdown(b, (int)rnd(3));
+		else if (W.nmisc && one_in(2)) {
+			/* keep the regular file small: lending chains WRITE at its position */
+			if (ftruncate(W.misc[0], 8192) == 0)
+				lseek(W.misc[0], 0, SEEK_SET);
+		}
 		break;
 	case 3:
 	case 4:
@@ -1325,13 +1671,18 @@ static void peer_io(void)
 			swap_pair(p);
 		memset(buf, (int)rnd(256), sizeof(buf));
 		n = 1 + rnd(one_in(4) ? sizeof(buf) : 512);
-		if (p->kind == P_PIPE)
+		if (!is_sock(p->kind))
 			n = write(b, buf, n);
 		else
 			n = send(b, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
 		break;
-	default:	/* drain what sends delivered */
-		if (p->kind == P_PIPE)
+	default:	/* drain what sends (and pty writes) delivered */
+		if (p->kind == P_PTY && p->drain) {
+			while (read(b, buf, sizeof(buf)) > 0)
+				;
+			break;
+		}
+		if (!is_sock(p->kind))
 			break;
 		while (recv(b, buf, sizeof(buf), MSG_DONTWAIT) > 0)
 			;
@@ -1368,6 +1719,12 @@ struct thread_state {
 	int nth_fd;
 	unsigned int id;
 	uint64_t seed;
+	/* for the worker's watchdog: what the thread is doing since when */
+	atomic_int tid;
+	atomic_llong op_start_ms;	/* 0: between operations */
+	atomic_int op_kind;
+	bool reported;
+	char detail[160];		/* the last submission, for reports */
 };
 
 static void uring_open(struct uring_slot *s)
@@ -1488,6 +1845,78 @@ static void uring_close(struct uring_slot *s)
 #define LEND_SLOTS	32
 #define LEND_SLOT_SIZE	512
 
+/*
+ * A chain lending a big slice of the long buffer (slot LONG_IDX): hundreds
+ * of thousands of segments for the iterators of its secondaries, which are
+ * chosen so that moving the whole slice stays cheap -- WRITE to /dev/null
+ * or to a pipe, FIFO or pty (partial, or waiting for room), READ of the
+ * 8 KiB regular file, SEND/RECV of at most 1 MiB on a socket.
+ */
+static void make_long_lend(struct iopbuf_lend *l)
+{
+	uint64_t off = rnd(W.lng.chunk_pages * 4) * PAGE / 4 + (one_in(4) ? rnd(PAGE) : 0);
+	uint64_t max = W.lng.len - (off < W.lng.len ? off : 0);
+	unsigned int i, nr = 1 + rnd(4);
+
+	count(OP_LONG_LEND);
+	if (off >= W.lng.len)
+		off = 0, max = W.lng.len;
+	l->src = IOPBUF_LEND_SRC_REGBUF;
+	l->dir = IOPBUF_LEND_DIR_IN | IOPBUF_LEND_DIR_OUT;
+	l->addr = iopbuf_regbuf_encode(LONG_IDX, off);
+	l->len = (uint32_t)(one_in(3) ? (max > 0xffffffffULL ? 0xffffffffULL : max) :
+			    1 + rnd((uint32_t)(max < (64U << 20) ? max : 64U << 20)));
+	if (one_in(20))
+		l->len = (uint32_t)(max + 1 + rnd(PAGE));	/* past the end: -EFAULT */
+	l->nr_ops = (uint16_t)nr;
+	if (one_in(2))
+		l->results = (uintptr_t)((char *)l + sizeof(*l));
+	for (i = 0; i < nr; i++) {
+		struct iopbuf_lend_op *o = &l->ops[i];
+		struct pair *p = &W.pair[rnd(NPAIR)];
+
+		o->off = IOPBUF_LEND_POS;
+		switch (rnd(6)) {
+		case 0:
+		case 1:
+			o->opcode = IOPBUF_LEND_OP_WRITE;
+			o->fd = W.devnull;
+			o->len = one_in(2) ? 0 : l->len;	/* the whole slice */
+			break;
+		case 2:
+			o->opcode = IOPBUF_LEND_OP_WRITE;
+			o->fd = pair_wr(p);
+			o->len = 1 + rnd(one_in(4) ? l->len : 65536);
+			if (p->kind <= P_UNIX_DGRAM && o->len > (1U << 20))
+				o->len = 1U << 20;
+			break;
+		case 3:
+			o->opcode = IOPBUF_LEND_OP_READ;
+			o->fd = W.nmisc ? W.misc[0] : -1;	/* the regular file */
+			o->off = rnd(8192);
+			break;
+		case 4:
+			o->opcode = IOPBUF_LEND_OP_SEND;
+			o->fd = atomic_load(&p->a);
+			o->len = 1 + rnd(1U << 20);
+			break;
+		default:
+			o->opcode = IOPBUF_LEND_OP_RECV;
+			o->fd = atomic_load(&p->a);
+			o->len = 1 + rnd(1U << 20);
+			break;
+		}
+		o->buf_off = one_in(2) ? 0 : rnd(l->len);
+		if (o->len && (uint64_t)o->buf_off + o->len > l->len)
+			o->buf_off = 0;
+		if (o->len > l->len)
+			o->len = l->len;
+	}
+}
+
+static __thread struct iopbuf_lend *last_lend;
+static __thread struct thread_state *cur_t;	/* the operation thread's own */
+
 static struct iopbuf_lend *make_lend(uint16_t bgid)
 {
 	static __thread char *slab;
@@ -1505,6 +1934,11 @@ static struct iopbuf_lend *make_lend(uint16_t bgid)
 	}
 	l = (struct iopbuf_lend *)(slab + (next++ % LEND_SLOTS) * LEND_SLOT_SIZE);
 	memset(l, 0, sizeof(*l));
+	last_lend = l;
+	if (W.lng.p && one_in(6)) {
+		make_long_lend(l);
+		return l;
+	}
 	l->src = one_in(10) ? (uint16_t)rnd64() : 1 + rnd(3);
 	l->dir = one_in(10) ? (uint16_t)rnd64() : rnd(4);
 	nr = one_in(10) ? rnd(256) : 1 + rnd(one_in(3) ? IOPBUF_LEND_MAX_OPS : 2);
@@ -1542,6 +1976,8 @@ static struct iopbuf_lend *make_lend(uint16_t bgid)
 			o->fd = pick_any_fd();
 		else if (o->opcode == IOPBUF_LEND_OP_READ || o->opcode == IOPBUF_LEND_OP_RECV)
 			o->fd = atomic_load(&W.pair[p].a);
+		else if (o->opcode == IOPBUF_LEND_OP_WRITE && one_in(2))
+			o->fd = pair_wr(&W.pair[p]);	/* pipes, FIFOs, ptys nobody drains */
 		else if (one_in(2))
 			o->fd = atomic_load(&W.pair[p].b);
 		else
@@ -1574,6 +2010,64 @@ static void prep_cmd(struct io_uring_sqe *sqe, int fd, __u32 cmd_op,
 		sqe->rw_flags = (__u32)rnd64();	/* uring_cmd_flags: unknown bits */
 }
 
+/* A ring this worker registered (set up right if @want_good) and its context. */
+static void pick_target(bool want_good, int *dev, uint16_t *bgid)
+{
+	unsigned int j, start = rnd(NRING);
+
+	for (j = 0; j < NRING; j++) {
+		struct ring_slot *rs = &W.ring[(start + j) % NRING];
+		bool found = false;
+
+		pthread_mutex_lock(&rs->lock);
+		if (rs->entries && (!want_good || rs->good)) {
+			*dev = atomic_load(&W.ctx[rs->ctx]);
+			*bgid = rs->bgid;
+			found = true;
+		}
+		pthread_mutex_unlock(&rs->lock);
+		if (found)
+			break;
+	}
+}
+
+/* Append "cmd on <fd>" (or a chain's secondaries) to the thread's detail. */
+static void note_cmd(struct thread_state *t, __u32 cmd_op, const void *payload)
+{
+	size_t len = strlen(t->detail);
+	char d[64];
+
+	if (len >= sizeof(t->detail) - 40)
+		return;
+	if (cmd_op == IOPBUF_CMD_RECV || cmd_op == IOPBUF_CMD_READ) {
+		const struct iopbuf_cmd_recv *r = payload;
+
+		snprintf(t->detail + len, sizeof(t->detail) - len, "%s%s on %s",
+			 len ? "; " : "", cmd_op == IOPBUF_CMD_RECV ? "RECV" : "READ",
+			 describe_fd(r->fd, d, sizeof(d)));
+	} else if (cmd_op == IOPBUF_CMD_SEND) {
+		const struct iopbuf_cmd_send *c = payload;
+
+		snprintf(t->detail + len, sizeof(t->detail) - len, "%sSEND on %s",
+			 len ? "; " : "", describe_fd(c->fd, d, sizeof(d)));
+	} else if (cmd_op == IOPBUF_CMD_LEND) {
+		const struct iopbuf_cmd_lend *c = payload;
+		const struct iopbuf_lend *l = (const void *)(uintptr_t)c->addr;
+		static const char *const names[] = { "?", "READ", "WRITE", "SEND", "RECV" };
+		unsigned int i;
+
+		/* only a chain make_lend() just wrote (not a bad pointer) */
+		if (!l || l != last_lend)
+			return;
+		len += snprintf(t->detail + len, sizeof(t->detail) - len, "%sLEND src %u len %u:",
+				len ? "; " : "", l->src, l->len);
+		for (i = 0; i < l->nr_ops && i < IOPBUF_LEND_MAX_OPS && len < sizeof(t->detail) - 30; i++)
+			len += snprintf(t->detail + len, sizeof(t->detail) - len, " %s %s",
+					names[l->ops[i].opcode <= 4 ? l->ops[i].opcode : 0],
+					describe_fd(l->ops[i].fd, d, sizeof(d)));
+	}
+}
+
 static void do_cmd(struct thread_state *t, enum op_kind k)
 {
 	struct uring_slot *s = &t->u[rnd(NURING)];
@@ -1594,25 +2088,9 @@ static void do_cmd(struct thread_state *t, enum op_kind k)
 	 * Mostly a ring this worker registered, on its context; half of the
 	 * time one set up right (do_setup_good), so that transfers happen.
 	 */
-	if (!one_in(4)) {
-		unsigned int j, start = rnd(NRING);
-		bool want_good = one_in(2);
-
-		for (j = 0; j < NRING; j++) {
-			struct ring_slot *rs = &W.ring[(start + j) % NRING];
-			bool found = false;
-
-			pthread_mutex_lock(&rs->lock);
-			if (rs->entries && (!want_good || rs->good)) {
-				dev = atomic_load(&W.ctx[rs->ctx]);
-				bgid = rs->bgid;
-				found = true;
-			}
-			pthread_mutex_unlock(&rs->lock);
-			if (found)
-				break;
-		}
-	}
+	if (!one_in(4))
+		pick_target(one_in(2), &dev, &bgid);
+	t->detail[0] = 0;
 
 	if (!s->up)
 		uring_open(s);
@@ -1672,6 +2150,7 @@ static void do_cmd(struct thread_state *t, enum op_kind k)
 		if (!sqe)
 			break;
 		prep_cmd(sqe, one_in(30) ? pick_any_fd() : dev, cmd_op, &u);
+		note_cmd(t, cmd_op, &u);
 	}
 	if (io_uring_submit(&s->ring) > 0)
 		s->inflight += n;
@@ -1769,6 +2248,453 @@ static void do_fork(void)
 	waitpid(pid, &status, 0);
 }
 
+/*
+ * The long buffer registered in slot LONG_IDX of a context (a new table of
+ * 16 slots whose first 8 are good buffers, or an update of that slot), and
+ * a REGBUF ring of good entries into it, up to 8 MiB each, for SEND and
+ * RECV bundles: a bundle of them is thousands of segments.
+ */
+static void do_long_setup(void)
+{
+	struct iovec iov[16];
+	struct iopbuf_ring_reg reg;
+	struct ring_slot *rs;
+	struct region *r = NULL;
+	size_t size = RING_ENTRIES * sizeof(struct iopbuf_buf), off, len;
+	unsigned int i, tries;
+	int ci = (int)rnd(NCTX), fd = atomic_load(&W.ctx[ci]);
+	long ret;
+
+	if (!W.lng.p)
+		return;
+	if (fd < 0) {
+		fd = open(IOPBUF_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+		atomic_store(&W.ctx[ci], fd);
+	}
+	memset(iov, 0, sizeof(iov));
+	for (i = 0; i < 8; i++) {
+		r = pick_region();
+		if (r->kind == R_ANON || r->kind == R_MEMFD || r->kind == R_SHM) {
+			iov[i].iov_base = r->p;
+			iov[i].iov_len = r->len < 8 * PAGE ? r->len : 8 * PAGE;
+		}
+	}
+	/* all of it, or a slice starting and ending anywhere */
+	off = one_in(2) ? 0 : rnd((uint32_t)(W.lng.len / 2));
+	len = one_in(2) ? W.lng.len - off : 1 + rnd((uint32_t)(W.lng.len - off));
+	iov[LONG_IDX].iov_base = W.lng.p + off;
+	iov[LONG_IDX].iov_len = len;
+	if (cur_t)
+		snprintf(cur_t->detail, sizeof(cur_t->detail),
+			 "long buffer: %zu bytes, %zu pages in %u mappings",
+			 len, (len + PAGE - 1) / PAGE, W.lng.maps);
+	ret = xioctl(fd, IOPBUF_IOC_REGISTER_BUFFERS,
+		     &(struct iopbuf_buf_reg){ .iovs = (uintptr_t)iov, .nr = 16 });
+	if (ret == -EBUSY)
+		ret = xioctl(fd, IOPBUF_IOC_UPDATE_BUFFERS,
+			     &(struct iopbuf_buf_reg){ .iovs = (uintptr_t)&iov[LONG_IDX],
+						       .nr = 1, .offset = LONG_IDX });
+	if (ret)
+		return;
+	for (tries = 0; tries < 8; tries++) {
+		r = pick_region();
+		if ((r->kind == R_ANON || r->kind == R_MEMFD || r->kind == R_SHM) &&
+		    r->len >= size)
+			break;
+	}
+	if (tries == 8)
+		return;
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (uintptr_t)r->p + rnd((uint32_t)((r->len - size) / PAGE + 1)) * PAGE;
+	reg.ring_entries = RING_ENTRIES;
+	reg.bgid = (uint16_t)rnd(NRING);
+	reg.flags = IOPBUF_RING_REGBUF | (one_in(3) ? IOPBUF_RING_INC : 0);
+	xioctl(fd, IOPBUF_IOC_UNREGISTER_RING, &(struct iopbuf_ring_reg){ .bgid = reg.bgid });
+	if (xioctl(fd, IOPBUF_IOC_REGISTER_RING, &reg))
+		return;
+	rs = &W.ring[reg.bgid];
+	pthread_mutex_lock(&rs->lock);
+	rs->bufs = (struct iopbuf_buf *)(uintptr_t)reg.ring_addr;
+	rs->span = size;
+	rs->entries = RING_ENTRIES;
+	rs->regbuf = true;
+	rs->mmap = false;
+	rs->ctx = ci;
+	rs->good = true;
+	for (i = 0; i < RING_ENTRIES; i++) {
+		struct iopbuf_buf *e = &rs->bufs[i];
+		uint32_t elen = long_entry_len();
+
+		if (elen > len)
+			elen = (uint32_t)len;
+		e->addr = iopbuf_regbuf_encode(LONG_IDX, rnd((uint32_t)(len - elen + 1)));
+		e->len = elen;
+		e->bid = (uint16_t)i;
+	}
+	rs->tail = RING_ENTRIES;
+	__atomic_store_n(&rs->bufs[0].resv, rs->tail, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&rs->lock);
+}
+
+/* ------------------------------------------------------------------------
+ * userfaultfd: R_UFFD regions whose missing pages a handler fills late
+ */
+
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+
+/*
+ * Open an epoch: a new userfaultfd with the R_UFFD regions registered
+ * (missing mode). Unprivileged workers need UFFD_USER_MODE_ONLY when
+ * vm.unprivileged_userfaultfd is 0: then only the fuzzer's own accesses
+ * wait for the handler and the module's fail at once (-EFAULT).
+ */
+static bool uffd_open(void)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	int flags = O_CLOEXEC | O_NONBLOCK, fd;
+	unsigned int i;
+
+	if (W.uffd.user_only)
+		flags |= UFFD_USER_MODE_ONLY;
+	fd = (int)syscall(SYS_userfaultfd, flags);
+	if (fd < 0 && !W.uffd.user_only && (errno == EPERM || errno == EINVAL)) {
+		W.uffd.user_only = true;	/* no CAP_SYS_PTRACE after all */
+		fd = (int)syscall(SYS_userfaultfd, flags | UFFD_USER_MODE_ONLY);
+		if (fd >= 0)
+			atomic_fetch_add(&sh->uffd_user_only, 1);
+	}
+	if (fd < 0)
+		return false;
+	if (ioctl(fd, UFFDIO_API, &api)) {
+		close(fd);
+		return false;
+	}
+	for (i = 0; i < W.uffd.nr; i++) {
+		struct uffdio_register reg = {
+			.range = { .start = (uintptr_t)W.uffd.r[i]->p, .len = W.uffd.r[i]->len },
+			.mode = UFFDIO_REGISTER_MODE_MISSING,
+		};
+
+		ioctl(fd, UFFDIO_REGISTER, &reg);
+	}
+	W.uffd.fd = fd;
+	count(OP_UFFD_EPOCH);
+	return true;
+}
+
+struct uffd_pending {
+	uint64_t addr;
+	double due;	/* 0: never (until the epoch ends) */
+};
+
+static void uffd_resolve(uint64_t addr, const char *src)
+{
+	struct uffdio_range rg = { .start = addr & ~(PAGE - 1), .len = PAGE };
+	long r;
+
+	if (one_in(3)) {
+		struct uffdio_zeropage z = { .range = rg };
+
+		r = ioctl(W.uffd.fd, UFFDIO_ZEROPAGE, &z);
+	} else {
+		struct uffdio_copy c = { .dst = rg.start, .src = (uintptr_t)src, .len = PAGE };
+
+		r = ioctl(W.uffd.fd, UFFDIO_COPY, &c);
+	}
+	if (r && errno == EEXIST)	/* filled meanwhile: wake whoever waits */
+		ioctl(W.uffd.fd, UFFDIO_WAKE, &rg);
+}
+
+/*
+ * The handler: epochs of 0.2..1.5 s with a userfaultfd, 0.1..0.6 s without.
+ * Each fault is resolved at once (55%), late (35%: 1..100 ms, sometimes
+ * 500 ms) or never within its epoch (10%): closing the userfaultfd at the
+ * epoch's end lets every waiter through, so nothing waits longer than an
+ * epoch. Then, half of the time, the regions' pages are dropped
+ * (MADV_DONTNEED; the module's pins keep theirs) to fault again. Pages
+ * written by the handler are 'U'.
+ */
+static void *uffd_handler(void *arg)
+{
+	static struct uffd_pending pend[512];
+	unsigned int npend = 0, i;
+	double epoch_end = 0, next_epoch = 0;
+	char *src;
+
+	rng = *(uint64_t *)arg;
+	W.uffd.fd = -1;
+	src = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (src == MAP_FAILED || !W.uffd.nr)
+		return NULL;
+	memset(src, 'U', PAGE);
+	while (!atomic_load(&W.stop)) {
+		struct uffd_msg msg[16];
+		struct pollfd pfd;
+		double t = now_s();
+		ssize_t n;
+
+		if (W.uffd.fd < 0) {
+			if (t < next_epoch) {
+				usleep(10000);
+				continue;
+			}
+			if (!uffd_open()) {
+				atomic_fetch_add(&sh->uffd_unavail, 1);
+				return NULL;
+			}
+			epoch_end = t + 0.2 + rnd(1300) / 1000.0;
+		}
+		if (t >= epoch_end) {
+			close(W.uffd.fd);	/* every waiter goes on */
+			W.uffd.fd = -1;
+			npend = 0;
+			if (one_in(2))
+				for (i = 0; i < W.uffd.nr; i++)
+					madvise(W.uffd.r[i]->p, W.uffd.r[i]->len, MADV_DONTNEED);
+			next_epoch = t + 0.1 + rnd(500) / 1000.0;
+			continue;
+		}
+		pfd.fd = W.uffd.fd;
+		pfd.events = POLLIN;
+		poll(&pfd, 1, 5);
+		while ((n = read(W.uffd.fd, msg, sizeof(msg))) > 0) {
+			for (i = 0; i < n / sizeof(msg[0]); i++) {
+				unsigned int roll = rnd(100);
+
+				if (msg[i].event != UFFD_EVENT_PAGEFAULT)
+					continue;
+				count(OP_UFFD_FAULT);
+				if (roll < 55 || npend == ARRAY_SIZE(pend)) {
+					uffd_resolve(msg[i].arg.pagefault.address, src);
+					continue;
+				}
+				pend[npend].addr = msg[i].arg.pagefault.address;
+				if (roll < 90) {
+					count(OP_UFFD_LATE);
+					pend[npend].due = t + (1 + rnd(one_in(8) ? 500 : 100)) / 1000.0;
+				} else {
+					count(OP_UFFD_NEVER);
+					pend[npend].due = 0;
+				}
+				npend++;
+			}
+		}
+		t = now_s();
+		for (i = 0; i < npend; i++) {
+			if (!pend[i].due || pend[i].due > t)
+				continue;
+			uffd_resolve(pend[i].addr, src);
+			pend[i--] = pend[--npend];
+		}
+	}
+	if (W.uffd.fd >= 0)
+		close(W.uffd.fd);
+	W.uffd.fd = -1;
+	return NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * execve() with commands in flight
+ */
+
+static int sh_fd = -1;	/* the shared statistics, a memfd exec'd images map */
+extern char **environ;
+
+/*
+ * Replace this process by the fuzzer again: "--exec-exit" exits at once,
+ * "--exec-worker" runs a fresh worker (seed, ms, threads) in the same
+ * process, reporting into the same shared statistics.
+ */
+static void exec_self(bool as_worker, uint64_t seed, unsigned int ms, unsigned int threads)
+{
+	char a_seed[32], a_ms[16], a_fd[16], a_thr[16];
+	char *argv[10];
+	int n = 0;
+
+	snprintf(a_seed, sizeof(a_seed), "%" PRIu64, seed);
+	snprintf(a_ms, sizeof(a_ms), "%u", ms);
+	snprintf(a_fd, sizeof(a_fd), "%d", sh_fd);
+	snprintf(a_thr, sizeof(a_thr), "%u", threads);
+	argv[n++] = "fuzz";
+	argv[n++] = as_worker ? "--exec-worker" : "--exec-exit";
+	argv[n++] = a_fd;
+	if (as_worker) {
+		argv[n++] = a_seed;
+		argv[n++] = a_ms;
+		argv[n++] = a_thr;
+		argv[n++] = W.ramfs_dir[0] ? W.ramfs_dir : "-";
+	}
+	argv[n] = NULL;
+	execve("/proc/self/exe", argv, environ);
+}
+
+/* Something for the exec child's second thread to wait in. */
+static void *exec_child_thread(void *arg)
+{
+	struct io_uring ring;
+	struct io_uring_cqe *cqe;
+	struct iopbuf_cmd_recv r = { .bgid = (uint16_t)(uintptr_t)arg };
+	struct io_uring_sqe *sqe;
+	int p[2];
+
+	if (io_uring_queue_init(4, &ring, IORING_SETUP_CQE32) || pipe(p))
+		return NULL;
+	sqe = io_uring_get_sqe(&ring);
+	r.fd = p[0];	/* an empty pipe: waits */
+	prep_cmd(sqe, atomic_load(&W.ctx[rnd(NCTX)]), IOPBUF_CMD_READ, &r);
+	io_uring_submit(&ring);
+	io_uring_wait_cqe(&ring, &cqe);	/* until execve kills this thread */
+	return NULL;
+}
+
+/*
+ * A forked child puts commands in flight that wait -- RECV on a socket
+ * nobody writes to, READ on an empty pipe, FIFO or pty, a lending chain
+ * whose first secondary waits, SENDs from a good ring -- on its own
+ * io_uring (sometimes without FD_CLOEXEC, and sometimes from a second
+ * thread too), then calls execve(): the new image exits at once or runs a
+ * short worker. The exec must get through (io_uring cancels the task's
+ * requests at exec) within 4 s, whatever the module has in flight.
+ */
+static void do_exec(struct thread_state *t)
+{
+	bool as_worker = one_in(3);
+	unsigned int ms = 200 + rnd(600), threads = 1 + rnd(2);
+	uint64_t cseed = rnd64();
+	uint16_t bgid = (uint16_t)rnd(NRING);
+	int dev = atomic_load(&W.ctx[rnd(NCTX)]), status = 0;
+	double t0, arrived_at = 0;
+	pid_t pid;
+
+	pick_target(true, &dev, &bgid);
+	pid = fork();
+	if (pid < 0)
+		return;
+	if (pid == 0) {
+		struct io_uring ring;
+		struct io_uring_sqe *sqe;
+		int sv[2] = { -1, -1 }, p[2] = { -1, -1 }, cloexec = one_in(2) ? O_CLOEXEC : 0;
+		unsigned int i;
+		pthread_t th;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (io_uring_queue_init(16, &ring, IORING_SETUP_CQE32)) {
+			exec_self(as_worker, cseed, ms, threads);
+			_exit(127);
+		}
+		if (!cloexec) {	/* the ring and the contexts survive into the new image */
+			fcntl(ring.ring_fd, F_SETFD, 0);
+			for (i = 0; i < NCTX; i++)
+				fcntl(atomic_load(&W.ctx[i]), F_SETFD, 0);
+		}
+		socketpair(AF_UNIX, SOCK_STREAM | cloexec, 0, sv);
+		if (pipe2(p, cloexec))
+			p[0] = p[1] = -1;
+		for (i = 0; i < 6; i++) {
+			union {
+				struct iopbuf_cmd_recv r;
+				struct iopbuf_cmd_send s;
+				struct iopbuf_cmd_lend l;
+			} u;
+			struct iopbuf_lend *l;
+			__u32 op;
+
+			memset(&u, 0, sizeof(u));
+			switch (i) {
+			case 0:
+				op = IOPBUF_CMD_RECV;
+				u.r = (struct iopbuf_cmd_recv){ .fd = sv[0], .bgid = bgid,
+								.flags = one_in(2) ? IOPBUF_RECV_BUNDLE : 0 };
+				break;
+			case 1:
+				op = IOPBUF_CMD_READ;
+				u.r = (struct iopbuf_cmd_recv){ .fd = one_in(2) ? p[0] :
+								atomic_load(&W.pair[5 + rnd(2)].a),
+								.bgid = bgid };
+				break;
+			case 2:	/* a chain that waits in its first secondary */
+				op = IOPBUF_CMD_LEND;
+				l = make_lend(bgid);
+				if (!l)
+					continue;
+				l->src = IOPBUF_LEND_SRC_REGBUF;
+				l->dir = IOPBUF_LEND_DIR_IN | IOPBUF_LEND_DIR_OUT;
+				l->bgid = 0;
+				l->addr = iopbuf_regbuf_encode(rnd(8), 0);
+				l->len = PAGE;
+				l->nr_ops = 2;
+				l->ops[0] = (struct iopbuf_lend_op){ .opcode = IOPBUF_LEND_OP_READ,
+					.fd = p[0], .off = IOPBUF_LEND_POS };
+				l->ops[1] = (struct iopbuf_lend_op){ .opcode = IOPBUF_LEND_OP_WRITE,
+					.fd = pair_wr(&W.pair[rnd(NPAIR)]), .off = IOPBUF_LEND_POS };
+				u.l.addr = (uintptr_t)l;
+				u.l.len = sizeof(*l);
+				break;
+			case 3:
+				op = IOPBUF_CMD_LEND;
+				u.l.addr = (uintptr_t)make_lend(bgid);
+				u.l.len = sizeof(struct iopbuf_lend);
+				break;
+			default:
+				op = IOPBUF_CMD_SEND;
+				u.s = (struct iopbuf_cmd_send){ .fd = atomic_load(&W.pair[rnd(NPAIR)].a),
+								.bgid = bgid,
+								.flags = one_in(2) ? IOPBUF_SEND_BUNDLE : 0 };
+				break;
+			}
+			sqe = io_uring_get_sqe(&ring);
+			if (!sqe)
+				break;
+			prep_cmd(sqe, dev, op, &u);
+			sqe->flags &= (__u8)~IOSQE_IO_LINK;
+		}
+		io_uring_submit(&ring);
+		if (one_in(3))
+			pthread_create(&th, NULL, exec_child_thread, (void *)(uintptr_t)bgid);
+		usleep(rnd(3000));
+		exec_self(as_worker, cseed, ms, threads);
+		_exit(127);
+	}
+	count(OP_EXEC);
+	snprintf(t->detail, sizeof(t->detail), "exec child %d (%s)", pid,
+		 as_worker ? "re-entering the worker loop" : "exiting at once");
+	/* bounded: arrival within 4 s, then at most ms + 3 s more, then SIGKILL */
+	t0 = now_s();
+	for (;;) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+		double el = now_s() - t0;
+
+		if (w == pid)
+			break;
+		if (!arrived_at && atomic_load(&sh->exec_arrived[pid & 255]) == pid)
+			arrived_at = el;
+		if (!arrived_at && el > 4.0) {
+			char wchan[64] = "?";
+
+			thread_wchan(pid, pid, wchan, sizeof(wchan));
+			fuzz_fail("execve() with commands in flight did not complete in 4 s "
+				  "(child %d, wchan %s)", pid, wchan);
+			kill(pid, SIGKILL);
+			arrived_at = el;
+		}
+		/* a worker image runs a while, then dies mid-run */
+		if (arrived_at && el > arrived_at + (ms % 500) / 1000.0) {
+			kill(pid, SIGKILL);
+			if (el > arrived_at + 5.5) {
+				fuzz_fail("exec child %d not reaped 5 s after SIGKILL", pid);
+				return;	/* leave it: PDEATHSIG ends it with us */
+			}
+		}
+		usleep(2000);
+	}
+	if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
+		fuzz_fail("exec child %d died of signal %d", pid, WTERMSIG(status));
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+		fuzz_fail("exec child %d: execve(/proc/self/exe) failed", pid);
+}
+
 /* Fail the Nth allocation of the next operation (debug kernel only). */
 static void arm_fault(struct thread_state *t)
 {
@@ -1806,7 +2732,8 @@ static const struct {
 	{ OP_CMD_READ, 6 }, { OP_CMD_SEND, 14 }, { OP_CMD_BAD, 2 },
 	{ OP_REAP, 6 }, { OP_NEW_URING, 1 }, { OP_CLOSE_URING, 1 },
 	{ OP_FORK, 1 }, { OP_SETUP_GOOD, 6 }, { OP_KBUF_ALLOC, 3 },
-	{ OP_KBUF_FREE, 2 }, { OP_CMD_LEND, 10 },
+	{ OP_KBUF_FREE, 2 }, { OP_CMD_LEND, 10 }, { OP_EXEC, 1 },
+	{ OP_LONG_SETUP, 1 },
 };
 
 static enum op_kind pick_op(void)
@@ -1830,8 +2757,13 @@ static void run_op(struct thread_state *t, enum op_kind k)
 {
 	bool fault = W.have_fail_nth && one_in(25) && k != OP_FORK &&
 		     k != OP_NEW_URING && k != OP_CLOSE_URING && k != OP_PROVIDE &&
-		     k != OP_MMAP && k != OP_MUNMAP;
+		     k != OP_MMAP && k != OP_MUNMAP && k != OP_EXEC;
+	struct timespec ts;
 
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t->detail[0] = 0;
+	atomic_store(&t->op_kind, k);
+	atomic_store(&t->op_start_ms, (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1);
 	if (fault)
 		arm_fault(t);
 	switch (k) {
@@ -1875,10 +2807,13 @@ static void run_op(struct thread_state *t, enum op_kind k)
 	case OP_KBUF_ALLOC: do_kbuf_alloc(); break;
 	case OP_KBUF_FREE: do_kbuf_free(); break;
 	case OP_CMD_LEND: do_cmd(t, k); break;
+	case OP_EXEC: do_exec(t); break;
+	case OP_LONG_SETUP: do_long_setup(); break;
 	default: break;
 	}
 	if (fault)
 		disarm_fault(t);
+	atomic_store(&t->op_start_ms, 0);
 	count(k);
 }
 
@@ -1888,6 +2823,8 @@ static void *op_thread(void *arg)
 	unsigned int i;
 
 	rng = t->seed;
+	cur_t = t;
+	atomic_store(&t->tid, gettid());
 	t->nth_fd = W.have_fail_nth ? open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC) : -1;
 	while (!atomic_load(&W.stop))
 		run_op(t, pick_op());
@@ -1916,18 +2853,130 @@ static void drop_ipc_lock(void)
 	setrlimit(RLIMIT_MEMLOCK, &rl);
 }
 
+/*
+ * uid/gid 65534, no supplementary groups, no capabilities (the uid change
+ * clears them) and a small RLIMIT_MEMLOCK, set while still allowed to:
+ * every pin is charged and most big ones fail. Dumpable again, so that
+ * /proc/thread-self/fail-nth stays writable, and PDEATHSIG set again (a
+ * credential change clears it).
+ */
+static void drop_to_nobody(void)
+{
+	static const rlim_t lim[] = { 0, 4 * PAGE, 16 * PAGE, 64 * PAGE, 256 * PAGE, 2048 * PAGE };
+	struct rlimit rl;
+
+	rl.rlim_cur = rl.rlim_max = lim[rnd(ARRAY_SIZE(lim))];
+	setrlimit(RLIMIT_MEMLOCK, &rl);
+	if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
+	    setresuid(65534, 65534, 65534))
+		return;	/* not root to begin with: already unprivileged */
+	prctl(PR_SET_DUMPABLE, 1);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	W.unpriv = true;
+	count(OP_UNPRIV);
+}
+
+/* Is userfaultfd limited to user-mode faults for unprivileged users? */
+static bool uffd_unprivileged_kernel_faults(void)
+{
+	char b[8] = "0";
+	int fd = open("/proc/sys/vm/unprivileged_userfaultfd", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (read(fd, b, sizeof(b) - 1) < 0)
+			b[0] = '0';
+		close(fd);
+	}
+	return b[0] == '1';
+}
+
+#define STUCK_MS	5000
+#define STUCK_SETUP_MS	15000
+
+/*
+ * Data-path operations: io_uring submissions, which must never block on
+ * the target fd. The others (setup ioctls) may wait behind a context's
+ * setup lock held by another thread that waits for a userfaultfd page.
+ */
+static bool is_data_op(int k)
+{
+	return k == OP_CMD_PROBE || k == OP_CMD_RECV || k == OP_CMD_READ ||
+	       k == OP_CMD_SEND || k == OP_CMD_BAD || k == OP_CMD_LEND;
+}
+
+/*
+ * The watchdog: an operation thread that has been in one data-path
+ * operation for STUCK_MS (another for STUCK_SETUP_MS) and sleeps in the
+ * kernel anywhere but in a userfaultfd wait (which an epoch's end
+ * releases) is reported once, with what it
+ * submitted last and its kernel stack: the module must never block the
+ * submitting thread (a pty or FIFO write nobody drains, a read with no
+ * data). exec and fork bound their own waits.
+ */
+static void watchdog(struct thread_state *ts, unsigned int n, bool final)
+{
+	struct timespec now;
+	long long ms;
+	unsigned int i;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	for (i = 0; i < n; i++) {
+		struct thread_state *t = &ts[i];
+		long long start = atomic_load(&t->op_start_ms);
+		int k = atomic_load(&t->op_kind);
+		char wchan[64] = "", stack[1024];
+
+		if (t->reported || !start ||
+		    ms - start < (is_data_op(k) ? STUCK_MS : STUCK_SETUP_MS) ||
+		    (!final && (k == OP_EXEC || k == OP_FORK)))
+			continue;
+		thread_wchan(getpid(), atomic_load(&t->tid), wchan, sizeof(wchan));
+		if (!wchan[0] || !strcmp(wchan, "0") || strstr(wchan, "userfault"))
+			continue;
+		t->reported = true;
+		atomic_fetch_add(&sh->stuck, 1);
+		thread_stack(getpid(), atomic_load(&t->tid), stack, sizeof(stack));
+		printf("# fuzz: worker %d thread %u: %.1f s in %s, blocked in %s; last: %s; stack: %s\n",
+		       getpid(), t->id, (ms - start) / 1000.0, op_names[k], wchan,
+		       t->detail[0] ? t->detail : "-", stack[0] ? stack : "(unreadable)");
+		fuzz_fail("worker thread blocked %.1f s in %s at %s (last: %.100s)",
+			  (ms - start) / 1000.0, op_names[k], wchan, t->detail);
+	}
+}
+
 static void __attribute__((noreturn)) worker(uint64_t seed, unsigned int ms)
 {
-	pthread_t th[8 + 2];
-	struct thread_state ts[8];
-	struct timespec now, end;
-	unsigned int i, n = nr_threads > 8 ? 8 : nr_threads;
+	pthread_t th[8 + 3];
+	static struct thread_state ts[8];
+	struct timespec end;
+	unsigned int i, n = nr_threads > 8 ? 8 : nr_threads, roll;
 	uint64_t scribble_seed = mix(seed ^ 0x5c1b), peer_seed = mix(seed ^ 0xbee5);
+	uint64_t uffd_seed = mix(seed ^ 0xfa17), exec_seed;
+	double t0 = now_s(), exec_at = 0;
+	bool exec_worker = false, uffd_up;
 
 	rng = mix(seed);
-	/* half the workers are charged against RLIMIT_MEMLOCK */
-	if (one_in(2))
+	W.unpriv = getuid() != 0;
+	/*
+	 * Half the workers are charged against RLIMIT_MEMLOCK: a quarter
+	 * drop CAP_IPC_LOCK, a quarter become uid/gid 65534.
+	 */
+	roll = rnd(4);
+	if (roll == 0)
 		drop_ipc_lock();
+	else if (roll == 1)
+		drop_to_nobody();
+	/* userfaultfd for kernel faults needs privilege, or the sysctl */
+	W.uffd.user_only = W.unpriv ? !uffd_unprivileged_kernel_faults() || one_in(2) : one_in(4);
+	if (W.uffd.user_only)
+		atomic_fetch_add(&sh->uffd_user_only, 1);
+	/* a quarter of the workers execve() themselves mid-run */
+	if (one_in(4)) {
+		exec_at = t0 + rnd(ms) / 1000.0;
+		exec_worker = one_in(2);
+	}
+	exec_seed = mix(seed ^ 0xe8ec);
 	worker_setup();
 	memset(ts, 0, sizeof(ts));
 	for (i = 0; i < n; i++) {
@@ -1937,23 +2986,41 @@ static void __attribute__((noreturn)) worker(uint64_t seed, unsigned int ms)
 	}
 	pthread_create(&th[n], NULL, scribbler, &scribble_seed);
 	pthread_create(&th[n + 1], NULL, peers, &peer_seed);
+	uffd_up = !pthread_create(&th[n + 2], NULL, uffd_handler, &uffd_seed);
 
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += ms / 1000;
-	end.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (end.tv_nsec >= 1000000000) {
-		end.tv_sec++;
-		end.tv_nsec -= 1000000000;
-	}
-	do {
+	while (now_s() < t0 + ms / 1000.0) {
 		usleep(20000);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-	} while (now.tv_sec < end.tv_sec ||
-		 (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec));
-	/* an orderly end (the supervisor kills most workers before this) */
+		watchdog(ts, n, false);
+		if (exec_at && now_s() >= exec_at) {
+			/* every thread mid-operation, commands in flight */
+			double left = t0 + ms / 1000.0 - now_s();
+
+			count(OP_WORKER_EXEC);
+			exec_self(exec_worker, exec_seed, left > 0.3 ? (unsigned int)(left * 1000) : 300,
+				  n);
+			exec_at = 0;	/* failed: go on */
+		}
+	}
+	/*
+	 * An orderly end (the supervisor kills most workers before this):
+	 * the userfaultfd handler first, whose exit lets every fault through,
+	 * then the others, each within 10 s or reported.
+	 */
 	atomic_store(&W.stop, true);
-	for (i = 0; i < n + 2; i++)
-		pthread_join(th[i], NULL);
+	if (uffd_up)
+		pthread_join(th[n + 2], NULL);
+	clock_gettime(CLOCK_REALTIME, &end);
+	end.tv_sec += 10;
+	for (i = 0; i < n + 2; i++) {
+		if (pthread_timedjoin_np(th[i], NULL, &end)) {
+			if (i < n)
+				watchdog(ts, n, true);
+			fuzz_fail("worker %d: thread %u did not stop within 10 s", getpid(), i);
+			break;
+		}
+	}
+	if (W.tmpdir[0])
+		rmdir(W.tmpdir);
 	_exit(0);
 }
 
@@ -1995,14 +3062,6 @@ static bool counters_zero(char *desc, size_t size)
 				i ? ", " : "", counters[i], v);
 	}
 	return zero;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static unsigned long env_ul(const char *name, unsigned long def)
@@ -2255,6 +3314,23 @@ int main(int argc, char **argv)
 	int a;
 
 	nr_threads = (unsigned int)env_ul("FUZZ_THREADS", 3);
+	/* an image exec'd by a worker or its child (see exec_self) */
+	if (argc >= 3 && (!strcmp(argv[1], "--exec-exit") || !strcmp(argv[1], "--exec-worker"))) {
+		sh_fd = atoi(argv[2]);
+		sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED, sh_fd, 0);
+		if (sh == MAP_FAILED)
+			_exit(126);
+		atomic_store(&sh->exec_arrived[getpid() & 255], getpid());
+		if (!strcmp(argv[1], "--exec-exit") || argc < 7)
+			_exit(0);
+		count(OP_EXEC_WORKER);
+		nr_threads = (unsigned int)strtoul(argv[5], NULL, 0);
+		if (strcmp(argv[6], "-"))
+			snprintf(W.ramfs_dir, sizeof(W.ramfs_dir), "%s", argv[6]);
+		W.have_fail_nth = !access("/proc/thread-self/fail-nth", W_OK);
+		W.exec_image = true;
+		worker(strtoull(argv[3], NULL, 0), (unsigned int)strtoul(argv[4], NULL, 0));
+	}
 	for (a = 1; a < argc; a++) {
 		if (!strcmp(argv[a], "--no-regressions")) {
 			regressions = false;
@@ -2289,7 +3365,12 @@ int main(int argc, char **argv)
 		printf("FAIL: fuzz: %s: %s\n", IOPBUF_DEVICE_PATH, strerror(errno));
 		return 1;
 	}
-	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	/* a memfd without FD_CLOEXEC: images exec'd by workers map it too */
+	sh_fd = memfd_create("fuzz-shared", 0);
+	if (sh_fd < 0 || ftruncate(sh_fd, sizeof(*sh)))
+		sh = MAP_FAILED;
+	else
+		sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED, sh_fd, 0);
 	if (sh == MAP_FAILED) {
 		perror("mmap");
 		return 1;
@@ -2303,7 +3384,13 @@ int main(int argc, char **argv)
 	if (mkdir(W.ramfs_dir, 0700) || mount("fuzz", W.ramfs_dir, "ramfs", 0, NULL)) {
 		rmdir(W.ramfs_dir);
 		W.ramfs_dir[0] = 0;
+	} else {
+		chmod(W.ramfs_dir, 01777);	/* for the uid 65534 workers too */
 	}
+	if (!uffd_unprivileged_kernel_faults())
+		printf("# fuzz: vm.unprivileged_userfaultfd=0: uid 65534 workers use "
+		       "UFFD_USER_MODE_ONLY (the module's accesses to their userfaultfd "
+		       "memory fail at once); root workers' waits reach the module\n");
 	hugepages(-1);
 	signal(SIGPIPE, SIG_IGN);
 	/* what earlier runs found, deterministically, before random runs */
@@ -2382,9 +3469,7 @@ int main(int argc, char **argv)
 
 	/* operations that enter the module (not ring writes, reaping, peers) */
 	for (i = 0; i < NR_OPS; i++)
-		if (i != OP_SCRIBBLE && i != OP_PEER_IO && i != OP_REMAP &&
-		    i != OP_SOCK_SWAP && i != OP_PROVIDE && i != OP_REAP &&
-		    i != OP_FAULT)
+		if (!is_meta((unsigned int)i))
 			total += atomic_load(&sh->ops[i]);
 	printf("# fuzz: operations by kind:");
 	for (i = 0; i < NR_OPS; i++)
@@ -2407,6 +3492,25 @@ int main(int argc, char **argv)
 	       (unsigned long long)atomic_load(&sh->ops[OP_PEER_IO]),
 	       started, killed);
 
+	printf("# fuzz: exec: %llu children exec'd with commands in flight, %llu workers exec'd "
+	       "themselves, %llu images re-entered the worker loop; %llu workers ran as uid 65534\n",
+	       (unsigned long long)atomic_load(&sh->ops[OP_EXEC]),
+	       (unsigned long long)atomic_load(&sh->ops[OP_WORKER_EXEC]),
+	       (unsigned long long)atomic_load(&sh->ops[OP_EXEC_WORKER]),
+	       (unsigned long long)atomic_load(&sh->ops[OP_UNPRIV]));
+	printf("# fuzz: userfaultfd: %llu faults (%llu resolved late, %llu only at their "
+	       "epoch's end) in %llu epochs; %u workers user-mode only, %u without userfaultfd\n",
+	       (unsigned long long)atomic_load(&sh->ops[OP_UFFD_FAULT]),
+	       (unsigned long long)atomic_load(&sh->ops[OP_UFFD_LATE]),
+	       (unsigned long long)atomic_load(&sh->ops[OP_UFFD_NEVER]),
+	       (unsigned long long)atomic_load(&sh->ops[OP_UFFD_EPOCH]),
+	       atomic_load(&sh->uffd_user_only), atomic_load(&sh->uffd_unavail));
+	printf("# fuzz: long buffers: up to %u pages in %u mappings, %llu registrations tried, "
+	       "%llu lending chains on them; pty failures %u\n",
+	       atomic_load(&sh->long_pages_max), atomic_load(&sh->long_maps_max),
+	       (unsigned long long)atomic_load(&sh->ops[OP_LONG_SETUP]),
+	       (unsigned long long)atomic_load(&sh->ops[OP_LONG_LEND]),
+	       atomic_load(&sh->pty_unavail));
 	if (atomic_load(&sh->failures)) {
 		printf("FAIL: fuzz_invariants: %u violations, first: %s\n",
 		       atomic_load(&sh->failures), sh->first_failure);
