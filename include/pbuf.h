@@ -237,6 +237,15 @@ struct pbuf_notif {
 };
 
 /*
+ * One wait-queue entry of a parked command. @head is cleared when the
+ * queue goes away (POLLFREE) or the entry leaves it.
+ */
+struct pbuf_op_wait {
+	struct wait_queue_entry	entry;		/* .private: the op */
+	struct wait_queue_head	*head;
+};
+
+/*
  * A uring_cmd in flight: from issue to completion. Commands that must wait
  * park on their file's wait queue (a poll, as io_uring does) and retry
  * from task work when woken; see module/op.c for the state rules.
@@ -255,8 +264,13 @@ struct pbuf_op {
 	__poll_t		events;
 	unsigned long		state;		/* PBUF_OP_* bits */
 
-	struct wait_queue_head	*whead;
-	struct wait_queue_entry	wait;
+	/*
+	 * Up to two wait queues of the file a wait is on: pipes and ttys
+	 * offer their read queue first and their write queue second, and a
+	 * writer must hear the second (io_uring's double poll).
+	 */
+	struct pbuf_op_wait	waits[2];
+	unsigned int		nr_waits;
 	poll_table		pt;
 
 	struct list_head	ctx_node;	/* ctx->ops, under ctx->op_lock */

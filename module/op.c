@@ -11,16 +11,18 @@
  * the wake-up.
  *
  * State rules (op->state):
- *  - PBUF_OP_ARMED is set while the entry is on the wait queue. Whoever
- *    clears it (wake-up, cancel, or the arming code finding the file ready)
- *    unhooks the entry and decides what runs next; nobody else touches it.
+ *  - PBUF_OP_ARMED is set while the op is parked, only once its entries
+ *    are on their wait queues. Whoever clears it (wake-up, cancel, or the
+ *    arming code finding the file ready) owns the op: it queues the next
+ *    step (or, the arming code, runs it), and that step unhooks whatever
+ *    entries are left before anything else.
  *  - PBUF_OP_CANCEL asks the next step to complete with -ECANCELED. A step
  *    of the op is running or queued whenever ARMED is clear, so setting the
  *    bit is enough unless the op is parked, in which case the canceller
  *    clears ARMED and queues the step itself.
- *  - Steps of one op never run concurrently: they run in the issuing task
- *    (or io_uring's fallback worker once that task is gone), one task work
- *    at a time.
+ *  - Steps of one op never run concurrently: they run in the submitting
+ *    task (or io_uring's fallback worker once that task is gone), one task
+ *    work at a time; a command issued from io-wq starts there too.
  *
  * Exit: io_uring from 6.7 asks cancelable commands to cancel (ring or task
  * exit, exec). 6.1 never does, and a parked command would make the exiting
@@ -53,6 +55,8 @@ static DEFINE_SPINLOCK(pbuf_ops_lock);
 static LIST_HEAD(pbuf_ops);
 static void pbuf_monitor_fn(struct work_struct *work);
 static DECLARE_DELAYED_WORK(pbuf_monitor, pbuf_monitor_fn);
+
+static void pbuf_op_unhook(struct pbuf_op *op);
 
 static struct pbuf_op **pbuf_cmd_op(struct io_uring_cmd *cmd)
 {
@@ -109,6 +113,8 @@ void pbuf_op_free(struct pbuf_op *op)
 		atomic_dec(&ctx->inflight);
 		atomic_dec(&pbuf_global.inflight);
 	}
+	/* nothing is hooked by now; stay safe if a path forgot */
+	pbuf_op_unhook(op);
 	if (op->destroy)
 		op->destroy(op);
 	if (op->bs.ring)
@@ -149,40 +155,70 @@ static void pbuf_op_queue_step(struct pbuf_op *op)
 	io_uring_cmd_complete_in_task(op->cmd, pbuf_op_tw);
 }
 
-/* Take the entry off the wait queue; the caller has cleared ARMED. */
+/*
+ * Take every entry off its wait queue. Run by the op's owner: a step, or
+ * whoever cleared ARMED. A wake-up removes its own entry only (it holds
+ * that queue's lock, not the other's), so the step it queues removes the
+ * rest first.
+ */
 static void pbuf_op_unhook(struct pbuf_op *op)
 {
-	/* pairs with the release in pbuf_op_wake() on POLLFREE */
-	struct wait_queue_head *head = smp_load_acquire(&op->whead);
 	unsigned long flags;
+	unsigned int i;
 
-	if (!head)
-		return;
-	spin_lock_irqsave(&head->lock, flags);
-	list_del_init(&op->wait.entry);
-	spin_unlock_irqrestore(&head->lock, flags);
+	/* the users of wake_up_pollfree() free the queue after a grace period */
+	rcu_read_lock();
+	for (i = 0; i < op->nr_waits; i++) {
+		struct pbuf_op_wait *w = &op->waits[i];
+		/* pairs with the release in pbuf_op_wake() on POLLFREE */
+		struct wait_queue_head *head = smp_load_acquire(&w->head);
+
+		if (!head)
+			continue;
+		spin_lock_irqsave(&head->lock, flags);
+		list_del_init(&w->entry.entry);
+		w->head = NULL;
+		spin_unlock_irqrestore(&head->lock, flags);
+	}
+	rcu_read_unlock();
+	op->nr_waits = 0;
 }
 
 static int pbuf_op_wake(struct wait_queue_entry *wait, unsigned int mode,
 			int sync, void *key)
 {
-	struct pbuf_op *op = container_of(wait, struct pbuf_op, wait);
+	struct pbuf_op_wait *w = container_of(wait, struct pbuf_op_wait, entry);
+	struct pbuf_op *op = wait->private;
 	__poll_t mask = key_to_poll(key);
 
-	if (mask && !(mask & (op->events | EPOLLERR | EPOLLHUP | POLLFREE)))
+	/* called with the wait-queue lock held */
+	if (unlikely(mask & POLLFREE)) {
+		/*
+		 * The queue is going away with its file: leave it whoever
+		 * owns the op, and stop waiting on that file.
+		 */
+		set_bit(PBUF_OP_CANCEL, &op->state);
+		list_del_init(&wait->entry);
+		/* pairs with the acquire in pbuf_op_unhook() */
+		smp_store_release(&w->head, NULL);
+	} else if (mask && !(mask & (op->events | EPOLLERR | EPOLLHUP))) {
 		return 0;
+	}
 	if (!test_and_clear_bit(PBUF_OP_ARMED, &op->state))
 		return 0;
-	/* called with the wait-queue lock held */
 	list_del_init(&wait->entry);
-	if (mask & POLLFREE) {
-		/* the queue is going away with its file: stop using it */
-		set_bit(PBUF_OP_CANCEL, &op->state);
-		/* pairs with the acquire in pbuf_op_unhook() */
-		smp_store_release(&op->whead, NULL);
-	}
 	pbuf_op_queue_step(op);
 	return 1;
+}
+
+static void pbuf_op_add_wait(struct pbuf_op *op, struct wait_queue_head *head)
+{
+	struct pbuf_op_wait *w = &op->waits[op->nr_waits++];
+
+	init_waitqueue_func_entry(&w->entry, pbuf_op_wake);
+	w->entry.private = op;
+	w->head = head;
+	add_wait_queue(head, &w->entry);
 }
 
 static void pbuf_op_queue_proc(struct file *file, struct wait_queue_head *head,
@@ -190,38 +226,41 @@ static void pbuf_op_queue_proc(struct file *file, struct wait_queue_head *head,
 {
 	struct pbuf_op *op = container_of(pt, struct pbuf_op, pt);
 
-	/* One queue is enough to learn about readiness. */
-	if (op->whead)
-		return;
-	op->whead = head;
-	add_wait_queue(head, &op->wait);
+	/* two are enough: a read queue and a write queue */
+	if (op->nr_waits < ARRAY_SIZE(op->waits))
+		pbuf_op_add_wait(op, head);
 }
 
 /*
- * Park on the file's wait queue.
+ * Park on the file's wait queues. The entries are hooked first and ARMED
+ * set after, so nobody unhooks them half-hooked; an event in between
+ * found ARMED clear and woke nobody, hence the second look at the file.
+ * A step is never concurrent with another (see pbuf_op_start()), so the
+ * op stays valid here even when a wake-up or cancel takes it at once.
+ *
  * Return: 0 parked (a wake-up or cancel will queue the next step), 1 the
  * file is ready or the op was cancelled meanwhile: run the next step now,
  * -EOPNOTSUPP the file cannot be waited on.
  */
 static int pbuf_op_arm(struct pbuf_op *op)
 {
+	__poll_t events = op->events | EPOLLERR | EPOLLHUP;
 	__poll_t mask;
 
-	op->whead = NULL;
-	init_waitqueue_func_entry(&op->wait, pbuf_op_wake);
 	init_poll_funcptr(&op->pt, pbuf_op_queue_proc);
-	set_bit(PBUF_OP_ARMED, &op->state);
-
-	mask = vfs_poll(op->poll_file, &op->pt);
-	mask &= op->events | EPOLLERR | EPOLLHUP;
-	if (!op->whead) {
-		clear_bit(PBUF_OP_ARMED, &op->state);
+	mask = vfs_poll(op->poll_file, &op->pt) & events;
+	if (!op->nr_waits)
 		return mask ? 1 : -EOPNOTSUPP;
+	if (!mask) {
+		set_bit(PBUF_OP_ARMED, &op->state);
+		/* ARMED before reading CANCEL: pairs with pbuf_op_cancel() */
+		smp_mb__after_atomic();
+		mask = vfs_poll(op->poll_file, NULL) & events;
+		if (!mask && !test_bit(PBUF_OP_CANCEL, &op->state))
+			return 0;
+		if (!test_and_clear_bit(PBUF_OP_ARMED, &op->state))
+			return 0;	/* a wake-up or cancel took it */
 	}
-	if (!mask && !test_bit(PBUF_OP_CANCEL, &op->state))
-		return 0;
-	if (!test_and_clear_bit(PBUF_OP_ARMED, &op->state))
-		return 0;	/* the wake-up took it and queued the step */
 	pbuf_op_unhook(op);
 	return 1;
 }
@@ -233,6 +272,8 @@ static void pbuf_op_run(struct pbuf_op *op, unsigned int issue_flags)
 	u64 res2 = 0;
 	int ret;
 
+	/* what a wake-up left hooked: this step owns the op now */
+	pbuf_op_unhook(op);
 	for (;;) {
 		if (test_bit(PBUF_OP_CANCEL, &op->state)) {
 			ret = op->cancel ? op->cancel(op, &res2) : -ECANCELED;
@@ -289,19 +330,30 @@ int pbuf_op_start(struct pbuf_op *op, unsigned int issue_flags)
 {
 	pbuf_op_track(op);
 	pbuf_cmd_mark_cancelable(op->cmd, issue_flags);
-	pbuf_op_run(op, issue_flags);
+	/*
+	 * Issued from io-wq (IOSQE_ASYNC, or a punt), the first step would
+	 * run in the worker while a wake-up could queue the next one to the
+	 * submitting task: start in the submitting task instead, so steps
+	 * of one op never run concurrently.
+	 */
+	if (current->flags & PF_IO_WORKER)
+		pbuf_op_queue_step(op);
+	else
+		pbuf_op_run(op, issue_flags);
 	return -EIOCBQUEUED;
 }
 
-/* Ask @op to complete with -ECANCELED. Return: whether this call asked. */
+/*
+ * Ask @op to complete with -ECANCELED. A parked op gets its next step
+ * queued, which unhooks it; a running one sees the bit at its next look.
+ * Return: whether this call asked.
+ */
 static bool pbuf_op_cancel(struct pbuf_op *op)
 {
 	if (test_and_set_bit(PBUF_OP_CANCEL, &op->state))
 		return false;
-	if (test_and_clear_bit(PBUF_OP_ARMED, &op->state)) {
-		pbuf_op_unhook(op);
+	if (test_and_clear_bit(PBUF_OP_ARMED, &op->state))
 		pbuf_op_queue_step(op);
-	}
 	return true;
 }
 
@@ -312,10 +364,8 @@ static bool pbuf_op_cancel(struct pbuf_op *op)
  */
 void pbuf_op_park_on(struct pbuf_op *op, struct wait_queue_head *head)
 {
-	init_waitqueue_func_entry(&op->wait, pbuf_op_wake);
-	op->whead = head;
+	pbuf_op_add_wait(op, head);
 	set_bit(PBUF_OP_ARMED, &op->state);
-	add_wait_queue(head, &op->wait);
 }
 
 /**
@@ -369,7 +419,6 @@ int pbuf_file_rwf(struct file *file, __poll_t events, rwf_t *rwf,
  */
 void pbuf_op_wait_external(struct pbuf_op *op)
 {
-	op->whead = NULL;
 	set_bit(PBUF_OP_ARMED, &op->state);
 }
 
