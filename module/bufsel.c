@@ -24,12 +24,13 @@ int pbuf_bufsel_init(struct pbuf_bufsel *bs, struct pbuf_ring *ring,
 {
 	bs->ring = ring;
 	bs->max = max;
-	pbuf_bvec_out_init(&bs->bv, PBUF_MAX_BUNDLE_SEGS, GFP_KERNEL);
-	bs->sel = kcalloc(max, sizeof(*bs->sel), GFP_KERNEL);
+	/* held while the command waits: charged to its memory cgroup */
+	pbuf_bvec_out_init(&bs->bv, PBUF_MAX_BUNDLE_SEGS, GFP_KERNEL_ACCOUNT);
+	bs->sel = kcalloc(max, sizeof(*bs->sel), GFP_KERNEL_ACCOUNT);
 	if (ring->flags & IOPBUF_RING_REGBUF)
-		bs->refs = kcalloc(max, sizeof(*bs->refs), GFP_KERNEL);
+		bs->refs = kcalloc(max, sizeof(*bs->refs), GFP_KERNEL_ACCOUNT);
 	else
-		bs->iov = kcalloc(max, sizeof(*bs->iov), GFP_KERNEL);
+		bs->iov = kcalloc(max, sizeof(*bs->iov), GFP_KERNEL_ACCOUNT);
 	if (!bs->sel || !(bs->refs || bs->iov))
 		return -ENOMEM;
 	return 0;

@@ -386,7 +386,7 @@ static int pbuf_lend_finish(struct pbuf_op *op, struct pbuf_lend *lend,
 
 	if (!n)
 		return pbuf_lend_result(op, lend, res2, 0);
-	n->refs = kmalloc_array(1, sizeof(*n->refs), GFP_KERNEL);
+	n->refs = kmalloc_array(1, sizeof(*n->refs), GFP_KERNEL_ACCOUNT);
 	if (n->refs) {
 		n->refs[0] = lend->buf;
 		n->nr_refs = 1;

@@ -41,6 +41,9 @@ static void pbuf_regbuf_unpin(struct pbuf_regbuf *buf)
 		else
 			unpin_user_page_range_dirty_lock(bv->bv_page, npages,
 							 true);
+		/* up to 2^24 runs: let others run */
+		if (!(i % 1024))
+			cond_resched();
 	}
 	pbuf_acct_pinned(buf->ctx, &buf->acct, -(long)buf->acct.pinned);
 }
@@ -388,7 +391,11 @@ int pbuf_regbuf_register(struct pbuf_ctx *ctx, void __user *arg)
 		bufs = NULL;
 	}
 
-	mutex_lock(&ctx->setup_lock);
+	/* killable: filling may wait for faults in user memory */
+	if (mutex_lock_killable(&ctx->setup_lock)) {
+		ret = -EINTR;
+		goto out;
+	}
 	if (ctx->nr_bufs) {
 		ret = -EBUSY;
 		goto unlock;
@@ -407,6 +414,7 @@ int pbuf_regbuf_register(struct pbuf_ctx *ctx, void __user *arg)
 	xa_unlock(&ctx->bufs);
 unlock:
 	mutex_unlock(&ctx->setup_lock);
+out:
 	/* nothing after a swap; the new buffers after an error */
 	if (bufs)
 		pbuf_regbuf_put_array(bufs, reg.nr);
@@ -433,7 +441,10 @@ int pbuf_regbuf_update(struct pbuf_ctx *ctx, void __user *arg)
 	if (!bufs)
 		return -ENOMEM;
 
-	mutex_lock(&ctx->setup_lock);
+	if (mutex_lock_killable(&ctx->setup_lock)) {
+		ret = -EINTR;
+		goto out;
+	}
 	if (!ctx->nr_bufs) {
 		ret = -ENXIO;
 		goto unlock;
@@ -449,6 +460,7 @@ int pbuf_regbuf_update(struct pbuf_ctx *ctx, void __user *arg)
 	ret = pbuf_table_swap(ctx, reg.offset, bufs, reg.nr);
 unlock:
 	mutex_unlock(&ctx->setup_lock);
+out:
 	/* the replaced buffers, or the new ones on error */
 	pbuf_regbuf_put_array(bufs, reg.nr);
 	kvfree(bufs);

@@ -205,7 +205,9 @@ int pbuf_ring_register(struct pbuf_ctx *ctx, void __user *arg)
 	if (ret)
 		return ret;
 
-	mutex_lock(&ctx->setup_lock);
+	/* killable: pinning may wait for faults in user memory */
+	if (mutex_lock_killable(&ctx->setup_lock))
+		return -EINTR;
 	if (xa_load(&ctx->rings, reg.bgid)) {
 		ret = -EEXIST;
 		goto unlock;
@@ -237,7 +239,8 @@ int pbuf_ring_unregister(struct pbuf_ctx *ctx, void __user *arg)
 		if (reg.resv[i])
 			return -EINVAL;
 
-	mutex_lock(&ctx->setup_lock);
+	if (mutex_lock_killable(&ctx->setup_lock))
+		return -EINTR;
 	ring = xa_erase(&ctx->rings, reg.bgid);
 	mutex_unlock(&ctx->setup_lock);
 	if (!ring)
@@ -334,8 +337,15 @@ void pbuf_ring_show(struct seq_file *m, struct pbuf_ctx *ctx)
 	unsigned long bgid;
 	unsigned int nr = 0;
 
-	/* rings in the xarray are alive and mapped while setup_lock is held */
-	mutex_lock(&ctx->setup_lock);
+	/*
+	 * Rings in the xarray are alive and mapped while setup_lock is held.
+	 * A registration may hold it for long (pinning faults in user
+	 * memory): fdinfo readers (lsof, monitoring) must not wait for it.
+	 */
+	if (!mutex_trylock(&ctx->setup_lock)) {
+		seq_puts(m, "rings:\tbusy\n");
+		return;
+	}
 	xa_for_each(&ctx->rings, bgid, ring)
 		nr++;
 	seq_printf(m, "rings:\t%u\n", nr);
