@@ -10,6 +10,7 @@
  * it only records how the data went and hands over to task work (the
  * waiting command) or to pbuf_wq (a command that no longer waits).
  */
+#include <linux/module.h>
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
 #include <linux/wait_bit.h>
@@ -80,6 +81,14 @@ struct pbuf_notif *pbuf_notif_alloc(struct pbuf_op *op)
 	n->op = op;
 	INIT_WORK(&n->work, pbuf_notif_release_work);
 	atomic_inc(&pbuf_global.notifs);
+	/*
+	 * A notification can outlive its command, its device file and any
+	 * io_uring (a cancelled send to a peer that never reads): it holds
+	 * the module, so rmmod fails with -EBUSY rather than waiting for the
+	 * network in D state. The caller runs a file operation of ours, so
+	 * the module is live.
+	 */
+	__module_get(THIS_MODULE);
 	return n;
 }
 
@@ -126,9 +135,17 @@ void pbuf_notif_free(struct pbuf_notif *n)
 	kfree_rcu(n, rcu);
 	if (atomic_dec_and_test(&pbuf_global.notifs))
 		wake_up_var(&pbuf_global.notifs);
+	/*
+	 * Last: from pbuf_wq, module exit flushes the queue before the code
+	 * goes; from a command, its device file still holds the module.
+	 */
+	module_put(THIS_MODULE);
 }
 
-/* Module exit: every skb referencing our pages and callback is gone. */
+/*
+ * Module exit: every notification is freed (each holds the module), but a
+ * callback may still be returning and a release work still running.
+ */
 void pbuf_notif_wait_all(void)
 {
 	wait_var_event(&pbuf_global.notifs, !atomic_read(&pbuf_global.notifs));
