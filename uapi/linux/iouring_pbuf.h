@@ -177,8 +177,12 @@ struct iopbuf_probe {
  * All or nothing: on error no slot changes.
  *
  * Each buffer is pinned (FOLL_LONGTERM) and charged to RLIMIT_MEMLOCK of
- * the calling user, unless the caller has CAP_IPC_LOCK. Anonymous, shmem
- * (memfd, tmpfs, SysV shm) and hugetlb memory are accepted.
+ * the calling user, unless the caller has CAP_IPC_LOCK; either way its
+ * pages count in the calling process's VmPin (/proc/PID/status), as
+ * io_uring's registered buffers do. Anonymous, shmem (memfd, tmpfs, SysV
+ * shm) and hugetlb memory are accepted. The table itself costs kernel
+ * memory only for the slots filled: a sparse table of 2^20 slots is free.
+ * Both ioctls wait for faults in user memory killably (-EINTR).
  *
  * Errors: -EBUSY a table exists (REGISTER); -ENXIO no table (UPDATE);
  * -EINVAL bad nr/offset/flags/reserved field, zero-length buffer with a
@@ -208,7 +212,8 @@ struct iopbuf_buf_reg {
  * charged to RLIMIT_MEMLOCK and mapped into the kernel. With it, @ring_addr
  * must be 0 and the kernel allocates the ring; map it with mmap(2) at
  * IOPBUF_OFF_RING(bgid), MAP_SHARED. The mapping stays valid after the ring
- * is unregistered.
+ * is unregistered, and the memory stays charged to RLIMIT_MEMLOCK (and
+ * counted in pinned_pages) until its last mapping goes.
  *
  * IOPBUF_RING_REGBUF: every entry's addr is a registered-buffer encoding.
  * IOPBUF_RING_INC: incremental consumption. A command that uses only part
@@ -578,6 +583,18 @@ struct iopbuf_lend {
  * If @results is set, each secondary's result (bytes or -errno; 0 for one
  * that did not run) is written there before the completion is posted;
  * after a setup error, when none ran, it is left alone.
+ *
+ * No secondary blocks the submitting thread (or an SQPOLL thread): one
+ * that would wait parks the command on its file's poll queues. Files that
+ * cannot be polled (regular files, block devices, /dev/null) are read and
+ * written inline, as pread(2) and pwrite(2) are. A WRITE to a pipe or FIFO
+ * moves at most one page per attempt where the kernel cannot write to it
+ * without waiting (FIFOs, and pipes before 6.3), and the command waits for
+ * room between attempts. A WRITE to any other pollable file that cannot
+ * write without waiting (a tty or pty) fails with -EOPNOTSUPP unless the
+ * file was opened O_NONBLOCK.
+ * The lent range is walked in the buffer's own segment table: any number
+ * of segments, no allocation.
  */
 struct iopbuf_cmd_lend {
 	__u64	addr;
