@@ -85,6 +85,21 @@ static inline bool pbuf_tw_dead(unsigned int issue_flags)
 }
 
 /*
+ * Whether the module must watch its commands for exit, exec and ring
+ * teardown itself (the exit monitor in module/op.c, with a reference on
+ * each submitting task): only where io_uring cannot ask a uring_cmd to
+ * cancel. Elsewhere no command pays for the monitor's list and lock.
+ */
+static inline bool pbuf_need_exit_monitor(void)
+{
+#ifdef HAVE_IOU_CANCEL
+	return false;
+#else
+	return true;
+#endif
+}
+
+/*
  * Cancellation by io_uring (ring or task exit) exists from 6.7. Older kernels
  * never ask; the module's exit monitor (task exit or exec: see
  * pbuf_cmd_task_cancelling(); ring teardown: pbuf_cmd_ring_dying()) and

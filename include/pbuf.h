@@ -253,7 +253,8 @@ struct pbuf_op_wait {
 struct pbuf_op {
 	struct io_uring_cmd	*cmd;
 	struct pbuf_ctx		*ctx;
-	struct task_struct	*task;		/* submitter, for exit checks */
+	/* submitter, for the exit monitor; NULL without one */
+	struct task_struct	*task;
 	struct file		*file;		/* the fd the command acts on */
 	struct file		*poll_file;	/* the file a wait is on */
 	pbuf_op_fn		fn;
@@ -274,7 +275,8 @@ struct pbuf_op {
 	poll_table		pt;
 
 	struct list_head	ctx_node;	/* ctx->ops, under ctx->op_lock */
-	struct list_head	monitor_node;	/* exit monitor, under its lock */
+	/* the exit monitor's list, under its lock; empty without one */
+	struct list_head	monitor_node;
 
 	/* command arguments, validated copies of the SQE payload */
 	u16			bgid;

@@ -92,7 +92,8 @@ struct pbuf_op *pbuf_op_alloc(struct io_uring_cmd *cmd, int fd)
 	op->cmd = cmd;
 	op->ctx = ctx;
 	pbuf_ctx_get(ctx);
-	op->task = get_task_struct(pbuf_cmd_task(cmd));
+	if (pbuf_need_exit_monitor())
+		op->task = get_task_struct(pbuf_cmd_task(cmd));
 	INIT_LIST_HEAD(&op->ctx_node);
 	INIT_LIST_HEAD(&op->monitor_node);
 	*pbuf_cmd_op(cmd) = op;
@@ -106,12 +107,16 @@ void pbuf_op_free(struct pbuf_op *op)
 	if (!list_empty(&op->ctx_node)) {
 		spin_lock(&ctx->op_lock);
 		list_del(&op->ctx_node);
+		/* a cancel from io_uring finds no op from now on */
+		*pbuf_cmd_op(op->cmd) = NULL;
 		spin_unlock(&ctx->op_lock);
+		atomic_dec(&ctx->inflight);
+		atomic_dec(&pbuf_global.inflight);
+	}
+	if (!list_empty(&op->monitor_node)) {
 		spin_lock(&pbuf_ops_lock);
 		list_del(&op->monitor_node);
 		spin_unlock(&pbuf_ops_lock);
-		atomic_dec(&ctx->inflight);
-		atomic_dec(&pbuf_global.inflight);
 	}
 	/* nothing is hooked by now; stay safe if a path forgot */
 	pbuf_op_unhook(op);
@@ -121,7 +126,8 @@ void pbuf_op_free(struct pbuf_op *op)
 		pbuf_bufsel_destroy(&op->bs);
 	if (op->file)
 		fput(op->file);
-	put_task_struct(op->task);
+	if (op->task)
+		put_task_struct(op->task);
 	pbuf_ctx_put(ctx);
 	kfree(op);
 }
@@ -311,6 +317,8 @@ static void pbuf_op_track(struct pbuf_op *op)
 	spin_lock(&ctx->op_lock);
 	list_add_tail(&op->ctx_node, &ctx->ops);
 	spin_unlock(&ctx->op_lock);
+	if (!pbuf_need_exit_monitor())
+		return;
 	spin_lock(&pbuf_ops_lock);
 	first = list_empty(&pbuf_ops);
 	list_add_tail(&op->monitor_node, &pbuf_ops);
@@ -443,9 +451,9 @@ int pbuf_op_cancel_all(struct pbuf_ctx *ctx)
 }
 
 /*
- * io_uring's cancel request (IO_URING_F_CANCEL, 6.7+). The op is looked up
- * under op_lock rather than trusted from the pdu: it may just have been
- * freed by a completion racing with the cancel.
+ * io_uring's cancel request (IO_URING_F_CANCEL, 6.7+). The pdu is read
+ * under op_lock: a completion racing with the cancel clears it there
+ * before freeing the op.
  */
 void pbuf_op_cancel_cmd(struct io_uring_cmd *cmd)
 {
@@ -453,12 +461,9 @@ void pbuf_op_cancel_cmd(struct io_uring_cmd *cmd)
 	struct pbuf_op *op;
 
 	spin_lock(&ctx->op_lock);
-	list_for_each_entry(op, &ctx->ops, ctx_node) {
-		if (op->cmd == cmd) {
-			pbuf_op_cancel(op);
-			break;
-		}
-	}
+	op = *pbuf_cmd_op(cmd);
+	if (op)
+		pbuf_op_cancel(op);
 	spin_unlock(&ctx->op_lock);
 }
 

@@ -274,7 +274,11 @@ int pbuf_ring_status(struct pbuf_ctx *ctx, void __user *arg)
 	ring = pbuf_ring_get(ctx, st.bgid);
 	if (!ring)
 		return -ENOENT;
-	mutex_lock(&ring->io_lock);
+	/* a READ may hold io_lock across a slow file (FUSE, NFS) */
+	if (mutex_lock_killable(&ring->io_lock)) {
+		pbuf_ring_put(ring);
+		return -EINTR;
+	}
 	st.head = ring->head;
 	mutex_unlock(&ring->io_lock);
 	pbuf_ring_put(ring);
