@@ -18,10 +18,11 @@
 #   deb      the Debian packages: build, install (DKMS builds the module),
 #            compile an example against the installed library, purge
 #
-# Each tier ends with "<tier>: N passed, N failed"; a tier that ends without
-# one counts as one failure. All tiers run even after a failure. The last
-# line sums them: "N passed, N failed". Set TIERS="style kunit" to run a
-# subset.
+# Each tier ends with "<tier>: N passed, N failed, N skipped" (a tier that
+# has nothing to skip may leave out ", N skipped": 0); a tier that ends
+# without one counts as one failure. All tiers run even after a failure.
+# The last line sums them: "N passed, N failed, N skipped", alone on its
+# line (CI reads it). Set TIERS="style kunit" to run a subset.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,11 +34,12 @@ log_dir=$top/build/check
 mkdir -p "$log_dir"
 total_pass=0
 total_fail=0
+total_skip=0
 summary=()
 
 tier_cmd() {
 	case "$1" in
-	deps) echo "scripts/install-deps.sh && scripts/kernels.sh setup && echo 'deps: 1 passed, 0 failed'" ;;
+	deps) echo "scripts/install-deps.sh && scripts/kernels.sh setup && echo 'deps: 1 passed, 0 failed, 0 skipped'" ;;
 	style) echo "scripts/style.sh" ;;
 	build) echo "scripts/build-matrix.sh" ;;
 	kunit) echo "scripts/kunit.sh" ;;
@@ -57,21 +59,23 @@ for t in $tiers; do
 	start=$SECONDS
 	bash -o pipefail -c "$cmd" 2>&1 | tee "$log_dir/$t.log"
 	rc=${PIPESTATUS[0]}
-	line=$(grep -E "^$t: [0-9]+ passed, [0-9]+ failed" "$log_dir/$t.log" | tail -1)
-	if [ -z "$line" ]; then
-		line="$t: 0 passed, 1 failed"
-	elif [ "$rc" -ne 0 ] && [[ $line == *", 0 failed" ]]; then
+	line=$(grep -E "^$t: [0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?\$" \
+		"$log_dir/$t.log" | tail -1)
+	p=0 f=1 s=0
+	if [[ $line =~ ^$t:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed(,\ ([0-9]+)\ skipped)?$ ]]; then
+		p=${BASH_REMATCH[1]} f=${BASH_REMATCH[2]} s=${BASH_REMATCH[4]:-0}
 		# the tier failed after its count, e.g. in teardown
-		line="${line%, 0 failed}, 1 failed"
+		[ "$rc" -eq 0 ] || [ "$f" -ne 0 ] || f=1
+	else
+		echo "$t: no summary line \"$t: N passed, N failed, N skipped\": 1 failed"
 	fi
-	p=$(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")
-	f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
 	total_pass=$((total_pass + p))
 	total_fail=$((total_fail + f))
-	summary+=("$line ($((SECONDS - start)) s)")
+	total_skip=$((total_skip + s))
+	summary+=("$t: $p passed, $f failed, $s skipped ($((SECONDS - start)) s)")
 done
 
 echo "=== summary"
 printf '%s\n' "${summary[@]}"
-echo "$total_pass passed, $total_fail failed"
+echo "$total_pass passed, $total_fail failed, $total_skip skipped"
 [ "$total_fail" -eq 0 ]

@@ -47,10 +47,10 @@ Commands:
   build     build the debug kernel, or reuse the cached one; prints its dir
   test      build (or reuse), then boot it in QEMU with the module loaded
             and run the whole guest suite (tests/, fault_walk included);
-            ends with "debug: N passed, N failed"
+            ends with "debug: N passed, N failed, N skipped"
   fuzz      build (or reuse), then run tools/fuzz in the debug guest for
             FUZZ_SECONDS (default 60) seconds; FUZZ_SEED=N replays a run;
-            ends with "fuzz: N passed, N failed"
+            ends with "fuzz: N passed, N failed, N skipped"
   key       the cache key of the current fragments and source
   dir       the cache dir of the current key if built (exit 1 otherwise)
   release   the kernel release string if built (exit 1 otherwise)
@@ -263,8 +263,9 @@ deps() {
 	fi
 }
 
-# Run vm-test.sh on the debug kernel and turn its "vm: N passed, N failed"
-# into "TIER: N passed, N failed". Any failure before it counts as one.
+# Run vm-test.sh on the debug kernel and turn its "vm: N passed, N failed,
+# N skipped" into "TIER: N passed, N failed, N skipped". Any failure before
+# it counts as one.
 run_tier() {
 	local tier=$1 out rc=0 line t0
 	shift
@@ -273,15 +274,16 @@ run_tier() {
 	# shellcheck disable=SC2064 # expand now
 	trap "rm -f '$out'" EXIT
 	"$LIB_DIR/vm-test.sh" --no-setup "$@" debug 2>&1 | tee "$out" || rc=$?
-	line=$(grep -E '^vm: [0-9]+ passed, [0-9]+ failed$' "$out" | tail -n1 || true)
+	line=$(grep -E '^vm: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$out" |
+		tail -n1 || true)
 	echo
 	log "$tier: guest run took $(($(date +%s) - t0)) s"
 	if [ -z "$line" ]; then
-		echo "$tier: 0 passed, 1 failed"
+		echo "$tier: 0 passed, 1 failed, 0 skipped"
 		return 1
 	fi
-	if [ "$rc" -ne 0 ] && [[ $line == *", 0 failed" ]]; then
-		line="${line%, 0 failed}, 1 failed"
+	if [ "$rc" -ne 0 ] && [[ $line == *", 0 failed, "* ]]; then
+		line=${line/, 0 failed, /, 1 failed, }
 	fi
 	echo "$tier: ${line#vm: }"
 	[ "$rc" -eq 0 ]
@@ -291,7 +293,7 @@ cmd_test() {
 	need_root
 	deps
 	if ! build >/dev/null; then
-		echo "debug: 0 passed, 1 failed"
+		echo "debug: 0 passed, 1 failed, 0 skipped"
 		return 1
 	fi
 	run_tier debug
@@ -302,7 +304,7 @@ cmd_fuzz() {
 	need_root
 	deps
 	if ! build >/dev/null; then
-		echo "fuzz: 0 passed, 1 failed"
+		echo "fuzz: 0 passed, 1 failed, 0 skipped"
 		return 1
 	fi
 	[[ $seconds =~ ^[0-9]+$ ]] || die "FUZZ_SECONDS must be a number of seconds"

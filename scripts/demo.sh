@@ -12,7 +12,7 @@
 #   DEMO_KERNEL=6.12 (or sid, or a release string) picks another kernel;
 #   DEMO=send runs only the zero-copy send demo (tools/send_demo.c).
 #
-# Ends with "demo: N passed, N failed" (as the demo tier of make check);
+# Ends with "demo: N passed, N failed, N skipped" (as the demo tier of make check);
 # fails on a failed download or checksum, and on kernel-log reports.
 set -euo pipefail
 

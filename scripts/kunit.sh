@@ -21,9 +21,10 @@
 #                       only the suites the glob names are then required
 #   IOURING_PBUF_CACHE  cache root (default /var/cache/iouring-pbuf)
 #   LOG_TAIL_LINES      lines of a failing tree's log to print (default 60)
-# Output: per tree "kunit <tree>: N passed, N failed", then exactly one line
-# "kunit: N passed, N failed" summed over trees (test cases as kunit.py counts
-# them, each parameter of a parameterized case included).
+# Output: per tree "kunit <tree>: N passed, N failed, N skipped", then exactly
+# one line "kunit: N passed, N failed, N skipped" summed over trees (test
+# cases as kunit.py counts them, each parameter of a parameterized case
+# included).
 # Exit status: 0 when every tree built, ran every expected suite and had no
 # failure; 1 otherwise (the tail of a failing tree's log is printed).
 set -euo pipefail
@@ -159,6 +160,7 @@ count_of() {
 
 total_passed=0
 total_failed=0
+total_skipped=0
 any_bad=
 
 # Build and run one tree; updates the totals, sets any_bad on failure.
@@ -219,12 +221,12 @@ run_tree() {
 			missing+=" $s"
 	done < <(expected_suites)
 
-	printf 'kunit %s: %d passed, %d failed' "$t" "$passed" "$failed"
-	[ "$skipped" -eq 0 ] || printf ', %d skipped' "$skipped"
-	printf ' (%ds, log %s)\n' "$secs" "$logf"
+	printf 'kunit %s: %d passed, %d failed, %d skipped (%ds, log %s)\n' \
+		"$t" "$passed" "$failed" "$skipped" "$secs" "$logf"
 
 	total_passed=$((total_passed + passed))
 	total_failed=$((total_failed + failed))
+	total_skipped=$((total_skipped + skipped))
 
 	local why=
 	if [ "$rc" -ne 0 ]; then
@@ -272,7 +274,7 @@ main() {
 		run_tree "$t"
 	done
 
-	echo "kunit: $total_passed passed, $total_failed failed"
+	echo "kunit: $total_passed passed, $total_failed failed, $total_skipped skipped"
 	[ -z "$any_bad" ]
 }
 

@@ -54,6 +54,7 @@ SCRATCH=
 # Totals over kernels, and one summary line per kernel.
 TOTAL_PASSED=0
 TOTAL_FAILED=0
+TOTAL_SKIPPED=0
 SUMMARY=()
 
 usage() {
@@ -95,7 +96,8 @@ Environment:
 Output: guest console lines as they arrive, prefixed "[<short>] "; the
 guest prints "<test>: PASS: <case>" etc. and
 "RESULT <release>: N passed, N failed, N skipped". Then one line per kernel
-and finally exactly "vm: N passed, N failed" (test cases over all kernels;
+("<release>: ok|FAIL, N passed, N failed, N skipped (...)") and finally
+exactly "vm: N passed, N failed, N skipped" (test cases over all kernels;
 a kernel that fails to build, boot or report counts as 1 failed).
 Exit status: 0 if every kernel passed, 1 on any failure, 2 on usage errors.
 EOF
@@ -462,6 +464,7 @@ record() {
 	local release=$1 verdict=$2 p=$3 f=$4 s=$5 note=$6
 	TOTAL_PASSED=$((TOTAL_PASSED + p))
 	TOTAL_FAILED=$((TOTAL_FAILED + f))
+	TOTAL_SKIPPED=$((TOTAL_SKIPPED + s))
 	SUMMARY+=("$release: $verdict, $p passed, $f failed, $s skipped${note:+ ($note)}")
 }
 
@@ -559,7 +562,7 @@ main() {
 	if [ -n "$RUN_CMD" ]; then
 		stage_run_program "$tests"
 	elif ! stage_tests "$tests"; then
-		echo "vm: 0 passed, 1 failed"
+		echo "vm: 0 passed, 1 failed, 0 skipped"
 		die "building the tests failed"
 	fi
 
@@ -570,7 +573,7 @@ main() {
 	echo
 	echo "== vm-test summary"
 	printf '%s\n' "${SUMMARY[@]}"
-	echo "vm: $TOTAL_PASSED passed, $TOTAL_FAILED failed"
+	echo "vm: $TOTAL_PASSED passed, $TOTAL_FAILED failed, $TOTAL_SKIPPED skipped"
 	[ "$TOTAL_FAILED" -eq 0 ]
 }
 
