@@ -33,6 +33,8 @@
  *     pipe nobody reads)
  *     neither blocks io_uring_submit() nor the SQPOLL thread; a NOP after
  *     it completes first; draining lets it finish with every byte intact.
+ *     A tty not opened O_NONBLOCK may instead refuse at once with
+ *     -EOPNOTSUPP, as iouring_pbuf(7) says; opened O_NONBLOCK it may not.
  *     (A submit still running after SUBMIT_GUARD_S has blocked: a rescuer
  *     thread then drains the sink so that the case ends anyway.)
  *     kill_lend_fifo_waiting: SIGKILL with such a LEND waiting.
@@ -960,7 +962,7 @@ static void lend_block_child(void *arg)
 	struct io_uring_cqe *cqe;
 	struct io_uring_sqe *sqe;
 	struct rescue rs = { .efd = -1 };
-	bool rescued = false;
+	bool rescued = false, refused = false;
 	struct iovec iov;
 	size_t got = 0;
 	double deadline;
@@ -1011,10 +1013,18 @@ static void lend_block_child(void *arg)
 		t_cqe_copy(&ring, cqe, &lend_cqe);
 		io_uring_cqe_seen(&ring, cqe);
 		got_lend = lend_cqe.user_data == UD_LEND;
-		FAILF("completion (user_data %#llx, res %s) before anything "
-		      "was drained from the %s",
-		      (unsigned long long)lend_cqe.user_data,
-		      h_res(lend_cqe.res), sname);
+		if (lb->sink == SINK_PTY && got_lend &&
+		    lend_cqe.res == -EOPNOTSUPP) {
+			/* iouring_pbuf(7): a tty not opened O_NONBLOCK */
+			refused = true;
+			h_note("refused at once with -EOPNOTSUPP (a tty "
+			       "not opened O_NONBLOCK)");
+		} else {
+			FAILF("completion (user_data %#llx, res %s) before "
+			      "anything was drained from the %s",
+			      (unsigned long long)lend_cqe.user_data,
+			      h_res(lend_cqe.res), sname);
+		}
 	}
 
 	/* a NOP behind it completes first, while the sink stays full */
@@ -1092,6 +1102,14 @@ drain:
 	}
 	if (!got_nop)
 		FAILF("the NOP never completed");
+	if (refused) {
+		/* nothing written, the WRITE named as the failed secondary */
+		EXPECT_EQ(iopbuf_lend_done(lend_cqe.res2), 0);
+		EXPECT_EQ(iopbuf_lend_failed(lend_cqe.res2), 0);
+		EXPECT_EQ(results[0], -EOPNOTSUPP);
+		EXPECT_EQ(got, 0);
+		goto out;
+	}
 	EXPECT_EQ(lend_cqe.res, LEND_LEN);
 	EXPECT_EQ(iopbuf_lend_done(lend_cqe.res2), 1);
 	EXPECT_EQ(iopbuf_lend_failed(lend_cqe.res2), IOPBUF_LEND_NONE);
@@ -1131,7 +1149,13 @@ static void lend_block_case(enum sink sink, bool sqpoll)
  * done, none failed, and the bytes read are the buffer's.
  */
 static void lend_write_fifo(void)	{ lend_block_case(SINK_FIFO, false); }
-/* The same into a pty in raw mode (writes go into the slave). */
+/*
+ * The same into a pty in raw mode (writes go into the slave, opened
+ * without O_NONBLOCK). Besides the full 262144 after draining, an
+ * immediate -EOPNOTSUPP that writes nothing (iouring_pbuf(7): a tty write
+ * could wait however little it asks for, so one not opened O_NONBLOCK is
+ * refused) is accepted: no thread blocks either way.
+ */
 static void lend_write_pty(void)	{ lend_block_case(SINK_PTY, false); }
 /*
  * The same into a pty whose slave the application opened O_NONBLOCK: the
