@@ -38,6 +38,8 @@ VM_MEM=${VM_MEM:-1G}
 VM_SMP=${VM_SMP:-2}
 VM_ACCEL=${VM_ACCEL:-auto}
 VM_LOG_DIR=${VM_LOG_DIR:-$SRC_DIR/build/vm-logs}
+# The skips each kernel is expected to have (see check_skips).
+VM_EXPECTED_SKIPS=${VM_EXPECTED_SKIPS:-$SRC_DIR/tests/expected-skips}
 
 RUN_CMD=${VM_RUN:-}
 # What a --run program's spec (tools/NAME.vm or tests/NAME.vm, see
@@ -90,6 +92,7 @@ Environment:
   VM_LOG_DIR=DIR        console logs, one RELEASE.log per kernel
                         (default build/vm-logs)
   VM_RUN="CMD"          same as --run CMD
+  VM_EXPECTED_SKIPS=F   the expected skips (default tests/expected-skips)
   MAKE_ARGS="W=1"       extra make arguments for the module build
   KERNELS=...           kernel selection when no KERNEL is given
 
@@ -99,6 +102,10 @@ guest prints "<test>: PASS: <case>" etc. and
 ("<release>: ok|FAIL, N passed, N failed, N skipped (...)") and finally
 exactly "vm: N passed, N failed, N skipped" (test cases over all kernels;
 a kernel that fails to build, boot or report counts as 1 failed).
+Every SKIP of the suite must be listed for that kernel in
+tests/expected-skips: one that is not counts as failed ("FAIL: unexpected
+skip"); a listed skip that did not happen is reported ("note: expected skip
+did not happen"), without failing.
 Exit status: 0 if every kernel passed, 1 on any failure, 2 on usage errors.
 EOF
 }
@@ -460,6 +467,62 @@ kernel_settings() {
 		K_TEST_TIMEOUT=$RUN_TEST_TIMEOUT
 }
 
+# --- expected skips ---------------------------------------------------------------
+
+# Compare the SKIP lines of the suite's run in LOG ("<test>: SKIP: <case>:
+# <reason>") with the entries of $VM_EXPECTED_SKIPS whose kernel pattern
+# matches RELEASE. Each line there reads
+#   <kernel glob> <test> <case glob> <reason>
+# (whitespace-separated, the reason the rest of the line; '#' starts a
+# comment line): the skip is expected when the test is <test>, its case
+# matches <case glob> and its reason contains <reason>. Prints every
+# unexpected skip as a FAIL line and every entry that matched no skip as a
+# note; sets SKIPS_SEEN (SKIP lines in LOG) and SKIPS_UNEXPECTED.
+SKIPS_SEEN=0
+SKIPS_UNEXPECTED=0
+check_skips() {
+	local release=$1 log=$2 short line kglob test cglob reason i ok
+	local s_test s_case s_reason
+	local -a e_test=() e_case=() e_reason=() e_hits=()
+	short=$(short_name "$release")
+	SKIPS_SEEN=0
+	SKIPS_UNEXPECTED=0
+	if [ -f "$VM_EXPECTED_SKIPS" ]; then
+		while read -r kglob test cglob reason; do
+			case $kglob in '' | '#'*) continue ;; esac
+			# shellcheck disable=SC2053 # a glob on purpose
+			[[ $release == $kglob ]] || continue
+			e_test+=("$test") e_case+=("$cglob") e_reason+=("$reason") e_hits+=(0)
+		done <"$VM_EXPECTED_SKIPS"
+	fi
+	while IFS= read -r line; do
+		[[ $line =~ ^([A-Za-z0-9_.-]+):\ SKIP:\ ([^:]*):\ ?(.*)$ ]] || continue
+		s_test=${BASH_REMATCH[1]} s_case=${BASH_REMATCH[2]} s_reason=${BASH_REMATCH[3]}
+		SKIPS_SEEN=$((SKIPS_SEEN + 1))
+		ok=
+		for i in "${!e_test[@]}"; do
+			# shellcheck disable=SC2053 # a glob on purpose
+			if [ "$s_test" = "${e_test[i]}" ] && [[ $s_case == ${e_case[i]} ]] &&
+				[[ $s_reason == *"${e_reason[i]}"* ]]; then
+				e_hits[i]=$((e_hits[i] + 1))
+				ok=1
+				break
+			fi
+		done
+		if [ -z "$ok" ]; then
+			SKIPS_UNEXPECTED=$((SKIPS_UNEXPECTED + 1))
+			printf '[%s] FAIL: unexpected skip: %s: %s: %s (not in %s for %s)\n' \
+				"$short" "$s_test" "$s_case" "$s_reason" \
+				"${VM_EXPECTED_SKIPS#"$SRC_DIR"/}" "$release"
+		fi
+	done < <(tr -d '\r' <"$log")
+	for i in "${!e_test[@]}"; do
+		[ "${e_hits[i]}" -eq 0 ] || continue
+		printf '[%s] note: expected skip did not happen: %s: %s: %s\n' \
+			"$short" "${e_test[i]}" "${e_case[i]}" "${e_reason[i]}"
+	done
+}
+
 record() {
 	local release=$1 verdict=$2 p=$3 f=$4 s=$5 note=$6
 	TOTAL_PASSED=$((TOTAL_PASSED + p))
@@ -502,12 +565,32 @@ test_kernel() {
 		p=${BASH_REMATCH[1]} f=${BASH_REMATCH[2]} s=${BASH_REMATCH[3]}
 	fi
 	note="build ${build_secs}s, boot+tests ${BOOT_SECS}s"
+	# The suite's skips against the list (a --run program has no list).
+	local skips_bad=0
+	if [ -z "$RUN_CMD" ] && [ -n "$result" ]; then
+		check_skips "$release" "$log"
+		if [ "$SKIPS_SEEN" -ne "$s" ]; then
+			# every skip must be seen to be checked
+			note="the log has $SKIPS_SEEN SKIP lines, the guest counted $s; $note"
+			f=$((f + 1))
+			skips_bad=1
+		fi
+		if [ "$SKIPS_UNEXPECTED" -gt 0 ]; then
+			# an unexpected skip is a failed case, not a skipped one
+			s=$((s - SKIPS_UNEXPECTED))
+			[ "$s" -ge 0 ] || s=0
+			f=$((f + SKIPS_UNEXPECTED))
+			note="$SKIPS_UNEXPECTED unexpected skips; $note"
+			skips_bad=1
+		fi
+	fi
 	if [ "$BOOT_RC" = 124 ] || [ "$BOOT_RC" = 137 ]; then
 		note="timed out after ${K_TIMEOUT}s; $note"
 	elif [ "$BOOT_RC" != 0 ]; then
 		note="qemu exit $BOOT_RC; $note"
 	fi
-	if [ "$BOOT_RC" = 0 ] && grep -aqx 'SUCCESS' <(tr -d '\r' <"$marker"); then
+	if [ "$BOOT_RC" = 0 ] && grep -aqx 'SUCCESS' <(tr -d '\r' <"$marker") &&
+		[ "$skips_bad" = 0 ]; then
 		verdict=ok
 	else
 		[ -n "$result" ] || note="no RESULT line (crash, panic or hang?); $note"
