@@ -517,30 +517,69 @@ static bool out_equal(const struct out *a, const struct out *b)
 	       a->bid == b->bid && a->more == b->more && a->head == b->head;
 }
 
-/* Native INC rings exist (6.12+)? Otherwise the case is skipped. */
+/*
+ * Native INC rings exist (6.12+)? Decided from the exact answer of a kernel
+ * without them: before 6.12 struct io_uring_buf_reg has a u16 pad where
+ * flags are, and io_register_pbuf_ring() rejects a non-zero pad with
+ * -EINVAL. So: a plain ring registers (0) and the same ring with
+ * IOU_PBUF_RING_INC gets -EINVAL => the case is skipped; INC registers =>
+ * supported; anything else (io_uring or mmap failing, a plain ring
+ * refused, another errno) is a failure of every case that needs it, never
+ * a skip. The answer is cached; an error is reported again by each case.
+ */
 static bool native_inc_supported(void)
 {
-	static int supported = -1;
+	static int supported = -1;	/* -1 unknown, 0 missing, 1 present, 2 error */
+	static char why[160];
 
 	if (supported < 0) {
 		struct io_uring uring;
-		void *mem = h_map(H_PAGE);
-		struct nat_buf_reg reg = {
+		void *mem = h_map(2 * H_PAGE);
+		struct nat_buf_reg plain = { .ring_entries = 1, .bgid = 2 };
+		struct nat_buf_reg inc = {
 			.ring_entries = 1, .bgid = 1, .flags = IOU_PBUF_RING_INC,
 		};
+		int ret;
 
-		supported = 0;
-		if (mem && !io_uring_queue_init(4, &uring, 0)) {
-			reg.ring_addr = (uintptr_t)mem;
-			supported = nat_register(uring.ring_fd,
-						 NAT_REGISTER_PBUF_RING, &reg) == 0;
-			io_uring_queue_exit(&uring);
+		supported = 2;
+		if (!mem) {
+			snprintf(why, sizeof(why), "mmap of the probe rings failed");
+			goto out;
 		}
-		h_unmap(mem, H_PAGE);
+		ret = io_uring_queue_init(4, &uring, 0);
+		if (ret) {
+			snprintf(why, sizeof(why), "io_uring_queue_init: %s",
+				 h_res(ret));
+			goto out;
+		}
+		plain.ring_addr = (uintptr_t)mem;
+		inc.ring_addr = (uintptr_t)mem + H_PAGE;
+		ret = nat_register(uring.ring_fd, NAT_REGISTER_PBUF_RING, &plain);
+		if (ret) {
+			snprintf(why, sizeof(why),
+				 "probe: a plain native ring: %s, want 0", h_res(ret));
+		} else {
+			ret = nat_register(uring.ring_fd, NAT_REGISTER_PBUF_RING,
+					   &inc);
+			if (ret == 0)
+				supported = 1;
+			else if (ret == -EINVAL)
+				supported = 0;
+			else
+				snprintf(why, sizeof(why),
+					 "probe: a native IOU_PBUF_RING_INC ring: %s, want 0 or -EINVAL (no INC rings)",
+					 h_res(ret));
+		}
+		io_uring_queue_exit(&uring);
+out:
+		if (mem)
+			h_unmap(mem, 2 * H_PAGE);
 	}
-	if (!supported)
+	if (supported == 0)
 		h_skip("native IOU_PBUF_RING_INC needs 6.12+");
-	return supported;
+	else if (supported == 2)
+		FAILF("%s", why);
+	return supported == 1;
 }
 
 /* One line per side: "res/bid[+M] ..." ('-' for no buffer), final head. */
