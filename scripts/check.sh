@@ -20,7 +20,7 @@
 #
 # Each tier ends with "<tier>: N passed, N failed, N skipped" (a tier that
 # has nothing to skip may leave out ", N skipped": 0); a tier that ends
-# without one counts as one failure. All tiers run even after a failure.
+# without one, or with 0 passed and 0 failed, counts as one failure. All tiers run even after a failure.
 # The last line sums them: "N passed, N failed, N skipped", alone on its
 # line (CI reads it). Set TIERS="style kunit" to run a subset.
 set -uo pipefail
@@ -66,6 +66,11 @@ for t in $tiers; do
 		p=${BASH_REMATCH[1]} f=${BASH_REMATCH[2]} s=${BASH_REMATCH[4]:-0}
 		# the tier failed after its count, e.g. in teardown
 		[ "$rc" -eq 0 ] || [ "$f" -ne 0 ] || f=1
+		# a tier that passed and failed nothing ran nothing
+		if [ $((p + f)) -eq 0 ]; then
+			echo "$t: ran nothing (0 passed, 0 failed): 1 failed"
+			f=1
+		fi
 	else
 		echo "$t: no summary line \"$t: N passed, N failed, N skipped\": 1 failed"
 	fi

@@ -9,7 +9,8 @@
 #   scripts/dkms.sh remove    remove every version from DKMS and /usr/src
 #   scripts/dkms.sh test      install, check modinfo of the installed module
 #                             for each kernel, remove, check it is gone;
-#                             prints "dkms: N passed, N failed"
+#                             prints "dkms: N passed, N failed, 0 skipped";
+#                             no kernel with headers is a failure
 #
 # With Secure Boot, DKMS signs the module with its MOK key
 # (/var/lib/dkms/mok.key); enrol it once with `mokutil --import
@@ -69,6 +70,11 @@ do_install() {
 
 do_test() {
 	local k got pass=0 fail=0
+	if [ -z "$(kernels)" ]; then
+		echo "FAIL: dkms: no kernel with a build tree (/lib/modules/*/build): nothing to test"
+		echo "dkms: 0 passed, 1 failed, 0 skipped"
+		return 1
+	fi
 	do_install
 	for k in $(kernels); do
 		got=$(modinfo -k "$k" -F version iouring_pbuf 2>/dev/null || true)
@@ -90,7 +96,11 @@ do_test() {
 			pass=$((pass + 1))
 		fi
 	done
-	echo "dkms: $pass passed, $fail failed"
+	if [ $((pass + fail)) -eq 0 ]; then
+		echo "FAIL: dkms: no result"
+		fail=1
+	fi
+	echo "dkms: $pass passed, $fail failed, 0 skipped"
 	[ "$fail" -eq 0 ]
 }
 

@@ -6,7 +6,8 @@
 #    kernel-side and uAPI source file;
 #  - sparse (make C=2) over the module, built against the 6.1 and 6.12
 #    headers.
-# Prints one PASS/FAIL line per gate and "style: N passed, N failed".
+# Prints one PASS/FAIL line per gate and "style: N passed, N failed,
+# 0 skipped"; a checker's non-zero exit status fails its gate.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,22 +42,34 @@ checkpatch() {
 	echo "$dir/scripts/checkpatch.pl"
 }
 
+# Prints checkpatch's findings; fails when checkpatch cannot run or exits
+# non-zero (its status counts even when its output says nothing).
 run_checkpatch() {
-	local cp files
-	cp=$(checkpatch) || return 1
+	local cp files out rc=0 r
+	cp=$(checkpatch) || { echo "checkpatch.pl is not available"; return 1; }
 	local cp_args=(--no-tree --strict --terse --show-types)
 	mapfile -t files < <(cd "$top" && ls module/*.c include/*.h kunit/*.c \
 		2>/dev/null | grep -v '^include/compat.h$')
+	[ "${#files[@]}" -gt 0 ] || { echo "no files for checkpatch"; return 1; }
 	# Two deliberate exceptions, each confined to one file: compat.h holds
 	# the only version check (the 6.1 floor), and the uAPI header cannot
 	# use BIT(), which userspace does not have.
-	(cd "$top" && "$cp" "${cp_args[@]}" --ignore LINUX_VERSION_CODE \
-		--ignore CONSTANT_COMPARISON -f include/compat.h
-	 cd "$top" && "$cp" "${cp_args[@]}" --ignore BIT_MACRO \
-		-f uapi/linux/*.h
-	 cd "$top" && "$cp" "${cp_args[@]}" -f "${files[@]}") |
-		grep -v '^total: 0 errors, 0 warnings, 0 checks' |
-		grep -v 'has no obvious style problems' || true
+	cd "$top" || return 1
+	for r in compat uapi rest; do
+		case $r in
+		compat) out=$("$cp" "${cp_args[@]}" --ignore LINUX_VERSION_CODE \
+			--ignore CONSTANT_COMPARISON -f include/compat.h 2>&1) ;;
+		uapi) out=$("$cp" "${cp_args[@]}" --ignore BIT_MACRO \
+			-f uapi/linux/*.h 2>&1) ;;
+		rest) out=$("$cp" "${cp_args[@]}" -f "${files[@]}" 2>&1) ;;
+		esac || {
+			rc=$?
+			echo "checkpatch ($r) exited with status $rc"
+		}
+		grep -v -e '^total: 0 errors, 0 warnings, 0 checks' \
+			-e 'has no obvious style problems' <<<"$out" || true
+	done
+	return "$rc"
 }
 
 # Sparse findings in our own files; kernel headers are not ours to fix.
@@ -74,9 +87,10 @@ run_sparse() {
 	rm -rf "$out"
 }
 
-findings=$(run_checkpatch)
+cp_rc=0
+findings=$(run_checkpatch) || cp_rc=$?
 [ -z "$findings" ] || echo "$findings"
-result "$([ -z "$findings" ]; echo $?)" "checkpatch --strict"
+result "$([ -z "$findings" ] && [ "$cp_rc" -eq 0 ]; echo $?)" "checkpatch --strict"
 
 for k in 6.1 6.12; do
 	findings=$(run_sparse "$k")
@@ -84,5 +98,5 @@ for k in 6.1 6.12; do
 	result "$([ -z "$findings" ]; echo $?)" "sparse C=2 ($k)"
 done
 
-echo "style: $pass passed, $fail failed"
+echo "style: $pass passed, $fail failed, 0 skipped"
 [ "$fail" -eq 0 ]
