@@ -243,6 +243,8 @@ struct shared {
 	atomic_uint long_pages_max;	/* its pages */
 	atomic_uint stuck;		/* threads found blocked in the kernel */
 	atomic_uint long_registered;	/* long buffers registered */
+	atomic_uint long_reg_ms_max;	/* the slowest long registration */
+	atomic_uint long_reg_errno[8];	/* failures: ENOMEM, E2BIG, EFAULT, EINTR, other */
 };
 
 static struct shared *sh;
@@ -2273,8 +2275,20 @@ static void do_fork(void)
 		_exit(0);
 	}
 	usleep(rnd(5000));
-	if (!one_in(3))
+	if (!one_in(3)) {
 		kill(pid, SIGKILL);
+	} else {
+		/* let it end by itself, within 1 s (one that pause()s does not) */
+		double t0 = now_s();
+
+		while (waitpid(pid, &status, WNOHANG) != pid) {
+			if (now_s() - t0 > 1.0) {
+				kill(pid, SIGKILL);
+				break;
+			}
+			usleep(2000);
+		}
+	}
 	waitpid(pid, &status, 0);
 }
 
@@ -2291,8 +2305,9 @@ static void do_long_setup(void)
 	struct ring_slot *rs;
 	struct region *r = NULL;
 	size_t size = RING_ENTRIES * sizeof(struct iopbuf_buf), off, len;
-	unsigned int i, tries;
+	unsigned int i, tries, el;
 	int ci = (int)rnd(NCTX), fd = atomic_load(&W.ctx[ci]);
+	double t0;
 	long ret;
 
 	if (!W.lng.p)
@@ -2318,14 +2333,28 @@ static void do_long_setup(void)
 		snprintf(cur_t->detail, sizeof(cur_t->detail),
 			 "long buffer: %zu bytes, %zu pages in %u mappings",
 			 len, (len + PAGE - 1) / PAGE, W.lng.maps);
+	t0 = now_s();
 	ret = xioctl(fd, IOPBUF_IOC_REGISTER_BUFFERS,
 		     &(struct iopbuf_buf_reg){ .iovs = (uintptr_t)iov, .nr = 16 });
 	if (ret == -EBUSY)
 		ret = xioctl(fd, IOPBUF_IOC_UPDATE_BUFFERS,
 			     &(struct iopbuf_buf_reg){ .iovs = (uintptr_t)&iov[LONG_IDX],
 						       .nr = 1, .offset = LONG_IDX });
-	if (ret)
+	if ((ret == -EINVAL || ret == -ENXIO) && one_in(2)) {
+		/* a table too small for the slot: replace it */
+		xioctl(fd, IOPBUF_IOC_UNREGISTER_BUFFERS, NULL);
+		ret = xioctl(fd, IOPBUF_IOC_REGISTER_BUFFERS,
+			     &(struct iopbuf_buf_reg){ .iovs = (uintptr_t)iov, .nr = 16 });
+	}
+	el = (unsigned int)((now_s() - t0) * 1000);
+	if (el > atomic_load(&sh->long_reg_ms_max))
+		atomic_store(&sh->long_reg_ms_max, el);
+	if (ret) {
+		atomic_fetch_add(&sh->long_reg_errno[ret == -ENOMEM ? 0 : ret == -E2BIG ? 1 :
+						   ret == -EFAULT ? 2 : ret == -EINTR ? 3 :
+						   ret == -ENXIO || ret == -EINVAL ? 4 : 5], 1);
 		return;
+	}
 	atomic_fetch_add(&sh->long_registered, 1);
 	for (tries = 0; tries < 8; tries++) {
 		r = pick_region();
@@ -3055,12 +3084,34 @@ static void __attribute__((noreturn)) worker(uint64_t seed, unsigned int ms)
 	clock_gettime(CLOCK_REALTIME, &end);
 	end.tv_sec += 10;
 	for (i = 0; i < n + 2; i++) {
-		if (pthread_timedjoin_np(th[i], NULL, &end)) {
-			if (i < n)
-				watchdog(ts, n, true);
-			fuzz_fail("worker %d: thread %u did not stop within 10 s", getpid(), i);
-			break;
+		char wchan[64] = "", stack[1024];
+		struct thread_state *t = &ts[i];
+		long long start;
+
+		if (!pthread_timedjoin_np(th[i], NULL, &end))
+			continue;
+		if (i >= n) {
+			fuzz_fail("worker %d: %s thread did not stop within 10 s", getpid(),
+				  i == n ? "scribbler" : "peer");
+			continue;
 		}
+		/*
+		 * Still in the kernel: sleeping there is a hang (reported);
+		 * running (wchan 0: e.g. pinning a long buffer under TCG) is
+		 * only slow (noted).
+		 */
+		start = atomic_load(&t->op_start_ms);
+		thread_wchan(getpid(), atomic_load(&t->tid), wchan, sizeof(wchan));
+		thread_stack(getpid(), atomic_load(&t->tid), stack, sizeof(stack));
+		printf("# fuzz: worker %d thread %u: not stopped 10 s after the end, in %s "
+		       "for %.1f s, wchan %s; last: %s; stack: %s\n", getpid(), i,
+		       op_names[atomic_load(&t->op_kind)],
+		       start ? (now_s() * 1000 - start) / 1000.0 : 0.0, wchan[0] ? wchan : "?",
+		       t->detail[0] ? t->detail : "-", stack[0] ? stack : "(unreadable)");
+		if (wchan[0] && strcmp(wchan, "0"))
+			fuzz_fail("worker %d: thread %u blocked at %s in %s, 10 s after the end",
+				  getpid(), i, wchan, op_names[atomic_load(&t->op_kind)]);
+		break;
 	}
 	if (W.tmpdir[0])
 		rmdir(W.tmpdir);
@@ -3357,6 +3408,7 @@ int main(int argc, char **argv)
 	int a;
 
 	nr_threads = (unsigned int)env_ul("FUZZ_THREADS", 3);
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* an image exec'd by a worker or its child (see exec_self) */
 	if (argc >= 3 && (!strcmp(argv[1], "--exec-exit") || !strcmp(argv[1], "--exec-worker"))) {
 		sh_fd = atoi(argv[2]);
@@ -3555,6 +3607,12 @@ int main(int argc, char **argv)
 	       (unsigned long long)atomic_load(&sh->ops[OP_LONG_SETUP]),
 	       (unsigned long long)atomic_load(&sh->ops[OP_LONG_LEND]),
 	       atomic_load(&sh->pty_unavail));
+	printf("# fuzz: long registrations: slowest %u ms; failed: ENOMEM %u, E2BIG %u, "
+	       "EFAULT %u, EINTR %u, ENXIO/EINVAL %u, other %u\n",
+	       atomic_load(&sh->long_reg_ms_max), atomic_load(&sh->long_reg_errno[0]),
+	       atomic_load(&sh->long_reg_errno[1]), atomic_load(&sh->long_reg_errno[2]),
+	       atomic_load(&sh->long_reg_errno[3]), atomic_load(&sh->long_reg_errno[4]),
+	       atomic_load(&sh->long_reg_errno[5]));
 	if (atomic_load(&sh->failures)) {
 		printf("FAIL: fuzz_invariants: %u violations, first: %s\n",
 		       atomic_load(&sh->failures), sh->first_failure);
