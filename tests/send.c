@@ -1548,6 +1548,19 @@ out:
 static void unregister_bufs_inflight(void)	{ unregister_inflight(false); }
 static void unregister_all_inflight(void)	{ unregister_inflight(true); }
 
+/* The module's reference count, as rmmod sees it; -1 if unreadable. */
+static long module_refcnt(void)
+{
+	long v = -1;
+	FILE *f = fopen("/sys/module/iouring_pbuf/refcnt", "r");
+
+	if (!f || fscanf(f, "%ld", &v) != 1)
+		FAILF("/sys/module/iouring_pbuf/refcnt: %s", strerror(errno));
+	if (f)
+		fclose(f);
+	return v;
+}
+
 /*
  * IOPBUF_IOC_CANCEL with two sends waiting: A took its 256 KiB entry and
  * waits for room for the rest, B (next entry) waits with nothing taken.
@@ -1557,7 +1570,9 @@ static void unregister_all_inflight(void)	{ unregister_inflight(true); }
  * nothing consumed. The buffer, now unregistered, stays pinned for the
  * detached notification (pinned_pages, notifs) until the receiver drains
  * the socket; then both drop. The receiver gets exactly A's first res
- * bytes.
+ * bytes. While it waits, the detached notification holds the module
+ * (/sys/module/iouring_pbuf/refcnt is one higher): rmmod fails with
+ * -EBUSY rather than waiting in D state for the network.
  */
 static void cancel_detached(void)
 {
@@ -1565,6 +1580,7 @@ static void cancel_detached(void)
 	struct iopbuf_stats st;
 	struct su_cqe c[2], *a, *b;
 	__u64 ring_pages;
+	long refs;
 	struct fx f;
 
 	if (!fx_init(&f) || !fx_mem_4k(&f, 512 * 1024) || !fx_ring(&f, true) ||
@@ -1601,6 +1617,7 @@ static void cancel_detached(void)
 		EXPECT_EQ(st.pinned_pages, ring_pages + f.mem_len[0] / H_PAGE);
 	}
 	EXPECT(h_sysfs_read("notifs") > su_counters_start[SU_NOTIFS]);
+	refs = module_refcnt();
 
 	/* the receiver drains: the stack lets go, the detached notif goes */
 	f.exp.s[0].len = (__u32)a->res;
@@ -1609,6 +1626,8 @@ static void cancel_detached(void)
 	if (!fx_rx_start(&f))
 		goto out;
 	su_global_is("notifs", su_counters_start[SU_NOTIFS], 3000);
+	/* the same files are open: only the notification's reference went */
+	EXPECT_EQ(refs - module_refcnt(), 1);
 	if (EXPECT_OK(h_stats(f.dev, &st)))
 		EXPECT_EQ(st.pinned_pages, ring_pages);
 	fx_rx_check(&f, "TCP stream: the bytes the cancelled send reported");
