@@ -31,6 +31,10 @@ PACKAGES=(
 	liburing-dev python3 iproute2 git ca-certificates
 	# make demo: the HTTP client, copied into the guest with its libraries.
 	curl
+	# make deb, the deb tier: the source package in debian/ (debhelper
+	# compat 13, dh-sequence-dkms), lintian, and what the tier compiles
+	# against the installed library (pkg-config, C++ for <iopbuf.h>).
+	debhelper dh-dkms dpkg-dev fakeroot lintian pkgconf g++
 )
 
 missing_packages() {
