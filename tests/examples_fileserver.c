@@ -4,9 +4,13 @@
  * (the guest has no curl) fetch files of assorted sizes, and every download
  * must have the checksum (busybox sha256sum) of its file; a missing file
  * gives 404; one hand-written client pipelines HEAD and two GETs on one
- * keep-alive connection. The server exits after the expected number of
- * connections and its counters must show every send went the zero-copy
- * way (ZC requested; loopback may copy).
+ * keep-alive connection. Keep-alive costs no stall per response (LAT_N
+ * requests on one connection within LAT_BOUND_MS), HTTP/1.0 keeps the
+ * connection when asked, IDLE_N idle connections (more than the server's
+ * -c limit) do not stop a new client being served, and the idle and
+ * header timeouts close what they should, when they should. The server
+ * exits after the expected number of connections and its counters must
+ * show every send went the zero-copy way (ZC requested; loopback may copy).
  *
  * The example and the library are compiled into this binary, which is the
  * server too: `examples_fileserver ROOT [PORT [N]]` runs the example
@@ -15,6 +19,7 @@
 #include "harness.h"
 
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 
@@ -30,10 +35,34 @@
 #define CLIENTS		32
 #define NFILES		(sizeof(sizes) / sizeof(sizes[0]))
 
-/* sizes around the chunk (32 KiB) and bundle (8 chunks) boundaries */
+/* sizes around the chunk (32 KiB) and bundle (8 chunks) boundaries; 4 KiB */
 static const size_t sizes[] = {
-	0, 1, 100, 32767, 32768, 32769, 262144, 262145, 1000000, 3 << 20,
+	0, 1, 100, 32767, 32768, 32769, 262144, 262145, 1000000, 3 << 20, 4096,
 };
+#define F4K		10	/* the 4 KiB file */
+
+/* The server's limits (fileserver -c, -i, -t): IDLE_N idle clients exceed
+ * MAX_CONNS, and HEADER_S < IDLE_S tells the two timeouts apart. */
+#define MAX_CONNS	200
+#define IDLE_S		10
+#define HEADER_S	2
+#define IDLE_N		256
+
+/*
+ * LAT_N requests for the 4 KiB file, one after the other on one keep-alive
+ * connection. A server that stalls on Nagle + delayed ACK waits for the
+ * client's delayed ACK once per response: at least 40 ms each
+ * (TCP_DELACK_MIN is a timer, no shorter on a fast machine), so its median
+ * request takes >= 40 ms and LAT_N of them >= 8 s however fast the guest.
+ * Without the stall a request takes 3-7 ms under TCG (the case prints it;
+ * 6.1 and 6.12 on 2 shared cores), 0.7-1.4 s for all. The median must stay
+ * under LAT_MEDIAN_MS (half the stall, about 3x what TCG needs, and a load
+ * spike moves only some requests) and the total under LAT_BOUND_MS (4x the
+ * measured time, 2 s below the stall's floor).
+ */
+#define LAT_N		200
+#define LAT_MEDIAN_MS	20
+#define LAT_BOUND_MS	6000
 
 static pid_t server = -1;
 static FILE *server_out;
@@ -64,7 +93,9 @@ static bool sha256(const char *path, char out[65])
 
 static void start_server(void)
 {
-	char line[256], nbuf[16], *argv[] = { "fileserver", ROOT, "0", nbuf, NULL };
+	char line[256], nbuf[16], cbuf[16], ibuf[16], tbuf[16];
+	char *argv[] = { "fileserver", "-c", cbuf, "-i", ibuf, "-t", tbuf,
+			 ROOT, "0", nbuf, NULL };
 	int pfd[2];
 	size_t i, j;
 
@@ -82,15 +113,20 @@ static void start_server(void)
 			putc((int)((j * 2654435761u) >> 13) ^ (int)i, f);
 		fclose(f);
 	}
-	connections = CLIENTS + 3;	/* + two 404 + keep-alive */
+	/* + two 404 + keep-alive + latency + two HTTP/1.0 + the idle ones
+	 * and the new client + two timed out */
+	connections = CLIENTS + 3 + 1 + 2 + IDLE_N + 1 + 2;
 	snprintf(nbuf, sizeof(nbuf), "%ld", connections);
+	snprintf(cbuf, sizeof(cbuf), "%d", MAX_CONNS);
+	snprintf(ibuf, sizeof(ibuf), "%d", IDLE_S);
+	snprintf(tbuf, sizeof(tbuf), "%d", HEADER_S);
 	if (!EXPECT_OK(pipe2(pfd, O_CLOEXEC)))
 		return;
 	fflush(stdout);
 	server = fork();
 	if (server == 0) {
 		dup2(pfd[1], 1);
-		exit(fileserver_main(4, argv));
+		exit(fileserver_main(H_ARRAY_SIZE(argv) - 1, argv));
 	}
 	close(pfd[1]);
 	server_out = fdopen(pfd[0], "r");
@@ -144,7 +180,7 @@ static void wget_concurrent(void)
 			ok++;
 	}
 	h_note("%d of %d downloads match, %zu files of 0 .. %zu bytes", ok,
-	       CLIENTS, NFILES, sizes[NFILES - 1]);
+	       CLIENTS, NFILES, sizes[NFILES - 2]);
 }
 
 /* Read one response: status, Content-Length, then the body into @body. */
@@ -182,6 +218,8 @@ static void not_found(void)
 	fclose(f);
 }
 
+static char connection[32];	/* the last response's Connection header */
+
 /* Read one response: status, Content-Length, then the body into @body. */
 static bool read_response(FILE *f, int *status, char *body, size_t *len,
 			  bool head)
@@ -190,12 +228,254 @@ static bool read_response(FILE *f, int *status, char *body, size_t *len,
 
 	*len = 0;
 	*status = 0;
+	connection[0] = 0;
 	if (!fgets(line, sizeof(line), f) ||
 	    sscanf(line, "HTTP/1.1 %d", status) != 1)
 		return false;
-	while (fgets(line, sizeof(line), f) && strcmp(line, "\r\n"))
+	while (fgets(line, sizeof(line), f) && strcmp(line, "\r\n")) {
 		sscanf(line, "Content-Length: %zu", len);
+		sscanf(line, "Connection: %31[^\r]", connection);
+	}
 	return head || fread(body, 1, *len, f) == *len;
+}
+
+static double elapsed_ms(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1e3 + (t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* A connection to the server; reads time out after @timeout_s seconds. */
+static int connect_server(int timeout_s)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct timeval tv = { .tv_sec = timeout_s };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	sa.sin_port = htons(port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (!EXPECT(fd >= 0))
+		return -1;
+	if (!EXPECT_OK(connect(fd, (struct sockaddr *)&sa, sizeof(sa))) ||
+	    !EXPECT_OK(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The 4 KiB file, to compare bodies with. */
+static bool read_f4k(char *want)
+{
+	char path[64];
+	FILE *src;
+	bool ok;
+
+	file_name(path, sizeof(path), ROOT, F4K);
+	src = fopen(path, "r");
+	if (!EXPECT(src))
+		return false;
+	ok = EXPECT_EQ(fread(want, 1, sizes[F4K], src), sizes[F4K]);
+	fclose(src);
+	return ok;
+}
+
+/* Request the 4 KiB file on @fd (@extra: header lines) and check it. */
+static bool get_f4k(int fd, FILE *f, const char *version, const char *extra,
+		    const char *want)
+{
+	char req[256], body[4096];
+	size_t len;
+	int status;
+
+	snprintf(req, sizeof(req), "GET /f%d %s\r\nHost: x\r\n%s\r\n", F4K,
+		 version, extra);
+	return EXPECT_EQ(write(fd, req, strlen(req)), strlen(req)) &&
+	       EXPECT(read_response(f, &status, body, &len, false)) &&
+	       EXPECT_EQ(status, 200) && EXPECT_EQ(len, sizes[F4K]) &&
+	       EXPECT(!memcmp(body, want, len));
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	return *(const double *)a < *(const double *)b ? -1 :
+	       *(const double *)a > *(const double *)b;
+}
+
+/* LAT_N requests on one keep-alive connection, each after the last. */
+static void keep_alive_latency(void)
+{
+	static double each[LAT_N];
+	char want[4096];
+	struct timespec t0, t1;
+	double ms;
+	int fd, i;
+	FILE *f;
+
+	if (!port) {
+		h_skip("no server");
+		return;
+	}
+	if (!read_f4k(want))
+		return;
+	fd = connect_server(10);
+	if (fd < 0)
+		return;
+	f = fdopen(fd, "r");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < LAT_N; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (!get_f4k(fd, f, "HTTP/1.1", "", want))
+			break;
+		each[i] = elapsed_ms(&t1);
+	}
+	ms = elapsed_ms(&t0);
+	if (!EXPECT_EQ(i, LAT_N))
+		goto out;
+	qsort(each, LAT_N, sizeof(each[0]), cmp_double);
+	h_note("%d requests for 4 KiB on one connection in %.0f ms: median %.2f ms, slowest %.2f ms (bounds %d ms and %d ms; a 40 ms stall per response: >= %d ms)",
+	       i, ms, each[LAT_N / 2], each[LAT_N - 1], LAT_MEDIAN_MS,
+	       LAT_BOUND_MS, LAT_N * 40);
+	EXPECT(each[LAT_N / 2] < LAT_MEDIAN_MS);
+	EXPECT(ms < LAT_BOUND_MS);
+out:
+	fclose(f);
+}
+
+/* HTTP/1.0 keeps the connection with Connection: keep-alive, else not. */
+static void http10_keep_alive(void)
+{
+	char want[4096];
+	int fd;
+	FILE *f;
+
+	if (!port) {
+		h_skip("no server");
+		return;
+	}
+	if (!read_f4k(want))
+		return;
+	fd = connect_server(10);
+	if (fd < 0)
+		return;
+	f = fdopen(fd, "r");
+	if (!get_f4k(fd, f, "HTTP/1.0", "Connection: Keep-Alive\r\n", want) ||
+	    !EXPECT(!strcasecmp(connection, "keep-alive")) ||
+	    !get_f4k(fd, f, "HTTP/1.0", "Connection: keep-alive\r\n", want) ||
+	    !EXPECT(!strcasecmp(connection, "keep-alive")) ||
+	    !get_f4k(fd, f, "HTTP/1.0", "", want) ||
+	    !EXPECT(!strcasecmp(connection, "close")))
+		goto out;
+	EXPECT(fgetc(f) == EOF);	/* closed after the plain 1.0 request */
+out:
+	fclose(f);
+	/* and HTTP/1.1 with Connection: close, keep-alive listed after it */
+	fd = connect_server(10);
+	if (fd < 0)
+		return;
+	f = fdopen(fd, "r");
+	if (get_f4k(fd, f, "HTTP/1.1", "Connection: keep-alive, close\r\n", want) &&
+	    EXPECT(!strcasecmp(connection, "close")))
+		EXPECT(fgetc(f) == EOF);
+	fclose(f);
+}
+
+/* IDLE_N connections that send nothing (more than MAX_CONNS): a new
+ * client is still served, and the server closed the longest idle ones. */
+static void idle_clients(void)
+{
+	static int idle[IDLE_N];
+	struct rlimit rl;
+	char want[4096];
+	struct timespec t0;
+	int fd, i, n = 0, closed = 0, ms;
+	FILE *f;
+
+	if (!port) {
+		h_skip("no server");
+		return;
+	}
+	if (!read_f4k(want))
+		return;
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < IDLE_N + 64) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	for (n = 0; n < IDLE_N; n++) {
+		idle[n] = connect_server(10);
+		if (idle[n] < 0)
+			goto out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	fd = connect_server(10);
+	if (fd >= 0) {
+		f = fdopen(fd, "r");
+		get_f4k(fd, f, "HTTP/1.1", "Connection: close\r\n", want);
+		h_note("a new client behind %d idle connections served in %.0f ms",
+		       IDLE_N, elapsed_ms(&t0));
+		fclose(f);
+	}
+	/* the server makes room by closing the longest idle ones */
+	for (ms = 0; ms < 5000 && closed < IDLE_N - MAX_CONNS; ms += 50) {
+		usleep(50000);
+		for (i = closed = 0; i < n; i++) {
+			struct pollfd p = { .fd = idle[i], .events = POLLIN };
+
+			closed += poll(&p, 1, 0) == 1;
+		}
+	}
+	h_note("the server closed %d of them (limit %d connections)", closed,
+	       MAX_CONNS);
+	EXPECT(closed >= IDLE_N - MAX_CONNS && closed < IDLE_N);
+out:
+	while (n--)
+		close(idle[n]);
+}
+
+/* A silent connection is closed after IDLE_S, a started header after
+ * HEADER_S (counted from its first byte). */
+static void timeouts(void)
+{
+	struct pollfd p[2] = { { .events = POLLIN }, { .events = POLLIN } };
+	const char *part = "GET /f1 HTTP/1.1\r\nHost: x\r\n";
+	double at[2] = { 0, 0 };
+	struct timespec t0;
+	int i, left = 2;
+
+	if (!port) {
+		h_skip("no server");
+		return;
+	}
+	p[0].fd = connect_server(30);
+	p[1].fd = connect_server(30);
+	if (p[0].fd < 0 || p[1].fd < 0)
+		goto out;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	EXPECT_EQ(write(p[1].fd, part, strlen(part)), strlen(part));
+	while (left && elapsed_ms(&t0) < 30000 && poll(p, 2, 1000) >= 0)
+		for (i = 0; i < 2; i++) {
+			if (!(p[i].revents & (POLLIN | POLLHUP)) || at[i])
+				continue;
+			at[i] = elapsed_ms(&t0);
+			p[i].events = 0;
+			left--;
+		}
+	h_note("idle connection closed after %.1f s (-i %d), a started header after %.1f s (-t %d)",
+	       at[0] / 1e3, IDLE_S, at[1] / 1e3, HEADER_S);
+	/* a timer: never early; late only by the guest's scheduling */
+	EXPECT(at[1] >= HEADER_S * 1000 - 100 && at[1] < IDLE_S * 1000 - 500);
+	EXPECT(at[0] >= IDLE_S * 1000 - 100 && at[0] < IDLE_S * 1000 + 10000);
+	for (i = 0; i < 2; i++) {
+		char c;
+
+		EXPECT_EQ(read(p[i].fd, &c, 1), 0);	/* closed, no answer */
+	}
+out:
+	for (i = 0; i < 2; i++)
+		if (p[i].fd >= 0)
+			close(p[i].fd);
 }
 
 /* HEAD, GET, GET pipelined on one HTTP/1.1 connection. */
@@ -250,6 +530,7 @@ out:
 static void server_exit(void)
 {
 	unsigned long long req, bytes, sends, zc, copied, zc_bytes;
+	unsigned long long conns = 0, idle_to = 0, header_to = 0, at_limit = 0;
 	char line[512] = "";
 	int status, ms;
 	double avg;
@@ -269,13 +550,29 @@ static void server_exit(void)
 		waitpid(server, &status, 0);
 	}
 	EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	while (fgets(line, sizeof(line), server_out))
+	while (fgets(line, sizeof(line), server_out)) {
+		unsigned long long v[4];
+
 		h_note("%s", strtok(line, "\n"));
+		if (sscanf(line, "fileserver: %llu connections, idle timeouts %llu, header timeouts %llu, closed at the limit %llu",
+			   &v[0], &v[1], &v[2], &v[3]) == 4) {
+			conns = v[0];
+			idle_to = v[1];
+			header_to = v[2];
+			at_limit = v[3];
+		}
+	}
 	if (!EXPECT(sscanf(line, "fileserver: %llu requests, %llu bytes in %llu sends of %lf buffers on average, zero copy %llu, copied %llu, zero-copy bytes %llu",
 			   &req, &bytes, &sends, &avg, &zc, &copied,
 			   &zc_bytes) == 7))
 		return;
-	EXPECT_EQ(req, CLIENTS + 5);
+	/* + pipelined 3 + latency + HTTP/1.0 3 + 1.1 close 1 + new client 1 */
+	EXPECT_EQ(req, CLIENTS + 5 + LAT_N + 4 + 1);
+	EXPECT_EQ(conns, connections);
+	/* none of the IDLE_N timed out: room was made by closing idle ones */
+	EXPECT_EQ(idle_to, 1);
+	EXPECT_EQ(header_to, 1);
+	EXPECT(at_limit >= IDLE_N - MAX_CONNS && at_limit < IDLE_N);
 	EXPECT(sends > 0);
 	EXPECT_EQ(zc + copied, sends);	/* every send asked for zero copy */
 	/* bytes of the sends that went zero copy: none of them, or some */
@@ -293,6 +590,10 @@ int main(int argc, char **argv)
 	RUN(wget_concurrent);
 	RUN(not_found);
 	RUN(keep_alive);
+	RUN(keep_alive_latency);
+	RUN(http10_keep_alive);
+	RUN(idle_clients);
+	RUN(timeouts);
 	RUN(server_exit);
 	RUN(h_case_counters_zero);
 	return h_exit();
