@@ -29,8 +29,9 @@ PACKAGES=(
 	qemu-system-x86 busybox-static cpio xz-utils zstd debootstrap
 	# Userspace tests (static liburing.a), helpers.
 	liburing-dev python3 iproute2 git ca-certificates
-	# make demo: the HTTP client, copied into the guest with its libraries.
-	curl
+	# make demo: the HTTP client, copied into the guest with its libraries;
+	# its load step: wrk, and nginx (sendfile) to compare the server with.
+	curl wrk nginx-light
 	# make deb, the deb tier: the source package in debian/ (debhelper
 	# compat 13, dh-sequence-dkms), lintian, and what the tier compiles
 	# against the installed library (pkg-config, C++ for <iopbuf.h>).

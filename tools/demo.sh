@@ -14,11 +14,15 @@
 #        namespace behind the second NIC, so the server's packets leave
 #        through a (emulated) network card, as they would on a real host;
 #  3. every download must match its file's sha256;
-#  4. tools/send_demo.c: UDP to a dummy sink, TCP over loopback;
-#  5. a summary: bytes served, throughput, and the zero-copy share of the
+#  4. load: wrk on one keep-alive connection against the file server and
+#     against nginx (sendfile on) serving the same 4 KiB file, over
+#     loopback and through the NICs: requests per second side by side;
+#  5. tools/send_demo.c: UDP to a dummy sink, TCP over loopback;
+#  6. a summary: bytes served, throughput, and the zero-copy share of the
 #     server's sent bytes, from its completions' ZC / ZC_COPIED flags.
 #
-# Exits non-zero if a download fails or differs, the server misbehaves,
+# Exits non-zero if a download fails or differs, the server misbehaves
+# (also under wrk: an error or a non-200 answer),
 # the NIC path shows no zero copy at all or send_demo fails; the guest's
 # kernel-log check (WARNING, BUG, KASAN, ...) runs after it.
 # Usage (in the guest): demo [CLIENTS]
@@ -44,6 +48,7 @@ fail() {
 
 cleanup() {
 	[ -z "$SERVER" ] || kill "$SERVER" 2>/dev/null || true
+	[ ! -f /tmp/nginx/nginx.pid ] || kill "$(cat /tmp/nginx/nginx.pid)" 2>/dev/null || true
 	[ -z "$NS_PID" ] || kill "$NS_PID" 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -213,6 +218,88 @@ run() {
 	say "$name: server: $line"
 }
 
+# --- load: wrk against the file server and nginx ------------------------------
+
+LOAD_SECONDS=3
+LOAD_FILE=small
+
+# nginx as the reference: one worker (the file server is one thread),
+# sendfile, no access log, keep-alive without a request limit.
+nginx_start() {
+	mkdir -p /tmp/nginx /var/lib/nginx /var/log/nginx
+	# nginx's workers need a user to switch to
+	grep -q '^root:' /etc/passwd 2>/dev/null || echo 'root:x:0:0:root:/root:/bin/sh' >>/etc/passwd
+	grep -q '^root:' /etc/group 2>/dev/null || echo 'root:x:0:' >>/etc/group
+	cat >/tmp/nginx/nginx.conf <<-EOF
+		user root root;
+		worker_processes 1;
+		pid /tmp/nginx/nginx.pid;
+		error_log /tmp/nginx/error.log;
+		events { worker_connections 64; }
+		http {
+			access_log off;
+			sendfile on;
+			tcp_nopush on;
+			tcp_nodelay on;
+			keepalive_requests 100000000;
+			keepalive_timeout 60;
+			default_type application/octet-stream;
+			server { listen 8090; root $ROOT; }
+		}
+	EOF
+	nginx -p /tmp/nginx -e /tmp/nginx/error.log -c /tmp/nginx/nginx.conf || {
+		fail "load: nginx did not start: $(cat /tmp/nginx/error.log 2>/dev/null)"
+		return 1
+	}
+}
+
+# wrk_run URL OUT [PREFIX]: one thread, one connection; prints req/s.
+wrk_run() {
+	# shellcheck disable=SC2086 # PREFIX is in_ns or nothing
+	${3:-} wrk -t1 -c1 -d"${LOAD_SECONDS}s" "$1" >"$2" 2>&1 || true
+	awk '/^Requests\/sec:/ { print $2 }' "$2"
+}
+
+# load TAG NAME HOST [PREFIX]: the file server, then nginx; sets L_ROW.
+load() {
+	local out="/tmp/load.$1" name="$2" host="$3" pfx="${4:-}" fs ng zcb=0 b=0 line i
+	# two connections: wrk tries one before its test (and closes it)
+	fileserver "$ROOT" 8089 2 >"$out.server" 2>&1 &
+	SERVER=$!
+	i=0
+	while ! grep -q listening "$out.server" 2>/dev/null; do
+		i=$((i + 1))
+		if [ "$i" -ge 100 ] || ! kill -0 "$SERVER" 2>/dev/null; then
+			break
+		fi
+		sleep 0.05
+	done
+	fs=$(wrk_run "http://$host:8089/$LOAD_FILE" "$out.fs" "$pfx")
+	# the server exits after wrk's connections, with its counters
+	i=0
+	while kill -0 "$SERVER" 2>/dev/null && [ "$i" -lt 100 ]; do
+		i=$((i + 1))
+		sleep 0.05
+	done
+	kill "$SERVER" 2>/dev/null || true
+	wait "$SERVER" 2>/dev/null || true
+	SERVER=
+	line=$(grep '^fileserver: .* requests' "$out.server" | tail -n 1)
+	if [ -z "$fs" ] || grep -qE '^ +(Non-2xx|Socket errors)' "$out.fs"; then
+		fail "load: $name: wrk against the file server: $(cat "$out.fs") $(cat "$out.server")"
+	fi
+	# shellcheck disable=SC2046 # two numbers
+	set -- $(printf '%s\n' "$line" | tr -d , |
+		sed -nE 's/.* ([0-9]+) bytes in .* zero-copy bytes ([0-9]+)$/\1 \2/p') 0 0
+	b=$1 zcb=$2
+	ng=$(wrk_run "http://$host:8090/$LOAD_FILE" "$out.nginx" "$pfx")
+	[ -n "$ng" ] || fail "load: $name: wrk against nginx: $(cat "$out.nginx")"
+	say "load: $name: file server ${fs:-?} req/s, nginx ${ng:-?} req/s; server: $line"
+	L_ROW=$(printf '  %-10s %12s %12s %8s %10s' "$name" "${fs:-?}" "${ng:-?}" \
+		"$(awk -v a="${fs:-0}" -v b="${ng:-0}" 'BEGIN { printf "%.2fx", b ? a / b : 0 }')" \
+		"$(pct "$zcb" "$b")%")
+}
+
 # Percent, megabytes and MB/s with awk's floating point.
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b ? 100 * a / b : 0 }'; }
 mb() { awk -v a="$1" 'BEGIN { printf "%.1f", a / 1e6 }'; }
@@ -237,23 +324,39 @@ main() {
 	say "client: $(curl --version | head -n 1)"
 	make_files
 
-	say "--- 1/3: file server, $CLIENTS concurrent curl clients over loopback"
+	say "--- 1/4: file server, $CLIENTS concurrent curl clients over loopback"
 	run loopback 127.0.0.1 8080
 	lo=$(summary loopback)
 
-	say "--- 2/3: file server, $CLIENTS concurrent curl clients through the NICs"
+	say "--- 2/4: file server, $CLIENTS concurrent curl clients through the NICs"
 	if nic_setup; then
 		run nic 10.99.0.1 8081 in_ns
 		nic=$(summary "e1000 NIC")
 		[ "$R_ZC_BYTES" -gt 0 ] ||
 			fail "nic: no send went zero copy (scatter-gather NIC, registered buffers)"
-		kill "$NS_PID" 2>/dev/null || true
-		NS_PID=
 	else
 		nic="  e1000 NIC  not run"
 	fi
 
-	say "--- 3/3: send_demo: UDP to a dummy sink, TCP over loopback (tools/send_demo.c)"
+	say "--- 3/4: load: wrk -t1 -c1 -d${LOAD_SECONDS}s, $LOAD_FILE (4 KiB), file server and nginx (sendfile)"
+	say "load: client: $(wrk -v 2>&1 | head -n 1), reference: $(nginx -v 2>&1)"
+	load_lo="  loopback   not run"
+	load_nic="  e1000 NIC  not run"
+	if nginx_start; then
+		load lo loopback 127.0.0.1
+		load_lo=$L_ROW
+		if [ -n "$NS_PID" ]; then
+			load nic "e1000 NIC" 10.99.0.1 in_ns
+			load_nic=$L_ROW
+		fi
+		kill "$(cat /tmp/nginx/nginx.pid)" 2>/dev/null || true
+	fi
+	if [ -n "$NS_PID" ]; then
+		kill "$NS_PID" 2>/dev/null || true
+		NS_PID=
+	fi
+
+	say "--- 4/4: send_demo: UDP to a dummy sink, TCP over loopback (tools/send_demo.c)"
 	send_out=/tmp/send_demo.out
 	if send_demo 128 >"$send_out" 2>&1; then
 		cat "$send_out"
@@ -269,6 +372,11 @@ main() {
 	say "$lo"
 	say "$nic"
 	grep -E '^(UDP|TCP over)' "$send_out" | sed 's/^/  send_demo: /' || true
+	say "  load: wrk, one connection, keep-alive, ${LOAD_SECONDS} s, the 4 KiB file; nginx: sendfile, one worker"
+	printf '  %-10s %12s %12s %8s %10s\n' path "file server" nginx "ratio" "zero copy"
+	printf '  %-10s %12s %12s %8s %10s\n' "" "req/s" "req/s" "" "(server)"
+	say "$load_lo"
+	say "$load_nic"
 	say "  zero copy: the share of the server's sent bytes (HTTP headers included)"
 	say "  whose send completion had IOPBUF_CQE_F_ZC set and ZC_COPIED clear: the"
 	say "  stack sent them from the registered buffers' pages and nothing copied"
