@@ -3141,6 +3141,102 @@ static const char *const counters[] = {
 	"pinned_pages", "charged_pages", "inflight", "notifs", "contexts",
 };
 
+/* The state and wait channel of @pid, for a report; "?" if gone. */
+static void proc_state(pid_t pid, char *buf, size_t size)
+{
+	char path[64], stat[512], wchan[64] = "?";
+	char *p, state = '?';
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (f) {
+		if (fgets(stat, sizeof(stat), f)) {
+			p = strrchr(stat, ')');
+			if (p && p[1] == ' ')
+				state = p[2];
+		}
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/wchan", (int)pid);
+	f = fopen(path, "r");
+	if (f) {
+		if (!fgets(wchan, sizeof(wchan), f))
+			strcpy(wchan, "?");
+		fclose(f);
+	}
+	snprintf(buf, size, "state %c wchan %s", state, wchan);
+}
+
+/*
+ * Processes running this program other than us: report each (@report)
+ * with its state and wait channel, and SIGKILL it. Return: how many.
+ */
+static int kill_strays(bool report)
+{
+	char self[PATH_MAX], exe[PATH_MAX], path[64], st[128];
+	struct dirent *e;
+	ssize_t len;
+	int n = 0;
+	DIR *d;
+
+	len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	d = opendir("/proc");
+	if (len <= 0 || !d) {
+		if (d)
+			closedir(d);
+		return 0;
+	}
+	self[len] = 0;
+	while ((e = readdir(d))) {
+		pid_t pid = (pid_t)atoi(e->d_name);
+
+		if (pid <= 1 || pid == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+		len = readlink(path, exe, sizeof(exe) - 1);
+		if (len <= 0)
+			continue;
+		exe[len] = 0;
+		if (strcmp(exe, self))
+			continue;
+		if (report) {
+			proc_state(pid, st, sizeof(st));
+			printf("# fuzz: stray process %d (%s) outlived its "
+			       "worker: killed\n", (int)pid, st);
+		}
+		kill(pid, SIGKILL);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * Processes running this program that outlived the workers (an exec'd
+ * image's own children, holders that pause(), or one stuck in the kernel)
+ * hold files, hence contexts, rings and commands: the counters cannot
+ * return to zero while they live. Report each with its state and wait
+ * channel (a task asleep in the module would be a finding), SIGKILL it,
+ * and give them 10 s to go.
+ */
+static void reap_strays(void)
+{
+	int n = kill_strays(true), tries;
+
+	for (tries = 0; n && tries < 100 && kill_strays(false); tries++) {
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		usleep(100000);
+	}
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	if (n)
+		printf("# fuzz: %d stray processes killed before the counters "
+		       "check%s\n", n, kill_strays(false) ?
+		       "; some survive SIGKILL" : "");
+}
+
 static bool counters_zero(char *desc, size_t size)
 {
 	size_t len = 0;
@@ -3551,6 +3647,9 @@ int main(int argc, char **argv)
 		umount2(W.ramfs_dir, MNT_DETACH);
 		rmdir(W.ramfs_dir);
 	}
+
+	/* images that outlived their worker: their files hold contexts */
+	reap_strays();
 
 	/* everything torn down: io_uring exit work, notifications, RCU */
 	for (waited = 0; waited < 600; waited++) {
