@@ -412,28 +412,6 @@ static double now_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void lend_init(struct iopbuf_lend *l, unsigned int src,
-		      unsigned int dir, __u64 addr, __u32 len)
-{
-	memset(l, 0, sizeof(*l));
-	l->src = (__u16)src;
-	l->dir = (__u16)dir;
-	l->addr = addr;
-	l->len = len;
-}
-
-static void lend_add(struct iopbuf_lend *l, unsigned int opcode, int fd,
-		     __u64 off, __u32 buf_off, __u32 len)
-{
-	struct iopbuf_lend_op *o = &l->ops[l->nr_ops++];
-
-	o->opcode = (__u8)opcode;
-	o->fd = fd;
-	o->off = off;
-	o->buf_off = buf_off;
-	o->len = len;
-}
-
 static bool lend_queue(struct io_uring *ring, int dev,
 		       const struct iopbuf_lend *l)
 {

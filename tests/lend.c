@@ -102,28 +102,6 @@ static __u32 fx_kbuf(struct fx *f, __u64 len)
  * Chains
  */
 
-static void lend_init(struct iopbuf_lend *l, unsigned int src,
-		      unsigned int dir, __u64 addr, __u32 len)
-{
-	memset(l, 0, sizeof(*l));
-	l->src = (__u16)src;
-	l->dir = (__u16)dir;
-	l->addr = addr;
-	l->len = len;
-}
-
-static void lend_add(struct iopbuf_lend *l, unsigned int opcode, int fd,
-		     __u64 off, __u32 buf_off, __u32 len)
-{
-	struct iopbuf_lend_op *o = &l->ops[l->nr_ops++];
-
-	o->opcode = (__u8)opcode;
-	o->fd = fd;
-	o->off = off;
-	o->buf_off = buf_off;
-	o->len = len;
-}
-
 /* sqe->flags of the commands lend_start() submits (IOSQE_ASYNC) */
 static __u8 sqe_flags;
 

@@ -269,6 +269,34 @@ static inline bool t_read(struct io_uring *ring, int dev, int fd,
 })
 
 /* ------------------------------------------------------------------------
+ * IOPBUF_CMD_LEND chains
+ */
+
+/* A chain lending @len bytes at @addr from source @src, no secondaries yet. */
+static inline void lend_init(struct iopbuf_lend *l, unsigned int src,
+			     unsigned int dir, __u64 addr, __u32 len)
+{
+	memset(l, 0, sizeof(*l));
+	l->src = (__u16)src;
+	l->dir = (__u16)dir;
+	l->addr = addr;
+	l->len = len;
+}
+
+/* Append a secondary; the caller keeps nr_ops within IOPBUF_LEND_MAX_OPS. */
+static inline void lend_add(struct iopbuf_lend *l, unsigned int opcode, int fd,
+			    __u64 off, __u32 buf_off, __u32 len)
+{
+	struct iopbuf_lend_op *o = &l->ops[l->nr_ops++];
+
+	o->opcode = (__u8)opcode;
+	o->fd = fd;
+	o->off = off;
+	o->buf_off = buf_off;
+	o->len = len;
+}
+
+/* ------------------------------------------------------------------------
  * Provided-buffer rings in application memory
  */
 

@@ -1228,6 +1228,58 @@ static void do_bad_ioctl(void)
 }
 
 /*
+ * Register a ring of RING_ENTRIES entries (INC one time in three) on
+ * context @ci's @fd, page-aligned in a writable region (with @uffd also a
+ * userfaultfd one), replacing whatever had its random bgid. Return: its
+ * slot, locked, for the caller to fill and ring_publish_good(); NULL if
+ * no region fits or the registration failed.
+ */
+static struct ring_slot *ring_register_good(int fd, int ci, bool regbuf,
+					    bool uffd)
+{
+	size_t size = RING_ENTRIES * sizeof(struct iopbuf_buf);
+	struct iopbuf_ring_reg reg;
+	struct ring_slot *rs;
+	struct region *r;
+	unsigned int tries;
+
+	for (tries = 0; tries < 8; tries++) {
+		r = pick_region();
+		if ((r->kind == R_ANON || r->kind == R_MEMFD || r->kind == R_SHM ||
+		     (uffd && r->kind == R_UFFD)) && r->len >= size)
+			break;
+	}
+	if (tries == 8)
+		return NULL;
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (uintptr_t)r->p + rnd((uint32_t)((r->len - size) / PAGE + 1)) * PAGE;
+	reg.ring_entries = RING_ENTRIES;
+	reg.bgid = (uint16_t)rnd(NRING);
+	reg.flags = (regbuf ? IOPBUF_RING_REGBUF : 0) | (one_in(3) ? IOPBUF_RING_INC : 0);
+	xioctl(fd, IOPBUF_IOC_UNREGISTER_RING, &(struct iopbuf_ring_reg){ .bgid = reg.bgid });
+	if (xioctl(fd, IOPBUF_IOC_REGISTER_RING, &reg))
+		return NULL;
+	rs = &W.ring[reg.bgid];
+	pthread_mutex_lock(&rs->lock);
+	rs->bufs = (struct iopbuf_buf *)(uintptr_t)reg.ring_addr;
+	rs->span = size;
+	rs->entries = RING_ENTRIES;
+	rs->regbuf = regbuf;
+	rs->mmap = false;
+	rs->ctx = ci;
+	rs->good = true;
+	return rs;
+}
+
+/* Make every entry of a ring from ring_register_good() the kernel's. */
+static void ring_publish_good(struct ring_slot *rs)
+{
+	rs->tail = RING_ENTRIES;
+	__atomic_store_n(&rs->bufs[0].resv, rs->tail, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&rs->lock);
+}
+
+/*
  * A context set up right, so that the data path gets past validation:
  * eight valid buffers registered (or replacing the table's first slots),
  * a ring of RING_ENTRIES entries inside a writable region, filled with
@@ -1236,7 +1288,6 @@ static void do_bad_ioctl(void)
  */
 static void do_setup_good(void)
 {
-	struct iopbuf_ring_reg reg;
 	struct iovec *iov;
 	struct ring_slot *rs;
 	struct region *r;
@@ -1244,7 +1295,6 @@ static void do_setup_good(void)
 	int fd;
 	bool regbuf = one_in(2);
 	int ci = (int)rnd(NCTX);
-	size_t size = RING_ENTRIES * sizeof(struct iopbuf_buf);
 	struct {
 		uint64_t addr;
 		uint32_t len;
@@ -1275,31 +1325,9 @@ static void do_setup_good(void)
 			xioctl(fd, IOPBUF_IOC_UPDATE_BUFFERS, &br);
 	}
 	/* ring memory: page-aligned inside a writable region */
-	for (tries = 0; tries < 8; tries++) {
-		r = pick_region();
-		if ((r->kind == R_ANON || r->kind == R_MEMFD || r->kind == R_SHM ||
-		     r->kind == R_UFFD) && r->len >= size)
-			break;
-	}
-	if (tries == 8)
+	rs = ring_register_good(fd, ci, regbuf, true);
+	if (!rs)
 		return;
-	memset(&reg, 0, sizeof(reg));
-	reg.ring_addr = (uintptr_t)r->p + rnd((uint32_t)((r->len - size) / PAGE + 1)) * PAGE;
-	reg.ring_entries = RING_ENTRIES;
-	reg.bgid = (uint16_t)rnd(NRING);
-	reg.flags = (regbuf ? IOPBUF_RING_REGBUF : 0) | (one_in(3) ? IOPBUF_RING_INC : 0);
-	xioctl(fd, IOPBUF_IOC_UNREGISTER_RING, &(struct iopbuf_ring_reg){ .bgid = reg.bgid });
-	if (xioctl(fd, IOPBUF_IOC_REGISTER_RING, &reg))
-		return;
-	rs = &W.ring[reg.bgid];
-	pthread_mutex_lock(&rs->lock);
-	rs->bufs = (struct iopbuf_buf *)(uintptr_t)reg.ring_addr;
-	rs->span = size;
-	rs->entries = RING_ENTRIES;
-	rs->regbuf = regbuf;
-	rs->mmap = false;
-	rs->ctx = ci;
-	rs->good = true;
 	for (i = 0; i < RING_ENTRIES; i++) {
 		struct iopbuf_buf *e = &rs->bufs[i];
 		unsigned int b = rnd(8);
@@ -1310,9 +1338,7 @@ static void do_setup_good(void)
 		e->len = len;
 		e->bid = (uint16_t)i;
 	}
-	rs->tail = RING_ENTRIES;
-	__atomic_store_n(&rs->bufs[0].resv, rs->tail, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&rs->lock);
+	ring_publish_good(rs);
 }
 
 /* Kernel-owned buffers: ids count up from 1, so small ids usually exist. */
@@ -2301,11 +2327,10 @@ static void do_fork(void)
 static void do_long_setup(void)
 {
 	struct iovec iov[16];
-	struct iopbuf_ring_reg reg;
 	struct ring_slot *rs;
 	struct region *r = NULL;
-	size_t size = RING_ENTRIES * sizeof(struct iopbuf_buf), off, len;
-	unsigned int i, tries, el;
+	size_t off, len;
+	unsigned int i, el;
 	int ci = (int)rnd(NCTX), fd = atomic_load(&W.ctx[ci]);
 	double t0;
 	long ret;
@@ -2356,31 +2381,9 @@ static void do_long_setup(void)
 		return;
 	}
 	atomic_fetch_add(&sh->long_registered, 1);
-	for (tries = 0; tries < 8; tries++) {
-		r = pick_region();
-		if ((r->kind == R_ANON || r->kind == R_MEMFD || r->kind == R_SHM) &&
-		    r->len >= size)
-			break;
-	}
-	if (tries == 8)
+	rs = ring_register_good(fd, ci, true, false);
+	if (!rs)
 		return;
-	memset(&reg, 0, sizeof(reg));
-	reg.ring_addr = (uintptr_t)r->p + rnd((uint32_t)((r->len - size) / PAGE + 1)) * PAGE;
-	reg.ring_entries = RING_ENTRIES;
-	reg.bgid = (uint16_t)rnd(NRING);
-	reg.flags = IOPBUF_RING_REGBUF | (one_in(3) ? IOPBUF_RING_INC : 0);
-	xioctl(fd, IOPBUF_IOC_UNREGISTER_RING, &(struct iopbuf_ring_reg){ .bgid = reg.bgid });
-	if (xioctl(fd, IOPBUF_IOC_REGISTER_RING, &reg))
-		return;
-	rs = &W.ring[reg.bgid];
-	pthread_mutex_lock(&rs->lock);
-	rs->bufs = (struct iopbuf_buf *)(uintptr_t)reg.ring_addr;
-	rs->span = size;
-	rs->entries = RING_ENTRIES;
-	rs->regbuf = true;
-	rs->mmap = false;
-	rs->ctx = ci;
-	rs->good = true;
 	for (i = 0; i < RING_ENTRIES; i++) {
 		struct iopbuf_buf *e = &rs->bufs[i];
 		uint32_t elen = long_entry_len();
@@ -2391,9 +2394,7 @@ static void do_long_setup(void)
 		e->len = elen;
 		e->bid = (uint16_t)i;
 	}
-	rs->tail = RING_ENTRIES;
-	__atomic_store_n(&rs->bufs[0].resv, rs->tail, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&rs->lock);
+	ring_publish_good(rs);
 }
 
 /* ------------------------------------------------------------------------
