@@ -3,6 +3,7 @@
 # iouring-pbuf: out-of-tree module, tests and tooling.
 #
 #   make                      build the module for the running kernel
+#   make modules_install      install it (/lib/modules/R/updates, depmod)
 #   make KDIR=/lib/modules/R/build   ... or for kernel release R
 #   make check                every test tier (installs what is missing)
 #   make demo                 boot Debian's 6.1 in QEMU: the file server demo
@@ -16,27 +17,43 @@ MODULE_SOURCES := Kbuild Makefile module include uapi scripts/conftest.sh
 
 .PHONY: all module modules clean help deps tests tools kunit vm-test \
 	build-matrix style check demo dkms-install dkms-remove dkms-test \
-	bench debug-test fuzz lib install deb
+	bench debug-test fuzz lib lib-install modules_install install deb
 
 all: module
 
+# Kbuild runs the compat probes (scripts/conftest.sh), so this is the
+# same as `make -C $(KDIR) M=$(CURDIR)`.
 module modules:
 	@test -d "$(KDIR)" || { echo "no kernel build tree at $(KDIR):" \
 		"install the headers, or pass KDIR=... or KVER=..." >&2; exit 1; }
-	scripts/conftest.sh "$(KDIR)" include/generated/compat_autoconf.h
 	$(MAKE) -C "$(KDIR)" M="$(CURDIR)" modules
 
+# /lib/modules/R/updates/iouring_pbuf.ko (INSTALL_MOD_PATH=,
+# INSTALL_MOD_DIR= as for any external module), then depmod, which kbuild
+# skips when the headers have no System.map (Debian's have none).
+modules_install install: module
+	$(MAKE) -C "$(KDIR)" M="$(CURDIR)" INSTALL_MOD_DIR=$(or $(INSTALL_MOD_DIR),updates) modules_install
+	depmod $(if $(INSTALL_MOD_PATH),-b "$(INSTALL_MOD_PATH)") \
+		"$$(cat "$(KDIR)/include/config/kernel.release")"
+
+# Every build product: kbuild's, the probes' header, build/ (packages,
+# check logs, VM logs), and lib/, examples/, tests/, tools/ builds.
 clean:
 	@if [ -d "$(KDIR)" ]; then $(MAKE) -C "$(KDIR)" M="$(CURDIR)" clean; fi
-	rm -rf include/generated build
-	@for d in tests tools; do \
+	find . \( -path ./.git -o -path ./build \) -prune -o -type f \
+		\( -name '*.o' -o -name '*.ko' -o -name '*.mod' -o -name '*.mod.c' \
+		-o -name '.*.cmd' -o -name '*.a' -o -name modules.order \
+		-o -name Module.symvers \) -print0 | xargs -0r rm -f
+	rm -rf include/generated build .tmp_versions
+	@for d in lib examples tests tools; do \
 		if [ -f $$d/Makefile ]; then $(MAKE) -C $$d clean; fi; done
 
 help:
 	@sed -n 's/^#   //p' Makefile
 	@echo "targets: module clean deps tests tools kunit vm-test build-matrix"
 	@echo "         style check demo dkms-install dkms-remove dkms-test"
-	@echo "         bench debug-test fuzz lib install deb"
+	@echo "         bench debug-test fuzz lib lib-install modules_install"
+	@echo "         install deb"
 
 deps:
 	scripts/install-deps.sh
@@ -87,13 +104,14 @@ debug-test:
 fuzz:
 	scripts/debug-kernel.sh fuzz
 
-# the application library (lib/), and its installation
+# the application library (lib/), and its installation (PREFIX=, DESTDIR=)
 lib:
 	$(MAKE) -C lib
 
-install:
+lib-install:
 	$(MAKE) -C lib install
 
-# Debian packages: iouring-pbuf-dkms and libiouring-pbuf-dev
+# Debian packages (debian/, dpkg-buildpackage): iouring-pbuf-dkms,
+# libiouring-pbuf0 and libiouring-pbuf-dev into build/deb/
 deb:
 	scripts/deb.sh

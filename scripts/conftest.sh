@@ -122,8 +122,18 @@ trap 'rm -rf "$tmp"' EXIT
 	done
 } >"$tmp/Kbuild"
 
+# Kbuild runs this script from inside the kernel's own make, whose
+# exported state (MAKEFLAGS with M=, KBUILD_EXTMOD, sub_make_done, ...)
+# would point the nested make back at the module: start it from a clean
+# environment, keeping only the toolchain choice.
+args=()
+for v in ARCH CROSS_COMPILE LLVM CC; do
+	if [ -n "${!v:-}" ]; then args+=("$v=${!v}"); fi
+done
 # -k: a failing probe must not stop the others; modpost is not needed.
-make -C "$kdir" M="$tmp" -k -j"$(nproc)" modules >"$tmp/build.log" 2>&1 || true
+env -i PATH="$PATH" HOME="${HOME:-/}" ${TMPDIR:+TMPDIR="$TMPDIR"} \
+	make -C "$kdir" M="$tmp" "${args[@]}" -k -j"$(nproc)" modules \
+	>"$tmp/build.log" 2>&1 || true
 
 mkdir -p "$(dirname "$out")"
 {
