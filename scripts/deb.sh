@@ -24,8 +24,9 @@
 #   scripts/deb.sh test      build them; lintian must report no error and no
 #                            warning; install them with apt-get (DKMS builds
 #                            the module), build the examples against the
-#                            installed library with pkg-config, purge and
-#                            check nothing is left; root; ends
+#                            installed library with pkg-config, compile
+#                            <iopbuf.h> first as C99, C11 -pedantic and C++17,
+#                            purge and check nothing is left; root; ends
 #                            with "deb: N passed, N failed, 0 skipped"
 set -euo pipefail
 
@@ -235,6 +236,9 @@ do_test() {
 	check "examples build against the installed library (pkg-config, shared and static)" \
 		compile_examples "$dir"
 	check "a program linked with -liouring-pbuf runs" run_probe "$dir"
+	check "the installed <iopbuf.h> compiles first: C99, C11 -pedantic, C++17" \
+		make -s -C "$top/lib" check-headers \
+		HEADER_CPPFLAGS="$(pkg-config --cflags iouring-pbuf)"
 	check "man pages installed (iouring_pbuf(7), iopbuf_prep_send(3) and its aliases)" \
 		test -e /usr/share/man/man7/iouring_pbuf.7.gz -a \
 		-e /usr/share/man/man3/iopbuf_prep_send.3.gz -a \

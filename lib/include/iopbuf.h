@@ -34,14 +34,19 @@
 #ifndef IOPBUF_H
 #define IOPBUF_H
 
+/*
+ * <liburing.h> first: it selects the feature macros (_XOPEN_SOURCE) that
+ * expose sigset_t, which only works before any libc header pulled in
+ * <features.h>; so <iopbuf.h> works first under -std=c99 or -std=c11 too.
+ */
+#include <liburing.h>
+#include <linux/iouring_pbuf.h>
+
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/uio.h>
-
-#include <liburing.h>
-#include <linux/iouring_pbuf.h>
 
 #ifdef __cplusplus
 extern "C" {
