@@ -15,8 +15,10 @@
 #   fuzz     tools/fuzz on the debug kernel for FUZZ_SECONDS (120)
 #   demo     the README's demo (make demo) in a 6.1 guest
 #   dkms     DKMS build, install and removal for the bookworm kernels
-#   deb      the Debian packages: build, install (DKMS builds the module),
-#            compile an example against the installed library, purge
+#   deb      the Debian packages (debian/, dpkg-buildpackage): build (lib's
+#            header check runs as its test step), lintian with no error or
+#            warning, install (DKMS builds the module), compile the examples
+#            and <iopbuf.h> against the installed library, purge
 #
 # Each tier ends with "<tier>: N passed, N failed, N skipped" (a tier that
 # has nothing to skip may leave out ", N skipped": 0); a tier that ends
