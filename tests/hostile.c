@@ -1341,6 +1341,20 @@ static long cg_current(void)
 	return v;
 }
 
+/* Whether the kernel knows the cgroup2 file system at all. */
+static bool cg_fs_known(void)
+{
+	char line[128];
+	bool found = false;
+	FILE *f = fopen("/proc/filesystems", "r");
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, "\tcgroup2\n") != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
 /*
  * A cgroup v2 hierarchy with the memory controller, and us in a new
  * group of it. Return: true, or false after a SKIP (no cgroups in this
@@ -1352,6 +1366,10 @@ static bool cg_enter(bool *mounted)
 	FILE *f;
 
 	*mounted = false;
+	if (!cg_fs_known()) {
+		h_skip("this kernel has no cgroup2 (not in /proc/filesystems)");
+		return false;
+	}
 	if (access(CG_ROOT "/cgroup.controllers", F_OK)) {
 		mkdir(CG_ROOT, 0755);
 		if (mount("none", CG_ROOT, "cgroup2", 0, NULL)) {
