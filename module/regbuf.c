@@ -308,15 +308,17 @@ static int pbuf_regbuf_fill(struct pbuf_ctx *ctx, struct pbuf_regbuf **bufs,
 
 /*
  * Put @bufs[i] into slot @first + i of the table, all or nothing, and
- * leave the buffers they replace in @bufs for the caller to put. The
- * caller holds setup_lock. Slots about to be filled get their xarray
- * nodes first, so the swap itself, which lookups see as one step, cannot
- * fail.
+ * leave the buffers they replace in @bufs for the caller to put; a new
+ * table (REGISTER) also gets its size @new_nr in the same step, so that
+ * no reader sees filled slots of a table without slots. The caller holds
+ * setup_lock. Slots about to be filled get their xarray nodes first, so
+ * the swap itself, which lookups see as one step, cannot fail.
  *
  * Return: 0, or -ENOMEM with the table unchanged.
  */
 static int pbuf_table_swap(struct pbuf_ctx *ctx, unsigned int first,
-			   struct pbuf_regbuf **bufs, unsigned int nr)
+			   struct pbuf_regbuf **bufs, unsigned int nr,
+			   unsigned int new_nr)
 {
 	unsigned int i;
 	int ret;
@@ -342,6 +344,8 @@ static int pbuf_table_swap(struct pbuf_ctx *ctx, unsigned int first,
 		ctx->nr_bufs_used += !!bufs[i] - !!old;
 		bufs[i] = old;
 	}
+	if (new_nr)
+		ctx->nr_bufs = new_nr;
 	xa_unlock(&ctx->bufs);
 	return 0;
 
@@ -405,13 +409,12 @@ int pbuf_regbuf_register(struct pbuf_ctx *ctx, void __user *arg)
 				       reg.nr);
 		if (ret)
 			goto unlock;
-		ret = pbuf_table_swap(ctx, 0, bufs, reg.nr);
-		if (ret)
-			goto unlock;
+		ret = pbuf_table_swap(ctx, 0, bufs, reg.nr, reg.nr);
+	} else {
+		xa_lock(&ctx->bufs);
+		ctx->nr_bufs = reg.nr;
+		xa_unlock(&ctx->bufs);
 	}
-	xa_lock(&ctx->bufs);
-	ctx->nr_bufs = reg.nr;
-	xa_unlock(&ctx->bufs);
 unlock:
 	mutex_unlock(&ctx->setup_lock);
 out:
@@ -457,7 +460,7 @@ int pbuf_regbuf_update(struct pbuf_ctx *ctx, void __user *arg)
 	ret = pbuf_regbuf_fill(ctx, bufs, u64_to_user_ptr(reg.iovs), reg.nr);
 	if (ret)
 		goto unlock;
-	ret = pbuf_table_swap(ctx, reg.offset, bufs, reg.nr);
+	ret = pbuf_table_swap(ctx, reg.offset, bufs, reg.nr, 0);
 unlock:
 	mutex_unlock(&ctx->setup_lock);
 out:
