@@ -3159,13 +3159,7 @@ static void proc_state(pid_t pid, char *buf, size_t size)
 		}
 		fclose(f);
 	}
-	snprintf(path, sizeof(path), "/proc/%d/wchan", (int)pid);
-	f = fopen(path, "r");
-	if (f) {
-		if (!fgets(wchan, sizeof(wchan), f))
-			strcpy(wchan, "?");
-		fclose(f);
-	}
+	thread_wchan(pid, pid, wchan, sizeof(wchan));
 	snprintf(buf, size, "state %c wchan %s", state, wchan);
 }
 
