@@ -301,6 +301,30 @@ static bool get_f4k(int fd, FILE *f, const char *version, const char *extra,
 	       EXPECT(!memcmp(body, want, len));
 }
 
+/* The server is up and @want holds the 4 KiB file (else SKIP or FAIL). */
+static bool f4k_ready(char *want)
+{
+	if (!port) {
+		h_skip("no server");
+		return false;
+	}
+	return read_f4k(want);
+}
+
+/* A new connection to the server, as a stream to read responses from. */
+static FILE *server_stream(int *fd)
+{
+	FILE *f;
+
+	*fd = connect_server(10);
+	if (*fd < 0)
+		return NULL;
+	f = fdopen(*fd, "r");
+	if (!EXPECT(f))
+		close(*fd);
+	return f;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	return *(const double *)a < *(const double *)b ? -1 :
@@ -318,16 +342,11 @@ static void keep_alive_latency(void)
 	size_t len;
 	FILE *f;
 
-	if (!port) {
-		h_skip("no server");
+	if (!f4k_ready(want))
 		return;
-	}
-	if (!read_f4k(want))
+	f = server_stream(&fd);
+	if (!f)
 		return;
-	fd = connect_server(10);
-	if (fd < 0)
-		return;
-	f = fdopen(fd, "r");
 	snprintf(req, sizeof(req), "HEAD /f%d HTTP/1.1\r\nHost: x\r\n\r\n", F4K);
 	for (i = 0; i < LAT_N; i++) {
 		clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -363,16 +382,11 @@ static void http10_keep_alive(void)
 	int fd;
 	FILE *f;
 
-	if (!port) {
-		h_skip("no server");
+	if (!f4k_ready(want))
 		return;
-	}
-	if (!read_f4k(want))
+	f = server_stream(&fd);
+	if (!f)
 		return;
-	fd = connect_server(10);
-	if (fd < 0)
-		return;
-	f = fdopen(fd, "r");
 	if (!get_f4k(fd, f, "HTTP/1.0", "Connection: Keep-Alive\r\n", want) ||
 	    !EXPECT(!strcasecmp(connection, "keep-alive")) ||
 	    !get_f4k(fd, f, "HTTP/1.0", "Connection: keep-alive\r\n", want) ||
@@ -384,10 +398,9 @@ static void http10_keep_alive(void)
 out:
 	fclose(f);
 	/* and HTTP/1.1 with Connection: close, keep-alive listed after it */
-	fd = connect_server(10);
-	if (fd < 0)
+	f = server_stream(&fd);
+	if (!f)
 		return;
-	f = fdopen(fd, "r");
 	if (get_f4k(fd, f, "HTTP/1.1", "Connection: keep-alive, close\r\n", want) &&
 	    EXPECT(!strcasecmp(connection, "close")))
 		EXPECT(fgetc(f) == EOF);
@@ -405,11 +418,7 @@ static void idle_clients(void)
 	int fd, i, n = 0, closed = 0, ms;
 	FILE *f;
 
-	if (!port) {
-		h_skip("no server");
-		return;
-	}
-	if (!read_f4k(want))
+	if (!f4k_ready(want))
 		return;
 	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < IDLE_N + 64) {
 		rl.rlim_cur = rl.rlim_max;
