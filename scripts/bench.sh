@@ -2,31 +2,37 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # make bench: boot every kernel of the matrix in QEMU with the module loaded,
-# run tools/bench.c inside (one guest run per kernel, all senders interleaved
-# with repetitions), pull its CSV lines out of the console log and write
+# run tools/bench.c inside, pull its CSV lines out of the console logs and
+# report. Three modes (BENCH_MODE):
 #
-#   build/bench/results.csv     every timed run (one row per run)
-#   build/bench/summary.csv     medians and spread per cell
-#   build/bench/targets.csv     the issue's targets, per kernel
-#   build/bench/bvec.csv        bvec import microbenchmark
-#   build/bench/lend*.csv       the lending benchmark: every run, medians,
-#                               chain / read()+send() and chain / sendfile()
-#   build/bench/cpu-per-gib.png CPU per GiB by payload, one line per mode
-#   docs/BENCHMARKS.md          the parts between the GENERATED markers
-#   docs/BENCHMARKS-cpu-per-gib.png
+#   det   (default) the targets, deterministically: QEMU counts instructions
+#         (-icount shift=0,sleep=off, one vCPU; tools/bench.vm), so CPU time
+#         depends on what the guest executes and not on the host's load.
+#         `bench -o targets`, BENCH_RUNS (2) full runs of every kernel;
+#         scripts/bench_report.py writes build/bench/{results,targets,fit,
+#         spread}.csv and, with BENCH_DOC=1, the targets block of
+#         docs/BENCHMARKS.md and docs/benchmarks/*.csv.
+#   wall  the whole send matrix, bvec import and lending under plain TCG
+#         (throughput, every sender, hot and cold buffers);
+#         scripts/bench_wall_report.py writes build/bench-wall/ and the
+#         wall-clock blocks of docs/BENCHMARKS.md.
+#   lend  the lending benchmark alone (bench -o lend) under plain TCG; same
+#         report, build/bench-lend/ and the lending block. BENCH_ONLY=lend
+#         is the older spelling.
 #
-# and print the summary table. Not part of `make check` (it times things);
-# tests/bench_smoke.c runs the same program with tiny sizes there.
+# Not part of `make check` (it times things); tests/bench_smoke.c runs the
+# program with tiny sizes there.
 #
 # Environment:
 #   KERNELS="6.1 6.12 sid"  kernels (default: scripts/kernels.sh list)
-#   BENCH_ONLY=lend         only the lending benchmark (bench -o lend): a
-#                           few minutes instead of the whole run; writes to
-#                           build/bench-lend and only the lending block of
-#                           docs/BENCHMARKS.md
-#   BENCH_ARGS="..."        arguments of tools/build/bench (see below)
-#   BENCH_OUT=DIR           output directory (default build/bench)
-#   BENCH_DOC=0             leave docs/ alone
+#   BENCH_MODE=det|wall|lend
+#   BENCH_RUNS=N            det: full runs to compare (default 2)
+#   BENCH_ARGS="..."        arguments of tools/build/bench (bench -h)
+#   BENCH_OUT=DIR           output directory
+#   BENCH_DOC=0             leave docs/ alone. With BENCH_DOC=1 (default) the
+#                           tree must have no uncommitted change under
+#                           module/, include/ or uapi/: the results name the
+#                           commit they describe.
 #   BENCH_REPORT_ONLY=1     no guests: redo the report from BENCH_OUT's logs
 #   BENCH_SOURCE=...        what was measured, when the tree is no git
 #                           checkout (a git archive, say)
@@ -37,626 +43,83 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# Nine interleaved repetitions of 100 ms per sender and cell; TCP receiver
-# on the sender's vCPU (-c 0,0: see docs/BENCHMARKS.md, "TCG"); the 4 KiB vs
-# 2 MiB page pass (-H). About 2.5 minutes per kernel inside the guest.
-# The lending part (bench -o lend) is in the whole run, about a minute per
-# kernel; BENCH_ONLY=lend runs it alone, 15 x 60 ms per method and cell
-# (about 6 minutes for four kernels, module builds and boots included).
-BENCH_ONLY=${BENCH_ONLY:-}
-case "$BENCH_ONLY" in
-"")
-	BENCH_ARGS=${BENCH_ARGS:-"-r 9 -t 100 -w 20 -q 8 -c 0,0 -C 128M -H"}
+if [ "${BENCH_ONLY:-}" = lend ]; then
+	BENCH_MODE=${BENCH_MODE:-lend}
+fi
+BENCH_MODE=${BENCH_MODE:-det}
+case "$BENCH_MODE" in
+det)
+	# Nine repetitions of 40 ms windows (80 ms on the NIC path) of the
+	# target cells: about 4 minutes per kernel and run on 2 host cores.
+	BENCH_ARGS=${BENCH_ARGS:-"-o targets -S -r 9 -t 40 -w 10 -q 8 -m send,sendzc,mod,mod_b16"}
 	BENCH_OUT=${BENCH_OUT:-$SRC_DIR/build/bench}
+	BENCH_RUNS=${BENCH_RUNS:-2}
+	export BENCH_CLOCK=icount
+	;;
+wall)
+	# Nine interleaved repetitions of 100 ms per sender and cell; TCP
+	# receiver on the sender's vCPU (-c 0,0); the 4 KiB vs 2 MiB page
+	# pass (-H); lending. About 15 minutes for four kernels.
+	BENCH_ARGS=${BENCH_ARGS:-"-r 9 -t 100 -w 20 -q 8 -c 0,0 -C 128M -H"}
+	BENCH_OUT=${BENCH_OUT:-$SRC_DIR/build/bench-wall}
+	BENCH_RUNS=1
 	;;
 lend)
 	BENCH_ARGS=${BENCH_ARGS:-"-o lend -r 15 -t 60 -w 20 -q 8 -c 0,0"}
 	BENCH_OUT=${BENCH_OUT:-$SRC_DIR/build/bench-lend}
+	BENCH_RUNS=1
+	export BENCH_ONLY=lend
 	;;
 *)
-	echo "bench.sh: BENCH_ONLY=$BENCH_ONLY: only \"lend\" is known" >&2
-	exit 2
+	die "BENCH_MODE=$BENCH_MODE: det, wall or lend"
 	;;
 esac
-export BENCH_ONLY
+case "$BENCH_RUNS" in
+[1-9]) ;;
+*) die "BENCH_RUNS=$BENCH_RUNS: 1 to 9" ;;
+esac
 BENCH_DOC=${BENCH_DOC:-1}
 export VM_MEM=${VM_MEM:-1G}
-export VM_TIMEOUT=${VM_TIMEOUT:-900}
-export VM_TEST_TIMEOUT=${VM_TEST_TIMEOUT:-780}
-export VM_LOG_DIR=$BENCH_OUT/vm-logs
+export VM_TIMEOUT=${VM_TIMEOUT:-1500}
+export VM_TEST_TIMEOUT=${VM_TEST_TIMEOUT:-1400}
 
 report() {
-	local args=("$BENCH_OUT" "$VM_LOG_DIR")
-	[ "$BENCH_DOC" = 1 ] && args+=("$SRC_DIR/docs")
-	python3 - "${args[@]}" <<'PY'
-import csv, math, os, re, statistics, subprocess, sys
+	local docs=()
+	[ "$BENCH_DOC" = 1 ] && docs=("$SRC_DIR/docs")
+	if [ "$BENCH_MODE" = det ]; then
+		python3 "$LIB_DIR/bench_report.py" "$BENCH_OUT" "${docs[@]}"
+	else
+		python3 "$LIB_DIR/bench_wall_report.py" "$BENCH_OUT" "$BENCH_OUT/run1/vm-logs" "${docs[@]}"
+	fi
+}
 
-out, logdir = sys.argv[1], sys.argv[2]
-docdir = sys.argv[3] if len(sys.argv) > 3 else None
-machine = {}
-kernels = []
-for line in open(os.path.join(out, "machine.txt")):
-    k, _, v = line.rstrip("\n").partition("=")
-    if k == "kernel":
-        kernels.append(v)
-    else:
-        machine[k] = v
-
-MODES = ["send", "uring", "msgzc", "sendzc", "mod", "mod_b4", "mod_b16"]
-LABEL = {"send": "B0 send()", "uring": "B1 uring SEND", "msgzc": "B2 MSG_ZEROCOPY",
-         "sendzc": "B3 SEND_ZC fixed", "mod": "M1 module", "mod_b4": "M2 module x4",
-         "mod_b16": "M2 module x16"}
-SHORT = {"send": "B0", "uring": "B1", "msgzc": "B2", "sendzc": "B3", "mod": "M1",
-         "mod_b4": "M2x4", "mod_b16": "M2x16"}
-NBUFS = {"mod_b4": 4, "mod_b16": 16}
-ZC = {"msgzc", "sendzc", "mod", "mod_b4", "mod_b16"}
-GIB = 1024.0 ** 3
-
-only = os.environ.get("BENCH_ONLY", "")
-LFIELDS = ["kernel", "path", "chunk", "method", "rep", "bytes", "wall", "chunks", "cpu", "busy",
-           "softirq", "notifs", "copied", "pkts", "err", "probe_ns"]
-
-# ---- parse the console logs ------------------------------------------------
-rows, bvec, bvecreg, info, done, errors = [], [], [], {}, {}, {}
-lrows, linfo = [], {}
-for k in kernels:
-    path = os.path.join(logdir, k + ".log")
-    if not os.path.exists(path):
-        continue
-    for line in open(path, errors="replace"):
-        line = line.rstrip("\r\n")
-        m = re.match(r"^bench: (BENCH|BENCHINFO|BENCHDONE|BVEC|BVECREG|BENCHERR|LEND|LENDINFO),(.*)$", line)
-        if not m:
-            continue
-        kind, rest = m.group(1), m.group(2).split(",")
-        if kind == "BENCH" and len(rest) == 19:
-            r = dict(zip(["kernel", "path", "payload", "temp", "mode", "rep", "bytes", "wall",
-                          "reqs", "bufs", "cpu", "cpu_ru", "busy", "softirq", "notifs",
-                          "copied", "err", "probe_ns", "phase"], rest))
-            for f in ("payload", "rep", "bytes", "reqs", "bufs", "notifs", "copied", "err"):
-                r[f] = int(r[f])
-            for f in ("wall", "cpu", "cpu_ru", "busy", "softirq", "probe_ns"):
-                r[f] = float(r[f])
-            rows.append(r)
-        elif kind == "LEND" and len(rest) == len(LFIELDS):
-            r = dict(zip(LFIELDS, rest))
-            for f in ("chunk", "rep", "bytes", "chunks", "notifs", "copied", "pkts", "err"):
-                r[f] = int(r[f])
-            for f in ("wall", "cpu", "busy", "softirq", "probe_ns"):
-                r[f] = float(r[f])
-            lrows.append(r)
-        elif kind == "LENDINFO":
-            linfo[rest[0]] = dict(x.split("=", 1) for x in rest[1:] if "=" in x)
-        elif kind == "BENCHINFO":
-            info[rest[0]] = dict(x.split("=", 1) for x in rest[1:] if "=" in x)
-        elif kind == "BENCHDONE":
-            done[rest[0]] = rest[1]
-        elif kind == "BVEC" and len(rest) == 12:
-            bvec.append(dict(zip(["kernel", "backing", "slice", "off", "len", "entries", "segs",
-                                  "expect", "ns", "cpu_ns", "cpu_ns_vs_1b", "res"], rest)))
-        elif kind == "BENCHERR":
-            errors.setdefault(k, []).append(",".join(rest))
-        elif kind == "BVECREG":
-            bvecreg.append(dict(zip(["kernel", "backing", "len", "segs", "pinned", "us"], rest)))
-
-def write_csv(name, fields, data):
-    with open(os.path.join(out, name), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-        w.writeheader()
-        for d in data:
-            w.writerow(d)
-
-write_csv("results.csv", ["kernel", "path", "payload", "temp", "mode", "rep", "bytes", "wall",
-                          "reqs", "bufs", "cpu", "cpu_ru", "busy", "softirq", "notifs", "copied",
-                          "err", "probe_ns", "phase"], rows)
-write_csv("bvec.csv", ["kernel", "backing", "slice", "off", "len", "entries", "segs", "expect",
-                       "ns", "cpu_ns", "cpu_ns_vs_1b", "res"], bvec)
-write_csv("bvecreg.csv", ["kernel", "backing", "len", "segs", "pinned", "us"], bvecreg)
-
-# ---- per cell statistics ---------------------------------------------------
-def cpg(r):      # sender thread CPU seconds per GiB
-    return r["cpu"] / (r["bytes"] / GIB)
-
-# The page-size pass (-H) runs cold and cold2m back to back: its cold rows
-# are a cell of their own ("cold/p"), compared with cold2m only.
-cells = {}
-for r in rows:
-    if r["err"] or not r["bytes"]:
-        continue
-    t = r["temp"] + ("/p" if r["phase"] == "pages" and r["temp"] == "cold" else "")
-    cells.setdefault((r["kernel"], r["path"], r["payload"], t, r["mode"]), []).append(r)
-
-def med(v):
-    return statistics.median(v) if v else float("nan")
-
-def kb(p):
-    if p % 2 ** 20 == 0:
-        return "%dM" % (p // 2 ** 20)
-    return "%dK" % (p // 1024) if p % 1024 == 0 else str(p)
-
-def lcpg(r):     # sender thread CPU seconds per GiB, lending rows
-    return r["cpu"] / (r["bytes"] / GIB)
-
-# ---- lending benchmark (-o lend) ----------------------------------------------
-LMETHODS = ["chain", "readsend", "sendfile", "lendsend", "send", "lendread", "pread"]
-LLABEL = {"chain": "chain (LEND: READ + SEND zc)", "readsend": "read() + send()",
-          "sendfile": "sendfile()", "lendsend": "LEND: SEND zc only",
-          "send": "send() only", "lendread": "LEND: READ only", "pread": "pread() only"}
-
-def lend_report():
-    """lend.csv, lend-summary.csv, lend-ratios.csv, the console table and
-    the docs block between the lend markers."""
-    write_csv("lend.csv", LFIELDS, lrows)
-    lcells = {}
-    for r in lrows:
-        if r["err"] or not r["bytes"]:
-            continue
-        lcells.setdefault((r["kernel"], r["path"], r["chunk"], r["method"]), []).append(r)
-    lsum = {}
-    for key, rs in lcells.items():
-        c = [lcpg(r) for r in rs]
-        ch = sum(r["chunks"] for r in rs)
-        notifs = sum(r["notifs"] for r in rs)
-        lsum[key] = {
-            "kernel": key[0], "path": key[1], "chunk": key[2], "method": key[3], "n": len(rs),
-            "cpu_s_per_gib": med(c), "cpu_min": min(c), "cpu_max": max(c),
-            "busy_s_per_gib": med([r["busy"] / (r["bytes"] / GIB) for r in rs]),
-            "mib_s": med([r["bytes"] / 2 ** 20 / r["wall"] for r in rs]),
-            "chunks_s": med([r["chunks"] / r["wall"] for r in rs]),
-            "notifs": notifs, "copied": sum(r["copied"] for r in rs),
-            "copied_share": (sum(r["copied"] for r in rs) / notifs) if notifs else None,
-            "pkts_per_chunk": (sum(r["pkts"] for r in rs) / ch) if ch and key[1] != "file" else None,
-        }
-    write_csv("lend-summary.csv", ["kernel", "path", "chunk", "method", "n", "cpu_s_per_gib",
-                                   "cpu_min", "cpu_max", "busy_s_per_gib", "mib_s", "chunks_s",
-                                   "notifs", "copied", "copied_share", "pkts_per_chunk"],
-              [lsum[k] for k in sorted(lsum)])
-
-    def lpaired(k, path, chunk, num, den):
-        a = {r["rep"]: r for r in lcells.get((k, path, chunk, num), [])}
-        b = {r["rep"]: r for r in lcells.get((k, path, chunk, den), [])}
-        v = [lcpg(a[i]) / lcpg(b[i]) for i in sorted(set(a) & set(b)) if lcpg(b[i])]
-        return (med(v), min(v), max(v), len(v)) if v else None
-
-    def lminratio(k, path, chunk, num, den):
-        """The least disturbed run of each: under TCG the host only ever
-        adds time (a descheduled vCPU's time is charged to the guest), so
-        the minimum is the other estimate worth having."""
-        a, b = lsum.get((k, path, chunk, num)), lsum.get((k, path, chunk, den))
-        return a["cpu_min"] / b["cpu_min"] if a and b and b["cpu_min"] else None
-
-    lkernels = [k for k in kernels if any(key[0] == k for key in lsum)]
-    ratios = []
-    for k in lkernels:
-        for path in ("udp", "tcp"):
-            for chunk in sorted({key[2] for key in lsum if key[0] == k and key[1] == path}):
-                for den in ("readsend", "sendfile"):
-                    res = lpaired(k, path, chunk, "chain", den)
-                    mr = lminratio(k, path, chunk, "chain", den)
-                    ratios.append({"kernel": k, "path": path, "chunk": chunk,
-                                   "ratio": "chain/" + den,
-                                   "median": "" if not res else "%.2f" % res[0],
-                                   "min": "" if not res else "%.2f" % res[1],
-                                   "max": "" if not res else "%.2f" % res[2],
-                                   "n": 0 if not res else res[3],
-                                   "of_minima": "" if mr is None else "%.2f" % mr})
-    write_csv("lend-ratios.csv", ["kernel", "path", "chunk", "ratio", "median", "min", "max", "n",
-                                  "of_minima"], ratios)
-
-    print()
-    print("%-22s %-4s %-5s %-29s %10s %17s %8s %7s %8s" % (
-        "kernel", "path", "chunk", "method", "cpu s/GiB", "(min..max)", "MiB/s", "copied",
-        "pkt/chk"))
-    for key in sorted(lsum, key=lambda x: (x[0], ["udp", "tcp", "file"].index(x[1]), x[2],
-                                           LMETHODS.index(x[3]))):
-        s = lsum[key]
-        print("%-22s %-4s %-5s %-29s %10.3f %8.3f..%-8.3f %8.0f %7s %8s" % (
-            key[0], key[1], kb(key[2]), LLABEL[key[3]], s["cpu_s_per_gib"], s["cpu_min"],
-            s["cpu_max"], s["mib_s"],
-            "-" if s["copied_share"] is None else "%.0f%%" % (100 * s["copied_share"]),
-            "-" if s["pkts_per_chunk"] is None else "%.2f" % s["pkts_per_chunk"]))
-    print()
-    for r in ratios:
-        print("%-22s %-4s %-5s %-18s %s (%s-%s, n=%d); of the minima %s" % (
-              r["kernel"], r["path"], kb(r["chunk"]), r["ratio"], r["median"] or "n/a", r["min"],
-              r["max"], r["n"], r["of_minima"] or "n/a"))
-
-    if not docdir:
-        return
-    L = []
-    A = L.append
-    A("### Lending: results of the last run")
-    A("")
-    A("Generated by `%s` (scripts/bench.sh) on %s; the whole run took %s s (%.1f min). "
-      "Source: `%s`." % ("BENCH_ONLY=lend make bench" if only == "lend" else "make bench",
-                         machine.get("date"), machine.get("elapsed_s"),
-                         int(machine.get("elapsed_s", 0)) / 60.0, machine.get("git")))
-    A("")
-    A("| | |")
-    A("|---|---|")
-    for key, lab in (("accel", "accelerator"), ("vm", "guest"),
-                     ("load_start", "host load average at start"),
-                     ("load_end", "host load average at end"), ("bench_args", "bench arguments")):
-        A("| %s | %s |" % (lab, machine.get(key, "?").replace("|", "/")))
-    for k in kernels:
-        i = linfo.get(k)
-        pr = sorted(r["probe_ns"] for r in lrows if r["kernel"] == k)
-        A("| %s | %s |" % (k, "no result (boot or run failed)" if not i else
-                           "TCP receiver: %s; file %s MiB (tmpfs); %s chains in flight; "
-                           "%d runs, %s; getppid() probe %s ns (min/median/max)%s" % (
-                               i.get("tcp"), int(i.get("file_bytes", 0)) // 2 ** 20, i.get("qd"),
-                               len(pr), done.get(k, "not finished"),
-                               "%.0f/%.0f/%.0f" % (pr[0], med(pr), pr[-1]) if pr else "-",
-                               ("; errors: " + "; ".join(errors[k])) if k in errors else "")))
-    A("")
-    A("#### Ratios of sender CPU per GiB, chain / baseline")
-    A("")
-    A("Per repetition (the methods of a cell ran back to back), then median "
-      "and range over the repetitions; then the ratio of the two methods' "
-      "minimum CPU per GiB over the repetitions (their least disturbed runs). "
-      "Below 1: the chain costs less CPU per byte.")
-    A("")
-    A("| kernel | path | chunk | chain / read()+send(): median (range, n) | of the minima | chain / sendfile(): median (range, n) | of the minima |")
-    A("|---|---|---|---|---|---|---|")
-    for k in lkernels:
-        for path in ("udp", "tcp"):
-            for chunk in sorted({key[2] for key in lsum if key[0] == k and key[1] == path}):
-                cells_ = []
-                for den in ("readsend", "sendfile"):
-                    res = lpaired(k, path, chunk, "chain", den)
-                    mr = lminratio(k, path, chunk, "chain", den)
-                    cells_.append("-" if not res else "**%.2f** (%.2f-%.2f, n=%d)" % res)
-                    cells_.append("-" if mr is None else "%.2f" % mr)
-                A("| %s | %s | %s | %s |" % (k, path, kb(chunk), " | ".join(cells_)))
-    A("")
-    A("#### Where the CPU goes: each method and its halves, CPU s/GiB (medians)")
-    A("")
-    A("The halves ran in the same repetitions: `LEND: READ only` and "
-      "`pread() only` fill a buffer from the file without a socket; "
-      "`LEND: SEND zc only` and `send() only` send a buffer filled beforehand.")
-    A("")
-    A("| kernel | path | chunk | chain | LEND READ + LEND SEND | read()+send() | pread() + send() | sendfile() |")
-    A("|---|---|---|---|---|---|---|---|")
-    def g(k, path, chunk, m):
-        s = lsum.get((k, path, chunk, m))
-        return s["cpu_s_per_gib"] if s else float("nan")
-    for k in lkernels:
-        for path in ("udp", "tcp"):
-            for chunk in sorted({key[2] for key in lsum if key[0] == k and key[1] == path}):
-                A("| %s | %s | %s | %.3g | %.3g + %.3g = %.3g | %.3g | %.3g + %.3g = %.3g | %.3g |" % (
-                    k, path, kb(chunk), g(k, path, chunk, "chain"),
-                    g(k, "file", chunk, "lendread"), g(k, path, chunk, "lendsend"),
-                    g(k, "file", chunk, "lendread") + g(k, path, chunk, "lendsend"),
-                    g(k, path, chunk, "readsend"),
-                    g(k, "file", chunk, "pread"), g(k, path, chunk, "send"),
-                    g(k, "file", chunk, "pread") + g(k, path, chunk, "send"),
-                    g(k, path, chunk, "sendfile")))
-    A("")
-    for k in lkernels:
-        A("#### %s: every method" % k)
-        A("")
-        A("| path | chunk | method | CPU s/GiB, median (min-max) | vCPU busy s/GiB | MiB/s | chunks/s | notifications copied | packets per chunk |")
-        A("|---|---|---|---|---|---|---|---|---|")
-        for key in sorted((x for x in lsum if x[0] == k),
-                          key=lambda x: (["udp", "tcp", "file"].index(x[1]), x[2],
-                                         LMETHODS.index(x[3]))):
-            s = lsum[key]
-            A("| %s | %s | %s | %.3g (%.3g-%.3g) | %.3g | %.0f | %.0f | %s | %s |" % (
-                key[1], kb(key[2]), LLABEL[key[3]], s["cpu_s_per_gib"], s["cpu_min"],
-                s["cpu_max"], s["busy_s_per_gib"], s["mib_s"], s["chunks_s"],
-                "-" if s["copied_share"] is None else
-                "%.0f%% of %d" % (100 * s["copied_share"], s["notifs"]),
-                "-" if s["pkts_per_chunk"] is None else "%.2f" % s["pkts_per_chunk"]))
-        A("")
-    gen = "\n".join(L)
-    doc = os.path.join(docdir, "BENCHMARKS.md")
-    begin, end = "<!-- BEGIN GENERATED: make bench lend -->", "<!-- END GENERATED: lend -->"
-    text = open(doc).read() if os.path.exists(doc) else "# Benchmarks\n"
-    if begin not in text:
-        text += "\n%s\n%s\n" % (begin, end)
-    pre, rest = text.split(begin, 1)
-    post = rest.split(end, 1)[1] if end in rest else ""
-    with open(doc, "w") as f:
-        f.write(pre + begin + "\n" + gen + "\n" + end + post)
-    print("\nwrote the lending results into %s" % doc)
-
-if only == "lend":
-    lend_report()
-    sys.exit(0)
-
-summary = {}
-for key, rs in cells.items():
-    c = [cpg(r) for r in rs]
-    notifs = sum(r["notifs"] for r in rs)
-    summary[key] = {
-        "kernel": key[0], "path": key[1], "payload": key[2], "temp": key[3], "mode": key[4],
-        "n": len(rs), "cpu_s_per_gib": med(c), "cpu_min": min(c), "cpu_max": max(c),
-        "busy_s_per_gib": med([r["busy"] / (r["bytes"] / GIB) for r in rs]),
-        "softirq_share": med([r["softirq"] / r["busy"] if r["busy"] else 0 for r in rs]),
-        "mib_s": med([r["bytes"] / 2 ** 20 / r["wall"] for r in rs]),
-        "req_s": med([r["reqs"] / r["wall"] for r in rs]),
-        "bufs_s": med([r["bufs"] / r["wall"] for r in rs]),
-        "notifs": notifs, "copied": sum(r["copied"] for r in rs),
-        "copied_share": (sum(r["copied"] for r in rs) / notifs) if notifs else None,
-    }
-write_csv("summary.csv", ["kernel", "path", "payload", "temp", "mode", "n", "cpu_s_per_gib",
-                          "cpu_min", "cpu_max", "busy_s_per_gib", "softirq_share", "mib_s",
-                          "req_s", "bufs_s", "notifs", "copied", "copied_share"],
-          [summary[k] for k in sorted(summary)])
-
-def paired(k, path, payload, temp, num, den, metric=cpg, den_payload=None):
-    """Ratio num/den per repetition (both ran in the same repetition, minutes
-    apart at most), then median and range of those ratios."""
-    a = {r["rep"]: r for r in cells.get((k, path, payload, temp, num), [])}
-    b = {r["rep"]: r for r in cells.get((k, path, den_payload or payload, temp, den), [])}
-    v = [metric(a[i]) / metric(b[i]) for i in sorted(set(a) & set(b)) if metric(b[i])]
-    if not v:
-        return None
-    return (med(v), min(v), max(v), len(v))
-
-# ---- targets -----------------------------------------------------------------
-targets = []
-def tgt(k, name, cell, res, limit, better):
-    if res is None:
-        targets.append({"kernel": k, "target": name, "cell": cell, "ratio": "n/a",
-                        "range": "", "goal": "", "verdict": "not measured"})
-        return
-    ok = res[0] <= limit if better == "le" else res[0] >= limit
-    targets.append({"kernel": k, "target": name, "cell": cell, "ratio": "%.2f" % res[0],
-                    "range": "%.2f-%.2f (n=%d)" % (res[1], res[2], res[3]),
-                    "goal": ("<= %.2f" if better == "le" else ">= %.2f") % limit,
-                    "verdict": "met" if ok else "MISSED"})
-
-for k in kernels:
-    pay = {"udp": [16384, 61440], "tcp": [16384, 65536, 262144]}
-    for path in ("udp", "tcp"):
-        for p in pay[path]:
-            for t in ("hot", "cold"):
-                for m in ("mod", "mod_b4", "mod_b16"):
-                    tgt(k, "G1 module CPU/GiB vs SEND_ZC fixed",
-                        "%s %dK %s: %s / B3" % (path, p // 1024, t, SHORT[m]),
-                        paired(k, path, p, t, m, "sendzc"), 1.15, "le")
-    for path, p in (("udp", 61440), ("tcp", 65536)):
-        for m in ("mod", "mod_b4", "mod_b16"):
-            tgt(k, "G2 send() CPU/GiB vs module, 64K cold",
-                "%s %dK cold: B0 / %s" % (path, p // 1024, SHORT[m]),
-                paired(k, path, p, "cold", "send", m), 4.0, "ge")
-    for path, p in (("udp", 61440), ("tcp", 65536)):
-        for t in ("hot", "cold"):
-            for den in ("mod", "sendzc"):
-                tgt(k, "G3 16-slice bundle vs one send, CPU/GiB",
-                    "%s %dK %s: M2x16 (16 x %d B) / %s" % (path, p // 1024, t, p // 16, SHORT[den]),
-                    paired(k, path, p, t, "mod_b16", den), 1.3, "le")
-    # G4: 4 KiB messages per second over TCP: the module sending them in
-    # bundles (16 KiB = 4 x 4 KiB, 64 KiB = 16 x 4 KiB) vs SEND_ZC one each
-    bufs_s = lambda r: r["bufs"] / r["wall"]
-    for t in ("hot", "cold"):
-        for m, p in (("mod_b4", 16384), ("mod_b16", 65536)):
-            tgt(k, "G4 TCP 4 KiB messages/s, module bundles vs SEND_ZC",
-                "tcp %s: %s (%d x 4K) msgs/s / B3 4K req/s" % (t, SHORT[m], NBUFS[m]),
-                paired(k, "tcp", p, t, m, "sendzc", metric=bufs_s, den_payload=4096),
-                3.0, "ge")
-    # G5: copied notifications
-    for path, want in (("udp", 0.0), ("tcp", 1.0)):
-        tot = cop = 0
-        for key, s in summary.items():
-            if key[0] == k and key[1] == path and key[4] in ZC and key[3] in ("hot", "cold"):
-                if key[4] == "sendzc" and info.get(k, {}).get("report_usage") == "0":
-                    continue
-                tot += s["notifs"]
-                cop += s["copied"]
-        share = cop / tot if tot else None
-        targets.append({"kernel": k, "target": "G5 notifications reported copied",
-                        "cell": "%s, every zero-copy sender" % path,
-                        "ratio": "n/a" if share is None else "%.4f" % share,
-                        "range": "%d of %d" % (cop, tot), "goal": "= %g" % want,
-                        "verdict": "not measured" if share is None else
-                        ("met" if share == want else "MISSED")})
-write_csv("targets.csv", ["kernel", "target", "cell", "ratio", "range", "goal", "verdict"],
-          targets)
-
-# ---- console table ---------------------------------------------------------
-print()
-print("%-22s %-4s %-5s %-6s %-17s %10s %17s %8s %9s %9s %7s" % (
-    "kernel", "path", "size", "temp", "mode", "cpu s/GiB", "(min..max)", "MiB/s", "req/s",
-    "slices/s", "copied"))
-for key in sorted(summary, key=lambda x: (x[0], x[1] != "udp", x[2], x[3], MODES.index(x[4]))):
-    s = summary[key]
-    cs = "-" if s["copied_share"] is None else "%.0f%%" % (100 * s["copied_share"])
-    print("%-22s %-4s %-5s %-6s %-17s %10.3f %8.3f..%-8.3f %8.0f %9.0f %9.0f %7s" % (
-        key[0], key[1], kb(key[2]), key[3], LABEL[key[4]], s["cpu_s_per_gib"], s["cpu_min"],
-        s["cpu_max"], s["mib_s"], s["req_s"], s["bufs_s"], cs))
-print()
-for t in targets:
-    print("%-22s %-50s %-48s %6s %-20s %-8s %s" % (t["kernel"], t["target"], t["cell"],
-          t["ratio"], t["range"], t["goal"], t["verdict"]))
-
-# ---- chart -------------------------------------------------------------------
-png = os.path.join(out, "cpu-per-gib.png")
-panels = [("udp", "hot"), ("udp", "cold"), ("tcp", "hot"), ("tcp", "cold")]
-plotdir = os.path.join(out, "plot")
-os.makedirs(plotdir, exist_ok=True)
-have_plot = False
-for k in kernels:
-    for path, t in panels:
-        pays = sorted({key[2] for key in summary if key[0] == k and key[1] == path and key[3] == t})
-        with open(os.path.join(plotdir, "%s_%s_%s.dat" % (k, path, t)), "w") as f:
-            f.write("KiB " + " ".join('"%s"' % LABEL[m] for m in MODES) + "\n")
-            for p in pays:
-                vals = []
-                for m in MODES:
-                    s = summary.get((k, path, p, t, m))
-                    vals.append("%.5f" % s["cpu_s_per_gib"] if s else "NaN")
-                f.write("%.3f %s\n" % (p / 1024, " ".join(vals)))
-                have_plot = True
-if have_plot and subprocess.call(["sh", "-c", "command -v gnuplot >/dev/null"]) == 0:
-    rowsn = max(1, len(kernels))
-    gp = ['set terminal pngcairo size 1800,%d font "sans,9"' % (380 * rowsn + 60),
-          'set output "%s"' % png,
-          'set multiplot layout %d,4 title "Sender CPU seconds per GiB by payload (median of repetitions; log scales; lower is better)"' % rowsn,
-          "set termoption noenhanced",
-          "set logscale xy", "set grid", "set key bottom left font ',8'",
-          "set xlabel 'payload per request (KiB)'", "set ylabel 'sender CPU s/GiB'",
-          "set datafile missing 'NaN'"]
-    for k in kernels:
-        for path, t in panels:
-            dat = os.path.join(plotdir, "%s_%s_%s.dat" % (k, path, t))
-            title = "%s  %s %s%s" % (k, path.upper(), t, " (UDP 64K = 60K)" if path == "udp" else
-                                     " (%s)" % info.get(k, {}).get("tcp", "?"))
-            gp.append('set title "%s"' % title)
-            gp.append("set xtics (4, 16, 60)" if path == "udp" else "set xtics (4, 16, 64, 256)")
-            gp.append("set xrange [3:80]" if path == "udp" else "set xrange [3:340]")
-            gp.append("plot for [i=2:%d] '%s' using 1:i with linespoints lw 2 pt i title columnheader(i)"
-                      % (len(MODES) + 1, dat))
-    gp.append("unset multiplot")
-    with open(os.path.join(plotdir, "chart.gp"), "w") as f:
-        f.write("\n".join(gp) + "\n")
-    if subprocess.call(["gnuplot", os.path.join(plotdir, "chart.gp")]) != 0:
-        png = None
-else:
-    png = None
-
-if lrows:
-    lend_report()
-
-# ---- docs/BENCHMARKS.md ------------------------------------------------------
-if not docdir:
-    sys.exit(0)
-L = []
-A = L.append
-A("## Results of the last run")
-A("")
-A("Generated by `make bench` (scripts/bench.sh) on %s; the whole run took %s s "
-  "(%.1f min). Source: `%s`." % (machine.get("date"), machine.get("elapsed_s"),
-                                  int(machine.get("elapsed_s", 0)) / 60.0, machine.get("git")))
-A("")
-A("| | |")
-A("|---|---|")
-for key, lab in (("host_cpu", "host CPU"), ("host_cpus", "host CPUs"), ("host_llc", "host L3"),
-                 ("host_mem", "host memory"), ("host_kernel", "host kernel"), ("qemu", "QEMU"),
-                 ("accel", "accelerator"), ("vm", "guest"), ("liburing", "liburing"),
-                 ("load_start", "host load average at start"),
-                 ("load_end", "host load average at end"), ("bench_args", "bench arguments")):
-    A("| %s | %s |" % (lab, machine.get(key, "?").replace("|", "/")))
-for k in kernels:
-    i = info.get(k)
-    pr = sorted(r["probe_ns"] for r in rows if r["kernel"] == k)
-    A("| %s | %s |" % (k, "no result (boot or run failed)" if not i else
-                       "TCP receiver: %s; SEND_ZC REPORT_USAGE: %s; ring flags %s; cold2m: %s; "
-                       "%d runs, %s; getppid() probe %s ns (min/median/max: host contention)%s" % (
-                           i.get("tcp"), "yes" if i.get("report_usage") == "1" else "no",
-                           i.get("ring_flags"), i.get("cold2m"), len(pr), done.get(k, "not finished"),
-                           "%.0f/%.0f/%.0f" % (pr[0], med(pr), pr[-1]) if pr else "-",
-                           ("; errors: " + "; ".join(errors[k])) if k in errors else "")))
-A("")
-A("### Targets")
-A("")
-A("Ratios are per repetition (the two senders ran seconds apart in the same "
-  "repetition), then the median and range over the repetitions.")
-A("")
-A("| kernel | target | cell | ratio | range | goal | verdict |")
-A("|---|---|---|---|---|---|---|")
-for t in targets:
-    A("| %s | %s | %s | %s | %s | %s | %s |" % (t["kernel"], t["target"], t["cell"],
-      t["ratio"], t["range"], t["goal"], t["verdict"]))
-A("")
-if png:
-    A("![CPU per GiB](BENCHMARKS-cpu-per-gib.png)")
-    A("")
-
-# the page-size pass: the same cold walk on 4 KiB and on 2 MiB pages
-pp = [key for key in summary if key[3] == "cold2m"]
-if pp:
-    A("### Page-size pass: cold walk on 4 KiB vs 2 MiB pages (UDP sink)")
-    A("")
-    A("| kernel | payload | sender | CPU s/GiB, 4 KiB pages | CPU s/GiB, 2 MiB pages | ratio 2M/4K per repetition: median (range) |")
-    A("|---|---|---|---|---|---|")
-    for key in sorted(pp, key=lambda x: (x[0], x[2], MODES.index(x[4]))):
-        k, path, p, _, m = key
-        a = {r["rep"]: r for r in cells.get((k, path, p, "cold2m", m), [])}
-        b = {r["rep"]: r for r in cells.get((k, path, p, "cold/p", m), [])}
-        v = [cpg(a[i]) / cpg(b[i]) for i in sorted(set(a) & set(b))]
-        s4 = summary.get((k, path, p, "cold/p", m))
-        A("| %s | %s | %s | %s | %.3g | %s |" % (
-            k, kb(p), LABEL[m], "%.3g" % s4["cpu_s_per_gib"] if s4 else "-",
-            summary[key]["cpu_s_per_gib"],
-            "%.2f (%.2f-%.2f)" % (med(v), min(v), max(v)) if v else "-"))
-    A("")
-
-def table(k, title, fn, fmt):
-    A("#### %s: %s" % (k, title))
-    A("")
-    A("| path | payload | buffers | " + " | ".join(LABEL[m] for m in MODES) + " |")
-    A("|---|---|---|" + "---|" * len(MODES))
-    for path in ("udp", "tcp"):
-        pays = sorted({key[2] for key in summary if key[0] == k and key[1] == path})
-        for p in pays:
-            for t in ("hot", "cold", "cold/p", "cold2m"):
-                if not any((k, path, p, t, m) in summary for m in MODES):
-                    continue
-                cellv = []
-                for m in MODES:
-                    s = summary.get((k, path, p, t, m))
-                    cellv.append(fmt(fn(s)) if s else "")
-                A("| %s | %s | %s | %s |" % (path, kb(p), t, " | ".join(cellv)))
-    A("")
-
-for k in kernels:
-    A("### Results: %s" % k)
-    A("")
-    table(k, "sender CPU s/GiB, median (min-max)", lambda s: s,
-          lambda s: "%.3g (%.3g-%.3g)" % (s["cpu_s_per_gib"], s["cpu_min"], s["cpu_max"]))
-    table(k, "busy time of the sender's vCPU, s/GiB (all work on it: with TCP also the receiver)",
-          lambda s: s["busy_s_per_gib"], lambda v: "%.3g" % v)
-    table(k, "throughput, MiB/s", lambda s: s["mib_s"], lambda v: "%.0f" % v)
-    table(k, "requests/s (slices/s for bundles)", lambda s: s,
-          lambda s: "%.0f" % s["req_s"] + (" (%.0f)" % s["bufs_s"] if s["bufs_s"] > s["req_s"] * 1.5 else ""))
-    table(k, "notifications reported copied", lambda s: s,
-          lambda s: "-" if s["copied_share"] is None else "%.0f%% of %d" % (100 * s["copied_share"], s["notifs"]))
-    regs = [b for b in bvecreg if b["kernel"] == k]
-    if regs:
-        A("#### %s: bvec import" % k)
-        A("")
-        A("| buffer | bytes | runs (fdinfo segs) | pinned pages | register, us |")
-        A("|---|---|---|---|---|")
-        for b in regs:
-            A("| %s | %s | %s | %s | %s |" % (b["backing"], b["len"], b["segs"], b["pinned"], b["us"]))
-        A("")
-        A("| buffer | slice | offset | entries | segments (observed / expected) | ns per command | CPU ns vs 1-byte slice | result |")
-        A("|---|---|---|---|---|---|---|---|")
-        for b in bvec:
-            if b["kernel"] != k:
-                continue
-            segs = "-" if b["segs"] == "-1" else "%s / %s" % (b["segs"], b["expect"])
-            A("| %s | %s | %s | %s | %s | %s | %s | %s |" % (b["backing"], b["slice"], b["off"],
-              b["entries"], segs, b["ns"], b["cpu_ns_vs_1b"], b["res"]))
-        A("")
-
-gen = "\n".join(L)
-os.makedirs(docdir, exist_ok=True)
-doc = os.path.join(docdir, "BENCHMARKS.md")
-begin, end = "<!-- BEGIN GENERATED: make bench -->", "<!-- END GENERATED -->"
-text = open(doc).read() if os.path.exists(doc) else "# Benchmarks\n\n%s\n%s\n" % (begin, end)
-if begin not in text:
-    text += "\n%s\n%s\n" % (begin, end)
-pre, rest = text.split(begin, 1)
-post = rest.split(end, 1)[1] if end in rest else ""
-with open(doc, "w") as f:
-    f.write(pre + begin + "\n" + gen + "\n" + end + post)
-if png:
-    import shutil
-    shutil.copyfile(png, os.path.join(docdir, "BENCHMARKS-cpu-per-gib.png"))
-print("\nwrote %s, %s" % (doc, out))
-PY
+# The commit the results describe; refuses a tree whose module, headers or
+# uAPI differ from it when the results are to be published.
+source_commit() {
+	local dirty
+	if ! git -C "$SRC_DIR" rev-parse --git-dir >/dev/null 2>&1; then
+		echo "${BENCH_SOURCE:-unknown}"
+		return
+	fi
+	dirty=$(git -C "$SRC_DIR" status --porcelain -- module include uapi Kbuild)
+	if [ -n "$dirty" ]; then
+		[ "$BENCH_DOC" = 1 ] &&
+			die "uncommitted changes under module/, include/ or uapi/: commit them, or BENCH_DOC=0 to leave docs/ alone:
+$dirty"
+		echo "$(git -C "$SRC_DIR" rev-parse --short=12 HEAD) with uncommitted module changes"
+		return
+	fi
+	git -C "$SRC_DIR" rev-parse --short=12 HEAD
 }
 
 if [ "${BENCH_REPORT_ONLY:-0}" = 1 ]; then
 	[ -s "$BENCH_OUT/machine.txt" ] || die "no $BENCH_OUT/machine.txt: run make bench first"
 	report
-	exit 0
+	exit
 fi
 
 need_root
+commit=$(source_commit)
 start=$(date +%s)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -666,8 +129,8 @@ if [ "${SKIP_DEPS:-0}" != 1 ]; then
 	"$LIB_DIR/kernels.sh" setup
 fi
 missing=()
-command -v gnuplot >/dev/null || missing+=(gnuplot-nox)
 command -v python3 >/dev/null || missing+=(python3)
+[ "$BENCH_MODE" = det ] || command -v gnuplot >/dev/null || missing+=(gnuplot-nox)
 if [ "${#missing[@]}" -gt 0 ]; then
 	log "installing ${missing[*]}"
 	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends \
@@ -679,16 +142,22 @@ command -v python3 >/dev/null || die "python3 is needed for the report"
 
 mapfile -t releases < <("$LIB_DIR/kernels.sh" list)
 [ "${#releases[@]}" -gt 0 ] || die "no kernels"
-mkdir -p "$BENCH_OUT" "$VM_LOG_DIR"
-rm -f "$VM_LOG_DIR"/*.log
+mkdir -p "$BENCH_OUT"
+rm -rf "$BENCH_OUT"/run[0-9]
 
 # --- the guest runs ----------------------------------------------------------
-log "benchmarking ${releases[*]} with: bench $BENCH_ARGS"
-set +e
-"$LIB_DIR/vm-test.sh" --no-setup --run "bench $BENCH_ARGS" "${releases[@]}" |
-	tee "$BENCH_OUT/console.log" | grep -v -E '\] bench: (BENCH|BVEC|LEND)'
-vm_rc=${PIPESTATUS[0]}
-set -e
+vm_rc=0
+for run in $(seq 1 "$BENCH_RUNS"); do
+	export VM_LOG_DIR=$BENCH_OUT/run$run/vm-logs
+	mkdir -p "$VM_LOG_DIR"
+	log "run $run of $BENCH_RUNS ($BENCH_MODE): ${releases[*]} with: bench $BENCH_ARGS"
+	set +e
+	"$LIB_DIR/vm-test.sh" --no-setup --run "bench $BENCH_ARGS" "${releases[@]}" |
+		tee "$BENCH_OUT/run$run/console.log" | grep -v -E '\] bench: (BENCH|BVEC|LEND)'
+	rc=${PIPESTATUS[0]}
+	set -e
+	[ "$rc" = 0 ] || vm_rc=$rc
+done
 end=$(date +%s)
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -697,15 +166,24 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "elapsed_s=$((end - start))"
 	echo "vm_rc=$vm_rc"
-	echo "git=$(git -C "$SRC_DIR" describe --always --dirty 2>/dev/null || echo "${BENCH_SOURCE:-unknown}")"
+	echo "git=$commit"
+	echo "mode=$BENCH_MODE"
+	echo "runs=$BENCH_RUNS"
 	echo "host_cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
 	echo "host_cpus=$(nproc)"
 	echo "host_mem=$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"
 	echo "host_llc=$(lscpu 2>/dev/null | sed -n 's/^L3 cache:[[:space:]]*//p' | head -n1)"
 	echo "host_kernel=$(uname -r)"
 	echo "qemu=$(qemu-system-x86_64 --version | head -n1)"
-	echo "accel=$(if grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ]; then echo 'kvm if the probe boot works, else tcg'; else echo tcg; fi)"
-	echo "vm=${VM_SMP:-2} vCPUs, $VM_MEM"
+	if [ "$BENCH_MODE" = det ]; then
+		echo "accel=tcg"
+		echo "clock=-icount shift=0,sleep=off: 1 instruction = 1 ns of guest time"
+		echo "vm=1 vCPU (qemu64), $VM_MEM"
+	else
+		echo "accel=$(if grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ]; then echo 'kvm if the probe boot works, else tcg'; else echo tcg; fi)"
+		echo "clock=host time (plain TCG)"
+		echo "vm=${VM_SMP:-2} vCPUs (qemu64), $VM_MEM"
+	fi
 	echo "load_start=$load_start"
 	echo "load_end=$load_end"
 	echo "bench_args=$BENCH_ARGS"
@@ -714,7 +192,9 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 } >"$BENCH_OUT/machine.txt"
 
 # --- report ----------------------------------------------------------------------
-report
+report_rc=0
+report || report_rc=$?
 
-log "make bench took $((end - start)) s (guests exit status $vm_rc)"
-exit "$vm_rc"
+log "make bench ($BENCH_MODE) took $((end - start)) s (guests exit status $vm_rc, report $report_rc)"
+[ "$vm_rc" = 0 ] || exit "$vm_rc"
+exit "$report_rc"

@@ -24,6 +24,8 @@ PACKAGES=(
 	linux-source-6.1 linux-source-6.12
 	# Module build toolchain (kbuild needs bc/flex/bison/libelf/libssl).
 	gcc make bc flex bison libelf-dev libssl-dev kmod sparse dkms
+	# make style checks the benchmark reports (scripts/*.py).
+	pyflakes3
 	# QEMU tier: emulator, guest userland, initramfs tooling, compressors
 	# for the kernels' .ko.xz/.ko.zst modules, sid build chroot.
 	qemu-system-x86 busybox-static cpio xz-utils zstd debootstrap

@@ -98,5 +98,12 @@ for k in 6.1 6.12; do
 	result "$([ -z "$findings" ]; echo $?)" "sparse C=2 ($k)"
 done
 
+# The benchmark reports are Python: pyflakes (syntax, undefined names,
+# unused imports and variables).
+py_findings=$(cd "$top" && pyflakes3 scripts/*.py 2>&1) ||
+	py_findings=${py_findings:-"pyflakes3 failed"}
+[ -z "$py_findings" ] || echo "$py_findings"
+result "$([ -z "$py_findings" ]; echo $?)" "pyflakes3 scripts/*.py"
+
 echo "style: $pass passed, $fail failed, 0 skipped"
 [ "$fail" -eq 0 ]

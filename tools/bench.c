@@ -61,6 +61,7 @@
  * (parsed by scripts/bench.sh from the guest console) and a table.
  * tests/bench_smoke.c builds this file with BENCH_NO_MAIN and runs it tiny.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -88,6 +89,7 @@
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 #include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
@@ -149,6 +151,8 @@
 #define B_VETH_B	"pbufbv1"
 #define B_VETH_ADDR_A	"203.0.113.1"
 #define B_VETH_ADDR_B	"203.0.113.2"
+#define B_NIC_ADDR_A	"192.0.2.1"
+#define B_NIC_ADDR_B	"192.0.2.2"
 
 enum b_mode { B_SEND, B_URING, B_MSGZC, B_SENDZC, B_MOD1, B_MOD4, B_MOD16,
 	      B_NR_MODES };
@@ -161,8 +165,14 @@ static const char *const b_mode_label[B_NR_MODES] = {
 };
 static const unsigned int b_mode_nbufs[B_NR_MODES] = { 1, 1, 1, 1, 1, 4, 16 };
 
-enum b_path { B_UDP, B_TCP, B_NR_PATHS };
-static const char *const b_path_name[B_NR_PATHS] = { "udp", "tcp" };
+enum b_path { B_UDP, B_TCP, B_NIC, B_NR_PATHS };
+static const char *const b_path_name[B_NR_PATHS] = { "udp", "tcp", "nic" };
+
+/* TCP paths: a receiver thread in a network namespace of its own. */
+static bool b_stream(int path)
+{
+	return path == B_TCP || path == B_NIC;
+}
 /* cold2m: the cold walk over 2 MiB pages (diagnostic pass, -H) */
 enum b_temp { B_HOT, B_COLD, B_COLD2M, B_NR_TEMPS };
 static const char *const b_temp_name[B_NR_TEMPS] = { "hot", "cold", "cold2m" };
@@ -189,6 +199,8 @@ struct b_opts {
 	bool nagle;			/* leave TCP_NODELAY off */
 	bool diag;			/* the 4 KiB vs 2 MiB page pass */
 	bool lend;			/* run the lending benchmark (-o lend) */
+	bool targets;			/* run the target cells (-o targets) */
+	bool settle;			/* -S: wait for a steady clock first */
 	unsigned int chunks[B_MAX_PAYLOADS];	/* its chunk sizes */
 	unsigned int nr_chunks;
 	size_t file_bytes;		/* its file */
@@ -203,6 +215,7 @@ struct b_result {
 	unsigned int rep;
 	unsigned long long bytes, reqs, bufs, notifs, copied;
 	double wall, cpu, cpu_ru, busy, softirq;
+	double busy_all;		/* all CPUs: wall x CPUs - idle */
 	double probe_ns;		/* reference syscall, around the run */
 	const char *phase;		/* "matrix", or "pages" (-H) */
 	int err;			/* 0, or the errno that ended the run */
@@ -224,6 +237,16 @@ struct b_bvec_result {
 	int res;
 };
 
+/* A TCP receiver thread and the namespace it listens in. */
+struct b_rx {
+	bool ok, started;
+	int ns;				/* its network namespace, -1: ours */
+	int lfd;
+	struct sockaddr_in dst;
+	pthread_t th;
+	sem_t ready, done;
+};
+
 struct b_state {
 	struct b_opts o;
 	char kernel[65];
@@ -243,16 +266,13 @@ struct b_state {
 	/* UDP sink */
 	bool udp_ok, dummy_created;
 	struct sockaddr_in udp_dst;
-	/* TCP receiver */
-	bool tcp_ok;
+	/* TCP receivers: [B_TCP] behind a veth pair, [B_NIC] behind e1000s */
+	int ns_main;
+	struct b_rx rx[B_NR_PATHS];
 	const char *tcp_kind;		/* "veth-netns" or "loopback" */
-	int ns_main, ns_peer;
-	int lfd;
-	struct sockaddr_in tcp_dst;
-	pthread_t rx;
-	bool rx_started;
-	sem_t rx_ready, rx_done;
-	unsigned long long rx_bytes;
+	char nic[2][IFNAMSIZ];		/* sender's and receiver's e1000 */
+	bool nic_ok;
+	double idle0_ns;		/* -1: no precise idle time */
 	/* results */
 	struct b_result *res;
 	size_t nres, capres;
@@ -357,6 +377,48 @@ static void b_cpu_stat(int cpu, double *busy, double *softirq)
 		break;
 	}
 	fclose(f);
+}
+
+/*
+ * Idle nanoseconds of all CPUs together, from /proc/timer_list: the
+ * tick-sched idle_sleeptime and iowait_sleeptime, kept in nanoseconds
+ * (/proc/stat rounds the same figures to USER_HZ ticks, 10 ms, too coarse
+ * for a 60 ms window). Exact for the CPU that reads it, which is not
+ * idle; another CPU's idle period still running is counted when it ends,
+ * so with more than one CPU a run's figure can be off by one idle period.
+ * -1 if the kernel does not print them.
+ */
+static double b_idle_ns(void)
+{
+	unsigned long long v, sum = 0;
+	char line[256], name[32];
+	bool found = false;
+	FILE *f;
+
+	f = fopen("/proc/timer_list", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, " .%31[a-z_] : %llu nsecs", name, &v) != 2)
+			continue;
+		if (!strcmp(name, "idle_sleeptime") ||
+		    !strcmp(name, "iowait_sleeptime")) {
+			sum += v;
+			found = true;
+		}
+	}
+	fclose(f);
+	return found ? (double)sum : -1;
+}
+
+/* Busy seconds of all CPUs over @wall seconds, from b_idle_ns() readings. */
+static double b_busy_all(double wall, double idle0, double idle1)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (idle0 < 0 || idle1 < 0)
+		return NAN;
+	return ncpu * wall - (idle1 - idle0) / 1e9;
 }
 
 static int b_pin(int cpu)
@@ -581,33 +643,34 @@ static int b_udp_setup(void)
 static void *b_rx_main(void *arg)
 {
 	static unsigned char buf[1 << 20];
+	struct b_rx *rx = arg;
 	struct sockaddr_in sa;
 	socklen_t len = sizeof(sa);
 	int one = 1;
 
-	(void)arg;
 	b_pin(B.o.rx_cpu);
-	if (B.ns_peer >= 0 && setns(B.ns_peer, CLONE_NEWNET)) {
-		B.lfd = -errno;
-		sem_post(&B.rx_ready);
+	if (rx->ns >= 0 && setns(rx->ns, CLONE_NEWNET)) {
+		rx->lfd = -errno;
+		sem_post(&rx->ready);
 		return NULL;
 	}
-	B.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	sa = B.tcp_dst;
+	rx->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	sa = rx->dst;
 	sa.sin_port = 0;
-	setsockopt(B.lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (B.lfd < 0 || bind(B.lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    listen(B.lfd, 4) || getsockname(B.lfd, (struct sockaddr *)&sa, &len)) {
-		if (B.lfd >= 0)
-			close(B.lfd);
-		B.lfd = -errno;
-		sem_post(&B.rx_ready);
+	setsockopt(rx->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (rx->lfd < 0 || bind(rx->lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(rx->lfd, 4) ||
+	    getsockname(rx->lfd, (struct sockaddr *)&sa, &len)) {
+		if (rx->lfd >= 0)
+			close(rx->lfd);
+		rx->lfd = -errno;
+		sem_post(&rx->ready);
 		return NULL;
 	}
-	B.tcp_dst.sin_port = sa.sin_port;
-	sem_post(&B.rx_ready);
+	rx->dst.sin_port = sa.sin_port;
+	sem_post(&rx->ready);
 	for (;;) {
-		int c = accept(B.lfd, NULL, NULL);
+		int c = accept(rx->lfd, NULL, NULL);
 		ssize_t n;
 
 		if (c < 0) {
@@ -617,100 +680,242 @@ static void *b_rx_main(void *arg)
 		}
 		/* MSG_TRUNC: TCP discards the data, no copy to user space */
 		while ((n = recv(c, buf, sizeof(buf), MSG_TRUNC)) != 0) {
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
+			if (n < 0 && errno != EINTR)
 				break;
-			}
-			__atomic_add_fetch(&B.rx_bytes, n, __ATOMIC_RELAXED);
 		}
 		close(c);
-		sem_post(&B.rx_done);
+		sem_post(&rx->done);
 	}
 	return NULL;
 }
 
-/*
- * TCP receiver in its own network namespace behind a veth pair; loopback
- * when the namespace or the veth cannot be had.
- */
-static int b_tcp_setup(void)
+/* A new network namespace with its loopback up; its fd, or -errno. */
+static int b_netns_new(void)
+{
+	int fd, ret;
+
+	if (unshare(CLONE_NEWNET))
+		return -errno;
+	fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	ret = fd < 0 ? -errno : b_if_config("lo", NULL, 0);
+	if (setns(B.ns_main, CLONE_NEWNET)) {
+		b_err("setns back to the main namespace: %s", strerror(errno));
+		exit(2);
+	}
+	if (ret && fd >= 0)
+		close(fd);
+	return ret ?: fd;
+}
+
+/* b_if_config() in namespace @ns. */
+static int b_if_config_ns(int ns, const char *name, const char *addr, int mtu)
+{
+	int ret;
+
+	if (setns(ns, CLONE_NEWNET))
+		return -errno;
+	ret = b_if_config(name, addr, mtu);
+	if (setns(B.ns_main, CLONE_NEWNET)) {
+		b_err("setns back to the main namespace: %s", strerror(errno));
+		exit(2);
+	}
+	return ret;
+}
+
+/* Start @rx's thread, listening on @addr in @rx->ns. */
+static int b_rx_start(struct b_rx *rx, in_addr_t addr)
 {
 	sigset_t all, old;
 	int ret;
 
-	B.ns_main = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	B.ns_peer = -1;
-	B.tcp_kind = "veth-netns";
-	if (B.o.tcp_loopback) {
-		ret = -EPERM;
-		errno = EPERM;
-	} else if (B.ns_main >= 0 && !unshare(CLONE_NEWNET)) {
-		B.ns_peer = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-		ret = b_if_config("lo", NULL, 0);
-		if (setns(B.ns_main, CLONE_NEWNET)) {
-			b_err("setns back to the main namespace: %s", strerror(errno));
-			exit(2);
-		}
-		b_link_del(B_VETH_A);	/* left over from a killed run */
-		if (!ret && B.ns_peer >= 0)
-			ret = b_link_add(B_VETH_A, "veth", B_VETH_B, B.ns_peer);
-		if (!ret)
-			ret = b_if_config(B_VETH_A, B_VETH_ADDR_A, 65535);
-		if (!ret && !setns(B.ns_peer, CLONE_NEWNET)) {
-			ret = b_if_config(B_VETH_B, B_VETH_ADDR_B, 65535);
-			if (setns(B.ns_main, CLONE_NEWNET)) {
-				b_err("setns back to the main namespace: %s",
-				      strerror(errno));
-				exit(2);
-			}
-		}
-	} else {
-		ret = -errno;
-	}
-	B.tcp_dst.sin_family = AF_INET;
-	if (ret || B.ns_peer < 0) {
-		b_log("no veth/netns receiver (%s): TCP over loopback",
-		      strerror(ret ? -ret : errno));
-		if (B.ns_peer >= 0)
-			close(B.ns_peer);
-		B.ns_peer = -1;
-		B.tcp_kind = "loopback";
-		B.tcp_dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	} else {
-		inet_pton(AF_INET, B_VETH_ADDR_B, &B.tcp_dst.sin_addr);
-	}
-
-	sem_init(&B.rx_ready, 0, 0);
-	sem_init(&B.rx_done, 0, 0);
+	rx->dst.sin_family = AF_INET;
+	rx->dst.sin_addr.s_addr = addr;
+	sem_init(&rx->ready, 0, 0);
+	sem_init(&rx->done, 0, 0);
 	/* the receiver never takes the sender's SIGALRM */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	ret = pthread_create(&B.rx, NULL, b_rx_main, NULL);
+	ret = pthread_create(&rx->th, NULL, b_rx_main, rx);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret)
 		return -ret;
-	B.rx_started = true;
-	while (sem_wait(&B.rx_ready) && errno == EINTR)
+	rx->started = true;
+	while (sem_wait(&rx->ready) && errno == EINTR)
 		;
-	if (B.lfd < 0)
-		return B.lfd;
-	B.tcp_ok = true;
+	if (rx->lfd < 0)
+		return rx->lfd;
+	rx->ok = true;
 	return 0;
+}
+
+/*
+ * TCP receiver in its own network namespace behind a veth pair; loopback
+ * when the namespace or the veth cannot be had. Either way the receive
+ * side copies zero-copy frags (skb_orphan_frags_rx).
+ */
+static int b_tcp_setup(void)
+{
+	struct b_rx *rx = &B.rx[B_TCP];
+	struct in_addr a;
+	int ret;
+
+	B.tcp_kind = "veth-netns";
+	rx->ns = B.o.tcp_loopback ? -EPERM : b_netns_new();
+	ret = rx->ns < 0 ? rx->ns : 0;
+	if (!ret) {
+		b_link_del(B_VETH_A);	/* left over from a killed run */
+		ret = b_link_add(B_VETH_A, "veth", B_VETH_B, rx->ns);
+	}
+	if (!ret)
+		ret = b_if_config(B_VETH_A, B_VETH_ADDR_A, 65535);
+	if (!ret)
+		ret = b_if_config_ns(rx->ns, B_VETH_B, B_VETH_ADDR_B, 65535);
+	if (ret) {
+		b_log("no veth/netns receiver (%s): TCP over loopback",
+		      strerror(-ret));
+		if (rx->ns >= 0)
+			close(rx->ns);
+		rx->ns = -1;
+		B.tcp_kind = "loopback";
+		a.s_addr = htonl(INADDR_LOOPBACK);
+	} else {
+		inet_pton(AF_INET, B_VETH_ADDR_B, &a);
+	}
+	return b_rx_start(rx, a.s_addr);
+}
+
+/* The first two network interfaces driven by e1000, by name. */
+static int b_find_nics(void)
+{
+	char path[PATH_MAX], target[PATH_MAX];
+	const char *drv;
+	unsigned int n = 0;
+	struct dirent *d;
+	ssize_t len;
+	DIR *dir;
+
+	dir = opendir("/sys/class/net");
+	if (!dir)
+		return -errno;
+	while ((d = readdir(dir)) && n < 2) {
+		snprintf(path, sizeof(path), "/sys/class/net/%s/device/driver",
+			 d->d_name);
+		len = readlink(path, target, sizeof(target) - 1);
+		if (len < 0)
+			continue;
+		target[len] = 0;
+		drv = strrchr(target, '/');
+		if (drv && !strcmp(drv + 1, "e1000") &&
+		    strlen(d->d_name) < IFNAMSIZ)
+			memcpy(B.nic[n++], d->d_name, strlen(d->d_name) + 1);
+	}
+	closedir(dir);
+	/* readdir order is arbitrary: the lower name sends */
+	if (n == 2 && strcmp(B.nic[0], B.nic[1]) > 0) {
+		char t[IFNAMSIZ];
+
+		memcpy(t, B.nic[0], IFNAMSIZ);
+		memcpy(B.nic[0], B.nic[1], IFNAMSIZ);
+		memcpy(B.nic[1], t, IFNAMSIZ);
+	}
+	return n == 2 ? 0 : -ENODEV;
+}
+
+/* ip link set @name netns @ns */
+static int b_link_setns(const char *name, int ns)
+{
+	struct b_nlreq req;
+	struct nlmsghdr *n = b_nl_init(&req, RTM_SETLINK, 0);
+
+	b_nla(n, IFLA_IFNAME, name, strlen(name) + 1);
+	b_nla(n, IFLA_NET_NS_FD, &ns, sizeof(ns));
+	return b_nl_talk(n);
+}
+
+/* Wait until @name reports carrier (e1000 negotiates after `up`). */
+static int b_wait_carrier(const char *name)
+{
+	char path[96];
+	int i, c = 0;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/carrier", name);
+	for (i = 0; i < 1000 && c != 1; i++) {
+		FILE *f = fopen(path, "r");
+
+		if (f) {
+			if (fscanf(f, "%d", &c) != 1)
+				c = 0;
+			fclose(f);
+		}
+		if (c != 1)
+			usleep(20000);
+	}
+	return c == 1 ? 0 : -ENOLINK;
+}
+
+/*
+ * The NIC path: two e1000 NICs on one QEMU hub (tools/bench.vm), the
+ * sender's in our namespace, the receiver's in a namespace of its own, so
+ * that every segment leaves through one emulated NIC and arrives through
+ * the other. e1000 does scatter-gather and checksum offload, so TCP sends
+ * go zero copy and the receive side gets new memory: nothing is copied
+ * on the sender's behalf.
+ */
+static int b_nic_setup(void)
+{
+	struct b_rx *rx = &B.rx[B_NIC];
+	struct in_addr a;
+	int ret;
+
+	rx->ns = -1;
+	ret = b_find_nics();
+	if (!ret) {
+		rx->ns = b_netns_new();
+		ret = rx->ns < 0 ? rx->ns : 0;
+	}
+	if (!ret)
+		ret = b_link_setns(B.nic[1], rx->ns);
+	if (!ret)
+		ret = b_if_config(B.nic[0], B_NIC_ADDR_A, 0);
+	if (!ret)
+		ret = b_if_config_ns(rx->ns, B.nic[1], B_NIC_ADDR_B, 0);
+	if (!ret)
+		ret = b_wait_carrier(B.nic[0]);
+	if (ret)
+		return ret;
+	inet_pton(AF_INET, B_NIC_ADDR_B, &a);
+	ret = b_rx_start(rx, a.s_addr);
+	B.nic_ok = !ret;
+	return ret;
+}
+
+/* Whether @path's setup worked. */
+static bool b_path_ok(int path)
+{
+	return path == B_UDP ? B.udp_ok : B.rx[path].ok;
 }
 
 static void b_net_teardown(void)
 {
-	if (B.rx_started) {
-		shutdown(B.lfd, SHUT_RDWR);
-		pthread_join(B.rx, NULL);
-		close(B.lfd);
-		B.rx_started = false;
-	}
-	if (B.ns_peer >= 0) {
-		b_link_del(B_VETH_A);
-		close(B.ns_peer);
-		B.ns_peer = -1;
+	int p;
+
+	for (p = B_TCP; p < B_NR_PATHS; p++) {
+		struct b_rx *rx = &B.rx[p];
+
+		if (rx->started) {
+			shutdown(rx->lfd, SHUT_RDWR);
+			pthread_join(rx->th, NULL);
+			close(rx->lfd);
+			rx->started = false;
+		}
+		if (rx->ns >= 0) {
+			/* the peer ends go with their namespace */
+			if (p == B_TCP)
+				b_link_del(B_VETH_A);
+			close(rx->ns);
+			rx->ns = -1;
+		}
+		rx->ok = false;
 	}
 	if (B.ns_main >= 0) {
 		close(B.ns_main);
@@ -849,7 +1054,7 @@ static void b_prep_module(struct b_run *r, struct io_uring_sqe *sqe)
 static void b_prep(struct b_run *r, struct io_uring_sqe *sqe)
 {
 	/* a stream socket sends it all, as send(2) and the module do */
-	int flags = r->path == B_TCP ? MSG_WAITALL : 0;
+	int flags = b_stream(r->path) ? MSG_WAITALL : 0;
 	unsigned int index;
 	unsigned char *buf;
 
@@ -1075,13 +1280,14 @@ static void b_drain_sync(struct b_run *r)
 static int b_socket(struct b_run *r)
 {
 	int one = 1, fd;
-	const struct sockaddr_in *dst = r->path == B_UDP ? &B.udp_dst : &B.tcp_dst;
+	const struct sockaddr_in *dst = r->path == B_UDP ? &B.udp_dst :
+					&B.rx[r->path].dst;
 
-	fd = socket(AF_INET, (r->path == B_UDP ? SOCK_DGRAM : SOCK_STREAM) |
+	fd = socket(AF_INET, (b_stream(r->path) ? SOCK_STREAM : SOCK_DGRAM) |
 		    SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (r->path == B_TCP && !B.o.nagle)
+	if (b_stream(r->path) && !B.o.nagle)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (r->mode == B_MSGZC &&
 	    setsockopt(fd, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one))) {
@@ -1102,13 +1308,13 @@ static void b_close(struct b_run *r)
 {
 	if (r->fd < 0)
 		return;
-	if (r->path == B_TCP) {
+	if (b_stream(r->path)) {
 		struct timespec ts;
 
 		shutdown(r->fd, SHUT_WR);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += 10;
-		while (sem_timedwait(&B.rx_done, &ts)) {
+		while (sem_timedwait(&B.rx[r->path].done, &ts)) {
 			if (errno != EINTR) {
 				b_err("tcp receiver did not finish");
 				break;
@@ -1117,6 +1323,37 @@ static void b_close(struct b_run *r)
 	}
 	close(r->fd);
 	r->fd = -1;
+}
+
+/*
+ * A stream socket: wait until the peer acknowledged everything sent
+ * (SIOCOUTQ: bytes not yet acknowledged), so that no sender leaves its
+ * transmission work to the next window.
+ */
+static void b_drain_socket(struct b_run *r)
+{
+	int i, outq = 0;
+
+	if (!b_stream(r->path))
+		return;
+	for (i = 0; i < 100000; i++) {
+		if (ioctl(r->fd, SIOCOUTQ, &outq) || !outq)
+			return;
+		usleep(100);
+	}
+	b_err("%s %s %u: %d bytes never acknowledged", b_mode_name[r->mode],
+	      b_path_name[r->path], r->payload, outq);
+	r->err = r->err ?: ETIME;
+}
+
+/* Wait for everything @r has in flight: completions, notifications, ACKs. */
+static void b_drain(struct b_run *r)
+{
+	if (r->mode == B_SEND || r->mode == B_MSGZC)
+		b_drain_sync(r);
+	else if (b_drain_uring(r))
+		r->err = r->err ?: ETIME;
+	b_drain_socket(r);
 }
 
 static void b_loop(struct b_run *r)
@@ -1149,11 +1386,11 @@ static struct b_result *b_new_result(void)
 
 static void b_print_result(const struct b_result *x)
 {
-	printf("BENCH,%s,%s,%u,%s,%s,%u,%llu,%.6f,%llu,%llu,%.6f,%.6f,%.4f,%.4f,%llu,%llu,%d,%.0f,%s\n",
+	printf("BENCH,%s,%s,%u,%s,%s,%u,%llu,%.6f,%llu,%llu,%.6f,%.6f,%.4f,%.4f,%llu,%llu,%d,%.0f,%s,%.6f\n",
 	       B.kernel, b_path_name[x->path], x->payload, b_temp_name[x->temp],
 	       b_mode_name[x->mode], x->rep, x->bytes, x->wall, x->reqs,
 	       x->bufs, x->cpu, x->cpu_ru, x->busy, x->softirq, x->notifs,
-	       x->copied, x->err, x->probe_ns, x->phase);
+	       x->copied, x->err, x->probe_ns, x->phase, x->busy_all);
 }
 
 /*
@@ -1180,6 +1417,7 @@ static int b_run_one(enum b_path path, enum b_temp temp, enum b_mode mode,
 	struct b_run r = { .path = path, .temp = temp, .mode = mode,
 			   .payload = payload, .fd = -1 };
 	double t0, t1, c0, c1, u0, u1, busy0, busy1, si0, si1, probe;
+	double idle0, idle1;
 	struct b_result *x;
 	int ret;
 
@@ -1207,7 +1445,17 @@ static int b_run_one(enum b_path path, enum b_temp temp, enum b_mode mode,
 	probe = b_probe();
 	b_arm(B.o.warm_ms);
 	b_loop(&r);
+	b_disarm();
+	/*
+	 * The window starts with nothing in flight and ends when everything
+	 * it sent is complete, released and (TCP) acknowledged: every sender
+	 * is credited with exactly the requests it issued inside, whether it
+	 * counts them at send time (send(2)) or at completion (io_uring, the
+	 * module), and pays for all their work.
+	 */
+	b_drain(&r);
 	b_reset_counters(&r);
+	idle0 = b_idle_ns();
 	b_cpu_stat(B.o.tx_cpu, &busy0, &si0);
 	u0 = b_thread_rusage();
 	c0 = b_thread_cpu();
@@ -1216,14 +1464,12 @@ static int b_run_one(enum b_path path, enum b_temp temp, enum b_mode mode,
 	if (!r.err)
 		b_loop(&r);
 	b_disarm();
-	if (r.mode == B_SEND || r.mode == B_MSGZC)
-		b_drain_sync(&r);
-	else if (b_drain_uring(&r))
-		r.err = r.err ?: ETIME;
+	b_drain(&r);
 	t1 = b_now();
 	c1 = b_thread_cpu();
 	u1 = b_thread_rusage();
 	b_cpu_stat(B.o.tx_cpu, &busy1, &si1);
+	idle1 = b_idle_ns();
 	probe = (probe + b_probe()) / 2;
 
 	b_mring_teardown(&r);
@@ -1247,6 +1493,7 @@ static int b_run_one(enum b_path path, enum b_temp temp, enum b_mode mode,
 	x->cpu_ru = u1 - u0;
 	x->busy = busy1 - busy0;
 	x->softirq = si1 - si0;
+	x->busy_all = b_busy_all(x->wall, idle0, idle1);
 	x->probe_ns = probe;
 	x->phase = B.phase;
 	x->err = r.err;
@@ -1293,7 +1540,7 @@ static int b_matrix(unsigned int paths, const unsigned int *payloads,
 		for (p = 0; p < B_NR_PATHS; p++) {
 			if (!(paths & (1U << p)))
 				continue;
-			if ((p == B_UDP && !B.udp_ok) || (p == B_TCP && !B.tcp_ok))
+			if (!b_path_ok(p))
 				continue;
 			for (pi = 0; pi < nr_payloads; pi++) {
 				unsigned int payload = b_path_payload(p, payloads[pi]);
@@ -1334,61 +1581,60 @@ static double b_median(double *v, unsigned int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* Whether results @a and @b belong to the same cell. */
+static bool b_same_cell(const struct b_result *a, const struct b_result *b)
+{
+	return a->path == b->path && a->temp == b->temp && a->mode == b->mode &&
+	       a->payload == b->payload && !strcmp(a->phase, b->phase);
+}
+
+/* One line per cell, in the order the cells first ran. */
 static void b_table(void)
 {
 	double cpg[64], mbs[64], rps[64], bps[64];
-	unsigned int pi, m, n;
-	int p, t;
-	size_t i;
+	size_t i, j;
 
-	printf("\n%-4s %-7s %-4s %-17s %14s %17s %9s %10s %10s %8s\n",
-	       "path", "payload", "temp", "mode", "cpu s/GiB", "(min..max)",
-	       "MiB/s", "req/s", "slices/s", "copied");
-	for (p = 0; p < B_NR_PATHS; p++)
-		for (pi = 0; pi < B.o.nr_payloads; pi++) {
-			unsigned int payload = b_path_payload(p, B.o.payloads[pi]);
+	printf("\n%-6s %-4s %-7s %-4s %-17s %14s %17s %9s %10s %10s %8s\n",
+	       "phase", "path", "payload", "temp", "mode", "busy s/GiB",
+	       "(min..max)", "MiB/s", "req/s", "slices/s", "copied");
+	for (i = 0; i < B.nres; i++) {
+		unsigned long long nt = 0, cp = 0;
+		double lo = INFINITY, hi = 0;
+		unsigned int n = 0;
+		char share[16];
 
-			if (!payload)
+		for (j = 0; j < i && !b_same_cell(&B.res[j], &B.res[i]); j++)
+			;
+		if (j < i)
+			continue;	/* printed with its first row */
+		for (j = i; j < B.nres && n < 64; j++) {
+			const struct b_result *x = &B.res[j];
+			double cpu = isnan(x->busy_all) ? x->cpu : x->busy_all;
+
+			if (!b_same_cell(x, &B.res[i]) || x->err || !x->bytes)
 				continue;
-			for (t = 0; t < B_NR_TEMPS; t++)
-				for (m = 0; m < B_NR_MODES; m++) {
-					unsigned long long nt = 0, cp = 0;
-					double lo = INFINITY, hi = 0;
-					char share[16];
-
-					n = 0;
-					for (i = 0; i < B.nres && n < 64; i++) {
-						const struct b_result *x = &B.res[i];
-
-						if (x->path != (enum b_path)p || x->temp != (enum b_temp)t ||
-						    x->mode != m || x->payload != payload ||
-						    x->err || !x->bytes ||
-						    (t == B_COLD && strcmp(x->phase, "matrix")))
-							continue;
-						cpg[n] = x->cpu / (x->bytes / B_GiB);
-						mbs[n] = x->bytes / B_MiB / x->wall;
-						rps[n] = x->reqs / x->wall;
-						bps[n] = x->bufs / x->wall;
-						lo = cpg[n] < lo ? cpg[n] : lo;
-						hi = cpg[n] > hi ? cpg[n] : hi;
-						nt += x->notifs;
-						cp += x->copied;
-						n++;
-					}
-					if (!n)
-						continue;
-					if (nt)
-						snprintf(share, sizeof(share), "%.0f%%",
-							 100.0 * cp / nt);
-					else
-						snprintf(share, sizeof(share), "-");
-					printf("%-4s %-7u %-4s %-17s %14.3f %8.3f..%-8.3f %9.0f %10.0f %10.0f %8s\n",
-					       b_path_name[p], payload, b_temp_name[t],
-					       b_mode_label[m], b_median(cpg, n), lo, hi,
-					       b_median(mbs, n), b_median(rps, n),
-					       b_median(bps, n), share);
-				}
+			cpg[n] = cpu / (x->bytes / B_GiB);
+			mbs[n] = x->bytes / B_MiB / x->wall;
+			rps[n] = x->reqs / x->wall;
+			bps[n] = x->bufs / x->wall;
+			lo = cpg[n] < lo ? cpg[n] : lo;
+			hi = cpg[n] > hi ? cpg[n] : hi;
+			nt += x->notifs;
+			cp += x->copied;
+			n++;
 		}
+		if (!n)
+			continue;
+		if (nt)
+			snprintf(share, sizeof(share), "%.0f%%", 100.0 * cp / nt);
+		else
+			snprintf(share, sizeof(share), "-");
+		printf("%-6s %-4s %-7u %-4s %-17s %14.3f %8.3f..%-8.3f %9.0f %10.0f %10.0f %8s\n",
+		       B.res[i].phase, b_path_name[B.res[i].path], B.res[i].payload,
+		       b_temp_name[B.res[i].temp], b_mode_label[B.res[i].mode],
+		       b_median(cpg, n), lo, hi, b_median(mbs, n),
+		       b_median(rps, n), b_median(bps, n), share);
+	}
 }
 
 /* ------------------------------------------------------------------------
@@ -2461,7 +2707,7 @@ static bool l_path_ok(int path)
 {
 	if (path == L_FILE_PATH)
 		return true;
-	if ((path == B_UDP && !B.udp_ok) || (path == B_TCP && !B.tcp_ok))
+	if (!b_path_ok(path))
 		return false;
 	return B.o.paths & (1U << path);
 }
@@ -2685,7 +2931,9 @@ static int b_setup(void)
 	snprintf(B.kernel, sizeof(B.kernel), "%s", u.release);
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGALRM, &sa, NULL);	/* no SA_RESTART: wake blocked calls */
-	B.dev = B.lfd = B.ns_main = B.ns_peer = -1;
+	B.dev = B.ns_main = -1;
+	for (int p = 0; p < B_NR_PATHS; p++)
+		B.rx[p].ns = B.rx[p].lfd = -1;
 	B.hugepages_orig = -1;
 
 	B.dev = open(IOPBUF_DEVICE_PATH, O_RDWR | O_CLOEXEC);
@@ -2693,20 +2941,31 @@ static int b_setup(void)
 		b_err("%s: %s", IOPBUF_DEVICE_PATH, strerror(errno));
 		return -errno;
 	}
-	if (B.o.matrix) {
+	if (B.o.matrix || B.o.targets) {
 		ret = b_setup_matrix();
 		if (ret)
 			return ret;
 	}
-	if (!B.o.matrix && !B.o.lend)
+	if (!B.o.matrix && !B.o.lend && !B.o.targets)
 		return 0;
 
+	B.ns_main = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (B.ns_main < 0)
+		return -errno;
 	ret = b_udp_setup();
 	if (ret)
 		b_err("UDP sink (%s): %s; UDP path skipped", B_DUMMY_IF, strerror(-ret));
-	ret = b_tcp_setup();
-	if (ret)
-		b_err("TCP receiver: %s; TCP path skipped", strerror(-ret));
+	if (B.o.paths & (1U << B_TCP)) {
+		ret = b_tcp_setup();
+		if (ret)
+			b_err("TCP receiver: %s; TCP path skipped", strerror(-ret));
+	}
+	if (B.o.paths & (1U << B_NIC)) {
+		ret = b_nic_setup();
+		if (ret)
+			b_err("NIC path (two e1000 NICs, tools/bench.vm): %s; NIC path skipped",
+			      strerror(-ret));
+	}
 
 	/* SEND_ZC with REPORT_USAGE: a probe send to the sink */
 	if (B.udp_ok && B.ring_ok) {
@@ -2785,12 +3044,13 @@ static unsigned int b_names(const char *list, const char *const *names,
 static __attribute__((unused)) void b_usage(void)
 {
 	printf("usage: bench [-t run_ms] [-w warm_ms] [-r reps] [-q qd] [-p 4k,16k,64k,256k]\n"
-	       "             [-m all|send,uring,msgzc,sendzc,mod,mod_b4,mod_b16] [-P udp,tcp]\n"
+	       "             [-m all|send,uring,msgzc,sendzc,mod,mod_b4,mod_b16] [-P udp,tcp,nic]\n"
 	       "             [-T hot,cold] [-C cold_bytes] [-c tx_cpu,rx_cpu]\n"
 	       "             [-b bvec_bytes] [-n bvec_cmds] [-B (bvec only)] [-N (no bvec)] [-Q]\n"
 	       "             [-l (TCP over loopback)] [-d (TCP without TCP_NODELAY)]\n"
 	       "             [-H (4 KiB vs 2 MiB page pass)]\n"
-	       "             [-o matrix,bvec,lend (parts to run; default all)]\n"
+	       "             [-o matrix,bvec,lend,targets (parts to run; default all but targets)]\n"
+	       "             [-S (wait for a steady clock, print BENCHCAL)]\n"
 	       "             [-k 64k,1m (lend chunks)] [-F file_bytes (lend file)]\n");
 }
 
@@ -2803,7 +3063,7 @@ static void b_defaults(struct b_opts *o)
 	o->payloads[3] = 256 * B_KiB;
 	o->nr_payloads = 4;
 	o->modes = (1U << B_NR_MODES) - 1;
-	o->paths = (1U << B_NR_PATHS) - 1;
+	o->paths = 1U << B_UDP | 1U << B_TCP;	/* -P nic: tools/bench.vm's NICs */
 	o->temps = 1U << B_HOT | 1U << B_COLD;
 	o->reps = 3;
 	o->qd = 8;
@@ -2840,14 +3100,15 @@ static unsigned int b_sizes(const char *list, unsigned int *v)
 /* -o: which parts run; -B and -N are older spellings of two choices. */
 static int b_parts(struct b_opts *o, const char *list)
 {
-	static const char *const parts[] = { "matrix", "bvec", "lend" };
-	unsigned int mask = b_names(list, parts, 3);
+	static const char *const parts[] = { "matrix", "bvec", "lend", "targets" };
+	unsigned int mask = strcmp(list, "all") ? b_names(list, parts, 4) : 7;
 
 	if (!mask)
 		return -EINVAL;
 	o->matrix = mask & 1;
 	o->bvec = mask & 2;
 	o->lend = mask & 4;
+	o->targets = mask & 8;
 	return 0;
 }
 
@@ -2856,7 +3117,7 @@ static int b_parse(struct b_opts *o, int argc, char **argv)
 	int c;
 
 	optind = 1;
-	while ((c = getopt(argc, argv, "t:w:r:q:p:m:P:T:C:c:b:n:BNQldHho:k:F:")) != -1) {
+	while ((c = getopt(argc, argv, "t:w:r:q:p:m:P:T:C:c:b:n:BNQldHho:k:F:S")) != -1) {
 		switch (c) {
 		case 't': o->run_ms = atoi(optarg); break;
 		case 'w': o->warm_ms = atoi(optarg); break;
@@ -2885,6 +3146,7 @@ static int b_parse(struct b_opts *o, int argc, char **argv)
 		case 'l': o->tcp_loopback = true; break;
 		case 'd': o->nagle = true; break;
 		case 'H': o->diag = true; break;
+		case 'S': o->settle = true; break;
 		default: return -EINVAL;
 		}
 	}
@@ -2899,6 +3161,94 @@ static int b_parse(struct b_opts *o, int argc, char **argv)
 		    o->payloads[c] % 16)
 			return -EINVAL;
 	return 0;
+}
+
+/* Thread CPU milliseconds of @iters turns of a fixed loop. */
+static double b_spin_ms(unsigned long iters)
+{
+	volatile unsigned long x = 0;
+	double c0 = b_thread_cpu();
+	unsigned long i;
+
+	for (i = 0; i < iters; i++)
+		x += i;
+	return (b_thread_cpu() - c0) * 1e3;
+}
+
+/*
+ * -S: wait until the guest's clock is steady, and say what a few
+ * reference operations cost. Right after boot, timing a fixed loop gives
+ * twice its later figure (clocksource switch, boot work on the CPU); the
+ * loop is timed until two readings in a row agree within 0.1% (at most
+ * 30 times). Under QEMU -icount that settles at the loop's instruction
+ * count, the same from one boot to the next; under plain TCG it need not
+ * settle at all, which BENCHCAL's "steady=0" then says.
+ */
+static void b_settle(void)
+{
+	static unsigned char src[64 * 1024], dst[64 * 1024];
+	double prev = -1, cur = 0, c0, cpy;
+	char cs[64] = "unknown";
+	int tries, i;
+	FILE *f;
+
+	for (tries = 1; tries <= 30; tries++) {
+		cur = b_spin_ms(20000000UL);
+		if (prev > 0 && fabs(cur - prev) <= prev * 1e-3)
+			break;
+		prev = cur;
+	}
+	f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+	if (f) {
+		if (fscanf(f, "%63s", cs) != 1)
+			snprintf(cs, sizeof(cs), "unknown");
+		fclose(f);
+	}
+	memset(src, 1, sizeof(src));
+	c0 = b_thread_cpu();
+	for (i = 0; i < 1000; i++) {
+		memcpy(dst, src, sizeof(dst));
+		__asm__ __volatile__("" : : "r"(dst) : "memory");
+	}
+	cpy = (b_thread_cpu() - c0) * 1e9 / 1000;
+	printf("BENCHCAL,%s,steady=%d,tries=%d,loop_ms=%.3f,prev_ms=%.3f,clocksource=%s,memcpy64k_ns=%.0f,getppid_ns=%.0f,idle_ns=%s\n",
+	       B.kernel, tries <= 30, tries > 30 ? 30 : tries, cur, prev, cs,
+	       cpy, b_probe(), b_idle_ns() < 0 ? "none" : "timer_list");
+}
+
+/*
+ * -o targets: the cells the targets are decided from, each repetition
+ * running every mode of a cell back to back:
+ *   sweep  UDP sink, hot buffer, 4-60 KiB (R1, R2, R3, the a + b x pages
+ *          fit, R5's UDP half);
+ *   nic    TCP through the e1000 pair at 64 KiB, windows twice as long
+ *          (R4, R5);
+ *   veth   TCP over a veth pair at 64 KiB, zero-copy modes (R5: all
+ *          reported copied).
+ */
+static int b_targets(void)
+{
+	static const unsigned int sweep[] = { 4 * B_KiB, 8 * B_KiB, 16 * B_KiB,
+					      32 * B_KiB, B_UDP_BIG };
+	static const unsigned int big[] = { 64 * B_KiB };
+	const unsigned int zc = 1U << B_MSGZC | 1U << B_SENDZC | 1U << B_MOD1 |
+				1U << B_MOD16;
+	int ret;
+
+	if (!B.udp_ok || !B.nic_ok || !B.rx[B_TCP].ok)
+		b_err("targets: a path is missing (udp %d, nic %d, veth %d)",
+		      B.udp_ok, B.nic_ok, B.rx[B_TCP].ok);
+	ret = b_matrix(1U << B_UDP, sweep, 5, 1U << B_HOT, B.o.modes, "sweep");
+	if (!ret) {
+		/* a 64 KiB request takes ~20 times longer there: longer windows */
+		B.o.run_ms *= 2;
+		ret = b_matrix(1U << B_NIC, big, 1, 1U << B_HOT, B.o.modes, "nic");
+		B.o.run_ms /= 2;
+	}
+	if (!ret)
+		ret = b_matrix(1U << B_TCP, big, 1, 1U << B_HOT, zc & B.o.modes,
+			       "veth");
+	return ret;
 }
 
 /* Run everything @o asks for; results stay in B for the caller. */
@@ -2916,18 +3266,29 @@ static int bench_run(const struct b_opts *o)
 		B.o.rx_cpu = -1;
 	if (B.o.tx_cpu >= ncpu)
 		B.o.tx_cpu = 0;
+	if (B.o.targets)
+		B.o.paths = (1U << B_NR_PATHS) - 1;
 	ret = b_setup();
 	if (ret)
 		goto out;
 	b_pin(B.o.tx_cpu);
-	printf("BENCHINFO,%s,qd=%u,run_ms=%u,warm_ms=%u,reps=%u,cold_bytes=%zu,tx_cpu=%d,rx_cpu=%d,ring_flags=0x%x,report_usage=%d,tcp=%s,cpus=%ld,max_bundle_segs=%u,cold2m=%s,nodelay=%d\n",
+	if (B.o.settle)
+		b_settle();
+	printf("BENCHINFO,%s,qd=%u,run_ms=%u,warm_ms=%u,reps=%u,cold_bytes=%zu,tx_cpu=%d,rx_cpu=%d,ring_flags=0x%x,report_usage=%d,tcp=%s,cpus=%ld,max_bundle_segs=%u,cold2m=%s,nodelay=%d,nic=%s\n",
 	       B.kernel, B.o.qd, B.o.run_ms, B.o.warm_ms, B.o.reps,
 	       B.region_len[B_COLD], B.o.tx_cpu, B.o.rx_cpu, B.ring_flags,
 	       B.report_usage, B.tcp_kind ? B.tcp_kind : "none", ncpu,
 	       B.probe.max_bundle_segs,
-	       B.region[B_COLD2M] ? B.cold2m_backing : "none", !B.o.nagle);
-	if (B.o.matrix) {
-		printf("BENCHHDR,kernel,path,payload,temp,mode,rep,bytes,wall_s,reqs,bufs,cpu_s,cpu_rusage_s,cpu_busy_s,softirq_s,notifs,copied,err,probe_ns,phase\n");
+	       B.region[B_COLD2M] ? B.cold2m_backing : "none", !B.o.nagle,
+	       B.nic_ok ? B.nic[0] : "none");
+	if (B.o.targets) {
+		printf("BENCHHDR,kernel,path,payload,temp,mode,rep,bytes,wall_s,reqs,bufs,cpu_s,cpu_rusage_s,cpu_busy_s,softirq_s,notifs,copied,err,probe_ns,phase,busy_all_s\n");
+		ret = b_targets();
+		if (B.o.table)
+			b_table();
+	}
+	if (!ret && B.o.matrix) {
+		printf("BENCHHDR,kernel,path,payload,temp,mode,rep,bytes,wall_s,reqs,bufs,cpu_s,cpu_rusage_s,cpu_busy_s,softirq_s,notifs,copied,err,probe_ns,phase,busy_all_s\n");
 		ret = b_matrix(B.o.paths, B.o.payloads, B.o.nr_payloads,
 			       B.o.temps, B.o.modes, "matrix");
 		if (!ret && B.o.diag) {
