@@ -915,7 +915,7 @@ static void b_net_teardown(void)
 			close(rx->ns);
 			rx->ns = -1;
 		}
-		rx->ok = false;
+		/* rx->ok stays: whether the path ran, for the results */
 	}
 	if (B.ns_main >= 0) {
 		close(B.ns_main);
