@@ -19,12 +19,13 @@ markers and copies of the CSV files in DOCDIR/benchmarks/. Prints the
 targets. Exit status 0, or 1 if a kernel produced no rows.
 """
 
-import csv
 import os
 import re
 import shutil
 import statistics
 import sys
+
+from bench_common import machine_rows, read_machine, replace_block, write_csv
 
 GIB = 1024.0 ** 3
 FIELDS = ["kernel", "path", "payload", "temp", "mode", "rep", "bytes", "wall", "reqs",
@@ -208,14 +209,6 @@ def fits(run, k):
     return out
 
 
-def write_csv(path, fields, data):
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
-        w.writeheader()
-        for d in data:
-            w.writerow(d)
-
-
 def fmt(x, f="%.3f"):
     return "-" if x != x else f % x
 
@@ -225,14 +218,7 @@ def main():
         sys.exit(__doc__)
     out = sys.argv[1]
     docdir = sys.argv[2] if len(sys.argv) > 2 else None
-    machine, kernels = {}, []
-    with open(os.path.join(out, "machine.txt")) as f:
-        for line in f:
-            k, _, v = line.rstrip("\n").partition("=")
-            if k == "kernel":
-                kernels.append(v)
-            else:
-                machine[k] = v
+    machine, kernels = read_machine(out)
     runs = []
     for d in sorted(os.listdir(out)):
         if re.match(r"^run\d+$", d) and os.path.isdir(os.path.join(out, d, "vm-logs")):
@@ -300,12 +286,10 @@ def write_doc(docdir, out, machine, kernels, runs, tg, ft, spread, maxspread):
           machine.get("elapsed_s"),
           ", [spread.csv](benchmarks/spread.csv)" if spread else ""))
     A("")
-    A("| | |")
-    A("|---|---|")
-    for key, lab in (("qemu", "QEMU"), ("clock", "guest clock"), ("vm", "guest"),
-                     ("bench_args", "bench arguments"), ("host_cpu", "host CPU"),
-                     ("load_start", "host load average at start (does not matter here)")):
-        A("| %s | %s |" % (lab, machine.get(key, "?").replace("|", "/")))
+    L.extend(machine_rows(machine, (
+        ("qemu", "QEMU"), ("clock", "guest clock"), ("vm", "guest"),
+        ("bench_args", "bench arguments"), ("host_cpu", "host CPU"),
+        ("load_start", "host load average at start (does not matter here)"))))
     for k in kernels:
         c = runs[0].cal.get(k)
         A("| %s | %s |" % (k, "no result (boot or run failed)" if not c else
@@ -394,16 +378,8 @@ def write_doc(docdir, out, machine, kernels, runs, tg, ft, spread, maxspread):
                     " | ".join(fmt(r0.median(k, path, pl, m)) for m in modes),
                     fmt(rps, "%.0f")))
     A("")
-    gen = "\n".join(L)
-    doc = os.path.join(docdir, "BENCHMARKS.md")
-    begin, end = "<!-- BEGIN GENERATED: make bench targets -->", "<!-- END GENERATED: targets -->"
-    text = open(doc).read() if os.path.exists(doc) else "# Benchmarks\n"
-    if begin not in text:
-        text += "\n%s\n%s\n" % (begin, end)
-    pre, rest = text.split(begin, 1)
-    post = rest.split(end, 1)[1] if end in rest else ""
-    with open(doc, "w") as f:
-        f.write(pre + begin + "\n" + gen + "\n" + end + post)
+    doc = replace_block(docdir, "<!-- BEGIN GENERATED: make bench targets -->",
+                        "<!-- END GENERATED: targets -->", "\n".join(L))
     print("wrote %s and %s" % (doc, csvdir))
 
 
