@@ -45,13 +45,14 @@ for k in kernels:
         if not m:
             continue
         kind, rest = m.group(1), m.group(2).split(",")
-        if kind == "BENCH" and len(rest) == 20:
+        if kind == "BENCH" and len(rest) == 21:
             r = dict(zip(["kernel", "path", "payload", "temp", "mode", "rep", "bytes", "wall",
                           "reqs", "bufs", "cpu", "cpu_ru", "busy", "softirq", "notifs",
-                          "copied", "err", "probe_ns", "phase", "busy_all"], rest))
+                          "copied", "err", "probe_ns", "phase", "busy_all", "busy_tasks"], rest))
             for f in ("payload", "rep", "bytes", "reqs", "bufs", "notifs", "copied", "err"):
                 r[f] = int(r[f])
-            for f in ("wall", "cpu", "cpu_ru", "busy", "softirq", "probe_ns", "busy_all"):
+            for f in ("wall", "cpu", "cpu_ru", "busy", "softirq", "probe_ns", "busy_all",
+                      "busy_tasks"):
                 r[f] = float(r[f])
             rows.append(r)
         elif kind == "LEND" and len(rest) == len(LFIELDS):
@@ -80,7 +81,7 @@ def write_csv(name, fields, data):
 
 write_csv("results.csv", ["kernel", "path", "payload", "temp", "mode", "rep", "bytes", "wall",
                           "reqs", "bufs", "cpu", "cpu_ru", "busy", "softirq", "notifs", "copied",
-                          "err", "probe_ns", "phase", "busy_all"], rows)
+                          "err", "probe_ns", "phase", "busy_all", "busy_tasks"], rows)
 write_csv("bvec.csv", ["kernel", "backing", "slice", "off", "len", "entries", "segs", "expect",
                        "ns", "cpu_ns", "cpu_ns_vs_1b", "res"], bvec)
 write_csv("bvecreg.csv", ["kernel", "backing", "len", "segs", "pinned", "us"], bvecreg)

@@ -216,6 +216,7 @@ struct b_result {
 	unsigned long long bytes, reqs, bufs, notifs, copied;
 	double wall, cpu, cpu_ru, busy, softirq;
 	double busy_all;		/* all CPUs: wall x CPUs - idle */
+	double busy_tasks;		/* CPU time of every task */
 	double probe_ns;		/* reference syscall, around the run */
 	const char *phase;		/* "matrix", or "pages" (-H) */
 	int err;			/* 0, or the errno that ended the run */
@@ -272,7 +273,6 @@ struct b_state {
 	const char *tcp_kind;		/* "veth-netns" or "loopback" */
 	char nic[2][IFNAMSIZ];		/* sender's and receiver's e1000 */
 	bool nic_ok;
-	double idle0_ns;		/* -1: no precise idle time */
 	/* results */
 	struct b_result *res;
 	size_t nres, capres;
@@ -419,6 +419,54 @@ static double b_busy_all(double wall, double idle0, double idle1)
 	if (idle0 < 0 || idle1 < 0)
 		return NAN;
 	return ncpu * wall - (idle1 - idle0) / 1e9;
+}
+
+/*
+ * CPU nanoseconds of every task but the calling thread so far
+ * (/proc/<pid>/task/<tid>/schedstat, first field: sum_exec_runtime);
+ * -1 if unreadable. The caller adds its own CPU time, read at the window's
+ * edges, so that the scan's own cost stays out. The fallback for
+ * b_idle_ns() on kernels whose /proc/timer_list no longer shows idle time
+ * (sid's 7.2): it counts the same work except interrupts and softirqs
+ * that arrive while the CPU is idle, which run on the idle task's time.
+ */
+static double b_tasks_ns(void)
+{
+	pid_t self = gettid();
+	char path[600], line[128];
+	struct dirent *p, *t;
+	unsigned long long v;
+	double sum = 0;
+	DIR *dp, *dt;
+	FILE *f;
+
+	dp = opendir("/proc");
+	if (!dp)
+		return -1;
+	while ((p = readdir(dp))) {
+		if (p->d_name[0] < '1' || p->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/task", p->d_name);
+		dt = opendir(path);
+		if (!dt)
+			continue;	/* gone meanwhile */
+		while ((t = readdir(dt))) {
+			if (t->d_name[0] == '.' || atoi(t->d_name) == self)
+				continue;
+			snprintf(path, sizeof(path), "/proc/%s/task/%s/schedstat",
+				 p->d_name, t->d_name);
+			f = fopen(path, "r");
+			if (!f)
+				continue;
+			if (fgets(line, sizeof(line), f) &&
+			    sscanf(line, "%llu", &v) == 1)
+				sum += v;
+			fclose(f);
+		}
+		closedir(dt);
+	}
+	closedir(dp);
+	return sum;
 }
 
 static int b_pin(int cpu)
@@ -1386,11 +1434,12 @@ static struct b_result *b_new_result(void)
 
 static void b_print_result(const struct b_result *x)
 {
-	printf("BENCH,%s,%s,%u,%s,%s,%u,%llu,%.6f,%llu,%llu,%.6f,%.6f,%.4f,%.4f,%llu,%llu,%d,%.0f,%s,%.6f\n",
+	printf("BENCH,%s,%s,%u,%s,%s,%u,%llu,%.6f,%llu,%llu,%.6f,%.6f,%.4f,%.4f,%llu,%llu,%d,%.0f,%s,%.6f,%.6f\n",
 	       B.kernel, b_path_name[x->path], x->payload, b_temp_name[x->temp],
 	       b_mode_name[x->mode], x->rep, x->bytes, x->wall, x->reqs,
 	       x->bufs, x->cpu, x->cpu_ru, x->busy, x->softirq, x->notifs,
-	       x->copied, x->err, x->probe_ns, x->phase, x->busy_all);
+	       x->copied, x->err, x->probe_ns, x->phase, x->busy_all,
+	       x->busy_tasks);
 }
 
 /*
@@ -1417,7 +1466,7 @@ static int b_run_one(enum b_path path, enum b_temp temp, enum b_mode mode,
 	struct b_run r = { .path = path, .temp = temp, .mode = mode,
 			   .payload = payload, .fd = -1 };
 	double t0, t1, c0, c1, u0, u1, busy0, busy1, si0, si1, probe;
-	double idle0, idle1;
+	double idle0, idle1, tasks0, tasks1;
 	struct b_result *x;
 	int ret;
 
@@ -1457,6 +1506,7 @@ static int b_run_one(enum b_path path, enum b_temp temp, enum b_mode mode,
 	b_reset_counters(&r);
 	idle0 = b_idle_ns();
 	b_cpu_stat(B.o.tx_cpu, &busy0, &si0);
+	tasks0 = b_tasks_ns();
 	u0 = b_thread_rusage();
 	c0 = b_thread_cpu();
 	t0 = b_now();
@@ -1468,6 +1518,7 @@ static int b_run_one(enum b_path path, enum b_temp temp, enum b_mode mode,
 	t1 = b_now();
 	c1 = b_thread_cpu();
 	u1 = b_thread_rusage();
+	tasks1 = b_tasks_ns();
 	b_cpu_stat(B.o.tx_cpu, &busy1, &si1);
 	idle1 = b_idle_ns();
 	probe = (probe + b_probe()) / 2;
@@ -1494,6 +1545,8 @@ static int b_run_one(enum b_path path, enum b_temp temp, enum b_mode mode,
 	x->busy = busy1 - busy0;
 	x->softirq = si1 - si0;
 	x->busy_all = b_busy_all(x->wall, idle0, idle1);
+	x->busy_tasks = tasks0 >= 0 && tasks1 >= 0 ?
+			(tasks1 - tasks0) / 1e9 + x->cpu : NAN;
 	x->probe_ns = probe;
 	x->phase = B.phase;
 	x->err = r.err;
@@ -3213,7 +3266,8 @@ static void b_settle(void)
 	cpy = (b_thread_cpu() - c0) * 1e9 / 1000;
 	printf("BENCHCAL,%s,steady=%d,tries=%d,loop_ms=%.3f,prev_ms=%.3f,clocksource=%s,memcpy64k_ns=%.0f,getppid_ns=%.0f,idle_ns=%s\n",
 	       B.kernel, tries <= 30, tries > 30 ? 30 : tries, cur, prev, cs,
-	       cpy, b_probe(), b_idle_ns() < 0 ? "none" : "timer_list");
+	       cpy, b_probe(), b_idle_ns() >= 0 ? "timer_list" :
+	       b_tasks_ns() >= 0 ? "task_schedstat" : "none");
 }
 
 /*
@@ -3282,13 +3336,13 @@ static int bench_run(const struct b_opts *o)
 	       B.region[B_COLD2M] ? B.cold2m_backing : "none", !B.o.nagle,
 	       B.nic_ok ? B.nic[0] : "none");
 	if (B.o.targets) {
-		printf("BENCHHDR,kernel,path,payload,temp,mode,rep,bytes,wall_s,reqs,bufs,cpu_s,cpu_rusage_s,cpu_busy_s,softirq_s,notifs,copied,err,probe_ns,phase,busy_all_s\n");
+		printf("BENCHHDR,kernel,path,payload,temp,mode,rep,bytes,wall_s,reqs,bufs,cpu_s,cpu_rusage_s,cpu_busy_s,softirq_s,notifs,copied,err,probe_ns,phase,busy_all_s,busy_tasks_s\n");
 		ret = b_targets();
 		if (B.o.table)
 			b_table();
 	}
 	if (!ret && B.o.matrix) {
-		printf("BENCHHDR,kernel,path,payload,temp,mode,rep,bytes,wall_s,reqs,bufs,cpu_s,cpu_rusage_s,cpu_busy_s,softirq_s,notifs,copied,err,probe_ns,phase,busy_all_s\n");
+		printf("BENCHHDR,kernel,path,payload,temp,mode,rep,bytes,wall_s,reqs,bufs,cpu_s,cpu_rusage_s,cpu_busy_s,softirq_s,notifs,copied,err,probe_ns,phase,busy_all_s,busy_tasks_s\n");
 		ret = b_matrix(B.o.paths, B.o.payloads, B.o.nr_payloads,
 			       B.o.temps, B.o.modes, "matrix");
 		if (!ret && B.o.diag) {
