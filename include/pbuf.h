@@ -385,6 +385,10 @@ int pbuf_probe_ioctl(void __user *arg);
 /* module/cmd.c */
 int pbuf_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags);
 
+/* module/trace.c: trace, then post the completion */
+void pbuf_cmd_done(struct io_uring_cmd *cmd, s32 res, u64 res2,
+		   unsigned int issue_flags);
+
 /* module/main.c */
 extern const struct file_operations pbuf_fops;
 

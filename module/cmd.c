@@ -10,6 +10,7 @@
 #include <linux/uaccess.h>
 
 #include "pbuf.h"
+#include "pbuf_trace.h"
 
 static int pbuf_cmd_probe(struct io_uring_cmd *cmd)
 {
@@ -57,6 +58,7 @@ int pbuf_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 		return 0;
 	}
 
+	trace_iopbuf_cmd_issue(cmd, issue_flags);
 	ret = pbuf_uring_cmd_dispatch(cmd, issue_flags);
 	/*
 	 * Post every completion ourselves, as ublk does: 6.1 loses a

@@ -16,6 +16,7 @@
 #include <linux/wait_bit.h>
 
 #include "pbuf.h"
+#include "pbuf_trace.h"
 
 static void pbuf_notif_release_work(struct work_struct *work)
 {
@@ -32,6 +33,7 @@ static void pbuf_notif_done(struct pbuf_notif *n)
 	op = n->op;
 	n->op = NULL;
 	n->done = true;
+	trace_iopbuf_zc_notif(n, op);
 	/*
 	 * The command cannot go away while we hold the lock (detach), but
 	 * once woken it may complete and free n before we unlock.

@@ -39,6 +39,7 @@
 #include <linux/workqueue.h>
 
 #include "pbuf.h"
+#include "pbuf_trace.h"
 
 enum {
 	PBUF_OP_ARMED,
@@ -360,6 +361,7 @@ static bool pbuf_op_cancel(struct pbuf_op *op)
 {
 	if (test_and_set_bit(PBUF_OP_CANCEL, &op->state))
 		return false;
+	trace_iopbuf_cmd_cancel(op->cmd);
 	if (test_and_clear_bit(PBUF_OP_ARMED, &op->state))
 		pbuf_op_queue_step(op);
 	return true;

@@ -19,6 +19,7 @@
 #include <linux/uio.h>
 
 #include "pbuf.h"
+#include "pbuf_trace.h"
 
 /* Pages pinned per pin_user_pages_fast() call. */
 #define PBUF_PIN_BATCH		512U
@@ -422,6 +423,7 @@ out:
 	if (bufs)
 		pbuf_regbuf_put_array(bufs, reg.nr);
 	kvfree(bufs);
+	trace_iopbuf_buf_register(ctx, 0, reg.nr, ret);
 	return ret;
 }
 
@@ -467,6 +469,7 @@ out:
 	/* the replaced buffers, or the new ones on error */
 	pbuf_regbuf_put_array(bufs, reg.nr);
 	kvfree(bufs);
+	trace_iopbuf_buf_update(ctx, reg.offset, reg.nr, ret);
 	return ret;
 }
 
@@ -493,6 +496,7 @@ int pbuf_regbuf_unregister_all(struct pbuf_ctx *ctx)
 		cond_resched();
 	}
 	mutex_unlock(&ctx->setup_lock);
+	trace_iopbuf_buf_unregister(ctx, 0, nr, nr ? 0 : -ENXIO);
 	return nr ? 0 : -ENXIO;
 }
 

@@ -13,6 +13,7 @@
 #include <linux/vmalloc.h>
 
 #include "pbuf.h"
+#include "pbuf_trace.h"
 
 #define PBUF_RING_FLAGS	(IOPBUF_RING_MMAP | IOPBUF_RING_REGBUF | IOPBUF_RING_INC)
 
@@ -222,6 +223,8 @@ int pbuf_ring_register(struct pbuf_ctx *ctx, void __user *arg)
 		pbuf_ring_put(ring);
 unlock:
 	mutex_unlock(&ctx->setup_lock);
+	trace_iopbuf_ring_register(ctx, reg.bgid, reg.ring_entries, reg.flags,
+				   ret);
 	return ret;
 }
 
@@ -243,6 +246,7 @@ int pbuf_ring_unregister(struct pbuf_ctx *ctx, void __user *arg)
 		return -EINTR;
 	ring = xa_erase(&ctx->rings, reg.bgid);
 	mutex_unlock(&ctx->setup_lock);
+	trace_iopbuf_ring_unregister(ctx, reg.bgid, 0, 0, ring ? 0 : -ENOENT);
 	if (!ring)
 		return -ENOENT;
 	pbuf_ring_put(ring);
