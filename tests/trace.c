@@ -1,0 +1,479 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The module's tracepoints (include/pbuf_trace.h), read the way an
+ * administrator would: through tracefs, in an instance of our own
+ * (instances/iopbuf-test), so nothing else's tracing is disturbed and
+ * the buffer holds only what these cases did.
+ *
+ * Each case enables events/iouring_pbuf/, does something, disables the
+ * events, reads the instance's `trace` file and checks the lines: which
+ * events, in which order, with which fields. %p values are hashed, but
+ * the same pointer hashes the same way, so a command's issue,
+ * cancellation, notification and completion are matched by their req.
+ */
+#include "send_util.h"
+
+#define TRACEFS		"/sys/kernel/tracing"
+#define INSTANCE	TRACEFS "/instances/iopbuf-test"
+#define BGID		3
+#define ENTRIES		8
+#define BUF_LEN		4096
+#define MAX_EVENTS	64
+
+/* One parsed line of the trace: the event's name and its fields' text. */
+struct ev {
+	char name[32];
+	char text[256];
+};
+
+static struct ev evs[MAX_EVENTS];
+static int nevs;
+
+static bool write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	ssize_t n = -1;
+
+	if (fd >= 0) {
+		n = write(fd, s, strlen(s));
+		close(fd);
+	}
+	return h_expect(n == (ssize_t)strlen(s), __FILE__, __LINE__,
+			"write '%s' to %s: %s", s, path, strerror(errno));
+}
+
+/*
+ * tracefs at /sys/kernel/tracing, mounted if it is not yet (the guest's
+ * init mounts only debugfs). A kernel without tracefs skips.
+ */
+static bool tracefs_ready(void)
+{
+	struct stat st;
+
+	if (!stat(TRACEFS "/instances", &st))
+		return true;
+	if (mount("tracefs", TRACEFS, "tracefs", 0, NULL) && errno == ENODEV) {
+		h_skip("this kernel has no tracefs");
+		return false;
+	}
+	return EXPECT_OK(stat(TRACEFS "/instances", &st) ? -errno : 0);
+}
+
+/* A fresh instance with every iouring_pbuf event on. */
+static bool trace_begin(void)
+{
+	nevs = 0;
+	if (!tracefs_ready())
+		return false;
+	rmdir(INSTANCE);
+	if (!EXPECT_OK(mkdir(INSTANCE, 0700) ? -errno : 0))
+		return false;
+	/*
+	 * Real addresses in the text, so that events can be matched by req
+	 * even before the pointer-hashing key exists (a guest without an
+	 * entropy source prints "(____ptrval____)" for every %p).
+	 */
+	if (!access(INSTANCE "/options/hash-ptr", F_OK) &&
+	    !write_file(INSTANCE "/options/hash-ptr", "0"))
+		return false;
+	return write_file(INSTANCE "/events/iouring_pbuf/enable", "1");
+}
+
+/*
+ * Stop, read the instance's buffer into evs[] (events of this module
+ * only) and remove the instance. Lines look like
+ *   task-123 [000] ..... 12.345678: iopbuf_cmd_issue: req 0000... op PROBE
+ */
+static bool trace_end(void)
+{
+	char line[512];
+	bool ok;
+	FILE *f;
+
+	ok = write_file(INSTANCE "/events/iouring_pbuf/enable", "0");
+	f = fopen(INSTANCE "/trace", "re");
+	if (!f) {
+		FAILF("open %s/trace: %s", INSTANCE, strerror(errno));
+		rmdir(INSTANCE);
+		return false;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, ": iopbuf_"), *colon;
+
+		if (line[0] == '#' || !p)
+			continue;
+		p += 2;
+		colon = strchr(p, ':');
+		if (!colon)
+			continue;
+		if (nevs == MAX_EVENTS) {
+			FAILF("more than %d events", MAX_EVENTS);
+			ok = false;
+			break;
+		}
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(evs[nevs].name, sizeof(evs[nevs].name), "%.*s",
+			 (int)(colon - p), p);
+		snprintf(evs[nevs].text, sizeof(evs[nevs].text), "%s",
+			 colon + 2);
+		h_note("%s: %s", evs[nevs].name, evs[nevs].text);
+		nevs++;
+	}
+	fclose(f);
+	if (rmdir(INSTANCE))
+		h_note("rmdir %s: %s", INSTANCE, strerror(errno));
+	return ok;
+}
+
+/* The text of field @key ("req", "res", ...) of @e, or "" without it. */
+static const char *field(const struct ev *e, const char *key, char *out,
+			 size_t len)
+{
+	size_t klen = strlen(key);
+	const char *p = e->text;
+
+	out[0] = '\0';
+	while (p && *p) {
+		if (!strncmp(p, key, klen) && p[klen] == ' ') {
+			snprintf(out, len, "%.*s", (int)strcspn(p + klen + 1, " "),
+				 p + klen + 1);
+			break;
+		}
+		/* next word pair */
+		p = strchr(p, ' ');
+		if (p)
+			p = strchr(p + 1, ' ');
+		if (p)
+			p++;
+	}
+	return out;
+}
+
+static long field_long(const struct ev *e, const char *key)
+{
+	char v[64];
+
+	return strtol(field(e, key, v, sizeof(v)), NULL, 0);
+}
+
+/* The index of the first event @name at or after @from whose @key is @val. */
+static int find(int from, const char *name, const char *key, const char *val)
+{
+	char v[64];
+	int i;
+
+	for (i = from; i < nevs; i++) {
+		if (strcmp(evs[i].name, name))
+			continue;
+		if (!key || !strcmp(field(&evs[i], key, v, sizeof(v)), val))
+			return i;
+	}
+	return -1;
+}
+
+static int count(const char *name)
+{
+	int i, n = 0;
+
+	for (i = 0; i < nevs; i++)
+		n += !strcmp(evs[i].name, name);
+	return n;
+}
+
+#define EXPECT_EVENT(i, name) \
+	h_expect((i) >= 0, __FILE__, __LINE__, "no %s event", name)
+
+/*
+ * The format files perf and bpftrace read: every event exists and has
+ * the fields the documentation (docs/tracing.md) names.
+ */
+static void formats(void)
+{
+	static const struct {
+		const char *event, *fields[6];
+	} want[] = {
+		{ "iopbuf_cmd_issue", { "req", "cmd_op", "issue_flags" } },
+		{ "iopbuf_cmd_complete",
+		  { "req", "cmd_op", "res", "flags", "bid", "nbufs" } },
+		{ "iopbuf_cmd_cancel", { "req", "cmd_op" } },
+		{ "iopbuf_zc_notif", { "notif", "req", "zerocopy", "copied" } },
+		{ "iopbuf_buf_register", { "ctx", "offset", "nr", "ret" } },
+		{ "iopbuf_buf_update", { "ctx", "offset", "nr", "ret" } },
+		{ "iopbuf_buf_unregister", { "ctx", "offset", "nr", "ret" } },
+		{ "iopbuf_ring_register",
+		  { "ctx", "bgid", "entries", "flags", "ret" } },
+		{ "iopbuf_ring_unregister",
+		  { "ctx", "bgid", "entries", "flags", "ret" } },
+	};
+	char path[256], buf[4096], pat[64];
+	unsigned int i, j;
+	ssize_t n;
+	int fd;
+
+	if (!tracefs_ready())
+		return;
+	for (i = 0; i < H_ARRAY_SIZE(want); i++) {
+		snprintf(path, sizeof(path), TRACEFS "/events/iouring_pbuf/%s/format",
+			 want[i].event);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (!EXPECT_OK(fd < 0 ? -errno : 0))
+			return;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (!EXPECT(n > 0))
+			return;
+		buf[n] = '\0';
+		for (j = 0; j < H_ARRAY_SIZE(want[i].fields) && want[i].fields[j]; j++) {
+			snprintf(pat, sizeof(pat), " %s;", want[i].fields[j]);
+			if (!h_expect(strstr(buf, pat) != NULL, __FILE__, __LINE__,
+				      "%s has no field %s", want[i].event,
+				      want[i].fields[j]))
+				return;
+		}
+	}
+}
+
+/* A PROBE through io_uring: one issue, then one completion, same req. */
+static void probe_cmd(void)
+{
+	struct iopbuf_probe p;
+	struct iopbuf_cmd_probe cmd = {
+		.addr = (uintptr_t)&p, .len = sizeof(p),
+	};
+	struct io_uring ring;
+	char req[64], v[64];
+	int dev = -1, i, c, ret;
+
+	if (!su_uring_init(&ring, 8, IORING_SETUP_CQE32))
+		return;
+	dev = h_open();
+	if (dev < 0 || !trace_begin())
+		goto out;
+	ret = h_uring_cmd(&ring, dev, IOPBUF_CMD_PROBE, &cmd, sizeof(cmd));
+	if (!trace_end() || !EXPECT_EQ(ret, (int)sizeof(p)))
+		goto out;
+	i = find(0, "iopbuf_cmd_issue", "op", "PROBE");
+	if (!EXPECT_EVENT(i, "iopbuf_cmd_issue"))
+		goto out;
+	field(&evs[i], "req", req, sizeof(req));
+	c = find(i + 1, "iopbuf_cmd_complete", "req", req);
+	if (!EXPECT_EVENT(c, "iopbuf_cmd_complete for the issued req"))
+		goto out;
+	EXPECT(!strcmp(field(&evs[c], "op", v, sizeof(v)), "PROBE"));
+	EXPECT_EQ(field_long(&evs[c], "res"), (long)sizeof(p));
+	EXPECT_EQ(field_long(&evs[c], "flags"), 0);
+	EXPECT_EQ(count("iopbuf_cmd_issue"), 1);
+	EXPECT_EQ(count("iopbuf_cmd_complete"), 1);
+out:
+	h_close(&dev);
+	io_uring_queue_exit(&ring);
+}
+
+/*
+ * Buffer table and ring: register, update, unregister, and the failures
+ * (a second unregister) with their errnos; all on the same ctx.
+ */
+static void registration(void)
+{
+	static char mem[2][BUF_LEN] __attribute__((aligned(4096)));
+	struct iovec iov[2] = {
+		{ mem[0], BUF_LEN }, { mem[1], BUF_LEN },
+	};
+	struct su_ring r = { .dev = -1 };
+	char ctx[64], v[64];
+	int dev, i;
+
+	dev = h_open();
+	if (dev < 0 || !trace_begin())
+		goto out;
+	if (!EXPECT_OK(h_register_iov(dev, iov, 2)) ||
+	    !EXPECT_OK(h_update_iov(dev, 1, &iov[0], 1)) ||
+	    !EXPECT_OK(h_unregister_bufs(dev)) ||
+	    !EXPECT_ERR(h_unregister_bufs(dev), ENXIO) ||
+	    !su_ring_init(&r, dev, ENTRIES, BGID, 0) ||
+	    !EXPECT_OK(h_unregister_ring(dev, BGID)) ||
+	    !EXPECT_ERR(h_unregister_ring(dev, BGID), ENOENT)) {
+		trace_end();
+		goto out;
+	}
+	r.registered = false;
+	if (!trace_end())
+		goto out;
+
+	i = find(0, "iopbuf_buf_register", NULL, NULL);
+	if (!EXPECT_EVENT(i, "iopbuf_buf_register"))
+		goto out;
+	field(&evs[i], "ctx", ctx, sizeof(ctx));
+	EXPECT_EQ(field_long(&evs[i], "nr"), 2);
+	EXPECT_EQ(field_long(&evs[i], "ret"), 0);
+	i = find(i + 1, "iopbuf_buf_update", "ctx", ctx);
+	if (!EXPECT_EVENT(i, "iopbuf_buf_update"))
+		goto out;
+	EXPECT_EQ(field_long(&evs[i], "offset"), 1);
+	EXPECT_EQ(field_long(&evs[i], "nr"), 1);
+	EXPECT_EQ(field_long(&evs[i], "ret"), 0);
+	i = find(i + 1, "iopbuf_buf_unregister", "ctx", ctx);
+	if (!EXPECT_EVENT(i, "iopbuf_buf_unregister"))
+		goto out;
+	EXPECT_EQ(field_long(&evs[i], "nr"), 2);
+	EXPECT_EQ(field_long(&evs[i], "ret"), 0);
+	i = find(i + 1, "iopbuf_buf_unregister", "ctx", ctx);
+	if (!EXPECT_EVENT(i, "a second iopbuf_buf_unregister"))
+		goto out;
+	EXPECT_EQ(field_long(&evs[i], "ret"), -ENXIO);
+	i = find(i + 1, "iopbuf_ring_register", "ctx", ctx);
+	if (!EXPECT_EVENT(i, "iopbuf_ring_register"))
+		goto out;
+	EXPECT_EQ(field_long(&evs[i], "bgid"), BGID);
+	EXPECT_EQ(field_long(&evs[i], "entries"), ENTRIES);
+	EXPECT(!strcmp(field(&evs[i], "flags", v, sizeof(v)), "0x0"));
+	EXPECT_EQ(field_long(&evs[i], "ret"), 0);
+	i = find(i + 1, "iopbuf_ring_unregister", "ctx", ctx);
+	if (!EXPECT_EVENT(i, "iopbuf_ring_unregister"))
+		goto out;
+	EXPECT_EQ(field_long(&evs[i], "bgid"), BGID);
+	EXPECT_EQ(field_long(&evs[i], "ret"), 0);
+	i = find(i + 1, "iopbuf_ring_unregister", "ctx", ctx);
+	if (!EXPECT_EVENT(i, "a second iopbuf_ring_unregister"))
+		goto out;
+	EXPECT_EQ(field_long(&evs[i], "ret"), -ENOENT);
+	EXPECT_EQ(nevs, 7);
+out:
+	su_ring_fini(&r);
+	h_close(&dev);
+}
+
+/*
+ * A RECV waits on an empty socket; IOPBUF_IOC_CANCEL asks it to cancel:
+ * issue, cancel, then the completion with -ECANCELED, all one req.
+ */
+static void cancel(void)
+{
+	static char mem[BUF_LEN];
+	struct iopbuf_cmd_recv cmd = { .bgid = BGID };
+	struct su_ring r = { .dev = -1 };
+	struct io_uring ring;
+	struct su_cqe c;
+	int dev = -1, fds[2] = { -1, -1 }, i;
+	char req[64];
+	bool traced = false;
+
+	if (!su_uring_init(&ring, 8, IORING_SETUP_CQE32))
+		return;
+	dev = h_open();
+	if (dev < 0 || !su_tcp_pair(AF_INET, fds, 0) ||
+	    !su_ring_init(&r, dev, ENTRIES, BGID, 0))
+		goto out;
+	su_ring_add(&r, (uintptr_t)mem, sizeof(mem), 0);
+	su_ring_publish(&r);
+	cmd.fd = fds[0];
+	if (!trace_begin())
+		goto out;
+	traced = true;
+	if (!h_prep_cmd(&ring, dev, IOPBUF_CMD_RECV, &cmd, sizeof(cmd), 7) ||
+	    !su_submit(&ring, 1) || !su_no_cqe(&ring, SU_QUIET_MS) ||
+	    !EXPECT_EQ(ioctl(dev, IOPBUF_IOC_CANCEL), 1) ||
+	    !su_wait(&ring, &c) || !EXPECT_EQ(c.res, -ECANCELED))
+		goto out;
+	traced = false;
+	if (!trace_end())
+		goto out;
+	i = find(0, "iopbuf_cmd_issue", "op", "RECV");
+	if (!EXPECT_EVENT(i, "iopbuf_cmd_issue"))
+		goto out;
+	field(&evs[i], "req", req, sizeof(req));
+	i = find(i + 1, "iopbuf_cmd_cancel", "req", req);
+	if (!EXPECT_EVENT(i, "iopbuf_cmd_cancel for the issued req"))
+		goto out;
+	i = find(i + 1, "iopbuf_cmd_complete", "req", req);
+	if (!EXPECT_EVENT(i, "iopbuf_cmd_complete after the cancel"))
+		goto out;
+	EXPECT_EQ(field_long(&evs[i], "res"), -ECANCELED);
+	EXPECT_EQ(count("iopbuf_cmd_cancel"), 1);
+out:
+	if (traced)
+		trace_end();
+	su_ring_fini(&r);
+	su_close2(fds);
+	h_close(&dev);
+	io_uring_queue_exit(&ring);
+}
+
+/*
+ * A zero-copy SEND of a registered buffer over TCP loopback: the
+ * notification's event comes before the completion of the same req, and
+ * its zerocopy/copied agree with the completion's ZC flags (COPIED when
+ * anything was copied or nothing went out without a copy). The
+ * completion event's flags are the CQE's.
+ */
+static void zc_notif(void)
+{
+	static char mem[BUF_LEN] __attribute__((aligned(4096)));
+	struct iovec iov = { mem, sizeof(mem) };
+	struct iopbuf_cmd_send cmd = { .bgid = BGID };
+	struct su_ring r = { .dev = -1 };
+	struct io_uring ring;
+	struct su_cqe c;
+	int dev = -1, fds[2] = { -1, -1 }, i, n;
+	long zerocopy, copied;
+	bool want_copied;
+	char req[64];
+
+	if (!su_uring_init(&ring, 8, IORING_SETUP_CQE32))
+		return;
+	memset(mem, 'z', sizeof(mem));
+	dev = h_open();
+	if (dev < 0 || !su_tcp_pair(AF_INET, fds, 0) ||
+	    !EXPECT_OK(h_register_iov(dev, &iov, 1)) ||
+	    !su_ring_init(&r, dev, ENTRIES, BGID, IOPBUF_RING_REGBUF))
+		goto out;
+	su_ring_add(&r, iopbuf_regbuf_encode(0, 0), sizeof(mem), 5);
+	su_ring_publish(&r);
+	cmd.fd = fds[1];
+	if (!trace_begin())
+		goto out;
+	if (!su_send(&ring, dev, &cmd, &c)) {
+		trace_end();
+		goto out;
+	}
+	if (!trace_end() || !EXPECT_EQ(c.res, (int)sizeof(mem)) ||
+	    !EXPECT(su_cflags(&c) & IOPBUF_CQE_F_ZC))
+		goto out;
+	i = find(0, "iopbuf_cmd_issue", "op", "SEND");
+	if (!EXPECT_EVENT(i, "iopbuf_cmd_issue"))
+		goto out;
+	field(&evs[i], "req", req, sizeof(req));
+	n = find(i + 1, "iopbuf_zc_notif", "req", req);
+	if (!EXPECT_EVENT(n, "iopbuf_zc_notif for the issued req"))
+		goto out;
+	zerocopy = field_long(&evs[n], "zerocopy");
+	copied = field_long(&evs[n], "copied");
+	EXPECT(zerocopy == 0 || zerocopy == 1);
+	EXPECT(copied == 0 || copied == 1);
+	want_copied = copied || !zerocopy;
+	EXPECT_EQ(!!(su_cflags(&c) & IOPBUF_CQE_F_ZC_COPIED), want_copied);
+	i = find(n + 1, "iopbuf_cmd_complete", "req", req);
+	if (!EXPECT_EVENT(i, "iopbuf_cmd_complete after the notification"))
+		goto out;
+	EXPECT_EQ(field_long(&evs[i], "res"), (long)sizeof(mem));
+	EXPECT_EQ(field_long(&evs[i], "flags"), su_cflags(&c));
+	EXPECT_EQ(field_long(&evs[i], "bid"), 5);
+	EXPECT_EQ(field_long(&evs[i], "nbufs"), 1);
+	EXPECT_EQ(count("iopbuf_zc_notif"), 1);
+out:
+	su_ring_fini(&r);
+	su_close2(fds);
+	h_close(&dev);
+	io_uring_queue_exit(&ring);
+}
+
+int main(void)
+{
+	h_init("trace");
+	RUN(formats);
+	RUN(probe_cmd);
+	RUN(registration);
+	RUN(cancel);
+	RUN(zc_notif);
+	return h_exit();
+}
