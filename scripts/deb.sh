@@ -10,7 +10,8 @@
 #                                      /usr/src/iouring-pbuf-V, registered
 #                                      with DKMS by dh_dkms's maintainer
 #                                      scripts, a udev rule, modules-load.d
-#                                      and modprobe.d examples
+#                                      and modprobe.d examples,
+#                                      iopbuf-stat (/usr/bin, man page)
 #   libiouring-pbuf0_V-R_ARCH.deb      the shared library (soname .so.0,
 #                                      symbols file)
 #   libiouring-pbuf-dev_V-R_ARCH.deb   static library, .so link, headers
@@ -198,6 +199,19 @@ EOF
 		"$dir/probe"
 }
 
+stat_runs() {
+	local dir=$1 c rc=0
+	mkdir -p "$dir/sysfs"
+	IOPBUF_SYSFS=$dir/nonexistent iopbuf-stat || rc=$?
+	[ "$rc" -eq 1 ] || { echo "exit $rc without the module, want 1"; return 1; }
+	for c in pinned_pages charged_pages contexts inflight notifs; do
+		echo "${#c}" >"$dir/sysfs/$c"
+	done
+	IOPBUF_SYSFS=$dir/sysfs iopbuf-stat -m | tee "$dir/stat.out"
+	grep -qx 'module: pinned_pages 12 charged_pages 13 contexts 8 inflight 8 notifs 6' \
+		"$dir/stat.out"
+}
+
 do_test() {
 	local k got ks
 	[ "$(id -u)" -eq 0 ] || die "test must run as root (apt-get, dkms)"
@@ -228,6 +242,14 @@ do_test() {
 	check "udev rule and modules-load.d example installed" \
 		test -f /lib/udev/rules.d/70-iouring-pbuf.rules -a \
 		-f /usr/share/doc/iouring-pbuf-dkms/examples/modules-load.d/iouring-pbuf.conf
+	# The host has no module loaded: exit 1 with the reason; with a stand-in
+	# sysfs directory the counters line (tests/iopbuf_stat.c runs it against
+	# the module in the guests).
+	check "iopbuf-stat installed, with iopbuf-stat(1) and tracing.md" \
+		test -x /usr/bin/iopbuf-stat -a -e /usr/share/man/man1/iopbuf-stat.1.gz \
+		-a -e /usr/share/doc/iouring-pbuf-dkms/tracing.md
+	check "iopbuf-stat: exit 1 without the module, counters from sysfs" \
+		stat_runs "$dir"
 	check "apt-get install ./build/deb/libiouring-pbuf{0,-dev}_*.deb" \
 		apt_get install "$out"/libiouring-pbuf0_"$debversion"_"$arch".deb \
 		"$out"/libiouring-pbuf-dev_"$debversion"_"$arch".deb
@@ -257,8 +279,8 @@ do_test() {
 		check "modinfo -k $k finds no iouring_pbuf" \
 			bash -c "! modinfo -k '$k' iouring_pbuf"
 	done
-	check "headers, libraries and pkg-config file gone" \
-		test ! -e /usr/include/iopbuf.h -a ! -e /usr/include/linux/iouring_pbuf.h \
+	check "headers, libraries, pkg-config file and iopbuf-stat gone" \
+		test ! -e /usr/bin/iopbuf-stat -a ! -e /usr/include/iopbuf.h -a ! -e /usr/include/linux/iouring_pbuf.h \
 		-a -z "$(find /usr/lib -name 'libiouring-pbuf*' -print -quit)" \
 		-a ! -e "/usr/lib/$multiarch/pkgconfig/iouring-pbuf.pc"
 	check "dpkg knows none of the packages" \

@@ -253,7 +253,7 @@ struct iopbuf_ring_status {
 /*
  * IOPBUF_IOC_STATS: the context's resource counters. Output only.
  * Module-wide totals are in /sys/class/misc/iouring-pbuf/ (pinned_pages,
- * charged_pages, contexts, inflight); they return to zero once every
+ * charged_pages, contexts, inflight, notifs); they return to zero once every
  * context is closed and every in-flight operation has ended.
  */
 struct iopbuf_stats {
