@@ -354,6 +354,7 @@ int pbuf_pin_pages(unsigned long start, unsigned int nr, struct page **pages);
 int pbuf_regbuf_register(struct pbuf_ctx *ctx, void __user *arg);
 int pbuf_regbuf_update(struct pbuf_ctx *ctx, void __user *arg);
 int pbuf_regbuf_unregister_all(struct pbuf_ctx *ctx);
+void pbuf_regbuf_release_all(struct pbuf_ctx *ctx);
 struct pbuf_regbuf *pbuf_regbuf_alloc(struct pbuf_ctx *ctx);
 struct pbuf_regbuf *pbuf_regbuf_get(struct pbuf_ctx *ctx, u32 index);
 void pbuf_regbuf_put(struct pbuf_regbuf *buf);

@@ -22,12 +22,24 @@
 
 #include "pbuf.h"
 
-#define pbuf_trace_cmd_names					\
-	{ IOPBUF_CMD_PROBE,	"PROBE" },			\
-	{ IOPBUF_CMD_RECV,	"RECV" },			\
-	{ IOPBUF_CMD_READ,	"READ" },			\
-	{ IOPBUF_CMD_SEND,	"SEND" },			\
-	{ IOPBUF_CMD_LEND,	"LEND" }
+#ifndef PBUF_TRACE_CMD_NAME
+#define PBUF_TRACE_CMD_NAME
+/*
+ * The command's name, copied into the event: __print_symbolic() tables
+ * print nothing on 6.1 when the instance's hash-ptr option is off.
+ */
+static inline const char *pbuf_trace_cmd_name(u32 cmd_op)
+{
+	switch (cmd_op) {
+	case IOPBUF_CMD_PROBE:	return "PROBE";
+	case IOPBUF_CMD_RECV:	return "RECV";
+	case IOPBUF_CMD_READ:	return "READ";
+	case IOPBUF_CMD_SEND:	return "SEND";
+	case IOPBUF_CMD_LEND:	return "LEND";
+	}
+	return "?";
+}
+#endif
 
 TRACE_EVENT(iopbuf_cmd_issue,
 
@@ -38,18 +50,19 @@ TRACE_EVENT(iopbuf_cmd_issue,
 	TP_STRUCT__entry(
 		__field(const void *,	req)
 		__field(u32,		cmd_op)
+		__array(char,		op, 8)
 		__field(unsigned int,	issue_flags)
 	),
 
 	TP_fast_assign(
 		__entry->req		= cmd;
 		__entry->cmd_op		= cmd->cmd_op;
+		strscpy(__entry->op, pbuf_trace_cmd_name(cmd->cmd_op), 8);
 		__entry->issue_flags	= issue_flags;
 	),
 
 	TP_printk("req %p op %s issue_flags 0x%x", __entry->req,
-		  __print_symbolic(__entry->cmd_op, pbuf_trace_cmd_names),
-		  __entry->issue_flags)
+		  __entry->op, __entry->issue_flags)
 );
 
 TRACE_EVENT(iopbuf_cmd_complete,
@@ -61,6 +74,7 @@ TRACE_EVENT(iopbuf_cmd_complete,
 	TP_STRUCT__entry(
 		__field(const void *,	req)
 		__field(u32,		cmd_op)
+		__array(char,		op, 8)
 		__field(s32,		res)
 		__field(u16,		flags)
 		__field(u16,		bid)
@@ -70,6 +84,7 @@ TRACE_EVENT(iopbuf_cmd_complete,
 	TP_fast_assign(
 		__entry->req	= cmd;
 		__entry->cmd_op	= cmd->cmd_op;
+		strscpy(__entry->op, pbuf_trace_cmd_name(cmd->cmd_op), 8);
 		__entry->res	= res;
 		__entry->flags	= iopbuf_cqe_flags(res2);
 		__entry->bid	= iopbuf_cqe_bid(res2);
@@ -77,9 +92,8 @@ TRACE_EVENT(iopbuf_cmd_complete,
 	),
 
 	TP_printk("req %p op %s res %d flags 0x%x bid %u nbufs %u",
-		  __entry->req,
-		  __print_symbolic(__entry->cmd_op, pbuf_trace_cmd_names),
-		  __entry->res, __entry->flags, __entry->bid, __entry->nbufs)
+		  __entry->req, __entry->op, __entry->res, __entry->flags,
+		  __entry->bid, __entry->nbufs)
 );
 
 /* A command is asked to cancel (IOPBUF_IOC_CANCEL, io_uring, task exit). */
@@ -92,15 +106,16 @@ TRACE_EVENT(iopbuf_cmd_cancel,
 	TP_STRUCT__entry(
 		__field(const void *,	req)
 		__field(u32,		cmd_op)
+		__array(char,		op, 8)
 	),
 
 	TP_fast_assign(
 		__entry->req	= cmd;
 		__entry->cmd_op	= cmd->cmd_op;
+		strscpy(__entry->op, pbuf_trace_cmd_name(cmd->cmd_op), 8);
 	),
 
-	TP_printk("req %p op %s", __entry->req,
-		  __print_symbolic(__entry->cmd_op, pbuf_trace_cmd_names))
+	TP_printk("req %p op %s", __entry->req, __entry->op)
 );
 
 /*

@@ -57,7 +57,7 @@ void pbuf_ctx_put(struct pbuf_ctx *ctx)
 void pbuf_ctx_teardown(struct pbuf_ctx *ctx)
 {
 	pbuf_ring_unregister_all(ctx);
-	pbuf_regbuf_unregister_all(ctx);
+	pbuf_regbuf_release_all(ctx);
 	pbuf_kbuf_free_all(ctx);
 }
 

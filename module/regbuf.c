@@ -474,10 +474,10 @@ out:
 }
 
 /*
- * Return: 0, or -ENXIO when no table is registered. Buffers still used by
- * commands in flight live on until those end.
+ * Drop the table. Buffers still used by commands in flight live on until
+ * those end. Return: how many slots it had, 0 when none was registered.
  */
-int pbuf_regbuf_unregister_all(struct pbuf_ctx *ctx)
+static unsigned int pbuf_regbuf_drop_all(struct pbuf_ctx *ctx)
 {
 	struct pbuf_regbuf *buf;
 	unsigned long index;
@@ -496,8 +496,26 @@ int pbuf_regbuf_unregister_all(struct pbuf_ctx *ctx)
 		cond_resched();
 	}
 	mutex_unlock(&ctx->setup_lock);
-	trace_iopbuf_buf_unregister(ctx, 0, nr, nr ? 0 : -ENXIO);
-	return nr ? 0 : -ENXIO;
+	return nr;
+}
+
+/* IOPBUF_IOC_UNREGISTER_BUFFERS. Return: 0, or -ENXIO without a table. */
+int pbuf_regbuf_unregister_all(struct pbuf_ctx *ctx)
+{
+	unsigned int nr = pbuf_regbuf_drop_all(ctx);
+	int ret = nr ? 0 : -ENXIO;
+
+	trace_iopbuf_buf_unregister(ctx, 0, nr, ret);
+	return ret;
+}
+
+/* The file is closed: a table it still had is unregistered (and traced). */
+void pbuf_regbuf_release_all(struct pbuf_ctx *ctx)
+{
+	unsigned int nr = pbuf_regbuf_drop_all(ctx);
+
+	if (nr)
+		trace_iopbuf_buf_unregister(ctx, 0, nr, 0);
 }
 
 void pbuf_regbuf_show(struct seq_file *m, struct pbuf_ctx *ctx)

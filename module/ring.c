@@ -261,6 +261,7 @@ void pbuf_ring_unregister_all(struct pbuf_ctx *ctx)
 	mutex_lock(&ctx->setup_lock);
 	xa_for_each(&ctx->rings, bgid, ring) {
 		xa_erase(&ctx->rings, bgid);
+		trace_iopbuf_ring_unregister(ctx, bgid, 0, 0, 0);
 		pbuf_ring_put(ring);
 	}
 	mutex_unlock(&ctx->setup_lock);

@@ -55,8 +55,8 @@ run_checkpatch() {
 	# the only version check (the 6.1 floor); the uAPI header cannot use
 	# BIT(), which userspace does not have; the trace header is laid out as
 	# every TRACE_EVENT is (TP_STRUCT__entry( ending a line, TP_PROTO
-	# continuations under its first argument, a __print_symbolic() table
-	# that cannot be parenthesized), which --strict reads as C calls.
+	# continuations under its first argument), which --strict reads as C
+	# calls.
 	cd "$top" || return 1
 	for r in compat uapi trace rest; do
 		case $r in
@@ -65,7 +65,7 @@ run_checkpatch() {
 		uapi) out=$("$cp" "${cp_args[@]}" --ignore BIT_MACRO \
 			-f uapi/linux/*.h 2>&1) ;;
 		trace) out=$("$cp" "${cp_args[@]}" --ignore OPEN_ENDED_LINE \
-			--ignore PARENTHESIS_ALIGNMENT --ignore COMPLEX_MACRO \
+			--ignore PARENTHESIS_ALIGNMENT \
 			-f include/pbuf_trace.h 2>&1) ;;
 		rest) out=$("$cp" "${cp_args[@]}" -f "${files[@]}" 2>&1) ;;
 		esac || {
