@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Install the Debian 12 packages the build and the QEMU test tiers need.
+# Never a linux-image package (see PACKAGES).
 #
 # Usage: scripts/install-deps.sh [--check]
 #   --check   only report missing packages (exit 1 if any), install nothing
@@ -14,12 +15,15 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+# No linux-image package: the guest kernels (images, modules, the headers
+# the module is built against) are downloaded and unpacked into the cache
+# by scripts/kernels.sh setup, so the host's boot entries never change.
 PACKAGES=(
-	# Kernel matrix: bookworm's 6.1 and the 6.12 backport, images + headers.
-	linux-image-amd64 linux-headers-amd64
-	linux-image-6.12-amd64 linux-headers-6.12-amd64
-	# ... and its PREEMPT_RT flavour (sleeping spinlocks, threaded irqs).
-	linux-image-6.12-rt-amd64 linux-headers-6.12-rt-amd64
+	# bookworm's 6.1 headers only (no image, nothing to boot): what the
+	# DKMS and package tiers build the installed module against, as an
+	# administrator's machine would. Not the 6.12 backport's headers:
+	# linux-headers-6.12.*-amd64 depends on its linux-image package.
+	linux-headers-amd64
 	# Kernel sources for KUnit, debug kernels and checkpatch.pl.
 	linux-source-6.1 linux-source-6.12
 	# Module build toolchain (kbuild needs bc/flex/bison/libelf/libssl).

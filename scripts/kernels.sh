@@ -10,10 +10,17 @@
 #   sid   Debian sid's newest kernel  (what sid's linux-image-amd64 depends on)
 #   rt    bookworm's 6.12 PREEMPT_RT  (what linux-image-6.12-rt-amd64 depends on)
 #
-# The bookworm kernels are ordinary installed packages. sid's kernel is
-# fetched through a private apt configuration under $CACHE_DIR/sid (the
-# system's sources are never touched) and unpacked there; its headers need
-# sid's gcc, so its modules are built in a sid debootstrap chroot.
+# No kernel is installed on the host: every guest kernel is downloaded and
+# unpacked (dpkg-deb -x) into the cache, where nothing boots it and no
+# package database knows it. The bookworm kernels come through the system's
+# own apt sources (apt-get download, or /var/cache/apt/archives when the
+# .deb is already there): the image, its modules and the headers with
+# their -common and linux-kbuild packages, under $CACHE_DIR/bookworm; the
+# module builds against those headers on the host (bookworm's gcc).
+# sid's kernel is fetched through a private apt configuration under
+# $CACHE_DIR/sid (the system's sources are never touched) and unpacked
+# there; its headers need sid's gcc, so its modules are built in a sid
+# debootstrap chroot.
 #
 # Outside the matrix, only when named: `debug`, the KASAN/lockdep/kmemleak/
 # fault-injection kernel scripts/debug-kernel.sh builds from
@@ -23,6 +30,7 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+BW_DIR=$CACHE_DIR/bookworm
 SID_DIR=$CACHE_DIR/sid
 SID_APT=$SID_DIR/apt
 SID_CHROOT=$SID_DIR/chroot
@@ -41,9 +49,11 @@ usage() {
 Usage: scripts/kernels.sh COMMAND [ARGS]
 
 Commands:
-  setup [--refresh]   install the bookworm kernels (scripts/install-deps.sh)
-                      and fetch/unpack sid's newest kernel + build chroot into
-                      $IOURING_PBUF_CACHE (default /var/cache/iouring-pbuf).
+  setup [--refresh]   install the host packages (scripts/install-deps.sh),
+                      fetch and unpack the bookworm kernels (image, modules,
+                      headers) and sid's newest kernel + build chroot into
+                      $IOURING_PBUF_CACHE (default /var/cache/iouring-pbuf);
+                      no linux-image package is installed on the host.
                       Re-runs are no-ops; sid's lists are re-read every
                       SID_REFRESH_SECONDS (21600) or with --refresh.
   list                release strings of the matrix, one per line, in order
@@ -67,7 +77,8 @@ Environment:
             all (the matrix), debug (the debug kernel); an exact release; a
             glob on the matrix's releases (e.g. '6.*'); or any other kernel
             installed on the host (/boot/vmlinuz-R plus its headers).
-            `setup` prepares sid only when KERNELS is unset or names sid/all,
+            `setup` prepares only the kernels KERNELS names (all when unset):
+            sid only when KERNELS is unset or names sid/all,
             and builds the debug kernel (scripts/debug-kernel.sh build, about
             15 min the first time) only when KERNELS names debug.
   SKIP_DEPS=1           do not run install-deps.sh in setup
@@ -77,17 +88,132 @@ Exit status: 0 on success, 1 on error (message on stderr).
 EOF
 }
 
-# --- bookworm kernels --------------------------------------------------------
+# --- bookworm kernels ---------------------------------------------------------
 
-# The release a bookworm metapackage currently pulls in, e.g.
-# linux-image-amd64 -> 6.1.0-56-amd64.
+# The matrix's bookworm kernels: alias and the metapackage whose Depends
+# names the release (linux-image-amd64 -> linux-image-6.1.0-57-amd64).
+BW_ALIASES=(6.1 6.12 rt)
+bw_meta() {
+	case $1 in
+	6.1) echo linux-image-amd64 ;;
+	6.12) echo linux-image-6.12-amd64 ;;
+	rt) echo linux-image-6.12-rt-amd64 ;;
+	esac
+}
+
+# The release the metapackage's candidate depends on, from the system's apt
+# lists (nothing needs to be installed).
+bw_candidate_release() {
+	local meta=$1
+	apt-cache depends "$meta" 2>/dev/null |
+		sed -n 's/^ *Depends: linux-image-\([0-9][^ ]*\)$/\1/p' | head -n1 | grep . ||
+		die "cannot resolve $meta's kernel release from apt's lists (apt-get update?)"
+}
+
+# The release setup prepared for ALIAS (recorded in $BW_DIR/release-ALIAS).
 meta_release() {
-	local meta=$1 deps
-	deps=$(dpkg-query -W -f='${Depends}' "$meta" 2>/dev/null) ||
-		die "$meta is not installed (run scripts/install-deps.sh)"
-	printf '%s\n' "$deps" | tr ',' '\n' |
-		sed -n 's/^ *linux-image-\([^ ]*\) .*/\1/p; s/^ *linux-image-\([^ ]*\)$/\1/p' |
-		head -n1 | grep . || die "cannot read a kernel release from $meta"
+	local alias=$1 f=$BW_DIR/release-$1
+	[ -s "$f" ] || die "bookworm kernel '$alias' not prepared (run: KERNELS=$alias scripts/kernels.sh setup)"
+	cat "$f"
+}
+
+bw_kernel_root() { printf '%s\n' "$BW_DIR/kernels/$1/root"; }
+
+is_bookworm() {
+	[ -e "$BW_DIR/kernels/$1/.done" ]
+}
+
+# The packages to unpack for RELEASE: the image (vmlinuz and modules), the
+# headers and what they depend on (-common, linux-kbuild).
+bw_packages() {
+	local release=$1
+	printf '%s\n' "linux-image-$release" "linux-headers-$release"
+	apt-cache depends "linux-headers-$release" 2>/dev/null |
+		sed -n 's/^ *Depends: \(linux-\(headers\|kbuild\)-[^ <>]*\)$/\1/p'
+}
+
+# PKG's candidate .deb into DIR: from apt's archive cache when it is there,
+# else `apt-get download` (no installation, no dpkg database entry).
+bw_fetch_deb() {
+	local pkg=$1 dir=$2 ver f
+	ver=$(apt-cache policy "$pkg" 2>/dev/null | sed -n 's/^ *Candidate: //p')
+	if [ -z "$ver" ] || [ "$ver" = "(none)" ]; then
+		die "$pkg is not in apt's lists"
+	fi
+	for f in /var/cache/apt/archives/"${pkg}_${ver//:/%3a}"_*.deb; do
+		if [ -f "$f" ] && dpkg-deb -I "$f" >/dev/null 2>&1; then
+			cp "$f" "$dir/"
+			return 0
+		fi
+	done
+	(cd "$dir" && apt-get -q -o APT::Sandbox::User=root download "$pkg=$ver" >/dev/null) ||
+		die "apt-get download $pkg=$ver failed"
+}
+
+# Download and unpack RELEASE into $BW_DIR/kernels/RELEASE/root (about
+# 120 MB downloaded, 550 MB unpacked), generate modules.dep, and point the
+# headers' Makefile at the unpacked -common tree. Built aside and renamed:
+# an interrupted run never looks done.
+bw_unpack_kernel() {
+	local release=$1 dir=$BW_DIR/kernels/$1 pkg deb mk
+	[ -e "$dir/.done" ] && return 0
+	log "bookworm: fetching kernel $release (image, modules, headers)"
+	rm -rf "$dir"
+	mkdir -p "$dir/root.tmp" "$dir/debs"
+	while read -r pkg; do
+		bw_fetch_deb "$pkg" "$dir/debs"
+	done < <(bw_packages "$release")
+	for deb in "$dir"/debs/*.deb; do
+		dpkg-deb -x "$deb" "$dir/root.tmp"
+	done
+	rm -rf "$dir/debs"
+	[ -e "$dir/root.tmp/lib" ] || ln -s usr/lib "$dir/root.tmp/lib"
+	depmod -b "$dir/root.tmp" "$release"
+	# "include /usr/src/linux-headers-R-common/Makefile": the one absolute
+	# path in the headers (scripts/ and tools/ are relative links).
+	mk=$dir/root.tmp/usr/src/linux-headers-$release/Makefile
+	[ -f "$mk" ] || die "bookworm: no headers Makefile in linux-headers-$release"
+	sed -i "s|^include /usr/src/|include $dir/root/usr/src/|" "$mk"
+	[ -f "$dir/root.tmp/boot/vmlinuz-$release" ] || die "bookworm: no vmlinuz in linux-image-$release"
+	mv "$dir/root.tmp" "$dir/root"
+	touch "$dir/.done"
+}
+
+# Resolve ALIAS from apt's lists, unpack its kernel, record the release;
+# older unpacked releases no alias records any more are pruned.
+bw_setup() {
+	local alias=$1 release
+	release=$(bw_candidate_release "$(bw_meta "$alias")")
+	mkdir -p "$BW_DIR"
+	bw_unpack_kernel "$release"
+	printf '%s\n' "$release" >"$BW_DIR/release-$alias"
+	log "bookworm: ready: $alias = $release"
+}
+
+bw_prune() {
+	local d keep
+	keep=$(cat "$BW_DIR"/release-* 2>/dev/null || true)
+	for d in "$BW_DIR"/kernels/*; do
+		[ -d "$d" ] || continue
+		grep -qxF "${d##*/}" <<<"$keep" || rm -rf "$d"
+	done
+}
+
+wants_bookworm() {
+	local tok
+	[ -n "${KERNELS:-}" ] || return 0
+	while read -r tok; do
+		case $tok in
+		all) return 0 ;;
+		bookworm) [ "$1" = 6.1 ] && return 0 ;;
+		6.12-rt) [ "$1" = rt ] && return 0 ;;
+		"$1") return 0 ;;
+		esac
+		if [ -s "$BW_DIR/release-$1" ] && [ "$tok" = "$(cat "$BW_DIR/release-$1")" ]; then
+			return 0
+		fi
+	done < <(kernels_tokens)
+	return 1
 }
 
 # --- sid: private apt configuration -----------------------------------------
@@ -360,10 +486,10 @@ is_sid() {
 # --- the matrix ---------------------------------------------------------------
 
 matrix() {
-	meta_release linux-image-amd64
-	meta_release linux-image-6.12-amd64
+	meta_release 6.1
+	meta_release 6.12
 	sid_release
-	meta_release linux-image-6.12-rt-amd64
+	meta_release rt
 }
 
 # --- the debug kernel (scripts/debug-kernel.sh) --------------------------------
@@ -397,27 +523,28 @@ wants_debug() {
 resolve() {
 	local -a all=() out=()
 	local tok r matched b61 b612 brt dbg
-	# Plain assignments so that a failing lookup stops the script (set -e).
-	b61=$(meta_release linux-image-amd64)
-	b612=$(meta_release linux-image-6.12-amd64)
-	# The RT kernel is optional until someone asks for it (an older setup
-	# did not install it): `rt` and `all` fail with the usual message.
-	brt=$(meta_release linux-image-6.12-rt-amd64 2>/dev/null) || brt=
-	all=("$b61" "$b612")
+	# A kernel setup has not prepared yet is left out until someone asks
+	# for it by name: then it fails with the usual message.
+	b61=$(meta_release 6.1 2>/dev/null) || b61=
+	b612=$(meta_release 6.12 2>/dev/null) || b612=
+	brt=$(meta_release rt 2>/dev/null) || brt=
+	all=()
+	if [ -n "$b61" ]; then all+=("$b61"); fi
+	if [ -n "$b612" ]; then all+=("$b612"); fi
 	if [ -s "$SID_RELEASE_FILE" ]; then all+=("$(cat "$SID_RELEASE_FILE")"); fi
 	if [ -n "$brt" ]; then all+=("$brt"); fi
 	for tok in "$@"; do
 		matched=0
 		case $tok in
 		all)
-			out+=("${all[@]:0:2}" "$(sid_release)")
-			out+=("$(meta_release linux-image-6.12-rt-amd64)")
+			out+=("$(meta_release 6.1)" "$(meta_release 6.12)" "$(sid_release)")
+			out+=("$(meta_release rt)")
 			matched=1
 			;;
-		6.1 | bookworm) out+=("${all[0]}"); matched=1 ;;
-		6.12) out+=("${all[1]}"); matched=1 ;;
+		6.1 | bookworm) out+=("$(meta_release 6.1)"); matched=1 ;;
+		6.12) out+=("$(meta_release 6.12)"); matched=1 ;;
 		sid) out+=("$(sid_release)"); matched=1 ;;
-		rt | 6.12-rt) out+=("$(meta_release linux-image-6.12-rt-amd64)"); matched=1 ;;
+		rt | 6.12-rt) out+=("$(meta_release rt)"); matched=1 ;;
 		debug) dbg=$(debug_release); out+=("$dbg"); matched=1 ;;
 		*-iopbuf-debug)
 			if [ "$(debug_release 2>/dev/null)" = "$tok" ]; then
@@ -462,6 +589,9 @@ cmd_vmlinuz() {
 		printf '%s\n' "$(debug_dir)/bzImage"
 	elif is_sid "$1"; then
 		sid_vmlinuz "$1" | grep . || die "sid kernel $1 has no vmlinuz"
+	elif is_bookworm "$1"; then
+		printf '%s
+' "$(bw_kernel_root "$1")/boot/vmlinuz-$1"
 	else
 		[ -f "/boot/vmlinuz-$1" ] || die "/boot/vmlinuz-$1 not found"
 		printf '%s\n' "/boot/vmlinuz-$1"
@@ -475,6 +605,8 @@ cmd_moddir() {
 	elif is_sid "$1"; then
 		d=$(sid_kernel_root "$1")/usr/lib/modules/$1
 		[ -d "$d" ] || d=$(sid_kernel_root "$1")/lib/modules/$1
+	elif is_bookworm "$1"; then
+		d=$(bw_kernel_root "$1")/lib/modules/$1
 	else
 		d=/lib/modules/$1
 	fi
@@ -490,6 +622,9 @@ cmd_kdir() {
 	elif is_sid "$1"; then
 		d=/usr/src/linux-headers-$1
 		[ -e "$SID_CHROOT$d/Makefile" ] || die "sid chroot lacks $d (run: scripts/kernels.sh setup)"
+	elif is_bookworm "$1"; then
+		d=$(bw_kernel_root "$1")/usr/src/linux-headers-$1
+		[ -e "$d/Makefile" ] || die "no headers in $d (run: scripts/kernels.sh setup)"
 	else
 		d=/lib/modules/$1/build
 		[ -e "$d/Makefile" ] || d=/usr/src/linux-headers-$1
@@ -527,6 +662,11 @@ cmd_setup() {
 	# two debootstraps into the same chroot would wreck each other.
 	exec 9>"$CACHE_DIR/.setup.lock"
 	flock 9
+	local alias
+	for alias in "${BW_ALIASES[@]}"; do
+		if wants_bookworm "$alias"; then bw_setup "$alias"; fi
+	done
+	bw_prune
 	if wants_sid; then
 		sid_setup "$force"
 	fi
