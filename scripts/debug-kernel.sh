@@ -231,8 +231,9 @@ build() {
 	make_config "$dir/linux"
 	t1=$(date +%s)
 	log "debug kernel $key: sources and config ready in $((t1 - t0)) s; make -j$JOBS bzImage modules_prepare (nice 19)"
-	if ! cpu_timed "$dir/build-cpu-seconds" nice -n 19 make -C "$dir/linux" -j"$JOBS" \
-		bzImage modules_prepare >"$dir/build.log" 2>&1; then
+	if ! progress_run "debug kernel build" "$dir/build.log" \
+		cpu_timed "$dir/build-cpu-seconds" nice -n 19 make -C "$dir/linux" -j"$JOBS" \
+		bzImage modules_prepare; then
 		tail -n 40 "$dir/build.log" >&2
 		die "debug kernel build failed (log: $dir/build.log)"
 	fi

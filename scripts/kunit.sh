@@ -149,6 +149,11 @@ expected_suites() {
 	done
 }
 
+# kunit.py in the source tree SRC (a subshell: the cd stays there).
+kunit_py() {
+	(cd "$1" && shift && python3 tools/testing/kunit/kunit.py "$@")
+}
+
 # Sum one counter ("passed", "failed", ...) out of kunit.py's final line,
 # e.g. "Testing complete. Ran 62 tests: passed: 61, failed: 1".
 count_of() {
@@ -197,8 +202,7 @@ run_tree() {
 	log "kunit $t ($pkg $version): building and running in $build"
 	start=$SECONDS
 	rc=0
-	(cd "$src" && python3 tools/testing/kunit/kunit.py "${args[@]}") \
-		>"$logf" 2>&1 || rc=$?
+	progress_run "kunit $t" "$logf" kunit_py "$src" "${args[@]}" || rc=$?
 	secs=$((SECONDS - start))
 	exec 9>&-
 

@@ -57,3 +57,36 @@ check_vermagic() {
 	[ "$got" = "$release" ] ||
 		die "$ko: vermagic release '$got' does not match kernel '$release'"
 }
+
+# Run CMD... with its output in LOG, and while it runs print on stderr, at
+# least every PROGRESS_SECONDS (30), how long it has taken, where the log
+# is and the log's last line, so that a long build (the debug kernel,
+# KUnit's UML kernels) never looks hung. Returns CMD's status.
+progress_run() {
+	local what=$1 logf=$2 start pid ticker rc=0
+	shift 2
+	start=$(date +%s)
+	"$@" >"$logf" 2>&1 &
+	pid=$!
+	# The ticker kills its own sleep when stopped, so nothing holds the
+	# caller's stderr (a pipe into tee) open after we return.
+	# shellcheck disable=SC2016 # $s is the subshell's
+	(
+		s=
+		trap 'kill $s 2>/dev/null; exit 0' TERM
+		while :; do
+			sleep "${PROGRESS_SECONDS:-30}" &
+			s=$!
+			wait "$s"
+			kill -0 "$pid" 2>/dev/null || exit 0
+			printf '%s: %s: %d s so far (log: %s): %s\n' "${0##*/}" "$what" \
+				$(($(date +%s) - start)) "$logf" \
+				"$(tail -n 1 "$logf" 2>/dev/null | tr -d '\r' | cut -c1-100)" >&2
+		done
+	) &
+	ticker=$!
+	wait "$pid" || rc=$?
+	kill "$ticker" 2>/dev/null || true
+	wait "$ticker" 2>/dev/null || true
+	return "$rc"
+}
