@@ -15,7 +15,8 @@
 #   libiouring-pbuf0_V-R_ARCH.deb      the shared library (soname .so.0,
 #                                      symbols file)
 #   libiouring-pbuf-dev_V-R_ARCH.deb   static library, .so link, headers
-#                                      (<iopbuf.h>, <linux/iouring_pbuf.h>),
+#                                      (<iopbuf.h>; <linux/iouring_pbuf.h>
+#                                      in /usr/include/iouring-pbuf),
 #                                      pkg-config file, man pages, examples
 #
 # V is PACKAGE_VERSION of dkms.conf (debian/changelog must agree).
@@ -253,6 +254,9 @@ do_test() {
 	check "apt-get install ./build/deb/libiouring-pbuf{0,-dev}_*.deb" \
 		apt_get install "$out"/libiouring-pbuf0_"$debversion"_"$arch".deb \
 		"$out"/libiouring-pbuf-dev_"$debversion"_"$arch".deb
+	check "the ABI header is in /usr/include/iouring-pbuf/linux, not in linux-libc-dev's /usr/include/linux" \
+		test -f /usr/include/iouring-pbuf/linux/iouring_pbuf.h -a \
+		! -e /usr/include/linux/iouring_pbuf.h
 	check "pkg-config iouring-pbuf is version $version" \
 		test "$(pkg-config --modversion iouring-pbuf)" = "$version"
 	check "examples build against the installed library (pkg-config, shared and static)" \
@@ -280,7 +284,7 @@ do_test() {
 			bash -c "! modinfo -k '$k' iouring_pbuf"
 	done
 	check "headers, libraries, pkg-config file and iopbuf-stat gone" \
-		test ! -e /usr/bin/iopbuf-stat -a ! -e /usr/include/iopbuf.h -a ! -e /usr/include/linux/iouring_pbuf.h \
+		test ! -e /usr/bin/iopbuf-stat -a ! -e /usr/include/iopbuf.h -a ! -e /usr/include/iouring-pbuf \
 		-a -z "$(find /usr/lib -name 'libiouring-pbuf*' -print -quit)" \
 		-a ! -e "/usr/lib/$multiarch/pkgconfig/iouring-pbuf.pc"
 	check "dpkg knows none of the packages" \

@@ -6,8 +6,9 @@
  *   cc app.c $(pkg-config --cflags --libs iouring-pbuf)
  *
  * It pulls in <liburing.h> (2.3 or newer) and the module's ABI header
- * <linux/iouring_pbuf.h>, which the library installs next to the kernel's
- * own uAPI headers.
+ * <linux/iouring_pbuf.h>, which the library installs in a directory of its
+ * own, $(includedir)/iouring-pbuf/linux/, out of the kernel's uAPI
+ * headers' way; pkg-config's Cflags add -I$(includedir)/iouring-pbuf.
  *
  * Conventions, as liburing's:
  *  - functions returning int return 0 (or a count) on success and -errno
