@@ -248,7 +248,7 @@ do_test() {
 	# the module in the guests).
 	check "iopbuf-stat installed, with iopbuf-stat(1) and tracing.md" \
 		test -x /usr/bin/iopbuf-stat -a -e /usr/share/man/man1/iopbuf-stat.1.gz \
-		-a -e /usr/share/doc/iouring-pbuf-dkms/tracing.md
+		-a -e /usr/share/doc/iouring-pbuf-dkms/tracing.md.gz
 	check "iopbuf-stat: exit 1 without the module, counters from sysfs" \
 		stat_runs "$dir"
 	check "apt-get install ./build/deb/libiouring-pbuf{0,-dev}_*.deb" \
