@@ -154,9 +154,25 @@ bw_fetch_deb() {
 # 120 MB downloaded, 550 MB unpacked), generate modules.dep, and point the
 # headers' Makefile at the unpacked -common tree. Built aside and renamed:
 # an interrupted run never looks done.
+# The headers' Makefile is one line, "include /usr/src/linux-headers-R-
+# common/Makefile": the only absolute path in them (scripts/ and tools/
+# are relative links). Point it at ROOT's copy; again when the cache was
+# copied or moved since.
+bw_fix_headers() {
+	local release=$1 root=$2 mk
+	mk=$root/usr/src/linux-headers-$release/Makefile
+	[ -f "$mk" ] || die "bookworm: no headers Makefile in linux-headers-$release"
+	grep -q "^include $root/usr/src/" "$mk" ||
+		sed -i "s|^include .*/usr/src/\(linux-headers-[^/]*/Makefile\)$|include $root/usr/src/\1|" "$mk"
+	grep -q "^include $root/usr/src/" "$mk" || die "bookworm: cannot point $mk at $root"
+}
+
 bw_unpack_kernel() {
-	local release=$1 dir=$BW_DIR/kernels/$1 pkg deb mk
-	[ -e "$dir/.done" ] && return 0
+	local release=$1 dir=$BW_DIR/kernels/$1 pkg deb
+	if [ -e "$dir/.done" ]; then
+		bw_fix_headers "$release" "$dir/root"
+		return 0
+	fi
 	log "bookworm: fetching kernel $release (image, modules, headers)"
 	rm -rf "$dir"
 	mkdir -p "$dir/root.tmp" "$dir/debs"
@@ -169,13 +185,9 @@ bw_unpack_kernel() {
 	rm -rf "$dir/debs"
 	[ -e "$dir/root.tmp/lib" ] || ln -s usr/lib "$dir/root.tmp/lib"
 	depmod -b "$dir/root.tmp" "$release"
-	# "include /usr/src/linux-headers-R-common/Makefile": the one absolute
-	# path in the headers (scripts/ and tools/ are relative links).
-	mk=$dir/root.tmp/usr/src/linux-headers-$release/Makefile
-	[ -f "$mk" ] || die "bookworm: no headers Makefile in linux-headers-$release"
-	sed -i "s|^include /usr/src/|include $dir/root/usr/src/|" "$mk"
 	[ -f "$dir/root.tmp/boot/vmlinuz-$release" ] || die "bookworm: no vmlinuz in linux-image-$release"
 	mv "$dir/root.tmp" "$dir/root"
+	bw_fix_headers "$release" "$dir/root"
 	touch "$dir/.done"
 }
 
