@@ -14,7 +14,8 @@
 #            built once from linux-source-6.12 and cached
 #   fuzz     tools/fuzz on the debug kernel for FUZZ_SECONDS (120)
 #   demo     the README's demo (make demo) in a 6.1 guest
-#   dkms     DKMS build, install and removal for the bookworm kernels
+#   dkms     DKMS build, install and removal for the kernels whose headers
+#            the host has (bookworm's 6.1: linux-headers-amd64)
 #   deb      the Debian packages (debian/, dpkg-buildpackage): build (lib's
 #            header check runs as its test step), lintian with no error or
 #            warning, install (DKMS builds the module), compile the examples
