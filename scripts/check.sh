@@ -4,7 +4,7 @@
 # make check: every test tier, on every kernel of the matrix.
 #
 #   deps     install missing Debian packages, prepare the kernel matrix
-#   style    checkpatch --strict and sparse, zero findings
+#   style    checkpatch --strict, sparse, shellcheck, man pages: zero findings
 #   build    the module with W=1 for every kernel, zero warnings
 #   kunit    KUnit suites under kunit.py on Debian's 6.1 and 6.12 sources
 #   vm       the selftests inside QEMU guests of every kernel (PREEMPT_RT

@@ -61,7 +61,9 @@ copy_tree() {
 	mkdir -p "$dest"
 	if git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
 		(cd "$top" && git ls-files -z -c -o --exclude-standard |
-			xargs -0 sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh |
+			while IFS= read -r -d '' f; do
+				if [ -e "$f" ]; then printf '%s\0' "$f"; fi
+			done |
 			tar --null -T - -cf -) | tar -C "$dest" -xf -
 	else
 		tar -C "$top" --exclude=./build --exclude=./.git -cf - . |
@@ -134,7 +136,8 @@ kernels() {
 expected_kernels() {
 	local k newest
 	if [ -d "/lib/modules/$(uname -r)" ]; then
-		newest=$(ls -v /lib/modules | tail -n 1)
+		newest=$(find /lib/modules -mindepth 1 -maxdepth 1 -printf '%f\n' |
+			sort -V | tail -n 1)
 		for k in $(kernels); do
 			case $k in "$(uname -r)" | "$newest") echo "$k" ;; esac
 		done

@@ -42,6 +42,9 @@ PACKAGES=(
 	# compat 13, dh-sequence-dkms), lintian, and what the tier compiles
 	# against the installed library (pkg-config, C++ for <iopbuf.h>).
 	debhelper dh-dkms dpkg-dev fakeroot lintian pkgconf g++
+	# make style: shellcheck over every script, man --warnings (groff)
+	# over the man pages (make -C lib check-man).
+	shellcheck man-db groff-base
 )
 
 missing_packages() {

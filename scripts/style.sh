@@ -5,7 +5,11 @@
 #  - checkpatch.pl --strict (from Debian's linux-source-6.12) over every
 #    kernel-side and uAPI source file;
 #  - sparse (make C=2) over the module, built against the 6.1 and 6.12
-#    headers.
+#    headers;
+#  - shellcheck over every shell script of the tree (*.sh, the files
+#    whose first line names sh or bash, the sourced *.vm fragments);
+#  - pyflakes over the Python benchmark reports (scripts/*.py);
+#  - the man pages: `make -C lib check-man` renders each with warnings on.
 # Prints one PASS/FAIL line per gate and "style: N passed, N failed,
 # 0 skipped"; a checker's non-zero exit status fails its gate.
 set -euo pipefail
@@ -48,8 +52,13 @@ run_checkpatch() {
 	local cp files out rc=0 r
 	cp=$(checkpatch) || { echo "checkpatch.pl is not available"; return 1; }
 	local cp_args=(--no-tree --strict --terse --show-types)
-	mapfile -t files < <(cd "$top" && ls module/*.c include/*.h kunit/*.c \
-		2>/dev/null | grep -v -e '^include/compat.h$' -e '^include/pbuf_trace.h$')
+	files=()
+	for r in "$top"/module/*.c "$top"/include/*.h "$top"/kunit/*.c; do
+		case ${r#"$top"/} in
+		include/compat.h | include/pbuf_trace.h) continue ;;
+		esac
+		[ -e "$r" ] && files+=("${r#"$top"/}")
+	done
 	[ "${#files[@]}" -gt 0 ] || { echo "no files for checkpatch"; return 1; }
 	# Three deliberate exceptions, each confined to one file: compat.h holds
 	# the only version check (the 6.1 floor); the uAPI header cannot use
@@ -84,13 +93,48 @@ run_sparse() {
 	out=$(mktemp -d)
 	if ! "$top/scripts/build-module.sh" "$kver" "$out" C=2 >/dev/null 2>&1; then
 		echo "module build with C=2 failed for $kver:"
-		cat "$out/build.log" 2>/dev/null | tail -20
+		tail -20 "$out/build.log" 2>/dev/null
 		rm -rf "$out"
 		return 0
 	fi
 	grep -E '(module|include|uapi)/[^:]*:[0-9]+:[0-9]+: (warning|error)' \
 		"$out/build.log" || true
 	rm -rf "$out"
+}
+
+# Every shell script the tree holds: git's tracked and new files (or, out
+# of a checkout, every file), picked by name or by their #! line.
+shell_scripts() {
+	local f
+	cd "$top" || return 1
+	{
+		if git rev-parse --git-dir >/dev/null 2>&1; then
+			git ls-files -c -o --exclude-standard
+		else
+			find . -path ./build -prune -o -path ./.git -prune -o \
+				-type f -printf '%P\n'
+		fi
+	} | while IFS= read -r f; do
+		[ -f "$f" ] || continue
+		case $f in
+		*.sh | *.vm) echo "$f" ;;
+		*) if head -n 1 "$f" | grep -qE '^#!.*[/ ](ba)?sh( |$)'; then
+			echo "$f"
+		fi ;;
+		esac
+	done
+}
+
+# Prints shellcheck's findings (all severities, style included); fails
+# when shellcheck is missing or exits non-zero.
+run_shellcheck() {
+	local scripts
+	command -v shellcheck >/dev/null ||
+		{ echo "shellcheck is not installed (make deps)"; return 1; }
+	mapfile -t scripts < <(shell_scripts)
+	[ "${#scripts[@]}" -gt 0 ] || { echo "no shell scripts found"; return 1; }
+	# *.vm fragments have no #! line: they are sourced by bash.
+	(cd "$top" && shellcheck -x -s bash -f gcc "${scripts[@]}" 2>&1)
 }
 
 cp_rc=0
@@ -110,6 +154,16 @@ py_findings=$(cd "$top" && pyflakes3 scripts/*.py 2>&1) ||
 	py_findings=${py_findings:-"pyflakes3 failed"}
 [ -z "$py_findings" ] || echo "$py_findings"
 result "$([ -z "$py_findings" ]; echo $?)" "pyflakes3 scripts/*.py"
+
+sc_rc=0
+findings=$(run_shellcheck) || sc_rc=$?
+[ -z "$findings" ] || echo "$findings"
+result "$([ -z "$findings" ] && [ "$sc_rc" -eq 0 ]; echo $?)" "shellcheck"
+
+man_rc=0
+findings=$(make -s -C "$top/lib" check-man 2>&1) || man_rc=$?
+grep -v '^PASS: ' <<<"$findings" || true
+result "$man_rc" "man pages (make -C lib check-man)"
 
 echo "style: $pass passed, $fail failed, 0 skipped"
 [ "$fail" -eq 0 ]
