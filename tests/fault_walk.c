@@ -33,7 +33,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 
-#include "harness.h"
+#include "util.h"
 
 #define FAIL_NTH	"/proc/thread-self/fail-nth"
 #define DEBUGFS		"/sys/kernel/debug"
@@ -355,39 +355,6 @@ static bool expect_no_stale_huge_pin(const char *what)
 	return h_expect(f == huge_free0, __FILE__, __LINE__,
 			"%s: stale pin: %ld of %ld huge pages still in use after munmap",
 			what, huge_free0 - f, huge_free0);
-}
-
-static bool tcp_pair(int fds[2])
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t sl = sizeof(sa);
-	int lfd, one = 1;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    listen(lfd, 1) || getsockname(lfd, (struct sockaddr *)&sa, &sl)) {
-		FAILF("tcp listen: %s", strerror(errno));
-		if (lfd >= 0)
-			close(lfd);
-		return false;
-	}
-	fds[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fds[1] < 0 || connect(fds[1], (struct sockaddr *)&sa, sizeof(sa))) {
-		FAILF("tcp connect: %s", strerror(errno));
-		close(lfd);
-		return false;
-	}
-	fds[0] = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	close(lfd);
-	if (fds[0] < 0) {
-		FAILF("tcp accept: %s", strerror(errno));
-		close(fds[1]);
-		return false;
-	}
-	setsockopt(fds[0], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	setsockopt(fds[1], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	return true;
 }
 
 static long fionread(int fd)
@@ -1234,7 +1201,7 @@ static bool put_data(int fd)
 
 static bool setup_recv_tcp(void)
 {
-	return data_setup(true) && tcp_pair(sk) && put_data(sk[1]) &&
+	return data_setup(true) && t_tcp_pair(sk) && put_data(sk[1]) &&
 	       EXPECT_EQ(fionread_wait(sk[0], DATA_LEN), DATA_LEN);
 }
 
@@ -1377,7 +1344,7 @@ static void send_ring_fix_len(void)
 
 static bool setup_send_tcp(void)
 {
-	return data_setup(true) && tcp_pair(sk) && setup_send_common();
+	return data_setup(true) && t_tcp_pair(sk) && setup_send_common();
 }
 
 static long op_send(unsigned int nth)
@@ -1477,7 +1444,7 @@ static long op_lend(unsigned int nth)
 
 static bool setup_lend_send(void)
 {
-	if (!data_setup(true) || !tcp_pair(sk) || !setup_send_common())
+	if (!data_setup(true) || !t_tcp_pair(sk) || !setup_send_common())
 		return false;
 	lend = (struct iopbuf_lend *)probe_area();
 	if (!lend)
@@ -1521,7 +1488,7 @@ static bool setup_lend_kbuf(void)
 {
 	struct iopbuf_kbuf kb = { .len = 4 * H_PAGE };
 
-	if (!data_setup(false) || !tcp_pair(sk) || !put_data(sk[1]) ||
+	if (!data_setup(false) || !t_tcp_pair(sk) || !put_data(sk[1]) ||
 	    !EXPECT(!pipe2(lend_pipe, O_CLOEXEC)) ||
 	    !EXPECT_OK(h_ioctl(dev, IOPBUF_IOC_KBUF_ALLOC, &kb)))
 		return false;
@@ -1587,7 +1554,7 @@ static void undo_lend_kbuf(void)
 
 static bool setup_lend_ring(void)
 {
-	if (!data_setup(true) || !data_file() || !tcp_pair(sk))
+	if (!data_setup(true) || !data_file() || !t_tcp_pair(sk))
 		return false;
 	lend = (struct iopbuf_lend *)probe_area();
 	if (!lend)

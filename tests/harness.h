@@ -63,10 +63,27 @@ struct h_shared {
 	int more_failures;	/* failures after the first one */
 };
 
-static struct h_shared *h_st;
-static const char *h_test_name = "test";
-static const char *h_case_name = "";
-static int h_npass, h_nfail, h_nskip;
+/* Defined once, in harness.c (tests/build/libtestutil.a). */
+extern struct h_shared *h_st;
+extern const char *h_test_name;
+extern const char *h_case_name;
+extern int h_npass, h_nfail, h_nskip;
+
+/*
+ * The one hang guard: how long any wait for something that must happen
+ * (a completion, a counter, a child's exit) gives it before failing.
+ * Waits return as soon as their event comes, so the bound is generous:
+ * H_HANG_BASE_MS times IOPBUF_TIME_FACTOR from the environment (an
+ * integer, 1 when unset; the guest's init sets it from the kernel command
+ * line, scripts/vm-test.sh scales it for TCG and the debug kernel).
+ */
+#define H_HANG_BASE_MS	5000
+int h_time_factor(void);
+
+static inline int h_hang_ms(void)
+{
+	return H_HANG_BASE_MS * h_time_factor();
+}
 
 /* A '#' line: diagnostics the guest does not count. */
 static inline void __attribute__((format(printf, 1, 2))) h_note(const char *fmt, ...)
@@ -454,7 +471,7 @@ static inline bool h_global_is_zero(const struct h_global *g)
 }
 
 /* The module-wide counters when this test started (see h_init). */
-static struct h_global h_global_start;
+extern struct h_global h_global_start;
 
 static inline void h_init_counters(void)
 {
@@ -477,13 +494,13 @@ static inline bool h_global_equal(const struct h_global *a,
 }
 
 /*
- * Wait (up to 2 s) for the module-wide counters to return to their values
- * at the start of this test: 0, unless an earlier test leaked (h_init
- * notes it), which is then not blamed on this one.
+ * Wait (up to the hang guard) for the module-wide counters to return to
+ * their values at the start of this test: 0, unless an earlier test
+ * leaked (h_init notes it), which is then not blamed on this one.
  */
 #define EXPECT_GLOBAL_IDLE() ({						\
 	struct h_global _g, _s = h_global_start;			\
-	int _ms = 2000;							\
+	int _ms = h_hang_ms();						\
 	for (;;) {							\
 		h_global_read(&_g);					\
 		if (h_global_equal(&_g, &_s) || _ms <= 0)		\
@@ -804,7 +821,10 @@ static inline struct io_uring_sqe *h_prep_cmd(struct io_uring *ring, int fd,
 static inline int h_wait_cqe2(struct io_uring *ring, __u64 *user_data,
 			      __u64 *res2)
 {
-	struct __kernel_timespec ts = { .tv_sec = 5 };
+	struct __kernel_timespec ts = {
+		.tv_sec = h_hang_ms() / 1000,
+		.tv_nsec = (h_hang_ms() % 1000) * 1000000L,
+	};
 	struct io_uring_cqe *cqe;
 	int ret, res;
 
@@ -852,20 +872,28 @@ static inline int h_uring_cmd(struct io_uring *ring, int fd, __u32 cmd_op,
 }
 
 /*
- * Set up a ring; on failure either SKIP (io_uring unavailable on this
- * kernel: ENOSYS, EPERM from kernel.io_uring_disabled) or FAIL.
+ * Set up a ring of @entries SQEs; on failure either SKIP (io_uring
+ * unavailable on this kernel: ENOSYS, EPERM from kernel.io_uring_disabled)
+ * or FAIL.
  */
-static inline bool h_uring_init(struct io_uring *ring, unsigned int flags)
+static inline bool h_uring_init2(struct io_uring *ring, unsigned int entries,
+				 unsigned int flags)
 {
-	int ret = io_uring_queue_init(8, ring, flags);
+	int ret = io_uring_queue_init(entries, ring, flags);
 
 	if (!ret)
 		return true;
 	if (ret == -ENOSYS || ret == -EPERM)
 		h_skip("io_uring unavailable: %s", h_res(ret));
 	else
-		FAILF("io_uring_queue_init(flags %#x): %s", flags, h_res(ret));
+		FAILF("io_uring_queue_init(%u, flags %#x): %s", entries, flags,
+		      h_res(ret));
 	return false;
+}
+
+static inline bool h_uring_init(struct io_uring *ring, unsigned int flags)
+{
+	return h_uring_init2(ring, 8, flags);
 }
 
 #endif /* IOPBUF_TESTS_HARNESS_H */

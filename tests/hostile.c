@@ -64,7 +64,9 @@
 #include <sys/eventfd.h>
 #include <sys/time.h>
 
-#include "pbuf_test_util.h"
+#include <sys/utsname.h>
+
+#include "util.h"
 
 #define NOBODY		65534
 /* A child still running after this long is hung, not slow. */
@@ -977,9 +979,9 @@ static void lend_block_child(void *arg)
 		goto out;
 
 	/* one WRITE of 256 KiB from a registered buffer: 4x what fits */
-	lend_init(&l, IOPBUF_LEND_SRC_REGBUF, IOPBUF_LEND_DIR_OUT,
-		  iopbuf_regbuf_encode(0, 0), LEND_LEN);
-	lend_add(&l, IOPBUF_LEND_OP_WRITE, s.wfd, IOPBUF_LEND_POS, 0, LEND_LEN);
+	iopbuf_lend_init(&l, IOPBUF_LEND_SRC_REGBUF, IOPBUF_LEND_DIR_OUT,
+		  iopbuf_regbuf_encode(0, 0), LEND_LEN, 0);
+	iopbuf_lend_add(&l, IOPBUF_LEND_OP_WRITE, s.wfd, IOPBUF_LEND_POS, 0, LEND_LEN);
 	l.results = (uintptr_t)results;
 	rs.rfd = s.rfd;
 	rs.out = out;
@@ -1894,9 +1896,9 @@ static bool lend_huge_one(struct io_uring *ring, struct huge *h, int fd,
 	double t0 = now_s();
 	bool ok;
 
-	lend_init(&l, IOPBUF_LEND_SRC_REGBUF, IOPBUF_LEND_DIR_OUT,
-		  iopbuf_regbuf_encode(0, off), len);
-	lend_add(&l, IOPBUF_LEND_OP_WRITE, fd, 0, 0, 0);
+	iopbuf_lend_init(&l, IOPBUF_LEND_SRC_REGBUF, IOPBUF_LEND_DIR_OUT,
+		  iopbuf_regbuf_encode(0, off), len, 0);
+	iopbuf_lend_add(&l, IOPBUF_LEND_OP_WRITE, fd, 0, 0, 0);
 	l.results = (uintptr_t)results;
 	if (!lend_queue(ring, h->dev, &l) || !t_submit(ring, 1) ||
 	    !t_wait_ms(ring, &c, HUGE_GUARD_S * 1000 / 2))

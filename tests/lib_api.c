@@ -5,48 +5,17 @@
  * accessors on real commands (PROBE, READ, RECV on an INC ring, SEND
  * bundles zero copy).
  *
- * The library's sources are compiled into this test: tests/Makefile builds
- * every test file on its own, with -I../uapi only.
+ * The test links the library as built (lib/build/libiouring-pbuf.a,
+ * tests/Makefile).
  */
-#include "harness.h"
+#include "util.h"
 
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 
-#include "../lib/src/dev.c"
-#include "../lib/src/ring.c"
-
 #define QD	16
 #define BGID	7
-
-/* A connected TCP pair over loopback; false (and a failure) on error. */
-static bool tcp_pair(int fds[2])
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
-	int lst;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	lst = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	fds[0] = fds[1] = -1;
-	if (lst < 0 || bind(lst, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    listen(lst, 1) || getsockname(lst, (struct sockaddr *)&sa, &len))
-		goto fail;
-	fds[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fds[1] < 0 || connect(fds[1], (struct sockaddr *)&sa, sizeof(sa)))
-		goto fail;
-	fds[0] = accept4(lst, NULL, NULL, SOCK_CLOEXEC);
-	if (fds[0] < 0)
-		goto fail;
-	close(lst);
-	return true;
-fail:
-	FAILF("tcp pair: %s", strerror(errno));
-	if (lst >= 0)
-		close(lst);
-	return false;
-}
 
 static unsigned char pat(size_t i)
 {
@@ -303,7 +272,7 @@ static void prep_recv_inc(void)
 		goto out;
 	br = iopbuf_setup_ring(dev, 1, BGID, IOPBUF_RING_INC | IOPBUF_RING_MMAP,
 			       0, &err);
-	if (!EXPECT(br) || !tcp_pair(fds))
+	if (!EXPECT(br) || !t_tcp_pair(fds))
 		goto out_ring;
 	io_uring_buf_ring_add(br, mem, H_PAGE, 5, io_uring_buf_ring_mask(1), 0);
 	io_uring_buf_ring_advance(br, 1);
@@ -360,7 +329,7 @@ static void prep_send_bundle(void)
 		mem[i] = pat(i);
 	EXPECT_OK(iopbuf_register_buffers(dev, &iov, 1));
 	br = iopbuf_setup_ring(dev, 8, BGID, IOPBUF_RING_REGBUF, 0, &err);
-	if (!EXPECT(br) || !tcp_pair(fds))
+	if (!EXPECT(br) || !t_tcp_pair(fds))
 		goto out_ring;
 	/* three slices of different lengths, one after the other */
 	iopbuf_ring_add_regbuf(br, 0, 0, 1000, 0, 7, 0);
@@ -430,7 +399,7 @@ static void prep_lend(void)
 	    !EXPECT_OK(iopbuf_queue_init(QD, &ring, 0)))
 		goto out;
 	file = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (!EXPECT(file >= 0) || !tcp_pair(fds))
+	if (!EXPECT(file >= 0) || !t_tcp_pair(fds))
 		goto out_ring;
 	for (i = 0; i < 2 * H_PAGE; i++)
 		src[i] = pat(i + 5);

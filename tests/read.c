@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <termios.h>
 
-#include "pbuf_test_util.h"
+#include "util.h"
 
 #define BGID	2
 

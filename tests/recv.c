@@ -11,7 +11,7 @@
  * ring afterwards: the kernel head (IOPBUF_IOC_RING_STATUS) and, on INC
  * rings, the entries the kernel rewrote in place.
  */
-#include "pbuf_test_util.h"
+#include "util.h"
 
 #define BGID	1
 
@@ -1195,7 +1195,7 @@ static void cancel_waiting(void)
 		goto out;
 	EXPECT_NOBUF_CQE(&c, -ECANCELED);
 	EXPECT_EQ(t_ctx_inflight(f.dev), 0);
-	t_global_inflight_is(base, 2000);
+	t_global_inflight_is(base);
 	EXPECT_HEAD(&f.r, 0);
 	EXPECT_EQ(cancel_all(f.dev), 0);
 	/* nothing was consumed: the next receive uses bid 0 */
@@ -1242,7 +1242,7 @@ static void ring_close_after_cancel(void)
 	EXPECT_EQ(cancel_all(f.dev), 1);
 	io_uring_queue_exit(&f.uring);
 	f.have_uring = false;
-	t_global_inflight_is(base, 2000);
+	t_global_inflight_is(base);
 	EXPECT_EQ(t_ctx_inflight(f.dev), 0);
 	EXPECT_HEAD(&f.r, 0);
 	if (!t_write_pat(f.fds[1], 0, 10))
@@ -1273,7 +1273,7 @@ static void ring_close_cancels_flags(unsigned int flags)
 		goto out;
 	io_uring_queue_exit(&f.uring);
 	f.have_uring = false;
-	t_global_inflight_is(base, 5000);
+	t_global_inflight_is(base);
 	EXPECT_EQ(t_ctx_inflight(f.dev), 0);
 	EXPECT_HEAD(&f.r, 0);
 	/* the receive is gone: data sent now stays in the socket */
@@ -1357,7 +1357,7 @@ static void sigkill_child(void)
 		      "child with a waiting receive still alive 5 s after SIGKILL"))
 		goto out;
 	EXPECT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-	t_global_inflight_is(base, 2000);
+	t_global_inflight_is(base);
 	/* the socket is intact: nothing was read from it */
 	if (t_write_pat(fds[1], 0, 10))
 		EXPECT_EQ(t_sock_queued(fds[0]), 10);

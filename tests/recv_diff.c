@@ -24,7 +24,7 @@
  * and sid's 7.2.13 behaved identically in every scenario below; where
  * the module's bundle sizing differs from native, the scenario says so.
  */
-#include "pbuf_test_util.h"
+#include "util.h"
 
 #define BGID		3
 #define MAX_STEPS	32

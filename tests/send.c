@@ -21,7 +21,7 @@
  */
 #include <dirent.h>
 
-#include "send_util.h"
+#include "util.h"
 
 #define BGID		7
 #define RING_ENTRIES	64
@@ -38,15 +38,15 @@ struct fx {
 	int dev;
 	bool have_uring;
 	struct io_uring uring;
-	struct su_ring r;
+	struct t_ring r;
 	bool regbuf;			/* entries are registered-buffer encodings */
 	unsigned char *mem[MAX_MEM];	/* buffer i of the table */
 	size_t mem_len[MAX_MEM];
 	bool mem_owned[MAX_MEM];	/* mapped by fx_mem_4k() */
 	unsigned int nmem;
 	int fds[2];			/* [0] receives, [1] sends */
-	struct su_rx rx;
-	struct su_expect exp;		/* slices in ring order */
+	struct t_rx rx;
+	struct t_expect exp;		/* slices in ring order */
 };
 
 static bool fx_init_flags(struct fx *f, unsigned int uring_flags)
@@ -57,7 +57,7 @@ static bool fx_init_flags(struct fx *f, unsigned int uring_flags)
 	f->dev = h_open();
 	if (f->dev < 0)
 		return false;
-	f->have_uring = su_uring_init(&f->uring, RING_ENTRIES,
+	f->have_uring = h_uring_init2(&f->uring, RING_ENTRIES,
 				      IORING_SETUP_CQE32 | uring_flags);
 	return f->have_uring;
 }
@@ -96,18 +96,18 @@ static void fx_fini(struct fx *f)
 	unsigned int i;
 
 	fx_drain(f);
-	su_rx_free(&f->rx);
-	su_close2(f->fds);
+	t_rx_free(&f->rx);
+	t_close2(f->fds);
 	if (f->have_uring)
 		io_uring_queue_exit(&f->uring);
 	f->have_uring = false;
-	su_ring_fini(&f->r);
+	t_ring_fini(&f->r);
 	h_close(&f->dev);
 	for (i = 0; i < f->nmem; i++)
 		if (f->mem_owned[i])
 			munmap(f->mem[i], f->mem_len[i]);
 	f->nmem = 0;
-	su_expect_free(&f->exp);
+	t_expect_free(&f->exp);
 }
 
 /* Add memory as the next buffer (index f->nmem); fx_register() registers. */
@@ -124,7 +124,7 @@ static bool fx_mem_add(struct fx *f, unsigned char *p, size_t len, bool owned)
 
 static bool fx_mem_4k(struct fx *f, size_t len)
 {
-	return fx_mem_add(f, su_map_4k(len), len, true);
+	return fx_mem_add(f, t_map_4k(len), len, true);
 }
 
 static bool fx_register(struct fx *f)
@@ -142,7 +142,7 @@ static bool fx_register(struct fx *f)
 static bool fx_ring_flags(struct fx *f, unsigned int flags)
 {
 	f->regbuf = flags & IOPBUF_RING_REGBUF;
-	return su_ring_init(&f->r, f->dev, RING_ENTRIES, BGID, flags);
+	return t_ring_init(&f->r, f->dev, RING_ENTRIES, BGID, flags, 0);
 }
 
 static bool fx_ring(struct fx *f, bool regbuf)
@@ -173,9 +173,9 @@ static bool fx_add_part(struct fx *f, unsigned int buf, __u64 off, __u32 len,
 {
 	__u32 id = 0x51000 + (__u32)f->exp.n;
 
-	su_fill(f->mem[buf] + off, len, id);
-	su_ring_add(&f->r, fx_addr(f, buf, off), len, (__u16)f->exp.n);
-	return su_expect_add(&f->exp, id, exp_len);
+	t_slice_fill(f->mem[buf] + off, len, id);
+	t_ring_add(&f->r, fx_addr(f, buf, off), len, (__u16)f->exp.n);
+	return t_expect_add(&f->exp, id, exp_len);
 }
 
 static bool fx_add(struct fx *f, unsigned int buf, __u64 off, __u32 len)
@@ -185,13 +185,13 @@ static bool fx_add(struct fx *f, unsigned int buf, __u64 off, __u32 len)
 
 static void fx_publish(struct fx *f)
 {
-	su_ring_publish(&f->r);
+	t_ring_publish(&f->r);
 }
 
 /* Start a receiver thread on fds[0] for everything expected. */
 static bool fx_rx_start(struct fx *f)
 {
-	return su_rx_start(&f->rx, f->fds[0], f->exp.total);
+	return t_rx_start(&f->rx, f->fds[0], f->exp.total);
 }
 
 /* Close the stream, wait for the receiver's EOF, compare with @e. */
@@ -199,21 +199,21 @@ static bool fx_rx_check(struct fx *f, const char *what)
 {
 	if (f->fds[1] >= 0)
 		shutdown(f->fds[1], SHUT_WR);
-	if (!su_rx_join(&f->rx))
+	if (!t_rx_join(&f->rx))
 		return false;
-	return su_expect_check(&f->exp, 0, f->exp.n, f->rx.buf, f->rx.len,
+	return t_expect_check(&f->exp, 0, f->exp.n, f->rx.buf, f->rx.len,
 			       what);
 }
 
 static bool fx_send(struct fx *f, int fd, __u16 flags, __u32 len,
-		    __u32 msg_flags, struct su_cqe *c)
+		    __u32 msg_flags, struct t_cqe *c)
 {
 	struct iopbuf_cmd_send cmd = {
 		.fd = fd, .bgid = BGID, .flags = flags, .len = len,
 		.msg_flags = msg_flags,
 	};
 
-	return su_send(&f->uring, f->dev, &cmd, c);
+	return t_send(&f->uring, f->dev, &cmd, c);
 }
 
 static bool fx_queue(struct fx *f, int fd, __u16 flags, __u32 len,
@@ -223,7 +223,7 @@ static bool fx_queue(struct fx *f, int fd, __u16 flags, __u32 len,
 		.fd = fd, .bgid = BGID, .flags = flags, .len = len,
 	};
 
-	return su_queue_send(&f->uring, f->dev, &cmd, user_data);
+	return t_queue_send(&f->uring, f->dev, &cmd, user_data);
 }
 
 static long fx_inflight(const struct fx *f)
@@ -241,24 +241,24 @@ static long fx_inflight(const struct fx *f)
  * exactly those entries (no entry sent in part) and at most @limit.
  * Return: entries consumed, 0 on a failure.
  */
-static unsigned int check_send_cqe(const struct fx *f, const struct su_cqe *c,
+static unsigned int check_send_cqe(const struct fx *f, const struct t_cqe *c,
 				   size_t k, bool bundle, __u32 limit,
 				   __u16 zc)
 {
-	unsigned int n = su_nbufs(c);
+	unsigned int n = t_nbufs(c);
 	bool ok;
 
 	if (!h_expect(c->res > 0, __FILE__, __LINE__,
 		      "send from ring position %zu: res %s res2 %#llx", k,
 		      h_res(c->res), (unsigned long long)c->res2))
 		return 0;
-	ok = EXPECT_EQ(su_cflags(c), IOPBUF_CQE_F_BUFFER | zc);
-	ok &= EXPECT_EQ(su_bid(c), (__u16)k);
+	ok = EXPECT_EQ(t_cflags(c), IOPBUF_CQE_F_BUFFER | zc);
+	ok &= EXPECT_EQ(t_bid(c), (__u16)k);
 	ok &= EXPECT(n >= 1 && k + n <= f->exp.n);
 	if (!bundle)
 		ok &= EXPECT_EQ(n, 1);
 	if (ok)
-		ok &= EXPECT_EQ(c->res, su_expect_bytes(&f->exp, k, n));
+		ok &= EXPECT_EQ(c->res, t_expect_bytes(&f->exp, k, n));
 	if (limit)
 		ok &= EXPECT((__u32)c->res <= limit);
 	ok &= EXPECT_EQ(c->res2 >> 48, 0);
@@ -281,7 +281,7 @@ static bool send_entries(struct fx *f, int sock, size_t k, bool bundle,
 
 	while (k < f->exp.n) {
 		__u32 limit = bundle ? limits[cmds++ % nlimits] : 0;
-		struct su_cqe c;
+		struct t_cqe c;
 		unsigned int n;
 
 		if (!fx_send(f, sock, bundle ? IOPBUF_SEND_BUNDLE : 0, limit,
@@ -295,7 +295,7 @@ static bool send_entries(struct fx *f, int sock, size_t k, bool bundle,
 
 			if (!h_expect(got >= 0, __FILE__, __LINE__,
 				      "recv datagram: %s", strerror(errno)) ||
-			    !su_expect_check(&f->exp, k, n, dgram, (size_t)got,
+			    !t_expect_check(&f->exp, k, n, dgram, (size_t)got,
 					     "datagram"))
 				return false;
 		}
@@ -307,7 +307,7 @@ static bool send_entries(struct fx *f, int sock, size_t k, bool bundle,
 /* The notification objects of finished sends are gone with their CQEs. */
 static bool expect_notifs_idle(void)
 {
-	return su_global_is("notifs", su_counters_start[SU_NOTIFS], 0);
+	return t_global_is("notifs", t_counter_at_start("notifs"));
 }
 
 /* ------------------------------------------------------------------------
@@ -367,9 +367,9 @@ static void integrity(enum proto proto, int family, bool bundle, bool regbuf)
 	fx_publish(&f);
 
 	if (proto == TCP) {
-		if (!su_tcp_pair(family, f.fds, 0) || !fx_rx_start(&f))
+		if (!t_tcp_pair_buf(family, f.fds, 0) || !fx_rx_start(&f))
 			goto out;
-	} else if (!su_udp_pair(family, f.fds)) {
+	} else if (!t_udp_pair2(family, f.fds)) {
 		goto out;
 	}
 	if (!send_entries(&f, f.fds[1], 0, bundle, limits, nlimits,
@@ -379,7 +379,7 @@ static void integrity(enum proto proto, int family, bool bundle, bool regbuf)
 	if (proto == TCP)
 		fx_rx_check(&f, "TCP stream");
 	else
-		EXPECT_EQ(su_inq(f.fds[0]), 0);
+		EXPECT_EQ(t_sock_queued(f.fds[0]), 0);
 	expect_notifs_idle();
 out:
 	fx_fini(&f);
@@ -427,7 +427,7 @@ static void multi_regbuf_bundle(void)
 		{ 2, 0, 7 },
 	};
 	unsigned int i;
-	struct su_cqe c;
+	struct t_cqe c;
 	struct fx f;
 
 	if (!fx_init(&f) || !fx_mem_4k(&f, 128 * 1024) ||
@@ -437,7 +437,7 @@ static void multi_regbuf_bundle(void)
 	for (i = 0; i < H_ARRAY_SIZE(ents); i++)
 		fx_add(&f, ents[i].buf, ents[i].off, ents[i].len);
 	fx_publish(&f);
-	if (!su_tcp_pair(AF_INET, f.fds, 0) || !fx_rx_start(&f) ||
+	if (!t_tcp_pair_buf(AF_INET, f.fds, 0) || !fx_rx_start(&f) ||
 	    !fx_send(&f, f.fds[1], IOPBUF_SEND_BUNDLE, 0, 0, &c))
 		goto out;
 	if (!EXPECT_EQ(check_send_cqe(&f, &c, 0, true, 0, ZC_LOOPBACK),
@@ -459,7 +459,7 @@ static void mmap_ring_tcp(void)
 {
 	size_t map_len = RING_ENTRIES * sizeof(struct iopbuf_buf);
 	unsigned int i;
-	struct su_cqe c;
+	struct t_cqe c;
 	struct fx f;
 
 	if (!fx_init(&f) || !fx_mem_4k(&f, ODD_MEM) || !fx_register(&f) ||
@@ -483,7 +483,7 @@ static void mmap_ring_tcp(void)
 	for (i = 0; i < H_ARRAY_SIZE(odd_slices); i++)
 		fx_add(&f, 0, odd_slices[i].off, odd_slices[i].len);
 	fx_publish(&f);
-	if (!su_tcp_pair(AF_INET, f.fds, 0) || !fx_rx_start(&f))
+	if (!t_tcp_pair_buf(AF_INET, f.fds, 0) || !fx_rx_start(&f))
 		goto out;
 	for (i = 0; i < 4; i++)
 		if (!fx_send(&f, f.fds[1], 0, 0, 0, &c) ||
@@ -507,13 +507,13 @@ out:
  */
 static void hugetlb_tcp(void)
 {
-	struct su_huge h = { .old_nr = -1 };
+	struct t_huge h = { .old_nr = -1 };
 	size_t hp;
 	unsigned int i;
-	struct su_cqe c;
+	struct t_cqe c;
 	struct fx f;
 
-	if (!fx_init(&f) || !su_huge_map(&h, 2))
+	if (!fx_init(&f) || !t_huge_map(&h, 2))
 		goto out;
 	hp = h.page;
 	if (!fx_mem_add(&f, h.p, h.len, false) || !fx_regbuf_ring(&f))
@@ -527,7 +527,7 @@ static void hugetlb_tcp(void)
 	fx_add(&f, 0, 2 * hp - 7, 7);			/* up to the end */
 	fx_add(&f, 0, hp + 5001, 90000);		/* continues entry 3 */
 	fx_publish(&f);
-	if (!su_tcp_pair(AF_INET, f.fds, 0) || !fx_rx_start(&f))
+	if (!t_tcp_pair_buf(AF_INET, f.fds, 0) || !fx_rx_start(&f))
 		goto out;
 	for (i = 0; i < 3; i++)
 		if (!fx_send(&f, f.fds[1], 0, 0, 0, &c) ||
@@ -542,7 +542,7 @@ static void hugetlb_tcp(void)
 	expect_notifs_idle();
 out:
 	fx_fini(&f);
-	su_huge_unmap(&h);
+	t_huge_unmap(&h);
 }
 
 /* ------------------------------------------------------------------------
@@ -552,7 +552,7 @@ out:
 /* One bundle send limited to @limit bytes; entries consumed, 0 on error. */
 static unsigned int bundle_step(struct fx *f, size_t k, __u32 limit)
 {
-	struct su_cqe c;
+	struct t_cqe c;
 	unsigned int n;
 
 	if (!fx_send(f, f->fds[1], IOPBUF_SEND_BUNDLE, limit, 0, &c))
@@ -577,11 +577,11 @@ static void bundle_completion(void)
 	static const __u32 mid[] = { 1000, 2000, 3000 };
 	unsigned int i, n;
 	size_t k = 0;
-	struct su_cqe c;
+	struct t_cqe c;
 	struct fx f;
 
 	if (!fx_init(&f) || !fx_mem_4k(&f, 256 * 1024) ||
-	    !fx_regbuf_ring(&f) || !su_tcp_pair(AF_INET, f.fds, 0))
+	    !fx_regbuf_ring(&f) || !t_tcp_pair_buf(AF_INET, f.fds, 0))
 		goto out;
 	for (i = 0; i < 8; i++)
 		fx_add(&f, 0, 4096 * i, 4096);
@@ -604,7 +604,7 @@ static void bundle_completion(void)
 	h_note("limit 2500 over 1000, 2000, 3000: %u entries", n);
 	k += n;
 	/* the rest, on entry boundaries */
-	n = bundle_step(&f, k, (__u32)su_expect_bytes(&f.exp, k, f.exp.n - k));
+	n = bundle_step(&f, k, (__u32)t_expect_bytes(&f.exp, k, f.exp.n - k));
 	if (!EXPECT_EQ(k + n, f.exp.n))
 		goto out;
 	k += n;
@@ -637,7 +637,7 @@ static void inc_partial(bool regbuf)
 {
 	const __u32 len = 10000, step = 3000, off = 41;
 	__u32 done = 0;
-	struct su_cqe c;
+	struct t_cqe c;
 	struct fx f;
 
 	if (!fx_init(&f) || !fx_mem_4k(&f, 64 * 1024) ||
@@ -647,7 +647,7 @@ static void inc_partial(bool regbuf)
 		goto out;
 	fx_add(&f, 0, off, len);
 	fx_publish(&f);
-	if (!su_tcp_pair(AF_INET, f.fds, 0) || !fx_rx_start(&f))
+	if (!t_tcp_pair_buf(AF_INET, f.fds, 0) || !fx_rx_start(&f))
 		goto out;
 	while (done < len) {
 		__u32 want = len - done < step ? len - done : step;
@@ -659,9 +659,9 @@ static void inc_partial(bool regbuf)
 			      "send after %u of %u bytes: res %s, want %u",
 			      done, len, h_res(c.res), want))
 			goto out;
-		EXPECT_EQ(su_bid(&c), 0);
-		EXPECT_EQ(su_nbufs(&c), 1);
-		EXPECT_EQ(su_cflags(&c), IOPBUF_CQE_F_BUFFER |
+		EXPECT_EQ(t_bid(&c), 0);
+		EXPECT_EQ(t_nbufs(&c), 1);
+		EXPECT_EQ(t_cflags(&c), IOPBUF_CQE_F_BUFFER |
 			  (last ? 0 : IOPBUF_CQE_F_BUF_MORE) |
 			  (regbuf ? ZC_LOOPBACK : 0));
 		done += want;
@@ -716,29 +716,29 @@ static void ring_order_inflight(bool bundle)
 		off += len;
 	}
 	fx_publish(&f);
-	if (!su_tcp_pair(AF_INET, f.fds, 0) || !fx_rx_start(&f))
+	if (!t_tcp_pair_buf(AF_INET, f.fds, 0) || !fx_rx_start(&f))
 		goto out;
 	for (i = 0; i < ncmd; i++)
 		if (!fx_queue(&f, f.fds[1], bundle ? IOPBUF_SEND_BUNDLE : 0,
 			      bundle ? 16384 : 0, i))
 			goto out;
-	if (!su_submit(&f.uring, ncmd))
+	if (!t_submit(&f.uring, ncmd))
 		goto out;
 	for (i = 0; i < ncmd; i++) {
-		struct su_cqe c;
+		struct t_cqe c;
 		unsigned int n, j;
 
-		if (!su_wait(&f.uring, &c))
+		if (!t_wait(&f.uring, &c))
 			goto out;
 		if (bundle && c.res == -ENOBUFS) {
 			EXPECT_EQ(c.res2, 0);
 			continue;
 		}
-		n = check_send_cqe(&f, &c, su_bid(&c), bundle,
+		n = check_send_cqe(&f, &c, t_bid(&c), bundle,
 				   bundle ? 16384 : 0, ZC_LOOPBACK);
 		if (!n)
 			goto out;
-		for (j = su_bid(&c); j < su_bid(&c) + n; j++) {
+		for (j = t_bid(&c); j < t_bid(&c) + n; j++) {
 			if (!h_expect(!seen[j], __FILE__, __LINE__,
 				      "entry %u reported by two completions", j))
 				goto out;
@@ -769,7 +769,7 @@ static bool drain_until_outq_empty(int fd, int snd, unsigned char *buf,
 		while (*len < cap &&
 		       (n = recv(fd, buf + *len, cap - *len, MSG_DONTWAIT)) > 0)
 			*len += (size_t)n;
-		if (su_outq(snd) == 0)
+		if (t_outq(snd) == 0)
 			return true;
 		usleep(2000);
 	}
@@ -799,16 +799,16 @@ static void ring_order_partial(bool defer)
 			   IORING_SETUP_DEFER_TASKRUN : 0))
 		goto out;
 	if (!fx_mem_4k(&f, 1 << 20) || !fx_regbuf_ring(&f) ||
-	    !su_tcp_pair(AF_INET, f.fds, SMALL_BUF))
+	    !t_tcp_pair_buf(AF_INET, f.fds, SMALL_BUF))
 		goto out;
 	for (i = 0; i < na; i++)
 		fx_add(&f, 0, (size_t)i * alen + 41, alen);
 	fx_publish(&f);
 	if (!fx_queue(&f, f.fds[1], IOPBUF_SEND_BUNDLE, 0, 'A') ||
-	    !su_submit(&f.uring, 1))
+	    !t_submit(&f.uring, 1))
 		goto out;
 	/* A took all 32 entries and waits for room for the rest */
-	if (!su_no_cqe(&f.uring, SU_QUIET_MS) || !EXPECT_HEAD(&f.r, na))
+	if (!t_no_cqe_ms(&f.uring, T_QUIET_MS) || !EXPECT_HEAD(&f.r, na))
 		goto out;
 	fx_add(&f, 0, (size_t)na * alen + 41, 4096);
 	fx_publish(&f);
@@ -821,15 +821,15 @@ static void ring_order_partial(bool defer)
 				    1000))
 		h_note("the sender's queue did not empty (A kept refilling it)");
 	h_note("read %zu of %zu bytes before submitting B", npre, total);
-	if (!fx_queue(&f, f.fds[1], 0, 0, 'B') || !su_submit(&f.uring, 1))
+	if (!fx_queue(&f, f.fds[1], 0, 0, 'B') || !t_submit(&f.uring, 1))
 		goto out;
 
-	if (!su_rx_start(&f.rx, f.fds[0], total - npre))
+	if (!t_rx_start(&f.rx, f.fds[0], total - npre))
 		goto out;
 	while (!a_done || !b_done) {
-		struct su_cqe c;
+		struct t_cqe c;
 
-		if (!su_wait(&f.uring, &c))
+		if (!t_wait(&f.uring, &c))
 			goto out;
 		if (c.user_data == 'A') {
 			a_done = true;
@@ -840,11 +840,11 @@ static void ring_order_partial(bool defer)
 		}
 	}
 	shutdown(f.fds[1], SHUT_WR);
-	if (!su_rx_join(&f.rx))
+	if (!t_rx_join(&f.rx))
 		goto out;
 	if (npre + f.rx.len == total) {
 		memcpy(pre + npre, f.rx.buf, f.rx.len);
-		su_expect_check(&f.exp, 0, f.exp.n, pre, total,
+		t_expect_check(&f.exp, 0, f.exp.n, pre, total,
 				"TCP stream (A's 32 entries, then B)");
 	} else {
 		FAILF("received %zu bytes, want %zu", npre + f.rx.len, total);
@@ -879,7 +879,7 @@ static void sink_zc(int family, bool regbuf)
 
 	if (!fx_init(&f))
 		goto out;
-	sock = su_sink_socket(family);
+	sock = t_sink_socket(family);
 	if (sock < 0)
 		goto out;
 	f.fds[1] = sock;
@@ -914,15 +914,15 @@ static void sink4_copy_user(void)	{ sink_zc(AF_INET, false); }
  */
 static void sink_multi_regbuf_hugetlb(void)
 {
-	struct su_huge h = { .old_nr = -1 };
-	struct su_cqe c;
+	struct t_huge h = { .old_nr = -1 };
+	struct t_cqe c;
 	int sock;
 	struct fx f;
 
-	if (!fx_init(&f) || !su_huge_map(&h, 1) || !fx_mem_4k(&f, 65536) ||
+	if (!fx_init(&f) || !t_huge_map(&h, 1) || !fx_mem_4k(&f, 65536) ||
 	    !fx_mem_add(&f, h.p, h.len, false) || !fx_regbuf_ring(&f))
 		goto out;
-	sock = su_sink_socket(AF_INET);
+	sock = t_sink_socket(AF_INET);
 	if (sock < 0)
 		goto out;
 	f.fds[1] = sock;
@@ -937,7 +937,7 @@ static void sink_multi_regbuf_hugetlb(void)
 	expect_notifs_idle();
 out:
 	fx_fini(&f);
-	su_huge_unmap(&h);
+	t_huge_unmap(&h);
 }
 
 /*
@@ -955,19 +955,19 @@ static void zc_release_tcp(void)
 	const __u32 len = (1 << 20) + 33, tail = 32768;
 	unsigned char *got = NULL;
 	size_t n = 0;
-	struct su_cqe c;
+	struct t_cqe c;
 	struct fx f;
 
 	if (!fx_init(&f) || !fx_mem_4k(&f, 2 << 20) || !fx_regbuf_ring(&f) ||
-	    !su_tcp_pair2(AF_INET, f.fds, SMALL_BUF, 65536))
+	    !t_tcp_pair2(AF_INET, f.fds, SMALL_BUF, 65536))
 		goto out;
 	fx_add(&f, 0, 41, len);
 	fx_publish(&f);
 	got = malloc(len);
 	if (!EXPECT(got) || !fx_queue(&f, f.fds[1], 0, 0, 1) ||
-	    !su_submit(&f.uring, 1))
+	    !t_submit(&f.uring, 1))
 		goto out;
-	if (!su_no_cqe(&f.uring, 500) || !EXPECT_HEAD(&f.r, 1))
+	if (!t_no_cqe_ms(&f.uring, 500) || !EXPECT_HEAD(&f.r, 1))
 		goto out;
 	while (n < len - tail) {
 		ssize_t r = recv(f.fds[0], got + n, len - tail - n, 0);
@@ -977,9 +977,9 @@ static void zc_release_tcp(void)
 			goto out;
 		n += (size_t)r;
 	}
-	if (!su_wait(&f.uring, &c)) {
+	if (!t_wait(&f.uring, &c)) {
 		h_note("read %zu, %d bytes queued at the receiver, %d unsent",
-		       n, su_inq(f.fds[0]), su_outq_unsent(f.fds[1]));
+		       n, t_sock_queued(f.fds[0]), t_outq_unsent(f.fds[1]));
 		goto out;
 	}
 	/* released: the application may write its buffer */
@@ -997,7 +997,7 @@ static void zc_release_tcp(void)
 			goto out;
 		n += (size_t)r;
 	}
-	su_expect_check(&f.exp, 0, 1, got, n, "TCP stream");
+	t_expect_check(&f.exp, 0, 1, got, n, "TCP stream");
 out:
 	free(got);
 	fx_fini(&f);
@@ -1016,7 +1016,7 @@ out:
 static void msg_more(enum proto proto)
 {
 	static unsigned char dgram[65536];
-	struct su_cqe c[2];
+	struct t_cqe c[2];
 	unsigned int i;
 	struct fx f;
 
@@ -1025,16 +1025,16 @@ static void msg_more(enum proto proto)
 	fx_add(&f, 0, 41, 3000);
 	fx_add(&f, 0, 8192 + 7, 5000);
 	fx_publish(&f);
-	if (proto == TCP ? !su_tcp_pair(AF_INET, f.fds, 0) || !fx_rx_start(&f) :
-			   !su_udp_pair(AF_INET, f.fds))
+	if (proto == TCP ? !t_tcp_pair_buf(AF_INET, f.fds, 0) || !fx_rx_start(&f) :
+			   !t_udp_pair2(AF_INET, f.fds))
 		goto out;
 	if (!fx_send(&f, f.fds[1], 0, 0, MSG_MORE, &c[0]) ||
 	    !fx_send(&f, f.fds[1], 0, 0, 0, &c[1]))
 		goto out;
 	for (i = 0; i < 2; i++) {
 		EXPECT_EQ(c[i].res, f.exp.s[i].len);
-		EXPECT_EQ(su_bid(&c[i]), i);
-		EXPECT(su_cflags(&c[i]) & IOPBUF_CQE_F_BUFFER);
+		EXPECT_EQ(t_bid(&c[i]), i);
+		EXPECT(t_cflags(&c[i]) & IOPBUF_CQE_F_BUFFER);
 	}
 	if (proto == TCP) {
 		fx_rx_check(&f, "TCP stream");
@@ -1042,9 +1042,9 @@ static void msg_more(enum proto proto)
 		ssize_t n = recv(f.fds[0], dgram, sizeof(dgram), 0);
 
 		if (EXPECT(n >= 0))
-			su_expect_check(&f.exp, 0, 2, dgram, (size_t)n,
+			t_expect_check(&f.exp, 0, 2, dgram, (size_t)n,
 					"corked datagram");
-		EXPECT_EQ(su_inq(f.fds[0]), 0);
+		EXPECT_EQ(t_sock_queued(f.fds[0]), 0);
 	}
 out:
 	fx_fini(&f);
@@ -1063,7 +1063,7 @@ static bool err_fx(struct fx *f, bool regbuf, unsigned int uring_flags)
 {
 	if (!fx_init_flags(f, uring_flags) || !fx_mem_4k(f, 65536) ||
 	    (regbuf && !fx_register(f)) || !fx_ring(f, regbuf) ||
-	    !su_tcp_pair(AF_INET, f->fds, 0))
+	    !t_tcp_pair_buf(AF_INET, f->fds, 0))
 		return false;
 	fx_add(f, 0, 41, 4000);
 	fx_publish(f);
@@ -1074,16 +1074,16 @@ static bool err_fx(struct fx *f, bool regbuf, unsigned int uring_flags)
 static void expect_send_err(struct fx *f, struct iopbuf_cmd_send cmd,
 			    int err, const char *what)
 {
-	long head = su_ring_head(&f->r);
-	struct su_cqe c;
+	long head = t_ring_head(&f->r);
+	struct t_cqe c;
 
-	if (!su_send(&f->uring, f->dev, &cmd, &c))
+	if (!t_send(&f->uring, f->dev, &cmd, &c))
 		return;
 	if (!EXPECT_SEND_ERR(&c, err))
 		h_note("%s: res %s res2 %#llx", what, h_res(c.res),
 		       (unsigned long long)c.res2);
 	EXPECT_HEAD(&f->r, head);
-	EXPECT_EQ(su_inq(f->fds[0]), 0);
+	EXPECT_EQ(t_sock_queued(f->fds[0]), 0);
 }
 
 #define SEND_CMD(fd_, bgid_, flags_, len_, msg_flags_)			\
@@ -1106,7 +1106,7 @@ static void err_not_socket(void)
 	expect_send_err(&f, SEND_CMD(f.dev, BGID, 0, 0, 0), ENOTSOCK,
 			"the device");
 out:
-	su_close2(p);
+	t_close2(p);
 	h_close(&null);
 	fx_fini(&f);
 }
@@ -1136,11 +1136,11 @@ out:
  */
 static void err_empty_ring(void)
 {
-	struct su_cqe c;
+	struct t_cqe c;
 	struct fx f;
 
 	if (!fx_init(&f) || !fx_mem_4k(&f, 65536) || !fx_regbuf_ring(&f) ||
-	    !su_tcp_pair(AF_INET, f.fds, 0))
+	    !t_tcp_pair_buf(AF_INET, f.fds, 0))
 		goto out;
 	expect_send_err(&f, SEND_CMD(f.fds[1], BGID, 0, 0, 0), ENOBUFS,
 			"never filled");
@@ -1200,7 +1200,7 @@ static void err_bad_regbuf_entry(void)
 	struct fx f;
 
 	if (!fx_init(&f) || !fx_mem_4k(&f, 65536) || !fx_ring(&f, true) ||
-	    !su_tcp_pair(AF_INET, f.fds, 0))
+	    !t_tcp_pair_buf(AF_INET, f.fds, 0))
 		goto out;
 	/* slot 1 registered empty */
 	iov[0] = (struct iovec){ f.mem[0], f.mem_len[0] };
@@ -1229,8 +1229,8 @@ static void err_bad_regbuf_entry(void)
 
 	/* a good entry, then a bad one: the bundle fails as a whole */
 	set_head_entry(&f, iopbuf_regbuf_encode(0, 0), 100);
-	su_ring_add(&f.r, iopbuf_regbuf_encode(0, 65000), 1000, 1);
-	su_ring_publish(&f.r);
+	t_ring_add(&f.r, iopbuf_regbuf_encode(0, 65000), 1000, 1);
+	t_ring_publish(&f.r);
 	expect_send_err(&f, SEND_CMD(f.fds[1], BGID, IOPBUF_SEND_BUNDLE, 0, 0),
 			EFAULT, "bundle with a bad second entry");
 out:
@@ -1266,14 +1266,14 @@ static void err_no_cqe32(void)
 	struct fx f;
 	int res;
 
-	if (!err_fx(&f, true, 0) || !(have = su_uring_init(&plain, 8, 0)))
+	if (!err_fx(&f, true, 0) || !(have = h_uring_init2(&plain, 8, 0)))
 		goto out;
 	res = h_uring_cmd(&plain, f.dev, IOPBUF_CMD_SEND,
 			  &SEND_CMD(f.fds[1], BGID, 0, 0, 0),
 			  sizeof(struct iopbuf_cmd_send));
 	EXPECT_ERR(res, EINVAL);
 	EXPECT_HEAD(&f.r, 0);
-	EXPECT_EQ(su_inq(f.fds[0]), 0);
+	EXPECT_EQ(t_sock_queued(f.fds[0]), 0);
 out:
 	if (have)
 		io_uring_queue_exit(&plain);
@@ -1318,7 +1318,7 @@ static void err_socket_state(void)
 	struct fx f;
 
 	if (!fx_init(&f) || !fx_mem_4k(&f, 256 * 1024) || !fx_regbuf_ring(&f) ||
-	    !su_udp_pair(AF_INET, f.fds))
+	    !t_udp_pair2(AF_INET, f.fds))
 		goto out;
 	for (i = 0; i < 3; i++)
 		fx_add(&f, 0, (size_t)i * 32768, 30000);
@@ -1365,22 +1365,22 @@ static bool is_reset_err(int res)
  */
 static void peer_reset_waiting(void)
 {
-	struct su_cqe c;
+	struct t_cqe c;
 	struct fx f;
 
 	if (!fx_init(&f) || !fx_mem_4k(&f, 65536) || !fx_regbuf_ring(&f) ||
-	    !su_tcp_pair(AF_INET, f.fds, SMALL_BUF))
+	    !t_tcp_pair_buf(AF_INET, f.fds, SMALL_BUF))
 		goto out;
 	fx_add(&f, 0, 41, 8192);
 	fx_publish(&f);
-	if (su_fill_sndbuf(f.fds[1]) < 0 || !fx_queue(&f, f.fds[1], 0, 0, 1) ||
-	    !su_submit(&f.uring, 1))
+	if (t_fill_sndbuf(f.fds[1]) < 0 || !fx_queue(&f, f.fds[1], 0, 0, 1) ||
+	    !t_submit(&f.uring, 1))
 		goto out;
-	if (!su_no_cqe(&f.uring, SU_QUIET_MS) || !EXPECT_HEAD(&f.r, 0) ||
+	if (!t_no_cqe_ms(&f.uring, T_QUIET_MS) || !EXPECT_HEAD(&f.r, 0) ||
 	    !EXPECT_EQ(fx_inflight(&f), 1))
 		goto out;
 	reset_peer(&f);
-	if (!su_wait(&f.uring, &c))
+	if (!t_wait(&f.uring, &c))
 		goto out;
 	if (!h_expect(is_reset_err(c.res), __FILE__, __LINE__,
 		      "waiting send after a reset: res %s, want -ECONNRESET or -EPIPE",
@@ -1412,27 +1412,27 @@ out:
 static void peer_reset_partial(void)
 {
 	const __u32 len = 256 * 1024;
-	struct su_cqe c;
+	struct t_cqe c;
 	struct fx f;
 
 	if (!fx_init(&f) || !fx_mem_4k(&f, 512 * 1024) || !fx_regbuf_ring(&f) ||
-	    !su_tcp_pair(AF_INET, f.fds, SMALL_BUF))
+	    !t_tcp_pair_buf(AF_INET, f.fds, SMALL_BUF))
 		goto out;
 	fx_add(&f, 0, 41, len);
 	fx_publish(&f);
-	if (!fx_queue(&f, f.fds[1], 0, 0, 1) || !su_submit(&f.uring, 1) ||
-	    !su_no_cqe(&f.uring, SU_QUIET_MS) || !EXPECT_HEAD(&f.r, 1))
+	if (!fx_queue(&f, f.fds[1], 0, 0, 1) || !t_submit(&f.uring, 1) ||
+	    !t_no_cqe_ms(&f.uring, T_QUIET_MS) || !EXPECT_HEAD(&f.r, 1))
 		goto out;
 	reset_peer(&f);
-	if (!su_wait(&f.uring, &c))
+	if (!t_wait(&f.uring, &c))
 		goto out;
 	if (c.res > 0) {
 		h_note("completed with %d of %u bytes sent before the reset",
 		       c.res, len);
 		EXPECT((__u32)c.res < len);
-		EXPECT_EQ(su_bid(&c), 0);
-		EXPECT_EQ(su_nbufs(&c), 1);
-		EXPECT(su_cflags(&c) & IOPBUF_CQE_F_ZC);
+		EXPECT_EQ(t_bid(&c), 0);
+		EXPECT_EQ(t_nbufs(&c), 1);
+		EXPECT(t_cflags(&c) & IOPBUF_CQE_F_ZC);
 	} else {
 		h_expect(is_reset_err(c.res), __FILE__, __LINE__,
 			 "res %s, want bytes sent, -ECONNRESET or -EPIPE",
@@ -1455,34 +1455,34 @@ static void close_socket_midsend(void)
 	const __u32 len = 256 * 1024 + 33;
 	ssize_t junk;
 	size_t i;
-	struct su_cqe c;
+	struct t_cqe c;
 	struct fx f;
 
 	if (!fx_init(&f) || !fx_mem_4k(&f, 512 * 1024) || !fx_regbuf_ring(&f) ||
-	    !su_tcp_pair(AF_INET, f.fds, SMALL_BUF))
+	    !t_tcp_pair_buf(AF_INET, f.fds, SMALL_BUF))
 		goto out;
 	fx_add(&f, 0, 41, len);
 	fx_publish(&f);
-	junk = su_fill_sndbuf(f.fds[1]);
+	junk = t_fill_sndbuf(f.fds[1]);
 	if (junk < 0 || !fx_queue(&f, f.fds[1], 0, 0, 1) ||
-	    !su_submit(&f.uring, 1) || !su_no_cqe(&f.uring, SU_QUIET_MS))
+	    !t_submit(&f.uring, 1) || !t_no_cqe_ms(&f.uring, T_QUIET_MS))
 		goto out;
 	h_close(&f.fds[1]);
-	if (!su_no_cqe(&f.uring, 100) ||
-	    !su_rx_start(&f.rx, f.fds[0], (size_t)junk + len))
+	if (!t_no_cqe_ms(&f.uring, 100) ||
+	    !t_rx_start(&f.rx, f.fds[0], (size_t)junk + len))
 		goto out;
-	if (!su_wait(&f.uring, &c) ||
+	if (!t_wait(&f.uring, &c) ||
 	    !check_send_cqe(&f, &c, 0, false, 0, ZC_LOOPBACK))
 		goto out;
 	/* EOF: the command dropped the last reference to the socket */
-	if (!su_rx_join(&f.rx))
+	if (!t_rx_join(&f.rx))
 		goto out;
 	for (i = 0; i < (size_t)junk && i < f.rx.len; i++)
 		if (f.rx.buf[i] != 0x5a)
 			break;
 	if (!EXPECT_EQ(i, junk))
 		goto out;
-	su_expect_check(&f.exp, 0, 1, f.rx.buf + junk, f.rx.len - junk,
+	t_expect_check(&f.exp, 0, 1, f.rx.buf + junk, f.rx.len - junk,
 			"TCP stream after the prefill");
 out:
 	fx_fini(&f);
@@ -1502,19 +1502,19 @@ static void unregister_inflight(bool ring_too)
 	const __u32 len = 384 * 1024 + 33;
 	struct iopbuf_stats st;
 	__u64 ring_pages;
-	struct su_cqe c;
+	struct t_cqe c;
 	struct fx f;
 
 	if (!fx_init(&f) || !fx_mem_4k(&f, 512 * 1024) || !fx_ring(&f, true) ||
 	    !EXPECT_OK(h_stats(f.dev, &st)))
 		goto out;
 	ring_pages = st.pinned_pages;
-	if (!fx_register(&f) || !su_tcp_pair(AF_INET, f.fds, SMALL_BUF))
+	if (!fx_register(&f) || !t_tcp_pair_buf(AF_INET, f.fds, SMALL_BUF))
 		goto out;
 	fx_add(&f, 0, 41, len);
 	fx_publish(&f);
-	if (!fx_queue(&f, f.fds[1], 0, 0, 1) || !su_submit(&f.uring, 1) ||
-	    !su_no_cqe(&f.uring, SU_QUIET_MS) || !EXPECT_HEAD(&f.r, 1))
+	if (!fx_queue(&f, f.fds[1], 0, 0, 1) || !t_submit(&f.uring, 1) ||
+	    !t_no_cqe_ms(&f.uring, T_QUIET_MS) || !EXPECT_HEAD(&f.r, 1))
 		goto out;
 
 	if (!EXPECT_OK(h_unregister_bufs(f.dev)))
@@ -1534,8 +1534,8 @@ static void unregister_inflight(bool ring_too)
 	munmap(f.mem[0], f.mem_len[0]);
 	f.mem_owned[0] = false;
 
-	if (!su_no_cqe(&f.uring, 100) || !fx_rx_start(&f) ||
-	    !su_wait(&f.uring, &c) ||
+	if (!t_no_cqe_ms(&f.uring, 100) || !fx_rx_start(&f) ||
+	    !t_wait(&f.uring, &c) ||
 	    !check_send_cqe(&f, &c, 0, false, 0, ZC_LOOPBACK))
 		goto out;
 	if (EXPECT_OK(h_stats(f.dev, &st)))
@@ -1578,7 +1578,7 @@ static void cancel_detached(void)
 {
 	const __u32 len = 256 * 1024;
 	struct iopbuf_stats st;
-	struct su_cqe c[2], *a, *b;
+	struct t_cqe c[2], *a, *b;
 	__u64 ring_pages;
 	long refs;
 	struct fx f;
@@ -1587,17 +1587,17 @@ static void cancel_detached(void)
 	    !EXPECT_OK(h_stats(f.dev, &st)))
 		goto out;
 	ring_pages = st.pinned_pages;
-	if (!fx_register(&f) || !su_tcp_pair(AF_INET, f.fds, SMALL_BUF))
+	if (!fx_register(&f) || !t_tcp_pair_buf(AF_INET, f.fds, SMALL_BUF))
 		goto out;
 	fx_add(&f, 0, 41, len);
 	fx_add(&f, 0, len + 4096, 8192);
 	fx_publish(&f);
 	if (!fx_queue(&f, f.fds[1], 0, 0, 'A') || !fx_queue(&f, f.fds[1], 0, 0, 'B') ||
-	    !su_submit(&f.uring, 2) || !su_no_cqe(&f.uring, SU_QUIET_MS) ||
+	    !t_submit(&f.uring, 2) || !t_no_cqe_ms(&f.uring, T_QUIET_MS) ||
 	    !EXPECT_HEAD(&f.r, 1))
 		goto out;
 	if (!EXPECT_EQ(ioctl(f.dev, IOPBUF_IOC_CANCEL), 2) ||
-	    !su_wait(&f.uring, &c[0]) || !su_wait(&f.uring, &c[1]))
+	    !t_wait(&f.uring, &c[0]) || !t_wait(&f.uring, &c[1]))
 		goto out;
 	a = c[0].user_data == 'A' ? &c[0] : &c[1];
 	b = a == &c[0] ? &c[1] : &c[0];
@@ -1606,17 +1606,17 @@ static void cancel_detached(void)
 		      "cancelled partial send: res %s, want 0 < res < %u",
 		      h_res(a->res), len))
 		goto out;
-	EXPECT_EQ(su_cflags(a), IOPBUF_CQE_F_BUFFER | IOPBUF_CQE_F_ZC |
+	EXPECT_EQ(t_cflags(a), IOPBUF_CQE_F_BUFFER | IOPBUF_CQE_F_ZC |
 		  IOPBUF_CQE_F_DETACHED);
-	EXPECT_EQ(su_bid(a), 0);
-	EXPECT_EQ(su_nbufs(a), 1);
+	EXPECT_EQ(t_bid(a), 0);
+	EXPECT_EQ(t_nbufs(a), 1);
 	EXPECT_HEAD(&f.r, 1);
 	if (EXPECT_OK(h_unregister_bufs(f.dev)) &&
 	    EXPECT_OK(h_stats(f.dev, &st))) {
 		EXPECT_EQ(st.inflight, 0);
 		EXPECT_EQ(st.pinned_pages, ring_pages + f.mem_len[0] / H_PAGE);
 	}
-	EXPECT(h_sysfs_read("notifs") > su_counters_start[SU_NOTIFS]);
+	EXPECT(h_sysfs_read("notifs") > t_counter_at_start("notifs"));
 	refs = module_refcnt();
 
 	/* the receiver drains: the stack lets go, the detached notif goes */
@@ -1625,7 +1625,7 @@ static void cancel_detached(void)
 	f.exp.total = (size_t)a->res;
 	if (!fx_rx_start(&f))
 		goto out;
-	su_global_is("notifs", su_counters_start[SU_NOTIFS], 3000);
+	t_global_is("notifs", t_counter_at_start("notifs"));
 	/* the same files are open: only the notification's reference went */
 	EXPECT_EQ(refs - module_refcnt(), 1);
 	if (EXPECT_OK(h_stats(f.dev, &st)))
@@ -1682,17 +1682,17 @@ static bool block_a_worker(struct io_uring *ring, char *path, size_t size)
 	io_uring_prep_openat(sqe, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
 	sqe->flags |= IOSQE_ASYNC;
 	sqe->user_data = 'O';
-	return su_submit(ring, 1);
+	return t_submit(ring, 1);
 }
 
 /* A writer opens the FIFO: the worker's openat completes. */
 static bool unblock_the_worker(struct io_uring *ring, const char *path)
 {
 	int w = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-	struct su_cqe c;
+	struct t_cqe c;
 	bool ok;
 
-	ok = EXPECT(w >= 0) && su_wait(ring, &c) && EXPECT_EQ(c.user_data, 'O') &&
+	ok = EXPECT(w >= 0) && t_wait(ring, &c) && EXPECT_EQ(c.user_data, 'O') &&
 	     EXPECT(c.res >= 0);
 	if (ok)
 		close(c.res);
@@ -1711,17 +1711,17 @@ static bool still_waiting(struct fx *f, int ms, double t0)
 	struct __kernel_timespec ts = { .tv_sec = ms / 1000,
 					.tv_nsec = (ms % 1000) * 1000000L };
 	struct io_uring_cqe *cqe;
-	struct su_cqe c;
+	struct t_cqe c;
 	struct timespec now;
 
 	if (io_uring_wait_cqe_timeout(&f->uring, &cqe, &ts) == -ETIME)
 		return true;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	su_cqe_copy(&f->uring, cqe, &c);
+	t_cqe_copy(&f->uring, cqe, &c);
 	io_uring_cqe_seen(&f->uring, cqe);
 	FAILF("a waiting send completed %.0f ms after its submission: res %s, flags %#x (socket still full, nothing cancelled it)",
 	      now.tv_sec * 1e3 + now.tv_nsec / 1e6 - t0, h_res(c.res),
-	      su_cflags(&c));
+	      t_cflags(&c));
 	return false;
 }
 
@@ -1745,12 +1745,12 @@ static void issue_waits(bool async)
 	struct fx f;
 
 	if (!fx_init(&f) || !fx_mem_4k(&f, 65536) || !fx_regbuf_ring(&f) ||
-	    !su_tcp_pair(AF_INET, f.fds, SMALL_BUF))
+	    !t_tcp_pair_buf(AF_INET, f.fds, SMALL_BUF))
 		goto out;
 	for (i = 0; i < 4; i++)
 		fx_add(&f, 0, i * 8192 + 41, 8192);
 	fx_publish(&f);
-	junk = su_fill_sndbuf(f.fds[1]);
+	junk = t_fill_sndbuf(f.fds[1]);
 	if (junk < 0 || !block_a_worker(&f.uring, fifo, sizeof(fifo)))
 		goto out;
 	usleep(100000);
@@ -1766,7 +1766,7 @@ static void issue_waits(bool async)
 			sqe->flags |= IOSQE_ASYNC;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (!su_submit(&f.uring, 4))
+	if (!t_submit(&f.uring, 4))
 		goto out;
 	usleep(200000);
 	h_note("io-wq workers after the submission: %d", count_iowq_workers());
@@ -1776,18 +1776,18 @@ static void issue_waits(bool async)
 	h_note("io-wq workers 6.5 s later: %d", count_iowq_workers());
 	if (!EXPECT_EQ(fx_inflight(&f), 4))
 		goto out;
-	if (!su_rx_start(&f.rx, f.fds[0], (size_t)junk + f.exp.total))
+	if (!t_rx_start(&f.rx, f.fds[0], (size_t)junk + f.exp.total))
 		goto out;
 	for (i = 0; i < 4; i++) {
-		struct su_cqe c;
+		struct t_cqe c;
 
-		if (!su_wait(&f.uring, &c) ||
-		    !check_send_cqe(&f, &c, su_bid(&c), false, 0, ZC_LOOPBACK))
+		if (!t_wait(&f.uring, &c) ||
+		    !check_send_cqe(&f, &c, t_bid(&c), false, 0, ZC_LOOPBACK))
 			goto out;
 	}
 	shutdown(f.fds[1], SHUT_WR);
-	if (su_rx_join(&f.rx) && EXPECT(f.rx.len >= (size_t)junk))
-		su_expect_check(&f.exp, 0, 4, f.rx.buf + junk,
+	if (t_rx_join(&f.rx) && EXPECT(f.rx.len >= (size_t)junk))
+		t_expect_check(&f.exp, 0, 4, f.rx.buf + junk,
 				f.rx.len - (size_t)junk,
 				"TCP stream after the prefill");
 out:
@@ -1815,7 +1815,7 @@ static void __attribute__((noreturn)) sending_child(int sock, int sync_fd)
 	for (i = 0; i < 8; i++)
 		if (!fx_queue(&f, sock, 0, 0, i))
 			_exit(1);
-	if (!su_submit(&f.uring, 8))
+	if (!t_submit(&f.uring, 8))
 		_exit(1);
 	usleep(200000);
 	if (write(sync_fd, "r", 1) != 1)
@@ -1839,7 +1839,7 @@ static void sigkill_inflight(void)
 	pid_t pid;
 	char ch;
 
-	if (!su_tcp_pair(AF_INET, fds, SMALL_BUF) ||
+	if (!t_tcp_pair_buf(AF_INET, fds, SMALL_BUF) ||
 	    !EXPECT(!pipe2(sync, O_CLOEXEC)))
 		goto out;
 	fflush(stdout);
@@ -1854,10 +1854,10 @@ static void sigkill_inflight(void)
 	h_close(&sync[1]);
 	h_close(&fds[1]);
 	pfd = (struct pollfd){ .fd = sync[0], .events = POLLIN };
-	if (!EXPECT(poll(&pfd, 1, SU_WAIT_MS) == 1) ||
+	if (!EXPECT(poll(&pfd, 1, T_WAIT_MS) == 1) ||
 	    !EXPECT(read(sync[0], &ch, 1) == 1)) {
 		kill(pid, SIGKILL);
-		su_waitpid_ms(pid, &status, SU_WAIT_MS);
+		t_waitpid_ms(pid, &status, T_WAIT_MS);
 		goto out;
 	}
 	h_note("before the kill: inflight %ld notifs %ld pinned_pages %ld",
@@ -1865,21 +1865,21 @@ static void sigkill_inflight(void)
 	       h_sysfs_read("pinned_pages"));
 	EXPECT(h_sysfs_read("inflight") > base);
 	kill(pid, SIGKILL);
-	if (!h_expect(su_waitpid_ms(pid, &status, 5000), __FILE__, __LINE__,
+	if (!h_expect(t_waitpid_ms(pid, &status, 5000), __FILE__, __LINE__,
 		      "child with sends in flight still alive 5 s after SIGKILL")) {
 		goto out;
 	}
 	EXPECT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-	su_global_is("inflight", base, 3000);
+	t_global_is("inflight", base);
 	h_note("after the exit: notifs %ld pinned_pages %ld contexts %ld",
 	       h_sysfs_read("notifs"), h_sysfs_read("pinned_pages"),
 	       h_sysfs_read("contexts"));
 	/* the receiver resets the orphaned connection */
 	h_close(&fds[0]);
-	su_counters_idle();
+	t_counters_idle();
 out:
-	su_close2(fds);
-	su_close2(sync);
+	t_close2(fds);
+	t_close2(sync);
 }
 
 static long try_rmmod(void)
@@ -1913,26 +1913,26 @@ static bool expect_rmmod_refused(const char *what)
 static void rmmod_busy(void)
 {
 	struct iopbuf_stats st;
-	struct su_cqe c;
+	struct t_cqe c;
 	struct fx f;
 
 	if (!fx_init(&f) || !expect_rmmod_refused("device fd open") ||
 	    !EXPECT_OK(h_stats(f.dev, &st)))
 		goto out;
 	if (!fx_mem_4k(&f, 65536) || !fx_regbuf_ring(&f) ||
-	    !su_tcp_pair(AF_INET, f.fds, SMALL_BUF))
+	    !t_tcp_pair_buf(AF_INET, f.fds, SMALL_BUF))
 		goto out;
 	fx_add(&f, 0, 41, 8192);
 	fx_publish(&f);
-	if (su_fill_sndbuf(f.fds[1]) < 0 || !fx_queue(&f, f.fds[1], 0, 0, 1) ||
-	    !su_submit(&f.uring, 1) || !su_no_cqe(&f.uring, SU_QUIET_MS))
+	if (t_fill_sndbuf(f.fds[1]) < 0 || !fx_queue(&f, f.fds[1], 0, 0, 1) ||
+	    !t_submit(&f.uring, 1) || !t_no_cqe_ms(&f.uring, T_QUIET_MS))
 		goto out;
 	/* only the in-flight command holds the device file now */
 	h_close(&f.dev);
 	if (!expect_rmmod_refused("device fd closed, a send in flight"))
 		goto out;
-	su_rx_start(&f.rx, f.fds[0], 1 << 20);
-	if (su_wait(&f.uring, &c))
+	t_rx_start(&f.rx, f.fds[0], 1 << 20);
+	if (t_wait(&f.uring, &c))
 		EXPECT_EQ(c.res, 8192);
 out:
 	fx_fini(&f);
@@ -1941,13 +1941,13 @@ out:
 /* Last case: every module-wide counter, notifs included, back to zero. */
 static void counters_zero(void)
 {
-	su_counters_idle();
+	t_counters_idle();
 }
 
 int main(void)
 {
 	h_init("send");
-	su_counters_init();
+	t_counters_init();
 
 	RUN(tcp4_single_regbuf);
 	RUN(tcp6_single_regbuf);
@@ -2008,7 +2008,7 @@ int main(void)
 	RUN(sigkill_inflight);
 	RUN(rmmod_busy);
 
-	su_sink_down();
+	t_sink_down();
 	RUN(counters_zero);
 	return h_exit();
 }

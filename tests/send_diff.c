@@ -17,7 +17,7 @@
  * (loopback) or not (sink) must agree too: the module's ZC_COPIED flag
  * against IORING_NOTIF_USAGE_ZC_COPIED.
  */
-#include "send_util.h"
+#include "util.h"
 
 #ifndef IORING_SEND_ZC_REPORT_USAGE
 #define IORING_SEND_ZC_REPORT_USAGE	(1U << 3)
@@ -35,7 +35,7 @@
 struct plan {
 	unsigned char	*mem;
 	__u32		off[MAX_CHUNKS];
-	struct su_expect exp;		/* ids and lengths, in order */
+	struct t_expect exp;		/* ids and lengths, in order */
 	unsigned int	n;
 };
 
@@ -61,7 +61,7 @@ static bool plan_init(struct plan *p, bool udp)
 	unsigned int i;
 
 	memset(p, 0, sizeof(*p));
-	p->mem = su_map_4k(MEM_LEN);
+	p->mem = t_map_4k(MEM_LEN);
 	if (!p->mem)
 		return false;
 	for (i = 0; i < 36; i++) {
@@ -71,8 +71,8 @@ static bool plan_init(struct plan *p, bool udp)
 		if (off + len > MEM_LEN)
 			break;
 		p->off[i] = (__u32)off;
-		su_fill(p->mem + off, len, 0xd1f0000 + i);
-		if (!su_expect_add(&p->exp, 0xd1f0000 + i, len))
+		t_slice_fill(p->mem + off, len, 0xd1f0000 + i);
+		if (!t_expect_add(&p->exp, 0xd1f0000 + i, len))
 			return false;
 		off += len;
 	}
@@ -83,7 +83,7 @@ static bool plan_init(struct plan *p, bool udp)
 static void plan_fini(struct plan *p)
 {
 	h_unmap(p->mem, MEM_LEN);
-	su_expect_free(&p->exp);
+	t_expect_free(&p->exp);
 }
 
 /* ------------------------------------------------------------------------
@@ -96,25 +96,25 @@ static bool native_has_usage(void)
 	static int known = -1;
 	struct io_uring ring;
 	struct io_uring_sqe *sqe;
-	struct su_cqe c;
+	struct t_cqe c;
 	int fds[2];
 	char byte = 1;
 
 	if (known >= 0)
 		return known;
 	known = 0;
-	if (!su_uring_init(&ring, 8, 0))
+	if (!h_uring_init2(&ring, 8, 0))
 		return false;
-	if (su_udp_pair(AF_INET, fds)) {
+	if (t_udp_pair2(AF_INET, fds)) {
 		sqe = io_uring_get_sqe(&ring);
 		io_uring_prep_send_zc(sqe, fds[1], &byte, 1, 0,
 				      IORING_SEND_ZC_REPORT_USAGE);
-		if (su_submit(&ring, 1) && su_wait(&ring, &c)) {
+		if (t_submit(&ring, 1) && t_wait(&ring, &c)) {
 			known = c.res == 1;
 			if (c.flags & IORING_CQE_F_MORE)
-				su_wait(&ring, &c);
+				t_wait(&ring, &c);
 		}
-		su_close2(fds);
+		t_close2(fds);
 	}
 	io_uring_queue_exit(&ring);
 	return known;
@@ -147,20 +147,20 @@ static bool native_send(const struct plan *p, int sock, unsigned int qd,
 
 	memset(t, 0, sizeof(*t));
 	t->usage = native_has_usage();
-	if (!su_uring_init(&ring, 64, 0))
+	if (!h_uring_init2(&ring, 64, 0))
 		return false;
 	ret = io_uring_register_buffers(&ring, &iov, 1);
 	if (!h_expect(!ret, __FILE__, __LINE__,
 		      "io_uring_register_buffers: %s", h_res(ret)))
 		goto out;
 	while (next < p->n || inflight || pending) {
-		struct su_cqe c;
+		struct t_cqe c;
 
 		while (inflight < qd && next < p->n) {
 			native_queue(&ring, p, next++, sock, t->usage);
 			inflight++;
 		}
-		if (io_uring_submit(&ring) < 0 || !su_wait(&ring, &c))
+		if (io_uring_submit(&ring) < 0 || !t_wait(&ring, &c))
 			goto out;
 		if (c.flags & IORING_CQE_F_NOTIF) {
 			if (!EXPECT(pending > 0))
@@ -184,7 +184,7 @@ static bool native_send(const struct plan *p, int sock, unsigned int qd,
 			goto out;
 		pending++;
 	}
-	ok = su_no_cqe(&ring, 100);
+	ok = t_no_cqe_ms(&ring, 100);
 out:
 	io_uring_queue_exit(&ring);
 	return ok;
@@ -205,7 +205,7 @@ static bool module_send(const struct plan *p, int sock, unsigned int qd,
 	struct iovec iov = { p->mem, MEM_LEN };
 	unsigned int i, next = 0, inflight = 0, consumed = 0;
 	struct io_uring ring;
-	struct su_ring r = { .dev = -1 };
+	struct t_ring r = { .dev = -1 };
 	bool have_ring = false, ok = false;
 	int dev;
 
@@ -214,14 +214,14 @@ static bool module_send(const struct plan *p, int sock, unsigned int qd,
 	dev = h_open();
 	if (dev < 0)
 		return false;
-	if (!(have_ring = su_uring_init(&ring, 64, IORING_SETUP_CQE32)) ||
+	if (!(have_ring = h_uring_init2(&ring, 64, IORING_SETUP_CQE32)) ||
 	    !EXPECT_OK(h_register_iov(dev, &iov, 1)) ||
-	    !su_ring_init(&r, dev, RING_ENTRIES, BGID, IOPBUF_RING_REGBUF))
+	    !t_ring_init(&r, dev, RING_ENTRIES, BGID, IOPBUF_RING_REGBUF, 0))
 		goto out;
 	for (i = 0; i < p->n; i++)
-		su_ring_add(&r, iopbuf_regbuf_encode(0, p->off[i]),
+		t_ring_add(&r, iopbuf_regbuf_encode(0, p->off[i]),
 			    p->exp.s[i].len, (__u16)i);
-	su_ring_publish(&r);
+	t_ring_publish(&r);
 	if (bundle_len)
 		qd = 1;
 	while (consumed < p->n) {
@@ -230,37 +230,37 @@ static bool module_send(const struct plan *p, int sock, unsigned int qd,
 			.flags = bundle_len ? IOPBUF_SEND_BUNDLE : 0,
 			.len = bundle_len,
 		};
-		struct su_cqe c;
+		struct t_cqe c;
 
 		while (inflight < qd && (bundle_len || next < p->n)) {
-			if (!su_queue_send(&ring, dev, &cmd, next++))
+			if (!t_queue_send(&ring, dev, &cmd, next++))
 				goto out;
 			inflight++;
 		}
-		if (io_uring_submit(&ring) < 0 || !su_wait(&ring, &c))
+		if (io_uring_submit(&ring) < 0 || !t_wait(&ring, &c))
 			goto out;
 		inflight--;
-		if (!h_expect(c.res > 0 && su_nbufs(&c) >= 1 &&
-			      c.res == (int)su_expect_bytes(&p->exp, su_bid(&c),
-							    su_nbufs(&c)),
+		if (!h_expect(c.res > 0 && t_nbufs(&c) >= 1 &&
+			      c.res == (int)t_expect_bytes(&p->exp, t_bid(&c),
+							    t_nbufs(&c)),
 			      __FILE__, __LINE__,
 			      "module send: res %s, bid %u, nbufs %u",
-			      h_res(c.res), su_bid(&c), su_nbufs(&c)) ||
-		    !EXPECT(su_cflags(&c) & IOPBUF_CQE_F_ZC))
+			      h_res(c.res), t_bid(&c), t_nbufs(&c)) ||
+		    !EXPECT(t_cflags(&c) & IOPBUF_CQE_F_ZC))
 			goto out;
 		t->cmds++;
 		t->notifs++;	/* the completion is the release */
 		t->bytes += (unsigned int)c.res;
-		if (su_cflags(&c) & IOPBUF_CQE_F_ZC_COPIED)
+		if (t_cflags(&c) & IOPBUF_CQE_F_ZC_COPIED)
 			t->copied++;
-		consumed += su_nbufs(&c);
+		consumed += t_nbufs(&c);
 	}
 	/* nothing more: one completion per command */
-	ok = su_no_cqe(&ring, 100) && EXPECT_EQ(inflight, 0);
+	ok = t_no_cqe_ms(&ring, 100) && EXPECT_EQ(inflight, 0);
 out:
 	if (have_ring)
 		io_uring_queue_exit(&ring);
-	su_ring_fini(&r);
+	t_ring_fini(&r);
 	h_close(&dev);
 	return ok;
 }
@@ -297,7 +297,7 @@ static void compare_tallies(const struct plan *p, const struct tally *nat,
  */
 static void diff_tcp(int family, __u32 bundle_len)
 {
-	struct su_rx rx[2] = { { .fd = -1 }, { .fd = -1 } };
+	struct t_rx rx[2] = { { .fd = -1 }, { .fd = -1 } };
 	int fds[2][2] = { { -1, -1 }, { -1, -1 } };
 	struct tally nat, mod;
 	struct plan p;
@@ -307,24 +307,24 @@ static void diff_tcp(int family, __u32 bundle_len)
 	if (!plan_init(&p, false))
 		goto out;
 	for (i = 0; i < 2; i++)
-		if (!su_tcp_pair(family, fds[i], 0) ||
-		    !su_rx_start(&rx[i], fds[i][0], p.exp.total))
+		if (!t_tcp_pair_buf(family, fds[i], 0) ||
+		    !t_rx_start(&rx[i], fds[i][0], p.exp.total))
 			goto out;
 	sent = native_send(&p, fds[0][1], 1, &nat);
 	shutdown(fds[0][1], SHUT_WR);
 	sent &= module_send(&p, fds[1][1], 1, bundle_len, &mod);
 	shutdown(fds[1][1], SHUT_WR);
-	if (!su_rx_join(&rx[0]) || !su_rx_join(&rx[1]) || !sent)
+	if (!t_rx_join(&rx[0]) || !t_rx_join(&rx[1]) || !sent)
 		goto out;
 	compare_tallies(&p, &nat, &mod);
-	su_expect_check(&p.exp, 0, p.n, rx[0].buf, rx[0].len, "native stream");
-	su_expect_check(&p.exp, 0, p.n, rx[1].buf, rx[1].len, "module stream");
+	t_expect_check(&p.exp, 0, p.n, rx[0].buf, rx[0].len, "native stream");
+	t_expect_check(&p.exp, 0, p.n, rx[1].buf, rx[1].len, "module stream");
 	EXPECT(rx[0].len == rx[1].len && !memcmp(rx[0].buf, rx[1].buf,
 						  rx[0].len));
 out:
 	for (i = 0; i < 2; i++) {
-		su_rx_free(&rx[i]);
-		su_close2(fds[i]);
+		t_rx_free(&rx[i]);
+		t_close2(fds[i]);
 	}
 	plan_fini(&p);
 }
@@ -369,8 +369,8 @@ static void diff_udp(int family)
 	size_t pos = 0;
 	int i;
 
-	if (!plan_init(&p, true) || !su_udp_pair(family, fds[0]) ||
-	    !su_udp_pair(family, fds[1]))
+	if (!plan_init(&p, true) || !t_udp_pair2(family, fds[0]) ||
+	    !t_udp_pair2(family, fds[1]))
 		goto out;
 	if (!native_send(&p, fds[0][1], 4, &nat) ||
 	    !module_send(&p, fds[1][1], 4, 0, &mod))
@@ -383,16 +383,16 @@ static void diff_udp(int family)
 		goto out;
 	for (i = 0; i < got[0]; i++) {
 		if (!EXPECT_EQ(lens[0][i], lens[1][i]) ||
-		    !su_expect_check(&p.exp, i, 1, buf[1] + pos, lens[1][i],
+		    !t_expect_check(&p.exp, i, 1, buf[1] + pos, lens[1][i],
 				     "module datagram"))
 			goto out;
 		pos += lens[0][i];
 	}
 	EXPECT(!memcmp(buf[0], buf[1], pos));
-	su_expect_check(&p.exp, 0, p.n, buf[0], pos, "native datagrams");
+	t_expect_check(&p.exp, 0, p.n, buf[0], pos, "native datagrams");
 out:
-	su_close2(fds[0]);
-	su_close2(fds[1]);
+	t_close2(fds[0]);
+	t_close2(fds[1]);
 	plan_fini(&p);
 }
 
@@ -411,10 +411,10 @@ static void diff_sink(int family)
 
 	if (!plan_init(&p, true))
 		goto out;
-	sock[0] = su_sink_socket(family);
+	sock[0] = t_sink_socket(family);
 	if (sock[0] < 0)
 		goto out;
-	sock[1] = su_sink_socket(family);
+	sock[1] = t_sink_socket(family);
 	if (sock[1] < 0)
 		goto out;
 	if (!native_send(&p, sock[0], 4, &nat) ||
@@ -423,7 +423,7 @@ static void diff_sink(int family)
 	compare_tallies(&p, &nat, &mod);
 	EXPECT_EQ(mod.copied, 0);
 out:
-	su_close2(sock);
+	t_close2(sock);
 	plan_fini(&p);
 }
 
@@ -432,13 +432,13 @@ static void sink6(void)	{ diff_sink(AF_INET6); }
 
 static void counters_zero(void)
 {
-	su_counters_idle();
+	t_counters_idle();
 }
 
 int main(void)
 {
 	h_init("send_diff");
-	su_counters_init();
+	t_counters_init();
 
 	RUN(tcp4_single);
 	RUN(tcp6_single);
@@ -449,7 +449,7 @@ int main(void)
 	RUN(sink4);
 	RUN(sink6);
 
-	su_sink_down();
+	t_sink_down();
 	RUN(counters_zero);
 	return h_exit();
 }

@@ -17,7 +17,7 @@
  * Afterwards, every module-wide counter (pinned_pages, charged_pages,
  * contexts, inflight, notifs) is back to zero once all files are closed.
  */
-#include "send_util.h"
+#include "util.h"
 
 #define RUN_MS		3000	/* how long the workers issue commands */
 #define NSLOT		64	/* record slots per pool = ring entries */
@@ -36,7 +36,7 @@
  */
 struct pool {
 	int dev;
-	struct su_ring r;
+	struct t_ring r;
 	unsigned char *mem;		/* NSLOT slots of SLOT_SIZE bytes */
 	unsigned int buf_index;		/* registered buffer index of mem */
 	__u32 writer;			/* id of this ring in the records */
@@ -66,9 +66,9 @@ static void pool_add_locked(struct pool *p, __u16 slot)
 	__u32 len = rec_len(id), off = slot * SLOT_SIZE + (pos * 37u) % 64;
 	unsigned char *rec = p->mem + off;
 
-	su_fill(rec, len, id);
+	t_slice_fill(rec, len, id);
 	memcpy(rec + 4, &len, 4);
-	su_ring_add(&p->r, iopbuf_regbuf_encode(p->buf_index, off), len, slot);
+	t_ring_add(&p->r, iopbuf_regbuf_encode(p->buf_index, off), len, slot);
 	p->bid_at[pos] = slot;
 	p->pos_of[slot] = pos;
 	p->len_of[slot] = len;
@@ -92,7 +92,7 @@ static unsigned long long pool_release(struct pool *p, __u16 bid,
 	}
 	for (i = 0; i < nbufs && i < NSLOT; i++)
 		pool_add_locked(p, slots[i]);
-	su_ring_publish(&p->r);
+	t_ring_publish(&p->r);
 	pthread_mutex_unlock(&p->lock);
 	return bytes;
 }
@@ -113,17 +113,17 @@ static bool pool_init(struct pool *p, int dev, unsigned char *mem,
 	p->buf_index = buf_index;
 	p->writer = writer;
 	pthread_mutex_init(&p->lock, NULL);
-	if (!su_ring_init(&p->r, dev, NSLOT, bgid, IOPBUF_RING_REGBUF))
+	if (!t_ring_init(&p->r, dev, NSLOT, bgid, IOPBUF_RING_REGBUF, 0))
 		return false;
 	for (i = 0; i < NSLOT; i++)
 		pool_add_locked(p, (__u16)i);
-	su_ring_publish(&p->r);
+	t_ring_publish(&p->r);
 	return true;
 }
 
 static void pool_fini(struct pool *p)
 {
-	su_ring_fini(&p->r);
+	t_ring_fini(&p->r);
 	pthread_mutex_destroy(&p->lock);
 }
 
@@ -164,11 +164,11 @@ static bool check_record(struct receiver *r, const unsigned char *rec,
 	__u32 writer = id >> 24, pos = id & 0xffffffu, off;
 
 	for (off = 8; off < len; off++)
-		if (rec[off] != su_pat(id, off)) {
+		if (rec[off] != t_slice_pat(id, off)) {
 			snprintf(r->err, sizeof(r->err),
 				 "record %#x (%u bytes) at stream byte %llu: byte %u is %#x, want %#x",
 				 id, len, r->bytes, off, rec[off],
-				 su_pat(id, off));
+				 t_slice_pat(id, off));
 			return false;
 		}
 	/* the 16-bit ring position wraps: compare modulo 2^16 */
@@ -313,7 +313,7 @@ static bool queue_one(struct worker *w, unsigned int s)
 }
 
 /* Check one completion and recycle its entries; false with w->err set. */
-static bool handle_cqe(struct worker *w, const struct su_cqe *c)
+static bool handle_cqe(struct worker *w, const struct t_cqe *c)
 {
 	unsigned int s = (unsigned int)c->user_data;
 	__u16 want = IOPBUF_CQE_F_BUFFER | IOPBUF_CQE_F_ZC |
@@ -325,19 +325,19 @@ static bool handle_cqe(struct worker *w, const struct su_cqe *c)
 		w->enobufs++;		/* other commands hold every entry */
 		return true;
 	}
-	if (c->res <= 0 || su_nbufs(c) < 1 || su_nbufs(c) > NSLOT ||
-	    su_cflags(c) != want) {
+	if (c->res <= 0 || t_nbufs(c) < 1 || t_nbufs(c) > NSLOT ||
+	    t_cflags(c) != want) {
 		snprintf(w->err, sizeof(w->err),
 			 "%s send: res %s, bid %u, nbufs %u, flags %#x (want %#x)",
-			 w->udp[s] ? "UDP" : "TCP", h_res(c->res), su_bid(c),
-			 su_nbufs(c), su_cflags(c), want);
+			 w->udp[s] ? "UDP" : "TCP", h_res(c->res), t_bid(c),
+			 t_nbufs(c), t_cflags(c), want);
 		return false;
 	}
-	bytes = pool_release(w->pool, su_bid(c), su_nbufs(c));
+	bytes = pool_release(w->pool, t_bid(c), t_nbufs(c));
 	if (bytes != (unsigned int)c->res) {
 		snprintf(w->err, sizeof(w->err),
 			 "send of %u entries from bid %u: res %d, but they hold %llu bytes",
-			 su_nbufs(c), su_bid(c), c->res, bytes);
+			 t_nbufs(c), t_bid(c), c->res, bytes);
 		return false;
 	}
 	w->sent[s] += bytes;
@@ -352,7 +352,7 @@ static void *worker_fn(void *arg)
 	unsigned int inflight = 0;
 
 	while (now_ms() < deadline || inflight) {
-		struct su_cqe c;
+		struct t_cqe c;
 		struct io_uring_cqe *cqe;
 		struct __kernel_timespec ts = { .tv_sec = 10 };
 		unsigned int queued = 0;
@@ -377,7 +377,7 @@ static void *worker_fn(void *arg)
 				 inflight);
 			return NULL;
 		}
-		su_cqe_copy(&w->uring, cqe, &c);
+		t_cqe_copy(&w->uring, cqe, &c);
 		io_uring_cqe_seen(&w->uring, cqe);
 		inflight--;
 		if (!handle_cqe(w, &c))
@@ -434,7 +434,7 @@ static bool run_dev(struct run *r, unsigned int d, unsigned int n,
 	if (r->devs[d] < 0)
 		return false;
 	for (i = 0; i < n; i++) {
-		r->mems[first_mem + i] = su_map_4k(NSLOT * SLOT_SIZE);
+		r->mems[first_mem + i] = t_map_4k(NSLOT * SLOT_SIZE);
 		if (!r->mems[first_mem + i])
 			return false;
 		iov[i] = (struct iovec){ r->mems[first_mem + i],
@@ -448,7 +448,7 @@ static bool add_tcp(struct run *r, struct worker *w, int family)
 {
 	int fds[2];
 
-	if (!su_tcp_pair(family, fds, 0))
+	if (!t_tcp_pair_buf(family, fds, 0))
 		return false;
 	r->rx_fd[r->nrx] = fds[0];
 	w->socks[w->nsocks] = fds[1];
@@ -460,7 +460,7 @@ static bool add_tcp(struct run *r, struct worker *w, int family)
 
 static bool add_sink(struct worker *w, int family)
 {
-	int fd = su_sink_socket(family);
+	int fd = t_sink_socket(family);
 
 	if (fd < 0)
 		return false;
@@ -477,7 +477,7 @@ static bool worker_setup(struct worker *w, unsigned int idx, struct pool *p,
 	w->dev = p->dev;
 	w->per_sock = per_sock;
 	w->seed = 0x5eed + idx;
-	w->have_uring = su_uring_init(&w->uring, 2 * QD, IORING_SETUP_CQE32);
+	w->have_uring = h_uring_init2(&w->uring, 2 * QD, IORING_SETUP_CQE32);
 	return w->have_uring;
 }
 
@@ -589,7 +589,7 @@ static void own_rings(void)
 	run_go(&r);
 out:
 	run_fini(&r);
-	su_counters_idle();
+	t_counters_idle();
 }
 
 /*
@@ -628,7 +628,7 @@ out:
 static void shared_ring(void)
 {
 	h_in_child(shared_ring_child, NULL);
-	su_counters_idle();
+	t_counters_idle();
 }
 
 /*
@@ -657,24 +657,24 @@ static void tcp_multi_inflight(void)
 	run_go(&r);
 out:
 	run_fini(&r);
-	su_counters_idle();
+	t_counters_idle();
 }
 
 static void counters_zero(void)
 {
-	su_counters_idle();
+	t_counters_idle();
 }
 
 int main(void)
 {
 	h_init("send_stress");
-	su_counters_init();
+	t_counters_init();
 
 	RUN(own_rings);
 	RUN(shared_ring);
 	RUN(tcp_multi_inflight);
 
-	su_sink_down();
+	t_sink_down();
 	RUN(counters_zero);
 	return h_exit();
 }

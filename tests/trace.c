@@ -14,7 +14,7 @@
  */
 #include <sys/random.h>
 
-#include "send_util.h"
+#include "util.h"
 
 #define TRACEFS		"/sys/kernel/tracing"
 #define INSTANCE	TRACEFS "/instances/iopbuf-test"
@@ -192,7 +192,7 @@ static bool pointers_hashed(void)
 
 	if (!EXPECT(getrandom(seed, sizeof(seed), 0) == (ssize_t)sizeof(seed)))
 		return false;
-	for (tries = 0; tries < 100; tries++) {
+	for (tries = 0; tries * 100 < T_WAIT_MS; tries++) {
 		dev = h_open();
 		if (dev < 0 || !trace_begin()) {
 			h_close(&dev);
@@ -206,7 +206,7 @@ static bool pointers_hashed(void)
 			return true;
 		usleep(100 * 1000);
 	}
-	FAILF("%%p still prints (____ptrval____) after 10 s");
+	FAILF("%%p still prints (____ptrval____) after %d ms", T_WAIT_MS);
 	return false;
 }
 
@@ -274,7 +274,7 @@ static void probe_cmd(void)
 	char req[64], v[64];
 	int dev = -1, i, c, ret;
 
-	if (!su_uring_init(&ring, 8, IORING_SETUP_CQE32))
+	if (!h_uring_init2(&ring, 8, IORING_SETUP_CQE32))
 		return;
 	dev = h_open();
 	if (dev < 0 || !trace_begin())
@@ -309,7 +309,7 @@ static void registration(void)
 	struct iovec iov[2] = {
 		{ mem[0], BUF_LEN }, { mem[1], BUF_LEN },
 	};
-	struct su_ring r = { .dev = -1 };
+	struct t_ring r = { .dev = -1 };
 	char ctx[64], v[64];
 	int dev, i;
 
@@ -320,7 +320,7 @@ static void registration(void)
 	    !EXPECT_OK(h_update_iov(dev, 1, &iov[0], 1)) ||
 	    !EXPECT_OK(h_unregister_bufs(dev)) ||
 	    !EXPECT_ERR(h_unregister_bufs(dev), ENXIO) ||
-	    !su_ring_init(&r, dev, ENTRIES, BGID, 0) ||
+	    !t_ring_init(&r, dev, ENTRIES, BGID, 0, 0) ||
 	    !EXPECT_OK(h_unregister_ring(dev, BGID)) ||
 	    !EXPECT_ERR(h_unregister_ring(dev, BGID), ENOENT)) {
 		trace_end();
@@ -369,7 +369,7 @@ static void registration(void)
 	EXPECT_EQ(field_long(&evs[i], "ret"), -ENOENT);
 	EXPECT_EQ(nevs, 7);
 out:
-	su_ring_fini(&r);
+	t_ring_fini(&r);
 	h_close(&dev);
 }
 
@@ -378,13 +378,13 @@ static void release(void)
 {
 	static char mem[BUF_LEN] __attribute__((aligned(4096)));
 	struct iovec iov = { mem, sizeof(mem) };
-	struct su_ring r = { .dev = -1 };
+	struct t_ring r = { .dev = -1 };
 	char ctx[64];
 	int dev, i;
 
 	dev = h_open();
 	if (dev < 0 || !EXPECT_OK(h_register_iov(dev, &iov, 1)) ||
-	    !su_ring_init(&r, dev, ENTRIES, BGID, 0) || !trace_begin())
+	    !t_ring_init(&r, dev, ENTRIES, BGID, 0, 0) || !trace_begin())
 		goto out;
 	r.registered = false;
 	h_close(&dev);
@@ -403,7 +403,7 @@ static void release(void)
 	EXPECT_EQ(field_long(&evs[i], "ret"), 0);
 	EXPECT_EQ(nevs, 2);
 out:
-	su_ring_fini(&r);
+	t_ring_fini(&r);
 	h_close(&dev);
 }
 
@@ -415,29 +415,29 @@ static void cancel(void)
 {
 	static char mem[BUF_LEN];
 	struct iopbuf_cmd_recv cmd = { .bgid = BGID };
-	struct su_ring r = { .dev = -1 };
+	struct t_ring r = { .dev = -1 };
 	struct io_uring ring;
-	struct su_cqe c;
+	struct t_cqe c;
 	int dev = -1, fds[2] = { -1, -1 }, i;
 	char req[64];
 	bool traced = false;
 
-	if (!su_uring_init(&ring, 8, IORING_SETUP_CQE32))
+	if (!h_uring_init2(&ring, 8, IORING_SETUP_CQE32))
 		return;
 	dev = h_open();
-	if (dev < 0 || !su_tcp_pair(AF_INET, fds, 0) ||
-	    !su_ring_init(&r, dev, ENTRIES, BGID, 0))
+	if (dev < 0 || !t_tcp_pair_buf(AF_INET, fds, 0) ||
+	    !t_ring_init(&r, dev, ENTRIES, BGID, 0, 0))
 		goto out;
-	su_ring_add(&r, (uintptr_t)mem, sizeof(mem), 0);
-	su_ring_publish(&r);
+	t_ring_add(&r, (uintptr_t)mem, sizeof(mem), 0);
+	t_ring_publish(&r);
 	cmd.fd = fds[0];
 	if (!trace_begin())
 		goto out;
 	traced = true;
 	if (!h_prep_cmd(&ring, dev, IOPBUF_CMD_RECV, &cmd, sizeof(cmd), 7) ||
-	    !su_submit(&ring, 1) || !su_no_cqe(&ring, SU_QUIET_MS) ||
+	    !t_submit(&ring, 1) || !t_no_cqe_ms(&ring, T_QUIET_MS) ||
 	    !EXPECT_EQ(ioctl(dev, IOPBUF_IOC_CANCEL), 1) ||
-	    !su_wait(&ring, &c) || !EXPECT_EQ(c.res, -ECANCELED))
+	    !t_wait(&ring, &c) || !EXPECT_EQ(c.res, -ECANCELED))
 		goto out;
 	traced = false;
 	if (!trace_end())
@@ -457,8 +457,8 @@ static void cancel(void)
 out:
 	if (traced)
 		trace_end();
-	su_ring_fini(&r);
-	su_close2(fds);
+	t_ring_fini(&r);
+	t_close2(fds);
 	h_close(&dev);
 	io_uring_queue_exit(&ring);
 }
@@ -475,33 +475,33 @@ static void zc_notif(void)
 	static char mem[BUF_LEN] __attribute__((aligned(4096)));
 	struct iovec iov = { mem, sizeof(mem) };
 	struct iopbuf_cmd_send cmd = { .bgid = BGID };
-	struct su_ring r = { .dev = -1 };
+	struct t_ring r = { .dev = -1 };
 	struct io_uring ring;
-	struct su_cqe c;
+	struct t_cqe c;
 	int dev = -1, fds[2] = { -1, -1 }, i, n;
 	long zerocopy, copied;
 	bool want_copied;
 	char req[64];
 
-	if (!su_uring_init(&ring, 8, IORING_SETUP_CQE32))
+	if (!h_uring_init2(&ring, 8, IORING_SETUP_CQE32))
 		return;
 	memset(mem, 'z', sizeof(mem));
 	dev = h_open();
-	if (dev < 0 || !su_tcp_pair(AF_INET, fds, 0) ||
+	if (dev < 0 || !t_tcp_pair_buf(AF_INET, fds, 0) ||
 	    !EXPECT_OK(h_register_iov(dev, &iov, 1)) ||
-	    !su_ring_init(&r, dev, ENTRIES, BGID, IOPBUF_RING_REGBUF))
+	    !t_ring_init(&r, dev, ENTRIES, BGID, IOPBUF_RING_REGBUF, 0))
 		goto out;
-	su_ring_add(&r, iopbuf_regbuf_encode(0, 0), sizeof(mem), 5);
-	su_ring_publish(&r);
+	t_ring_add(&r, iopbuf_regbuf_encode(0, 0), sizeof(mem), 5);
+	t_ring_publish(&r);
 	cmd.fd = fds[1];
 	if (!trace_begin())
 		goto out;
-	if (!su_send(&ring, dev, &cmd, &c)) {
+	if (!t_send(&ring, dev, &cmd, &c)) {
 		trace_end();
 		goto out;
 	}
 	if (!trace_end() || !EXPECT_EQ(c.res, (int)sizeof(mem)) ||
-	    !EXPECT(su_cflags(&c) & IOPBUF_CQE_F_ZC))
+	    !EXPECT(t_cflags(&c) & IOPBUF_CQE_F_ZC))
 		goto out;
 	i = find(0, "iopbuf_cmd_issue", "op", "SEND");
 	if (!EXPECT_EVENT(i, "iopbuf_cmd_issue"))
@@ -515,18 +515,18 @@ static void zc_notif(void)
 	EXPECT(zerocopy == 0 || zerocopy == 1);
 	EXPECT(copied == 0 || copied == 1);
 	want_copied = copied || !zerocopy;
-	EXPECT_EQ(!!(su_cflags(&c) & IOPBUF_CQE_F_ZC_COPIED), want_copied);
+	EXPECT_EQ(!!(t_cflags(&c) & IOPBUF_CQE_F_ZC_COPIED), want_copied);
 	i = find(n + 1, "iopbuf_cmd_complete", "req", req);
 	if (!EXPECT_EVENT(i, "iopbuf_cmd_complete after the notification"))
 		goto out;
 	EXPECT_EQ(field_long(&evs[i], "res"), (long)sizeof(mem));
-	EXPECT_EQ(field_long(&evs[i], "flags"), su_cflags(&c));
+	EXPECT_EQ(field_long(&evs[i], "flags"), t_cflags(&c));
 	EXPECT_EQ(field_long(&evs[i], "bid"), 5);
 	EXPECT_EQ(field_long(&evs[i], "nbufs"), 1);
 	EXPECT_EQ(count("iopbuf_zc_notif"), 1);
 out:
-	su_ring_fini(&r);
-	su_close2(fds);
+	t_ring_fini(&r);
+	t_close2(fds);
 	h_close(&dev);
 	io_uring_queue_exit(&ring);
 }

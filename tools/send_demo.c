@@ -33,6 +33,8 @@
 #include <liburing.h>
 #include <linux/iouring_pbuf.h>
 
+#include "../tests/sock.h"
+
 #define SLICE		(32 * 1024)	/* one UDP datagram */
 #define NR_SLICES	64		/* ring entries, one per slice */
 #define QD		16		/* sends in flight */
@@ -314,26 +316,6 @@ static void *receive(void *arg)
 	return NULL;
 }
 
-static void tcp_pair(int *snd, int *rcv)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
-	int lst;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	lst = socket(AF_INET, SOCK_STREAM, 0);
-	if (lst < 0 || bind(lst, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    listen(lst, 1) || getsockname(lst, (struct sockaddr *)&sa, &len))
-		die("tcp listen", errno);
-	*snd = socket(AF_INET, SOCK_STREAM, 0);
-	if (*snd < 0 || connect(*snd, (struct sockaddr *)&sa, sizeof(sa)))
-		die("tcp connect", errno);
-	*rcv = accept(lst, NULL, NULL);
-	if (*rcv < 0)
-		die("accept", errno);
-	close(lst);
-}
-
 int main(int argc, char **argv)
 {
 	unsigned long long mib = argc > 1 ? strtoull(argv[1], NULL, 0) : 256;
@@ -341,7 +323,7 @@ int main(int argc, char **argv)
 	struct sender s;
 	pthread_t thr;
 	double t, c;
-	int sock;
+	int sock, fds[2];
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	sender_setup(&s);
@@ -358,7 +340,10 @@ int main(int argc, char **argv)
 	sender_teardown(&s);
 
 	sender_setup(&s);
-	tcp_pair(&sock, &r.sock);
+	if (sock_tcp_pair(AF_INET, fds, 0, 0))
+		die("tcp pair over loopback", errno);
+	sock = fds[1];
+	r.sock = fds[0];
 	if (pthread_create(&thr, NULL, receive, &r))
 		die("pthread_create", EAGAIN);
 	t = now();

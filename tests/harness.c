@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The harness's state (harness.h), defined once for a test binary and the
+ * helper library it links (util.c): a failure a helper records counts for
+ * the case that called it.
+ */
+#include "harness.h"
+
+struct h_shared *h_st;
+const char *h_test_name = "test";
+const char *h_case_name = "";
+int h_npass, h_nfail, h_nskip;
+struct h_global h_global_start;
+
+/*
+ * IOPBUF_TIME_FACTOR: a whole number from 1 to 100; anything else is 1
+ * (and said once, so a typo does not go unnoticed).
+ */
+int h_time_factor(void)
+{
+	static int factor;
+	const char *env;
+	char *end;
+	long v;
+
+	if (factor)
+		return factor;
+	factor = 1;
+	env = getenv("IOPBUF_TIME_FACTOR");
+	if (env && *env) {
+		errno = 0;
+		v = strtol(env, &end, 10);
+		if (!errno && !*end && v >= 1 && v <= 100)
+			factor = (int)v;
+		else
+			printf("# %s: IOPBUF_TIME_FACTOR=%s is not a number from 1 to 100: 1\n",
+			       h_test_name, env);
+	}
+	return factor;
+}
