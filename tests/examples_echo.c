@@ -8,21 +8,15 @@
  * the last client; its counters must show incremental consumption at work
  * (receives with BUF_MORE) and every send asking for zero copy.
  *
- * `examples_echo [-r] [PORT [N]]` runs the example itself.
+ * The server is the built program (examples/build/static/echo, t_prog()).
  */
-#include "harness.h"
+#include "util.h"
 
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 
-#include "../lib/include/iopbuf.h"
-#include "../lib/src/dev.c"
-#include "../lib/src/ring.c"
-#define main echo_main
-#include "../examples/echo.c"
-#undef main
 
 #define CLIENTS		8
 #define BYTES		(3 << 20)	/* per client, each way */
@@ -54,7 +48,7 @@ static int client(int port, unsigned int id)
 
 		if (sent < BYTES)
 			p.events |= POLLOUT;
-		if (poll(&p, 1, 20000) <= 0)
+		if (poll(&p, 1, T_WAIT_MS) <= 0)
 			return 12;		/* stuck */
 		if (p.revents & POLLOUT) {
 			size_t len = 1 + (rnd = rnd * 1103515245 + 12345) % 40000;
@@ -95,18 +89,21 @@ static void run_echo(bool regbuf)
 			 regbuf ? nbuf : NULL, NULL };
 	unsigned long long bytes, recvs, more, sends, zc, copied;
 	pid_t server, pids[CLIENTS];
+	const char *prog = t_prog("echo");
 	int pfd[2], port = 0, status, i;
+	FILE *out = NULL;
 	double avg;
-	FILE *out;
 
 	snprintf(nbuf, sizeof(nbuf), "%d", CLIENTS);
-	if (!EXPECT_OK(pipe2(pfd, O_CLOEXEC)))
+	if (!prog || !EXPECT_OK(pipe2(pfd, O_CLOEXEC)))
 		return;
 	fflush(stdout);
 	server = fork();
 	if (server == 0) {
 		dup2(pfd[1], 1);
-		exit(echo_main(regbuf ? 4 : 3, argv));
+		execv(prog, argv);
+		printf("exec %s: %s\n", prog, strerror(errno));
+		_exit(127);
 	}
 	close(pfd[1]);
 	out = fdopen(pfd[0], "r");
@@ -129,9 +126,7 @@ static void run_echo(bool regbuf)
 			      i, status);
 	}
 	/* the server ends by itself after CLIENTS connections */
-	for (i = 0; i < 2000 && waitpid(server, &status, WNOHANG) != server; i++)
-		usleep(10000);
-	if (i == 2000) {
+	if (!t_waitpid(server, &status)) {
 		FAILF("server still running after %d connections", CLIENTS);
 		kill(server, SIGKILL);
 		waitpid(server, &status, 0);
@@ -158,10 +153,8 @@ out:
 static void echo_user_addrs(void)	{ run_echo(false); }
 static void echo_regbuf(void)		{ run_echo(true); }
 
-int main(int argc, char **argv)
+int main(void)
 {
-	if (argc > 1)
-		return echo_main(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
 	h_init("examples_echo");
 	RUN(echo_user_addrs);

@@ -12,23 +12,16 @@
  * exits after the expected number of connections and its counters must
  * show every send went the zero-copy way (ZC requested; loopback may copy).
  *
- * The example and the library are compiled into this binary, which is the
- * server too: `examples_fileserver ROOT [PORT [N]]` runs the example
- * itself (e.g. scripts/vm-test.sh --run "examples_fileserver /tmp 8080").
+ * The server is the built program (examples/build/static/fileserver,
+ * t_prog()).
  */
-#include "harness.h"
+#include "util.h"
 
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 
-#include "../lib/include/iopbuf.h"
-#include "../lib/src/dev.c"
-#include "../lib/src/ring.c"
-#define main fileserver_main
-#include "../examples/fileserver.c"
-#undef main
 
 #define ROOT		"/tmp/fsroot"
 #define DL		"/tmp/fsdl"
@@ -96,6 +89,7 @@ static bool sha256(const char *path, char out[65])
 
 static void start_server(void)
 {
+	const char *prog = t_prog("fileserver");
 	char line[256], nbuf[16], cbuf[16], ibuf[16], tbuf[16];
 	char *argv[] = { "fileserver", "-c", cbuf, "-i", ibuf, "-t", tbuf,
 			 ROOT, "0", nbuf, NULL };
@@ -123,13 +117,15 @@ static void start_server(void)
 	snprintf(cbuf, sizeof(cbuf), "%d", MAX_CONNS);
 	snprintf(ibuf, sizeof(ibuf), "%d", IDLE_S);
 	snprintf(tbuf, sizeof(tbuf), "%d", HEADER_S);
-	if (!EXPECT_OK(pipe2(pfd, O_CLOEXEC)))
+	if (!prog || !EXPECT_OK(pipe2(pfd, O_CLOEXEC)))
 		return;
 	fflush(stdout);
 	server = fork();
 	if (server == 0) {
 		dup2(pfd[1], 1);
-		exit(fileserver_main(H_ARRAY_SIZE(argv) - 1, argv));
+		execv(prog, argv);
+		printf("exec %s: %s\n", prog, strerror(errno));
+		_exit(127);
 	}
 	close(pfd[1]);
 	server_out = fdopen(pfd[0], "r");
@@ -439,7 +435,7 @@ static void idle_clients(void)
 		fclose(f);
 	}
 	/* the server makes room by closing the longest idle ones */
-	for (ms = 0; ms < 5000 && closed < IDLE_N - MAX_CONNS; ms += 50) {
+	for (ms = 0; ms < T_WAIT_MS && closed < IDLE_N - MAX_CONNS; ms += 50) {
 		usleep(50000);
 		for (i = closed = 0; i < n; i++) {
 			struct pollfd p = { .fd = idle[i], .events = POLLIN };
@@ -475,7 +471,8 @@ static void timeouts(void)
 		goto out;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	EXPECT_EQ(write(p[1].fd, part, strlen(part)), strlen(part));
-	while (left && elapsed_ms(&t0) < 30000 && poll(p, 2, 1000) >= 0)
+	while (left && elapsed_ms(&t0) < IDLE_S * 1000 + T_WAIT_MS &&
+	       poll(p, 2, 1000) >= 0)
 		for (i = 0; i < 2; i++) {
 			if (!(p[i].revents & (POLLIN | POLLHUP)) || at[i])
 				continue;
@@ -485,9 +482,14 @@ static void timeouts(void)
 		}
 	h_note("idle connection closed after %.1f s (-i %d), a started header after %.1f s (-t %d)",
 	       at[0] / 1e3, IDLE_S, at[1] / 1e3, HEADER_S);
-	/* a timer: never early; late only by the guest's scheduling */
-	EXPECT(at[1] >= HEADER_S * 1000 - 100 && at[1] < IDLE_S * 1000 - 500);
-	EXPECT(at[0] >= IDLE_S * 1000 - 100 && at[0] < IDLE_S * 1000 + 10000);
+	/*
+	 * A timer is never early; how late it is depends on the guest's
+	 * scheduling, so only the order is asserted: the started header's
+	 * (shorter) timeout fired first, and both fired (the hang guard).
+	 */
+	EXPECT(at[1] >= HEADER_S * 1000 - 100 && at[1] < at[0]);
+	EXPECT(at[0] >= IDLE_S * 1000 - 100);
+	EXPECT(!left);
 	for (i = 0; i < 2; i++) {
 		char c;
 
@@ -553,19 +555,14 @@ static void server_exit(void)
 	unsigned long long req, bytes, sends, zc, copied, zc_bytes;
 	unsigned long long conns = 0, idle_to = 0, header_to = 0, at_limit = 0;
 	char line[512] = "";
-	int status, ms;
+	int status;
 	double avg;
 
 	if (server <= 0) {
 		h_skip("no server");
 		return;
 	}
-	for (ms = 0; ms < 20000; ms += 10) {
-		if (waitpid(server, &status, WNOHANG) == server)
-			break;
-		usleep(10000);
-	}
-	if (ms >= 20000) {
+	if (!t_waitpid(server, &status)) {
 		FAILF("server still running after %ld connections", connections);
 		kill(server, SIGKILL);
 		waitpid(server, &status, 0);
@@ -601,10 +598,8 @@ static void server_exit(void)
 	fclose(server_out);
 }
 
-int main(int argc, char **argv)
+int main(void)
 {
-	if (argc > 1)
-		return fileserver_main(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
 	h_init("examples_fileserver");
 	RUN(start_server);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The tests' helper library: see util.h. */
+#include <limits.h>
 #include <sys/utsname.h>
 #include <linux/sockios.h>
 
@@ -897,4 +898,43 @@ bool t_waitpid_ms(pid_t pid, int *status, int ms)
 		usleep(10000);
 		ms -= 10;
 	}
+}
+
+const char *t_prog(const char *name)
+{
+	static char path[PATH_MAX];
+	const char *env = getenv("IOPBUF_PROGS");
+	char self[PATH_MAX / 2], *slash;
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		switch (i) {
+		case 0:
+			if (!env)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", env, name);
+			break;
+		case 1:
+			snprintf(path, sizeof(path), "/progs/%s", name);
+			break;
+		default:
+			/* tests/build/<test> -> examples/..., tools/... */
+			n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+			if (n <= 0)
+				continue;
+			self[n] = 0;
+			slash = strrchr(self, '/');
+			if (slash)
+				*slash = 0;
+			snprintf(path, sizeof(path), "%s/../../%s/%s", self,
+				 i == 2 ? "examples/build/static" : "tools/build", name);
+			break;
+		}
+		if (!access(path, X_OK))
+			return path;
+	}
+	FAILF("program %s not found in $IOPBUF_PROGS, /progs, examples/build/static "
+	      "or tools/build", name);
+	return NULL;
 }

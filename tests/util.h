@@ -515,6 +515,16 @@ long t_counter_at_start(const char *attr);
  * Processes
  */
 
+/*
+ * The built program @name of another tree, which tests run rather than
+ * compile in: examples/build/static/@name (make -C examples STATIC=1
+ * OUT=build/static) or tools/build/@name. Looked for in $IOPBUF_PROGS,
+ * then /progs (the guest's, scripts/vm-test.sh stages them there), then
+ * next to this test's own build directory. NULL and a failure when it is
+ * not there.
+ */
+const char *t_prog(const char *name);
+
 /* waitpid() for at most @ms; true when @pid exited (status in *status). */
 bool t_waitpid_ms(pid_t pid, int *status, int ms);
 
