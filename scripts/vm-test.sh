@@ -87,6 +87,9 @@ Environment:
                         /dev/kvm is usable and a probe boot works; cached)
   VM_MODULES="a b"      extra kernel modules to load in the guest
   VM_APPEND="..."       extra kernel command line
+  VM_TIME_FACTOR=N      the tests' hang guard is N x 5 s (IOPBUF_TIME_FACTOR
+                        in the guest; default 4 under TCG, 1 under KVM, x4
+                        on the debug kernel)
   VM_QUIET=0            boot without `quiet` (full kernel log on console)
   VM_DMESG_IGNORE=RE    extra regex of benign kernel-log lines
   VM_LOG_DIR=DIR        console logs, one RELEASE.log per kernel
@@ -165,6 +168,30 @@ stage_tests() {
 		log "no tests in tests/build or tests/*.sh"
 		return 1
 	fi
+}
+
+# Stage the programs tests run as they are built (examples_*: the example
+# programs, bench_smoke: the benchmark) into DEST, the guest's /progs:
+# examples/build/static/* (static builds of the examples) and
+# tools/build/bench.
+PROGS_DIR=/progs
+stage_progs() {
+	local dest=$1 f
+	mkdir -p "$dest"
+	make -C "$SRC_DIR/examples" STATIC=1 OUT=build/static \
+		>"$SCRATCH/examples-build.log" 2>&1 || {
+		cat "$SCRATCH/examples-build.log" >&2
+		return 1
+	}
+	make -C "$SRC_DIR/tools" build/bench >"$SCRATCH/tools-build.log" 2>&1 || {
+		cat "$SCRATCH/tools-build.log" >&2
+		return 1
+	}
+	for f in "$SRC_DIR"/examples/build/static/* "$SRC_DIR/tools/build/bench"; do
+		is_program "$f" || continue
+		require_static "$f"
+		cp "$f" "$dest/"
+	done
 }
 
 # --run: find the program (tests/build, tools/build, or a path) and stage it.
@@ -342,6 +369,8 @@ build_initramfs() {
 	install -m 755 "$LIB_DIR/guest-init.sh" "$root/init"
 	cp "$ko" "$root/$MODULE_NAME.ko"
 	cp -a "$tests"/. "$root/tests/"
+	mkdir -p "$root$PROGS_DIR"
+	cp -a "$SCRATCH/progs"/. "$root$PROGS_DIR/"
 	for prog in "${RUN_HOST_PROGS[@]}"; do
 		stage_host_program "$prog" "$root"
 	done
@@ -411,6 +440,15 @@ boot() {
 	append="console=ttyS0 panic=-1 panic_on_warn=1 oops=panic rdinit=/init"
 	[ "${VM_QUIET:-1}" = 0 ] || append="$append quiet"
 	append="$append $K_APPEND ${VM_APPEND:-}"
+	# The tests' one hang guard scales with this (tests/harness.h):
+	# emulation (TCG) is ~4x slower than KVM, the debug kernel ~4x more.
+	if [ -n "${VM_TIME_FACTOR:-}" ]; then
+		append="$append iopbuf_time_factor=$VM_TIME_FACTOR"
+	elif [ "$accel" = tcg ]; then
+		append="$append iopbuf_time_factor=$((4 * K_TIME_FACTOR))"
+	else
+		append="$append iopbuf_time_factor=$K_TIME_FACTOR"
+	fi
 	: >"$marker"
 	: >"$log"
 	t0=$(date +%s)
@@ -432,12 +470,14 @@ boot() {
 
 # --- one kernel -------------------------------------------------------------------
 
-# Per-kernel guest settings: K_MEM, K_TIMEOUT, K_TEST_TIMEOUT, K_APPEND.
+# Per-kernel guest settings: K_MEM, K_TIMEOUT, K_TEST_TIMEOUT, K_APPEND,
+# K_TIME_FACTOR (the debug kernel's share of the tests' time factor).
 kernel_settings() {
 	K_MEM=$VM_MEM
 	K_TIMEOUT=$VM_TIMEOUT
 	K_TEST_TIMEOUT=$VM_TEST_TIMEOUT
 	K_APPEND=
+	K_TIME_FACTOR=1
 	case $1 in
 	*-iopbuf-debug)
 		# scripts/debug-kernel.sh's kernel: KASAN shadow and kmemleak's
@@ -450,6 +490,7 @@ kernel_settings() {
 		# routing method (_PRT) under KASAN and lockdep in TCG runs
 		# into ACPI's 30 s AML loop timeout; the NIC uses MSI-X anyway.
 		K_APPEND="hung_task_panic=1 acpi=noirq"
+		K_TIME_FACTOR=4
 		;;
 	esac
 	# a --run spec may ask for more time than the defaults give
@@ -634,6 +675,10 @@ main() {
 	SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/vm-test.XXXXXX")
 	trap cleanup EXIT
 	local tests=$SCRATCH/tests rel
+	if ! stage_progs "$SCRATCH/progs"; then
+		echo "vm: 0 passed, 1 failed, 0 skipped"
+		die "building or staging the example programs and the benchmark failed"
+	fi
 	if [ -n "$RUN_CMD" ]; then
 		stage_run_program "$tests"
 	elif ! stage_tests "$tests"; then

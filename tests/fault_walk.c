@@ -258,7 +258,7 @@ static bool expect_snap(const struct snap *want, int dev, const char *what,
 
 	for (ms = 0;; ms += 10) {
 		snap_take(&now, dev);
-		if (snap_equal(&now, want) || ms >= 3000)
+		if (snap_equal(&now, want) || ms >= T_WAIT_MS)
 			break;
 		usleep(10000);
 	}
@@ -348,7 +348,7 @@ static bool expect_no_stale_huge_pin(const char *what)
 		return true;
 	for (ms = 0;; ms += 10) {
 		f = huge_free();
-		if (f == huge_free0 || ms >= 2000)
+		if (f == huge_free0 || ms >= T_WAIT_MS)
 			break;
 		usleep(10000);
 	}
@@ -364,7 +364,7 @@ static long fionread(int fd)
 	return ioctl(fd, FIONREAD, &n) ? -errno : n;
 }
 
-/* Wait until @fd has exactly @want bytes queued (or 2 s). */
+/* Wait until @fd has exactly @want bytes queued (or the hang guard). */
 static long fionread_wait(int fd, long want)
 {
 	long n;
@@ -372,7 +372,7 @@ static long fionread_wait(int fd, long want)
 
 	for (ms = 0;; ms += 5) {
 		n = fionread(fd);
-		if (n == want || ms >= 2000)
+		if (n == want || ms >= T_WAIT_MS)
 			return n;
 		usleep(5000);
 	}
@@ -416,7 +416,7 @@ static void uring_destroy(void)
 static long uring_cmd_once(int dev, __u32 cmd_op, const void *payload,
 			   __u64 *res2)
 {
-	struct __kernel_timespec ts = { .tv_sec = 10 };
+	struct __kernel_timespec ts = { .tv_sec = 2 * T_WAIT_MS / 1000 };
 	struct io_uring_cqe *cqe;
 	struct io_uring_sqe *sqe;
 	long ret;
@@ -993,9 +993,9 @@ static bool done_close(long res, unsigned int nth)
 	(void)res;
 	(void)nth;
 	dev = -1;
-	for (ms = 0; ms < 2000; ms += 10) {
+	for (ms = 0;; ms += 10) {
 		h_global_read(&g);
-		if (h_global_is_zero(&g))
+		if (h_global_is_zero(&g) || ms >= T_WAIT_MS)
 			break;
 		usleep(10000);
 	}

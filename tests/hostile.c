@@ -387,12 +387,12 @@ static void run_case(const struct hcase *hc)
 		 * (and took the guest down with it).
 		 */
 		if (cancel_through_child_fds(pid) > 0)
-			done = t_waitpid_ms(pid, &status, 5000);
+			done = t_waitpid(pid, &status);
 	}
 	if (!done) {
 		kill(-pid, SIGKILL);
 		killed = true;
-		done = t_waitpid_ms(pid, &status, 5000);
+		done = t_waitpid(pid, &status);
 		if (!done) {
 			FAILF("child %d survives SIGKILL (unkillable); left "
 			      "behind", pid);
@@ -446,7 +446,7 @@ static void drain_inflight(struct io_uring *ring, int dev)
 	if (dev < 0 || t_ctx_inflight(dev) <= 0)
 		return;
 	ioctl(dev, IOPBUF_IOC_CANCEL);
-	for (ms = 0; ms < 5000 && t_ctx_inflight(dev) > 0; ms += 10)
+	for (ms = 0; ms < T_WAIT_MS && t_ctx_inflight(dev) > 0; ms += 10)
 		if (!io_uring_wait_cqe_timeout(ring, &cqe, &ts))
 			io_uring_cqe_seen(ring, cqe);
 }

@@ -42,7 +42,7 @@ static int wait_or_cancel(struct io_uring *ring, int dev)
 	ret = io_uring_wait_cqe_timeout(ring, &cqe, &ts);
 	if (ret == -ETIME) {
 		ioctl(dev, IOPBUF_IOC_CANCEL);
-		ts.tv_sec = 5;
+		ts.tv_sec = h_hang_ms() / 1000;
 		ret = io_uring_wait_cqe_timeout(ring, &cqe, &ts);
 	}
 	if (ret)

@@ -1348,13 +1348,14 @@ static void sigkill_child(void)
 	if (!EXPECT(poll(&pfd, 1, T_WAIT_MS) == 1) ||
 	    !EXPECT(read(sync[0], &ch, 1) == 1)) {
 		kill(pid, SIGKILL);
-		t_waitpid_ms(pid, &status, T_WAIT_MS);
+		t_waitpid(pid, &status);
 		goto out;
 	}
 	EXPECT_EQ(h_sysfs_read("inflight"), base + 1);
 	kill(pid, SIGKILL);
-	if (!h_expect(t_waitpid_ms(pid, &status, 5000), __FILE__, __LINE__,
-		      "child with a waiting receive still alive 5 s after SIGKILL"))
+	if (!h_expect(t_waitpid(pid, &status), __FILE__, __LINE__,
+		      "child with a waiting receive still alive %d ms after SIGKILL",
+		      T_WAIT_MS))
 		goto out;
 	EXPECT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 	t_global_inflight_is(base);

@@ -83,7 +83,7 @@ static void fx_drain(struct fx *f)
 	if (h_stats(f->dev, &st) || !st.inflight)
 		return;
 	ioctl(f->dev, IOPBUF_IOC_CANCEL);
-	for (ms = 0; ms < 3000; ms += 10) {
+	for (ms = 0; ms < T_WAIT_MS; ms += 10) {
 		if (!io_uring_wait_cqe_timeout(&f->uring, &cqe, &ts))
 			io_uring_cqe_seen(&f->uring, cqe);
 		if (h_stats(f->dev, &st) || !st.inflight)
@@ -233,6 +233,31 @@ static long fx_inflight(const struct fx *f)
 	if (!EXPECT_OK(h_stats(f->dev, &st)))
 		return -1;
 	return st.inflight;
+}
+
+/* Wait (up to the hang guard) for the context to have @want in flight. */
+static bool wait_inflight(const struct fx *f, long want)
+{
+	long v;
+	int ms;
+
+	for (ms = 0; (v = fx_inflight(f)) != want && v >= 0 && ms < T_WAIT_MS; ms += 5)
+		usleep(5000);
+	return h_expect(v == want, __FILE__, __LINE__,
+			"%ld commands in flight, want %ld", v, want);
+}
+
+/* Wait (up to the hang guard) for the receiver thread to hold @len bytes. */
+static bool wait_rx_len(struct fx *f, size_t len)
+{
+	size_t v;
+	int ms;
+
+	for (ms = 0; (v = __atomic_load_n(&f->rx.len, __ATOMIC_ACQUIRE)) < len &&
+	     ms < T_WAIT_MS; ms += 5)
+		usleep(5000);
+	return h_expect(v >= len, __FILE__, __LINE__,
+			"the receiver has %zu bytes, want %zu", v, len);
 }
 
 /*
@@ -1154,7 +1179,8 @@ static void err_empty_ring(void)
 	if (!fx_rx_start(&f))
 		goto out;
 	/* the receiver drains the 100 bytes; the ring is empty again */
-	usleep(100000);
+	if (!wait_rx_len(&f, 100))
+		goto out;
 	if (!fx_send(&f, f.fds[1], IOPBUF_SEND_BUNDLE, 0, 0, &c))
 		goto out;
 	EXPECT_SEND_ERR(&c, ENOBUFS);
@@ -1753,7 +1779,12 @@ static void issue_waits(bool async)
 	junk = t_fill_sndbuf(f.fds[1]);
 	if (junk < 0 || !block_a_worker(&f.uring, fifo, sizeof(fifo)))
 		goto out;
-	usleep(100000);
+	/* the openat has its io-wq worker: the sends need workers of their own */
+	for (i = 0; count_iowq_workers() < 1 && i < (unsigned int)T_WAIT_MS; i += 5)
+		usleep(5000);
+	if (!h_expect(count_iowq_workers() >= 1, __FILE__, __LINE__,
+		      "no io-wq worker for the blocking openat"))
+		goto out;
 	for (i = 0; i < 4; i++) {
 		struct iopbuf_cmd_send cmd = { .fd = f.fds[1], .bgid = BGID };
 		struct io_uring_sqe *sqe = h_prep_cmd(&f.uring, f.dev,
@@ -1766,9 +1797,8 @@ static void issue_waits(bool async)
 			sqe->flags |= IOSQE_ASYNC;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (!t_submit(&f.uring, 4))
+	if (!t_submit(&f.uring, 4) || !wait_inflight(&f, 4))
 		goto out;
-	usleep(200000);
 	h_note("io-wq workers after the submission: %d", count_iowq_workers());
 	if (!unblock_the_worker(&f.uring, fifo) ||
 	    !still_waiting(&f, 6500, t0.tv_sec * 1e3 + t0.tv_nsec / 1e6))
@@ -1817,8 +1847,10 @@ static void __attribute__((noreturn)) sending_child(int sock, int sync_fd)
 			_exit(1);
 	if (!t_submit(&f.uring, 8))
 		_exit(1);
-	usleep(200000);
-	if (write(sync_fd, "r", 1) != 1)
+	/* the sends are in the module (waiting for socket space) */
+	for (i = 0; fx_inflight(&f) < 1 && i < (unsigned int)T_WAIT_MS; i += 5)
+		usleep(5000);
+	if (fx_inflight(&f) < 1 || write(sync_fd, "r", 1) != 1)
 		_exit(1);
 	for (;;)
 		pause();
@@ -1857,7 +1889,7 @@ static void sigkill_inflight(void)
 	if (!EXPECT(poll(&pfd, 1, T_WAIT_MS) == 1) ||
 	    !EXPECT(read(sync[0], &ch, 1) == 1)) {
 		kill(pid, SIGKILL);
-		t_waitpid_ms(pid, &status, T_WAIT_MS);
+		t_waitpid(pid, &status);
 		goto out;
 	}
 	h_note("before the kill: inflight %ld notifs %ld pinned_pages %ld",
@@ -1865,8 +1897,9 @@ static void sigkill_inflight(void)
 	       h_sysfs_read("pinned_pages"));
 	EXPECT(h_sysfs_read("inflight") > base);
 	kill(pid, SIGKILL);
-	if (!h_expect(t_waitpid_ms(pid, &status, 5000), __FILE__, __LINE__,
-		      "child with sends in flight still alive 5 s after SIGKILL")) {
+	if (!h_expect(t_waitpid(pid, &status), __FILE__, __LINE__,
+		      "child with sends in flight still alive %d ms after SIGKILL",
+		      T_WAIT_MS)) {
 		goto out;
 	}
 	EXPECT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
