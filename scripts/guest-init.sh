@@ -87,6 +87,11 @@ setup_fs() {
 	[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
 	hostname vmtest
 	ip link set lo up
+	# The tests' hang guard factor (tests/harness.h), from vm-test.sh.
+	IOPBUF_TIME_FACTOR=$(sed -n 's/.*\biopbuf_time_factor=\([0-9]*\).*/\1/p' /proc/cmdline)
+	[ -n "$IOPBUF_TIME_FACTOR" ] || IOPBUF_TIME_FACTOR=1
+	export IOPBUF_TIME_FACTOR
+	say "init: time factor $IOPBUF_TIME_FACTOR"
 }
 
 # Fault injection (debug kernel): fail-nth (/proc/thread-self/fail-nth)
