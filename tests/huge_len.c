@@ -5,7 +5,7 @@
  * Entry lengths are the application's. A transfer must be capped at the
  * kernel's MAX_RW_COUNT, as read(2) is: socket code takes an int, and a
  * 4 GiB entry once reached unix_stream_sendmsg() as length -1 and hit
- * skb_over_panic() (found by tools/fuzz.c, seed 15835342684176755463).
+ * skb_over_panic() (found by tools/fuzz, seed 15835342684176755463).
  * Each case must complete (with bytes or an error), leave the kernel log
  * clean (the guest checks it) and leave no counter behind.
  */
