@@ -153,38 +153,19 @@ static long find(const struct table *t, const char *const *k,
 /* The smallest run covering every mode, path and buffer kind. */
 static void run_bench(void)
 {
-	const char *prog = t_prog("bench");
 	char *argv[] = {
 		"bench", "-Q", "-r", "1", "-w", "5", "-t", "30", "-q", "4",
 		"-p", "4k,64k", "-C", "4M", "-b", "8M", "-n", "50",
 		"-c", "0,0", "-H", "-k", "64k,1m", "-F", "4M", NULL,
 	};
 	char line[4096], tcp[32], usage[8], cold2m[32];
-	int pfd[2], status;
 	FILE *out;
 	pid_t pid;
+	int status;
 
-	if (!prog || !EXPECT_OK(pipe2(pfd, O_CLOEXEC)))
+	pid = t_spawn("bench", argv, &out);
+	if (pid < 0)
 		return;
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0) {
-		dup2(pfd[1], 1);
-		execv(prog, argv);
-		printf("exec %s: %s\n", prog, strerror(errno));
-		_exit(127);
-	}
-	close(pfd[1]);
-	out = fdopen(pfd[0], "r");
-	if (!EXPECT(pid > 0) || !EXPECT(out)) {
-		if (!out)
-			close(pfd[0]);
-		if (pid > 0) {
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-		}
-		return;
-	}
 	while (fgets(line, sizeof(line), out)) {
 		line[strcspn(line, "\n")] = 0;
 		if (!strncmp(line, "BENCHINFO,", 10))

@@ -89,25 +89,13 @@ static void run_echo(bool regbuf)
 			 regbuf ? nbuf : NULL, NULL };
 	unsigned long long bytes, recvs, more, sends, zc, copied;
 	pid_t server, pids[CLIENTS];
-	const char *prog = t_prog("echo");
-	int pfd[2], port = 0, status, i;
-	FILE *out = NULL;
+	int port = 0, status, i;
+	FILE *out;
 	double avg;
 
 	snprintf(nbuf, sizeof(nbuf), "%d", CLIENTS);
-	if (!prog || !EXPECT_OK(pipe2(pfd, O_CLOEXEC)))
-		return;
-	fflush(stdout);
-	server = fork();
-	if (server == 0) {
-		dup2(pfd[1], 1);
-		execv(prog, argv);
-		printf("exec %s: %s\n", prog, strerror(errno));
-		_exit(127);
-	}
-	close(pfd[1]);
-	out = fdopen(pfd[0], "r");
-	if (!EXPECT(server > 0 && out) ||
+	server = t_spawn("echo", argv, &out);
+	if (server < 0 ||
 	    !EXPECT(fgets(line, sizeof(line), out)) ||
 	    !EXPECT(sscanf(line, "echo: listening on port %d", &port) == 1))
 		goto out;

@@ -89,11 +89,9 @@ static bool sha256(const char *path, char out[65])
 
 static void start_server(void)
 {
-	const char *prog = t_prog("fileserver");
 	char line[256], nbuf[16], cbuf[16], ibuf[16], tbuf[16];
 	char *argv[] = { "fileserver", "-c", cbuf, "-i", ibuf, "-t", tbuf,
 			 ROOT, "0", nbuf, NULL };
-	int pfd[2];
 	size_t i, j;
 
 	if (!EXPECT_OK(system("rm -rf " ROOT " " DL " && mkdir -p " ROOT " " DL)))
@@ -117,19 +115,8 @@ static void start_server(void)
 	snprintf(cbuf, sizeof(cbuf), "%d", MAX_CONNS);
 	snprintf(ibuf, sizeof(ibuf), "%d", IDLE_S);
 	snprintf(tbuf, sizeof(tbuf), "%d", HEADER_S);
-	if (!prog || !EXPECT_OK(pipe2(pfd, O_CLOEXEC)))
-		return;
-	fflush(stdout);
-	server = fork();
-	if (server == 0) {
-		dup2(pfd[1], 1);
-		execv(prog, argv);
-		printf("exec %s: %s\n", prog, strerror(errno));
-		_exit(127);
-	}
-	close(pfd[1]);
-	server_out = fdopen(pfd[0], "r");
-	if (!EXPECT(server > 0 && server_out))
+	server = t_spawn("fileserver", argv, &server_out);
+	if (server < 0)
 		return;
 	if (!EXPECT(fgets(line, sizeof(line), server_out)) ||
 	    !EXPECT(sscanf(line, "fileserver: listening on port %d", &port) == 1))

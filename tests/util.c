@@ -938,3 +938,35 @@ const char *t_prog(const char *name)
 	      "or tools/build", name);
 	return NULL;
 }
+
+pid_t t_spawn(const char *name, char *const argv[], FILE **out)
+{
+	const char *prog = t_prog(name);
+	int pfd[2];
+	pid_t pid;
+
+	*out = NULL;
+	if (!prog || !EXPECT_OK(pipe2(pfd, O_CLOEXEC)))
+		return -1;
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		execv(prog, argv);
+		printf("exec %s: %s\n", prog, strerror(errno));
+		_exit(127);
+	}
+	close(pfd[1]);
+	if (!EXPECT(pid > 0)) {
+		close(pfd[0]);
+		return -1;
+	}
+	*out = fdopen(pfd[0], "r");
+	if (!EXPECT(*out)) {
+		close(pfd[0]);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	return pid;
+}

@@ -525,6 +525,12 @@ long t_counter_at_start(const char *attr);
  */
 const char *t_prog(const char *name);
 
+/*
+ * Run the built program @name (t_prog()) with @argv, its stdout into
+ * *@out (a pipe to read). Its pid, or -1 and a failure.
+ */
+pid_t t_spawn(const char *name, char *const argv[], FILE **out);
+
 /* waitpid() for at most @ms; true when @pid exited (status in *status). */
 bool t_waitpid_ms(pid_t pid, int *status, int ms);
 
