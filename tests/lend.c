@@ -1133,14 +1133,22 @@ enum kill_mode { KILL_RECV, KILL_SEND };
  * nobody writes to, or READ a file then SEND it zero copy to a peer that
  * does not read -- then it waits to be killed.
  */
-static void __attribute__((noreturn)) chain_child(enum kill_mode mode,
-						  int sock, int sync_fd)
+struct kill_arg {
+	enum kill_mode	mode;
+	int		sock;	/* the chain's */
+	int		peer;	/* the parent's end: closed in the child */
+};
+
+static void __attribute__((noreturn)) chain_child(void *arg, int sync_fd)
 {
+	const struct kill_arg *a = arg;
+	enum kill_mode mode = a->mode;
+	int file = -1, sock = a->sock;
 	struct iopbuf_lend l;
-	int file = -1;
 	struct fx f;
 	__u32 id;
 
+	close(a->peer);
 	if (!fx_init(&f))
 		_exit(1);
 	if (mode == KILL_RECV) {
@@ -1173,55 +1181,32 @@ static void __attribute__((noreturn)) chain_child(enum kill_mode mode,
 
 static void killed_inflight(enum kill_mode mode)
 {
-	int fds[2] = { -1, -1 }, sync[2] = { -1, -1 }, status = 0;
+	int fds[2] = { -1, -1 };
 	long base = h_sysfs_read("inflight");
 	long notifs = h_sysfs_read("notifs");
+	struct kill_arg a = { .mode = mode };
 	int small = 4096;
-	struct pollfd pfd;
-	struct timespec t0, t1;
-	long ms;
 	pid_t pid;
-	char ch;
 
-	if (!t_tcp_pair(fds) || !t_pipe(sync))
+	if (!t_tcp_pair(fds))
 		goto out;
 	/* fds[1] is the child's; the receiver fds[0] stays here, unread */
 	setsockopt(fds[0], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
 	setsockopt(fds[1], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
-	fflush(stdout);
-	pid = fork();
-	if (!EXPECT(pid >= 0))
+	a.sock = fds[1];
+	a.peer = fds[0];
+	pid = t_fork_ready(chain_child, &a);
+	if (pid < 0)
 		goto out;
-	if (pid == 0) {
-		close(sync[0]);
-		close(fds[0]);
-		chain_child(mode, fds[1], sync[1]);
-	}
-	h_close(&sync[1]);
-	pfd = (struct pollfd){ .fd = sync[0], .events = POLLIN };
-	if (!EXPECT(poll(&pfd, 1, T_WAIT_MS) == 1) ||
-	    !EXPECT(read(sync[0], &ch, 1) == 1)) {
-		kill(pid, SIGKILL);
-		t_waitpid(pid, &status);
-		goto out;
-	}
 	h_note("before the kill: inflight %ld notifs %ld pinned_pages %ld",
 	       h_sysfs_read("inflight") - base, h_sysfs_read("notifs"),
 	       h_sysfs_read("pinned_pages"));
 	EXPECT_EQ(h_sysfs_read("inflight"), base + 1);
 	/* the RECV chain waits on the child's copy of fds[1]: close ours */
 	h_close(&fds[1]);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	kill(pid, SIGKILL);
 	/* the chain must not keep the dying task: its exit is the event */
-	if (!h_expect(t_waitpid(pid, &status), __FILE__, __LINE__,
-		      "child with a chain in flight alive %d ms after SIGKILL",
-		      T_WAIT_MS))
+	if (!t_kill_reap(pid, "a child with a chain in flight"))
 		goto out;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-	h_note("child reaped %ld ms after SIGKILL", ms);
-	EXPECT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 	t_global_inflight_is(base);
 	/* the receiver goes: the stack drops what it still held */
 	h_close(&fds[0]);
@@ -1229,7 +1214,6 @@ static void killed_inflight(enum kill_mode mode)
 	EXPECT_GLOBAL_IDLE();
 out:
 	t_close2(fds);
-	t_close2(sync);
 }
 
 static void sigkill_recv_waiting(void)	{ killed_inflight(KILL_RECV); }

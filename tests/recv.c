@@ -1296,8 +1296,9 @@ static void ring_close_cancels_defer(void)
 }
 
 /* The child of sigkill_child: a receive that waits forever. */
-static void __attribute__((noreturn)) waiting_child(int sock, int sync_fd)
+static void __attribute__((noreturn)) waiting_child(void *arg, int sync_fd)
 {
+	int sock = *(const int *)arg;
 	struct io_uring uring;
 	struct t_ring r;
 	char *data = h_map(4096);
@@ -1327,44 +1328,23 @@ static void __attribute__((noreturn)) waiting_child(int sock, int sync_fd)
 static void sigkill_child(void)
 {
 	long base = h_sysfs_read("inflight");
-	int fds[2] = { -1, -1 }, sync[2] = { -1, -1 }, status = 0;
-	struct pollfd pfd;
-	char ch;
+	int fds[2] = { -1, -1 };
 	pid_t pid;
 
-	if (!t_tcp_pair(fds) || !t_pipe(sync))
+	if (!t_tcp_pair(fds))
 		goto out;
-	fflush(stdout);
-	pid = fork();
-	if (!EXPECT(pid >= 0))
+	pid = t_fork_ready(waiting_child, &fds[0]);
+	if (pid < 0)
 		goto out;
-	if (pid == 0) {
-		close(sync[0]);
-		waiting_child(fds[0], sync[1]);
-	}
-	close(sync[1]);
-	sync[1] = -1;
-	pfd = (struct pollfd){ .fd = sync[0], .events = POLLIN };
-	if (!EXPECT(poll(&pfd, 1, T_WAIT_MS) == 1) ||
-	    !EXPECT(read(sync[0], &ch, 1) == 1)) {
-		kill(pid, SIGKILL);
-		t_waitpid(pid, &status);
-		goto out;
-	}
 	EXPECT_EQ(h_sysfs_read("inflight"), base + 1);
-	kill(pid, SIGKILL);
-	if (!h_expect(t_waitpid(pid, &status), __FILE__, __LINE__,
-		      "child with a waiting receive still alive %d ms after SIGKILL",
-		      T_WAIT_MS))
+	if (!t_kill_reap(pid, "a child with a waiting receive"))
 		goto out;
-	EXPECT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 	t_global_inflight_is(base);
 	/* the socket is intact: nothing was read from it */
 	if (t_write_pat(fds[1], 0, 10))
 		EXPECT_EQ(t_sock_queued(fds[0]), 10);
 out:
 	t_close2(fds);
-	t_close2(sync);
 }
 
 /* ------------------------------------------------------------------------

@@ -1832,10 +1832,14 @@ static void async_issue_waits(void)	{ issue_waits(true); }
  * never reads, most of them waiting (for socket space or for the stack to
  * let go of their pages), then it waits to be killed.
  */
-static void __attribute__((noreturn)) sending_child(int sock, int sync_fd)
+static void __attribute__((noreturn)) sending_child(void *arg, int sync_fd)
 {
-	struct fx f;
+	const int *fds = arg;	/* [1] the child's, [0] the parent's */
+	int sock = fds[1];
 	unsigned int i;
+	struct fx f;
+
+	close(fds[0]);
 
 	if (!fx_init(&f) || !fx_mem_4k(&f, 1 << 20) || !fx_regbuf_ring(&f))
 		_exit(1);
@@ -1865,44 +1869,22 @@ static void __attribute__((noreturn)) sending_child(int sock, int sync_fd)
  */
 static void sigkill_inflight(void)
 {
-	int fds[2] = { -1, -1 }, sync[2] = { -1, -1 }, status = 0;
 	long base = h_sysfs_read("inflight");
-	struct pollfd pfd;
+	int fds[2] = { -1, -1 };
 	pid_t pid;
-	char ch;
 
-	if (!t_tcp_pair_buf(AF_INET, fds, SMALL_BUF) ||
-	    !EXPECT(!pipe2(sync, O_CLOEXEC)))
+	if (!t_tcp_pair_buf(AF_INET, fds, SMALL_BUF))
 		goto out;
-	fflush(stdout);
-	pid = fork();
-	if (!EXPECT(pid >= 0))
+	pid = t_fork_ready(sending_child, fds);
+	if (pid < 0)
 		goto out;
-	if (pid == 0) {
-		close(sync[0]);
-		close(fds[0]);
-		sending_child(fds[1], sync[1]);
-	}
-	h_close(&sync[1]);
 	h_close(&fds[1]);
-	pfd = (struct pollfd){ .fd = sync[0], .events = POLLIN };
-	if (!EXPECT(poll(&pfd, 1, T_WAIT_MS) == 1) ||
-	    !EXPECT(read(sync[0], &ch, 1) == 1)) {
-		kill(pid, SIGKILL);
-		t_waitpid(pid, &status);
-		goto out;
-	}
 	h_note("before the kill: inflight %ld notifs %ld pinned_pages %ld",
 	       h_sysfs_read("inflight") - base, h_sysfs_read("notifs"),
 	       h_sysfs_read("pinned_pages"));
 	EXPECT(h_sysfs_read("inflight") > base);
-	kill(pid, SIGKILL);
-	if (!h_expect(t_waitpid(pid, &status), __FILE__, __LINE__,
-		      "child with sends in flight still alive %d ms after SIGKILL",
-		      T_WAIT_MS)) {
+	if (!t_kill_reap(pid, "a child with sends in flight"))
 		goto out;
-	}
-	EXPECT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 	t_global_is("inflight", base);
 	h_note("after the exit: notifs %ld pinned_pages %ld contexts %ld",
 	       h_sysfs_read("notifs"), h_sysfs_read("pinned_pages"),
@@ -1912,7 +1894,6 @@ static void sigkill_inflight(void)
 	t_counters_idle();
 out:
 	t_close2(fds);
-	t_close2(sync);
 }
 
 static long try_rmmod(void)

@@ -970,3 +970,53 @@ pid_t t_spawn(const char *name, char *const argv[], FILE **out)
 	}
 	return pid;
 }
+
+pid_t t_fork_ready(void (*fn)(void *arg, int sync_fd), void *arg)
+{
+	struct pollfd pfd;
+	int sync[2], status;
+	pid_t pid;
+	char ch;
+
+	if (!t_pipe(sync))
+		return -1;
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		close(sync[0]);
+		fn(arg, sync[1]);
+		_exit(1);
+	}
+	close(sync[1]);
+	if (!EXPECT(pid >= 0)) {
+		close(sync[0]);
+		return -1;
+	}
+	pfd = (struct pollfd){ .fd = sync[0], .events = POLLIN };
+	if (!EXPECT(poll(&pfd, 1, T_WAIT_MS) == 1) ||
+	    !EXPECT(read(sync[0], &ch, 1) == 1)) {
+		close(sync[0]);
+		kill(pid, SIGKILL);
+		t_waitpid(pid, &status);
+		return -1;
+	}
+	close(sync[0]);
+	return pid;
+}
+
+bool t_kill_reap(pid_t pid, const char *what)
+{
+	struct timespec t0, t1;
+	int status = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	kill(pid, SIGKILL);
+	if (!h_expect(t_waitpid(pid, &status), __FILE__, __LINE__,
+		      "%s still alive %d ms after SIGKILL", what, T_WAIT_MS))
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	h_note("%s reaped %ld ms after SIGKILL", what,
+	       (long)((t1.tv_sec - t0.tv_sec) * 1000 +
+		      (t1.tv_nsec - t0.tv_nsec) / 1000000));
+	return EXPECT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}

@@ -531,6 +531,21 @@ const char *t_prog(const char *name);
  */
 pid_t t_spawn(const char *name, char *const argv[], FILE **out);
 
+/*
+ * Fork a child that runs @fn(@arg, @sync_fd) and never returns: it writes
+ * one byte to @sync_fd once what the case needs is in flight. Waits (up to
+ * the hang guard) for that byte; the child's pid, or -1 (the child killed
+ * and reaped) and a failure.
+ */
+pid_t t_fork_ready(void (*fn)(void *arg, int sync_fd), void *arg);
+
+/*
+ * SIGKILL @pid and reap it: its exit is the event, bounded by the hang
+ * guard (a failure naming @what), and how long it took is noted. True
+ * when it died of the SIGKILL.
+ */
+bool t_kill_reap(pid_t pid, const char *what);
+
 /* waitpid() for at most @ms; true when @pid exited (status in *status). */
 bool t_waitpid_ms(pid_t pid, int *status, int ms);
 
