@@ -1173,10 +1173,7 @@ static void __attribute__((noreturn)) chain_child(void *arg, int sync_fd)
 	}
 	if (!lend_start(&f, &l) || !t_no_cqe(&f.uring))
 		_exit(1);
-	if (write(sync_fd, "r", 1) != 1)
-		_exit(1);
-	for (;;)
-		pause();
+	t_ready_wait(sync_fd);
 }
 
 static void killed_inflight(enum kill_mode mode)

@@ -297,10 +297,7 @@ static void prep_recv_inc(void)
 out_ring:
 	io_uring_queue_exit(&ring);
 out:
-	if (fds[0] >= 0)
-		close(fds[0]);
-	if (fds[1] >= 0)
-		close(fds[1]);
+	t_close2(fds);
 	h_close(&dev);
 	h_unmap(mem, H_PAGE);
 }
@@ -369,10 +366,7 @@ static void prep_send_bundle(void)
 out_ring:
 	io_uring_queue_exit(&ring);
 out:
-	if (fds[0] >= 0)
-		close(fds[0]);
-	if (fds[1] >= 0)
-		close(fds[1]);
+	t_close2(fds);
 	h_close(&dev);
 	h_unmap(mem, size);
 	h_unmap(rx, size);
@@ -445,10 +439,7 @@ out_ring:
 out:
 	if (file >= 0)
 		close(file);
-	if (fds[0] >= 0)
-		close(fds[0]);
-	if (fds[1] >= 0)
-		close(fds[1]);
+	t_close2(fds);
 	h_close(&dev);
 	h_unmap(mem, size);
 	h_unmap(src, 2 * H_PAGE);

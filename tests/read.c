@@ -18,48 +18,12 @@
 
 #define BGID	2
 
-struct fx {
-	int dev;
-	bool have_uring;
-	struct io_uring uring;
-	struct t_ring r;
-	char *data;
-	size_t data_len;
-};
-
-static bool fx_init(struct fx *f, size_t data_len)
-{
-	memset(f, 0, sizeof(*f));
-	f->r.dev = -1;
-	f->dev = h_open();
-	if (f->dev < 0)
-		return false;
-	f->data_len = data_len;
-	f->data = h_map(data_len);
-	if (!f->data)
-		return false;
-	memset(f->data, 0xee, data_len);
-	f->have_uring = t_uring_init(&f->uring, IORING_SETUP_CQE32);
-	return f->have_uring;
-}
-
-static void fx_fini(struct fx *f)
-{
-	if (f->have_uring)
-		io_uring_queue_exit(&f->uring);
-	f->have_uring = false;
-	t_ring_fini(&f->r);
-	h_close(&f->dev);
-	h_unmap(f->data, f->data_len);
-	f->data = NULL;
-}
-
-static bool fx_read(struct fx *f, int fd, unsigned int len, struct t_cqe *c)
+static bool fx_read(struct t_fx *f, int fd, unsigned int len, struct t_cqe *c)
 {
 	return t_read(&f->uring, f->dev, fd, BGID, len, c);
 }
 
-static bool fx_start_read(struct fx *f, int fd, unsigned int flags,
+static bool fx_start_read(struct t_fx *f, int fd, unsigned int flags,
 			  unsigned int len)
 {
 	struct t_cmd cmd = {
@@ -90,9 +54,9 @@ static void pipe_inc_buf_more(void)
 {
 	int p[2] = { -1, -1 };
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init(&f, 256) ||
+	if (!t_fx_init(&f, 256, 0) ||
 	    !t_ring_init(&f.r, f.dev, 1, BGID, IOPBUF_RING_INC, 0) || !t_pipe(p))
 		goto out;
 	t_ring_fill(&f.r, f.data, 1, 256, 0);
@@ -117,7 +81,7 @@ static void pipe_inc_buf_more(void)
 	EXPECT_ENTRY(&f.r, 0, (uintptr_t)f.data + 12, 256 - 12);
 out:
 	t_close2(p);
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 /*
@@ -130,9 +94,9 @@ static void pipe_plain_eof(void)
 {
 	int p[2] = { -1, -1 };
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init(&f, 3 * 256) ||
+	if (!t_fx_init(&f, 3 * 256, 0) ||
 	    !t_ring_init(&f.r, f.dev, 4, BGID, 0, 0) || !t_pipe(p))
 		goto out;
 	t_ring_fill(&f.r, f.data, 3, 256, 20);
@@ -160,7 +124,7 @@ static void pipe_plain_eof(void)
 	EXPECT_HEAD(&f.r, 3);
 out:
 	t_close2(p);
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 /*
@@ -173,10 +137,10 @@ static void read_waits(bool fifo, bool inc, bool nonblock)
 	char path[64];
 	int p[2] = { -1, -1 };
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
 	snprintf(path, sizeof(path), "/tmp/read-fifo.%d", (int)getpid());
-	if (!fx_init(&f, 2 * 512) ||
+	if (!t_fx_init(&f, 2 * 512, 0) ||
 	    !t_ring_init(&f.r, f.dev, 2, BGID, inc ? IOPBUF_RING_INC : 0, 0))
 		goto out;
 	if (fifo) {
@@ -207,7 +171,7 @@ static void read_waits(bool fifo, bool inc, bool nonblock)
 	EXPECT_EQ(t_ctx_inflight(f.dev), 0);
 out:
 	t_close2(p);
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 static void pipe_read_waits(void)	{ read_waits(false, false, false); }
@@ -224,9 +188,9 @@ static void pipe_read_cancel(void)
 {
 	int p[2] = { -1, -1 };
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init(&f, 512) || !t_ring_init(&f.r, f.dev, 1, BGID, 0, 0) ||
+	if (!t_fx_init(&f, 512, 0) || !t_ring_init(&f.r, f.dev, 1, BGID, 0, 0) ||
 	    !t_pipe(p))
 		goto out;
 	t_ring_fill(&f.r, f.data, 1, 512, 0);
@@ -240,7 +204,7 @@ static void pipe_read_cancel(void)
 	EXPECT_EQ(t_ctx_inflight(f.dev), 0);
 out:
 	t_close2(p);
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 /*
@@ -252,9 +216,9 @@ static void pipe_bundle(bool inc)
 {
 	int p[2] = { -1, -1 };
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init(&f, 8 * 128) ||
+	if (!t_fx_init(&f, 8 * 128, 0) ||
 	    !t_ring_init(&f.r, f.dev, 8, BGID, inc ? IOPBUF_RING_INC : 0, 0) ||
 	    !t_pipe(p))
 		goto out;
@@ -270,7 +234,7 @@ static void pipe_bundle(bool inc)
 		EXPECT_ENTRY(&f.r, 2, (uintptr_t)f.data + 300, 84);
 out:
 	t_close2(p);
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 static void pipe_bundle_plain(void)	{ pipe_bundle(false); }
@@ -292,10 +256,10 @@ static void file_inc_back_to_back(void)
 	const unsigned int size = 65536;
 	unsigned int i;
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 	int fd = -1;
 
-	if (!fx_init(&f, size) ||
+	if (!t_fx_init(&f, size, 0) ||
 	    !t_ring_init(&f.r, f.dev, 32, BGID, IOPBUF_RING_INC, 0))
 		goto out;
 	fd = t_pat_file("read-inc-file", 8 * 80, O_RDONLY);
@@ -317,7 +281,7 @@ static void file_inc_back_to_back(void)
 out:
 	if (fd >= 0)
 		close(fd);
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 /*
@@ -330,10 +294,10 @@ static void file_inc_buf_more(void)
 {
 	unsigned int i;
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 	int fd = -1;
 
-	if (!fx_init(&f, 256) ||
+	if (!t_fx_init(&f, 256, 0) ||
 	    !t_ring_init(&f.r, f.dev, 1, BGID, IOPBUF_RING_INC, 0))
 		goto out;
 	fd = t_pat_file("read-inc-more", 256, O_RDONLY);
@@ -352,7 +316,7 @@ static void file_inc_buf_more(void)
 out:
 	if (fd >= 0)
 		close(fd);
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 /*
@@ -364,10 +328,10 @@ out:
 static void file_plain(void)
 {
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 	int fd = -1;
 
-	if (!fx_init(&f, 4 * 256) || !t_ring_init(&f.r, f.dev, 4, BGID, 0, 0))
+	if (!t_fx_init(&f, 4 * 256, 0) || !t_ring_init(&f.r, f.dev, 4, BGID, 0, 0))
 		goto out;
 	fd = t_pat_file("read-plain", 300, O_RDONLY);
 	if (fd < 0)
@@ -390,7 +354,7 @@ static void file_plain(void)
 out:
 	if (fd >= 0)
 		close(fd);
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 /*
@@ -401,10 +365,10 @@ static void file_regbuf(void)
 {
 	struct iovec iov;
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 	int fd = -1;
 
-	if (!fx_init(&f, 3 * 4096))
+	if (!t_fx_init(&f, 3 * 4096, 0))
 		goto out;
 	iov = (struct iovec){ f.data, f.data_len };
 	if (!EXPECT_OK(h_register_iov(f.dev, &iov, 1)) ||
@@ -429,7 +393,7 @@ static void file_regbuf(void)
 out:
 	if (fd >= 0)
 		close(fd);
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 /*
@@ -439,10 +403,10 @@ out:
 static void chardev_zero(void)
 {
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 	int fd = -1;
 
-	if (!fx_init(&f, 2 * 128) || !t_ring_init(&f.r, f.dev, 2, BGID, 0, 0))
+	if (!t_fx_init(&f, 2 * 128, 0) || !t_ring_init(&f.r, f.dev, 2, BGID, 0, 0))
 		goto out;
 	fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
 	if (!EXPECT(fd >= 0))
@@ -464,7 +428,7 @@ static void chardev_zero(void)
 out:
 	if (fd >= 0)
 		close(fd);
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 /*
@@ -475,10 +439,10 @@ out:
 static void chardev_urandom(void)
 {
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 	int fd = -1;
 
-	if (!fx_init(&f, 256) || !t_ring_init(&f.r, f.dev, 1, BGID, 0, 0))
+	if (!t_fx_init(&f, 256, 0) || !t_ring_init(&f.r, f.dev, 1, BGID, 0, 0))
 		goto out;
 	fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
 	if (!EXPECT(fd >= 0))
@@ -492,7 +456,7 @@ static void chardev_urandom(void)
 out:
 	if (fd >= 0)
 		close(fd);
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 static void chardev_pty(void)
@@ -500,9 +464,9 @@ static void chardev_pty(void)
 	struct termios tio;
 	int master = -1, slave = -1;
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init(&f, 256) || !t_ring_init(&f.r, f.dev, 1, BGID, 0, 0))
+	if (!t_fx_init(&f, 256, 0) || !t_ring_init(&f.r, f.dev, 1, BGID, 0, 0))
 		goto out;
 	master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (!EXPECT(master >= 0) || !EXPECT(grantpt(master) == 0) ||
@@ -532,7 +496,7 @@ out:
 		close(slave);
 	if (master >= 0)
 		close(master);
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 /*
@@ -547,10 +511,10 @@ static void read_wronly_ebadf(void)
 	char path[64];
 	unsigned int i;
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
 	snprintf(path, sizeof(path), "/tmp/read-wronly.%d", (int)getpid());
-	if (!fx_init(&f, 256) || !t_ring_init(&f.r, f.dev, 1, BGID, 0, 0) ||
+	if (!t_fx_init(&f, 256, 0) || !t_ring_init(&f.r, f.dev, 1, BGID, 0, 0) ||
 	    !t_pipe(p))
 		goto out;
 	t_ring_fill(&f.r, f.data, 1, 256, 0);
@@ -577,7 +541,7 @@ out:
 	if (wr >= 0)
 		close(wr);
 	t_close2(p);
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 int main(void)

@@ -15,66 +15,34 @@
 
 #define BGID	1
 
-/* Device, CQE32 ring, one provided-buffer ring and a data area. */
-struct fx {
-	int dev;
-	bool have_uring;
-	struct io_uring uring;
-	struct t_ring r;
-	char *data;
-	size_t data_len;
-	int fds[2];		/* [0] receives, [1] sends */
-};
-
-static bool fx_init_flags(struct fx *f, size_t data_len, unsigned int flags)
+/*
+ * The fixture with @data_len bytes of data, ring BGID of @entries entries
+ * (@flags, @min_left) and a @kind socket pair.
+ */
+static bool fx_pair(struct t_fx *f, enum t_sock_kind kind, size_t data_len,
+		    unsigned int entries, unsigned int flags,
+		    unsigned int min_left)
 {
-	memset(f, 0, sizeof(*f));
-	f->fds[0] = f->fds[1] = -1;
-	f->r.dev = -1;
-	f->dev = h_open();
-	if (f->dev < 0)
-		return false;
-	f->data_len = data_len;
-	f->data = h_map(data_len);
-	if (!f->data)
-		return false;
-	memset(f->data, 0xee, data_len);
-	f->have_uring = t_uring_init(&f->uring, IORING_SETUP_CQE32 | flags);
-	return f->have_uring;
-}
-
-static bool fx_init(struct fx *f, size_t data_len)
-{
-	return fx_init_flags(f, data_len, 0);
-}
-
-static void fx_fini(struct fx *f)
-{
-	t_close2(f->fds);
-	if (f->have_uring)
-		io_uring_queue_exit(&f->uring);
-	f->have_uring = false;
-	t_ring_fini(&f->r);
-	h_close(&f->dev);
-	h_unmap(f->data, f->data_len);
-	f->data = NULL;
+	return t_fx_init(f, data_len, 0) &&
+	       t_ring_init(&f->r, f->dev, entries, BGID, flags, min_left) &&
+	       t_sock_pair(kind, f->fds);
 }
 
 /* Register @data_len bytes of f->data as registered buffer 0. */
-static bool fx_regbuf(struct fx *f)
+static bool fx_regbuf(struct t_fx *f)
 {
 	struct iovec iov = { f->data, f->data_len };
 
 	return EXPECT_OK(h_register_iov(f->dev, &iov, 1));
 }
 
-static bool fx_recv(struct fx *f, unsigned int flags, unsigned int len,
+static bool fx_recv(struct t_fx *f, unsigned int flags, unsigned int len,
 		    struct t_cqe *c)
 {
 	return t_recv(&f->uring, f->dev, f->fds[0], BGID, flags, len, c);
 }
 
-static bool fx_start_recv(struct fx *f, int fd, unsigned int flags,
+static bool fx_start_recv(struct t_fx *f, int fd, unsigned int flags,
 			  unsigned int len, __u64 user_data)
 {
 	struct t_cmd cmd = {
@@ -114,9 +82,9 @@ static void recv_single(enum t_sock_kind kind, bool regbuf)
 	unsigned int i, nrecv = 0;
 	size_t sent = 0, got = 0;
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init(&f, 8 * stride) || (regbuf && !fx_regbuf(&f)) ||
+	if (!t_fx_init(&f, 8 * stride, 0) || (regbuf && !fx_regbuf(&f)) ||
 	    !t_ring_init(&f.r, f.dev, 8, BGID, regbuf ? IOPBUF_RING_REGBUF : 0, 0) ||
 	    !t_sock_pair(kind, f.fds))
 		goto out;
@@ -164,7 +132,7 @@ static void recv_single(enum t_sock_kind kind, bool regbuf)
 	}
 	EXPECT_EQ(t_sock_queued(f.fds[0]), 0);
 out:
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 static void tcp_single_user(void)	{ recv_single(T_TCP, false); }
@@ -189,10 +157,9 @@ static void bid_order(void)
 	const unsigned int size = 512, msg = 300;
 	unsigned int round, i, n = 0;
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init(&f, 8 * size) || !t_ring_init(&f.r, f.dev, 8, BGID, 0, 0) ||
-	    !t_tcp_pair(f.fds))
+	if (!fx_pair(&f, T_TCP, 8 * size, 8, 0, 0))
 		goto out;
 	for (round = 0; round < 2; round++) {
 		for (i = 0; i < 8; i++)
@@ -220,7 +187,7 @@ static void bid_order(void)
 			goto out;
 	}
 out:
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 /*
@@ -232,11 +199,9 @@ out:
 static void len_limit(bool inc)
 {
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init(&f, 4 * 1024) ||
-	    !t_ring_init(&f.r, f.dev, 4, BGID, inc ? IOPBUF_RING_INC : 0, 0) ||
-	    !t_tcp_pair(f.fds))
+	if (!fx_pair(&f, T_TCP, 4 * 1024, 4, inc ? IOPBUF_RING_INC : 0, 0))
 		goto out;
 	t_ring_fill(&f.r, f.data, 4, 1024, 0);
 	if (!t_write_pat(f.fds[1], 0, 100) || !fx_recv(&f, 0, 10, &c))
@@ -259,7 +224,7 @@ static void len_limit(bool inc)
 	EXPECT_PAT(f.data + (inc ? 10 : 1024), 10, 90);
 	EXPECT_HEAD(&f.r, inc ? 0 : 2);
 out:
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 static void len_limit_plain(void)	{ len_limit(false); }
@@ -314,11 +279,9 @@ static void recv_bundle(enum t_sock_kind kind, unsigned int nmsgs)
 	size_t total = (size_t)nmsgs * BMSG, got = 0;
 	unsigned int i, next_bid = 0, completions = 0;
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init(&f, entries * BMSG) ||
-	    !t_ring_init(&f.r, f.dev, entries, BGID, 0, 0) ||
-	    !t_sock_pair(kind, f.fds))
+	if (!fx_pair(&f, kind, entries * BMSG, entries, 0, 0))
 		goto out;
 	t_ring_fill(&f.r, f.data, entries, BMSG, 0);
 	for (i = 0; i < nmsgs; i++)
@@ -350,7 +313,7 @@ static void recv_bundle(enum t_sock_kind kind, unsigned int nmsgs)
 	EXPECT_EQ(got, total);
 	h_note("%u messages in %u completions", nmsgs, completions);
 out:
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 static void tcp_bundle_4(void)		{ recv_bundle(T_TCP, 4); }
@@ -368,11 +331,9 @@ static void unix_bundle_32(void)	{ recv_bundle(T_UNIX, 32); }
 static void bundle_len(bool inc)
 {
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init(&f, 8 * BMSG) ||
-	    !t_ring_init(&f.r, f.dev, 8, BGID, inc ? IOPBUF_RING_INC : 0, 0) ||
-	    !t_tcp_pair(f.fds))
+	if (!fx_pair(&f, T_TCP, 8 * BMSG, 8, inc ? IOPBUF_RING_INC : 0, 0))
 		goto out;
 	t_ring_fill(&f.r, f.data, 8, BMSG, 0);
 	if (!t_write_pat(f.fds[1], 0, 1000) ||
@@ -390,7 +351,7 @@ static void bundle_len(bool inc)
 	EXPECT_PAT(f.data, 0, c.res);
 	EXPECT_EQ(t_sock_queued(f.fds[0]), 1000 - c.res);
 out:
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 static void bundle_len_plain(void)	{ bundle_len(false); }
@@ -406,9 +367,9 @@ static void bundle_max_bufs(void)
 	const unsigned int n = 512, size = 16;
 	struct iopbuf_probe p;
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init(&f, n * size) || !EXPECT_OK(h_probe(f.dev, &p)) ||
+	if (!t_fx_init(&f, n * size, 0) || !EXPECT_OK(h_probe(f.dev, &p)) ||
 	    !EXPECT_EQ(p.max_bundle_bufs, 256) ||
 	    !t_ring_init(&f.r, f.dev, n, BGID, 0, 0) || !t_tcp_pair(f.fds))
 		goto out;
@@ -425,7 +386,7 @@ static void bundle_max_bufs(void)
 	EXPECT_PAT(f.data + 256 * size, 256 * size, 256 * size);
 	EXPECT_HEAD(&f.r, 512);
 out:
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 /*
@@ -446,9 +407,9 @@ static void bundle_regbuf_pages(void)
 	size_t total = 0, got = 0;
 	unsigned int i;
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init(&f, 2 * blen))
+	if (!t_fx_init(&f, 2 * blen, 0))
 		goto out;
 	iov[0] = (struct iovec){ f.data, blen };
 	iov[1] = (struct iovec){ f.data + blen, blen };
@@ -486,7 +447,7 @@ static void bundle_regbuf_pages(void)
 	EXPECT_EQ(got, total);
 	EXPECT_HEAD(&f.r, H_ARRAY_SIZE(ent));
 out:
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 /*
@@ -505,11 +466,9 @@ static void bundle_inc_1mib(void)
 	size_t got = 0, sent = 0;
 	unsigned int i, completions = 0;
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init(&f, size) ||
-	    !t_ring_init(&f.r, f.dev, 1, BGID, IOPBUF_RING_INC, 0) ||
-	    !t_tcp_pair(f.fds))
+	if (!fx_pair(&f, T_TCP, size, 1, IOPBUF_RING_INC, 0))
 		goto out;
 	t_ring_fill(&f.r, f.data, 1, size, 0);
 	for (i = 0; i < H_ARRAY_SIZE(chunks); i++) {
@@ -533,7 +492,7 @@ static void bundle_inc_1mib(void)
 	EXPECT_EQ((unsigned char)f.data[got], 0xee);
 	h_note("%zu bytes in %u completions", got, completions);
 out:
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 /*
@@ -553,11 +512,9 @@ static void recv_ooo(bool inc)
 	size_t sent = 0, got = 0;
 	__u64 ud = 1;
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init(&f, 4 * 1024) ||
-	    !t_ring_init(&f.r, f.dev, 4, BGID, inc ? IOPBUF_RING_INC : 0, 0) ||
-	    !t_tcp_pair(f.fds))
+	if (!fx_pair(&f, T_TCP, 4 * 1024, 4, inc ? IOPBUF_RING_INC : 0, 0))
 		goto out;
 	t_ring_fill(&f.r, f.data, 4, 1024, 0);
 
@@ -632,7 +589,7 @@ static void recv_ooo(bool inc)
 		EXPECT_NOBUF_CQE(&c, inc ? 0 : -ENOBUFS);
 	}
 out:
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 static void ooo_plain(void)	{ recv_ooo(false); }
@@ -663,11 +620,9 @@ static void inc_tail_min_left(void)
 	size_t used[4] = { 0 }, sent = 0;
 	unsigned int i, head = 0;
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init(&f, 4 * 1024) ||
-	    !t_ring_init(&f.r, f.dev, 4, BGID, IOPBUF_RING_INC, 32) ||
-	    !t_tcp_pair(f.fds))
+	if (!fx_pair(&f, T_TCP, 4 * 1024, 4, IOPBUF_RING_INC, 32))
 		goto out;
 	t_ring_fill(&f.r, f.data, 4, 1024, 0);
 	for (i = 0; i < 9; i++) {
@@ -689,7 +644,7 @@ static void inc_tail_min_left(void)
 			     more[i] ? 1024 - used[bid] : 0);
 	}
 out:
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 /*
@@ -703,11 +658,9 @@ static void inc_remainder(unsigned int min_left)
 {
 	bool keep = min_left <= 1;
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init(&f, 2 * 1024) ||
-	    !t_ring_init(&f.r, f.dev, 2, BGID, IOPBUF_RING_INC, min_left) ||
-	    !t_tcp_pair(f.fds))
+	if (!fx_pair(&f, T_TCP, 2 * 1024, 2, IOPBUF_RING_INC, min_left))
 		goto out;
 	t_ring_fill(&f.r, f.data, 2, 1024, 0);
 	if (!t_write_pat(f.fds[1], 0, 1023) || !fx_recv(&f, 0, 0, &c))
@@ -736,7 +689,7 @@ static void inc_remainder(unsigned int min_left)
 	}
 	EXPECT_HEAD(&f.r, 1);
 out:
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 static void inc_one_byte_remainder(void)	{ inc_remainder(1); }
@@ -753,9 +706,9 @@ static void regbuf_inc(void)
 {
 	const size_t off = 4096;
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init(&f, 4 * 4096) || !fx_regbuf(&f) ||
+	if (!t_fx_init(&f, 4 * 4096, 0) || !fx_regbuf(&f) ||
 	    !t_ring_init(&f.r, f.dev, 2, BGID,
 			 IOPBUF_RING_REGBUF | IOPBUF_RING_INC, 0) ||
 	    !t_tcp_pair(f.fds))
@@ -779,7 +732,7 @@ static void regbuf_inc(void)
 	EXPECT_BUF_CQE(&c, 50, 3, 1, true);
 	EXPECT_PAT(f.data + off + 100, 100, 50);
 out:
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 /*
@@ -800,11 +753,9 @@ static void inc_zero_len_inside(void)
 {
 	char *d;
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init(&f, 4 * 1024) ||
-	    !t_ring_init(&f.r, f.dev, 4, BGID, IOPBUF_RING_INC, 0) ||
-	    !t_tcp_pair(f.fds))
+	if (!fx_pair(&f, T_TCP, 4 * 1024, 4, IOPBUF_RING_INC, 0))
 		goto out;
 	d = f.data;
 	t_ring_add(&f.r, (uintptr_t)d, 100, 0);
@@ -842,7 +793,7 @@ static void inc_zero_len_inside(void)
 	EXPECT_ENTRY(&f.r, 2, (uintptr_t)d + 2048, 100);
 	EXPECT_ENTRY(&f.r, 3, (uintptr_t)d + 3072, 100);
 out:
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 /* ------------------------------------------------------------------------
@@ -858,11 +809,9 @@ out:
 static void waits_for_data(enum t_sock_kind kind, bool inc, bool nonblock)
 {
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init(&f, 2 * 1024) ||
-	    !t_ring_init(&f.r, f.dev, 2, BGID, inc ? IOPBUF_RING_INC : 0, 0) ||
-	    !t_sock_pair(kind, f.fds))
+	if (!fx_pair(&f, kind, 2 * 1024, 2, inc ? IOPBUF_RING_INC : 0, 0))
 		goto out;
 	if (nonblock &&
 	    !EXPECT(fcntl(f.fds[0], F_SETFL, O_NONBLOCK) == 0))
@@ -882,7 +831,7 @@ static void waits_for_data(enum t_sock_kind kind, bool inc, bool nonblock)
 	EXPECT_HEAD(&f.r, inc ? 0 : 1);
 	EXPECT_EQ(t_ctx_inflight(f.dev), 0);
 out:
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 static void tcp_waits(void)		{ waits_for_data(T_TCP, false, false); }
@@ -901,10 +850,9 @@ static void tcp_nonblock_waits(void)	{ waits_for_data(T_TCP, false, true); }
 static void bundle_waits_buf_len(void)
 {
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init(&f, 2 * 4096) || !t_ring_init(&f.r, f.dev, 2, BGID, 0, 0) ||
-	    !t_tcp_pair(f.fds))
+	if (!fx_pair(&f, T_TCP, 2 * 4096, 2, 0, 0))
 		goto out;
 	t_ring_fill(&f.r, f.data, 2, 4096, 0);
 	if (!fx_start_recv(&f, f.fds[0], IOPBUF_RECV_BUNDLE, 32, 1) ||
@@ -920,7 +868,7 @@ static void bundle_waits_buf_len(void)
 	EXPECT_HEAD(&f.r, 1);
 	EXPECT_EQ(t_sock_queued(f.fds[0]), 4096 - 32);
 out:
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 /*
@@ -932,10 +880,9 @@ out:
 static void empty_ring_enobufs(void)
 {
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init(&f, 4096) || !t_ring_init(&f.r, f.dev, 4, BGID, 0, 0) ||
-	    !t_tcp_pair(f.fds))
+	if (!fx_pair(&f, T_TCP, 4096, 4, 0, 0))
 		goto out;
 	/* nothing queued: no waiting either */
 	if (!fx_recv(&f, 0, 0, &c))
@@ -962,7 +909,7 @@ static void empty_ring_enobufs(void)
 	EXPECT_HEAD(&f.r, 1);
 	EXPECT_EQ(t_sock_queued(f.fds[0]), 100);
 out:
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 /*
@@ -974,11 +921,9 @@ out:
 static void socket_eof(enum t_sock_kind kind, bool inc)
 {
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init(&f, 2 * 1024) ||
-	    !t_ring_init(&f.r, f.dev, 2, BGID, inc ? IOPBUF_RING_INC : 0, 0) ||
-	    !t_sock_pair(kind, f.fds))
+	if (!fx_pair(&f, kind, 2 * 1024, 2, inc ? IOPBUF_RING_INC : 0, 0))
 		goto out;
 	t_ring_fill(&f.r, f.data, 2, 1024, 0);
 	/* a waiting receive woken by the shutdown */
@@ -1000,7 +945,7 @@ static void socket_eof(enum t_sock_kind kind, bool inc)
 	EXPECT_ENTRY(&f.r, 0, (uintptr_t)f.data, 1024);
 	EXPECT_EQ(t_ctx_inflight(f.dev), 0);
 out:
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 static void tcp_eof(void)	{ socket_eof(T_TCP, false); }
@@ -1015,10 +960,9 @@ static void tcp_reset(void)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init(&f, 1024) || !t_ring_init(&f.r, f.dev, 1, BGID, 0, 0) ||
-	    !t_tcp_pair(f.fds))
+	if (!fx_pair(&f, T_TCP, 1024, 1, 0, 0))
 		goto out;
 	t_ring_fill(&f.r, f.data, 1, 1024, 0);
 	if (!fx_start_recv(&f, f.fds[0], 0, 0, 1) || !t_no_cqe(&f.uring))
@@ -1033,7 +977,7 @@ static void tcp_reset(void)
 	EXPECT_HEAD(&f.r, 0);
 	EXPECT_EQ((unsigned char)f.data[0], 0xee);
 out:
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 /*
@@ -1043,10 +987,9 @@ out:
 static void tcp_data_then_eof(void)
 {
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init(&f, 2 * 1024) || !t_ring_init(&f.r, f.dev, 2, BGID, 0, 0) ||
-	    !t_tcp_pair(f.fds))
+	if (!fx_pair(&f, T_TCP, 2 * 1024, 2, 0, 0))
 		goto out;
 	t_ring_fill(&f.r, f.data, 2, 1024, 0);
 	if (!t_write_pat(f.fds[1], 0, 100) ||
@@ -1059,7 +1002,7 @@ static void tcp_data_then_eof(void)
 	EXPECT_NOBUF_CQE(&c, 0);
 	EXPECT_HEAD(&f.r, 1);
 out:
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 /*
@@ -1075,10 +1018,9 @@ static void shared_group(void)
 	int b[2] = { -1, -1 };
 	unsigned int round;
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init(&f, 8 * 1024) || !t_ring_init(&f.r, f.dev, 8, BGID, 0, 0) ||
-	    !t_tcp_pair(f.fds) || !t_tcp_pair(b))
+	if (!fx_pair(&f, T_TCP, 8 * 1024, 8, 0, 0) || !t_tcp_pair(b))
 		goto out;
 	t_ring_fill(&f.r, f.data, 8, 1024, 0);
 	for (round = 0; round < 4; round++) {
@@ -1114,7 +1056,7 @@ static void shared_group(void)
 	}
 out:
 	t_close2(b);
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 /*
@@ -1127,9 +1069,9 @@ out:
 static void setup_flags(unsigned int flags)
 {
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init_flags(&f, 4 * 1024, flags) ||
+	if (!t_fx_init(&f, 4 * 1024, flags) ||
 	    !t_ring_init(&f.r, f.dev, 4, BGID, IOPBUF_RING_INC, 0) ||
 	    !t_tcp_pair(f.fds))
 		goto out;
@@ -1153,7 +1095,7 @@ static void setup_flags(unsigned int flags)
 	EXPECT_NOBUF_CQE(&c, -ECANCELED);
 	EXPECT_EQ(t_ctx_inflight(f.dev), 0);
 out:
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 static void setup_defer_taskrun(void)
@@ -1179,10 +1121,9 @@ static void cancel_waiting(void)
 {
 	long base = h_sysfs_read("inflight");
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init(&f, 2 * 1024) || !t_ring_init(&f.r, f.dev, 2, BGID, 0, 0) ||
-	    !t_tcp_pair(f.fds))
+	if (!fx_pair(&f, T_TCP, 2 * 1024, 2, 0, 0))
 		goto out;
 	t_ring_fill(&f.r, f.data, 2, 1024, 0);
 	EXPECT_EQ(cancel_all(f.dev), 0);
@@ -1219,7 +1160,7 @@ static void cancel_waiting(void)
 	EXPECT_EQ(t_ctx_inflight(f.dev), 0);
 	EXPECT_HEAD(&f.r, 1);
 out:
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 /*
@@ -1231,10 +1172,9 @@ out:
 static void ring_close_after_cancel(void)
 {
 	long base = h_sysfs_read("inflight");
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init(&f, 1024) || !t_ring_init(&f.r, f.dev, 1, BGID, 0, 0) ||
-	    !t_tcp_pair(f.fds))
+	if (!fx_pair(&f, T_TCP, 1024, 1, 0, 0))
 		goto out;
 	t_ring_fill(&f.r, f.data, 1, 1024, 0);
 	if (!fx_start_recv(&f, f.fds[0], 0, 0, 1) || !t_no_cqe(&f.uring))
@@ -1250,7 +1190,7 @@ static void ring_close_after_cancel(void)
 	EXPECT_EQ(t_sock_queued(f.fds[0]), 10);
 	EXPECT_EQ((unsigned char)f.data[0], 0xee);
 out:
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 /*
@@ -1263,9 +1203,9 @@ out:
 static void ring_close_cancels_flags(unsigned int flags)
 {
 	long base = h_sysfs_read("inflight");
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init_flags(&f, 1024, flags) ||
+	if (!t_fx_init(&f, 1024, flags) ||
 	    !t_ring_init(&f.r, f.dev, 1, BGID, 0, 0) || !t_tcp_pair(f.fds))
 		goto out;
 	t_ring_fill(&f.r, f.data, 1, 1024, 0);
@@ -1281,7 +1221,7 @@ static void ring_close_cancels_flags(unsigned int flags)
 		goto out;
 	EXPECT_EQ(t_sock_queued(f.fds[0]), 10);
 out:
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 static void ring_close_cancels(void)
@@ -1313,15 +1253,12 @@ static void __attribute__((noreturn)) waiting_child(void *arg, int sync_fd)
 	t_ring_fill(&r, data, 1, 4096, 0);
 	if (!t_start(&uring, dev, &cmd, 1))
 		_exit(1);
-	if (write(sync_fd, "r", 1) != 1)
-		_exit(1);
-	for (;;)
-		pause();
+	t_ready_wait(sync_fd);
 }
 
 /*
  * A waiting receive in a process killed with SIGKILL: the process exits
- * promptly (within 5 s; io_uring cancels on task exit from 6.7, the
+ * (within the hang guard; io_uring cancels on task exit from 6.7, the
  * module's exit monitor on 6.1) and the module-wide inflight counter
  * returns to where it was.
  */
@@ -1352,7 +1289,7 @@ out:
  */
 
 /* Submit a receive described by @cmd and expect -@err, nothing consumed. */
-static void expect_cmd_err(struct fx *f, const struct t_cmd *cmd, int err)
+static void expect_cmd_err(struct t_fx *f, const struct t_cmd *cmd, int err)
 {
 	struct t_cqe c;
 
@@ -1376,10 +1313,9 @@ static void err_args(void)
 	int p[2] = { -1, -1 }, file = -1;
 	static const __u16 bad_flags[] = { 1 << 1, 1 << 7, 1 << 15 };
 	unsigned int i;
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init(&f, 1024) || !t_ring_init(&f.r, f.dev, 2, BGID, 0, 0) ||
-	    !t_tcp_pair(f.fds) || !t_pipe(p))
+	if (!fx_pair(&f, T_TCP, 1024, 2, 0, 0) || !t_pipe(p))
 		goto out;
 	t_ring_fill(&f.r, f.data, 2, 512, 0);
 	file = t_pat_file("recv-enotsock", 100, O_RDWR);
@@ -1421,7 +1357,7 @@ out:
 	if (file >= 0)
 		close(file);
 	t_close2(p);
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 /*
@@ -1433,10 +1369,9 @@ static void err_no_cqe32(void)
 	struct io_uring plain;
 	struct t_cmd cmd = { .bgid = BGID };
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init(&f, 1024) || !t_ring_init(&f.r, f.dev, 2, BGID, 0, 0) ||
-	    !t_tcp_pair(f.fds))
+	if (!fx_pair(&f, T_TCP, 1024, 2, 0, 0))
 		goto out;
 	t_ring_fill(&f.r, f.data, 2, 512, 0);
 	if (!t_uring_init(&plain, 0))
@@ -1459,7 +1394,7 @@ static void err_no_cqe32(void)
 	EXPECT_EQ(t_sock_queued(f.fds[0]), 50);
 	EXPECT_EQ((unsigned char)f.data[0], 0xee);
 out:
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 /*
@@ -1489,9 +1424,9 @@ static void err_regbuf_entries(void)
 	struct iopbuf_buf *head;
 	unsigned int i;
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
-	if (!fx_init(&f, len))
+	if (!t_fx_init(&f, len, 0))
 		goto out;
 	iov[0] = (struct iovec){ f.data, len };
 	iov[1] = (struct iovec){ NULL, 0 };
@@ -1529,7 +1464,7 @@ static void err_regbuf_entries(void)
 	EXPECT_PAT(f.data + len - 100, 0, 100);
 	EXPECT_HEAD(&f.r, 1);
 out:
-	fx_fini(&f);
+	t_fx_fini(&f);
 }
 
 /*
@@ -1548,10 +1483,9 @@ static void err_user_unmapped(void)
 	struct iopbuf_buf *head;
 	unsigned int i;
 	struct t_cqe c;
-	struct fx f;
+	struct t_fx f;
 
-	if (!EXPECT(ro != MAP_FAILED) || !addrs[0] || !fx_init(&f, 4096) ||
-	    !t_ring_init(&f.r, f.dev, 2, BGID, 0, 0) || !t_tcp_pair(f.fds))
+	if (!EXPECT(ro != MAP_FAILED) || !addrs[0] || !fx_pair(&f, T_TCP, 4096, 2, 0, 0))
 		goto out;
 	t_ring_add(&f.r, 0, 0, 5);
 	t_ring_publish(&f.r);
@@ -1574,7 +1508,7 @@ static void err_user_unmapped(void)
 	EXPECT_BUF_CQE(&c, 100, 5, 1, false);
 	EXPECT_PAT(f.data, 0, 100);
 out:
-	fx_fini(&f);
+	t_fx_fini(&f);
 	if (ro != MAP_FAILED)
 		munmap(ro, H_PAGE);
 }

@@ -7,7 +7,7 @@
  */
 #include <sys/shm.h>
 
-#include "harness.h"
+#include "util.h"
 
 #define HUGE_SZ		(2UL << 20)
 
@@ -537,29 +537,13 @@ out:
 		close(mfd);
 }
 
-static long read_long(const char *path)
-{
-	char buf[64];
-	long v = -1;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return -1;
-	if (fgets(buf, sizeof(buf), f))
-		v = strtol(buf, NULL, 10);
-	fclose(f);
-	return v;
-}
-
+/* Write the number @v into @path (a sysctl). */
 static bool write_long(const char *path, long v)
 {
-	FILE *f = fopen(path, "w");
-	bool ok;
+	char buf[32];
 
-	if (!f)
-		return false;
-	ok = fprintf(f, "%ld\n", v) > 0;
-	return !fclose(f) && ok;
+	snprintf(buf, sizeof(buf), "%ld\n", v);
+	return t_write_str(path, buf);
 }
 
 #define NR_HUGEPAGES	"/proc/sys/vm/nr_hugepages"
@@ -574,7 +558,7 @@ static void hugetlb_accepted(void)
 {
 	size_t len = 2 * HUGE_SZ;
 	char *priv = MAP_FAILED, *shared = MAP_FAILED;
-	long saved = read_long(NR_HUGEPAGES), now;
+	long saved = t_read_long(NR_HUGEPAGES), now;
 	struct iovec iov[4];
 	int fd = -1;
 
@@ -586,7 +570,7 @@ static void hugetlb_accepted(void)
 		h_skip("cannot write %s: %s", NR_HUGEPAGES, strerror(errno));
 		return;
 	}
-	now = read_long(NR_HUGEPAGES);
+	now = t_read_long(NR_HUGEPAGES);
 	if (now < 3) {
 		h_skip("the kernel gave only %ld huge pages (asked for 8)", now);
 		goto restore;

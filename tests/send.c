@@ -1854,17 +1854,16 @@ static void __attribute__((noreturn)) sending_child(void *arg, int sync_fd)
 	/* the sends are in the module (waiting for socket space) */
 	for (i = 0; fx_inflight(&f) < 1 && i < (unsigned int)T_WAIT_MS; i += 5)
 		usleep(5000);
-	if (fx_inflight(&f) < 1 || write(sync_fd, "r", 1) != 1)
+	if (fx_inflight(&f) < 1)
 		_exit(1);
-	for (;;)
-		pause();
+	t_ready_wait(sync_fd);
 }
 
 /*
- * A process killed (SIGKILL) with sends in flight: it exits within 5 s
- * (io_uring cancels on exit from 6.7, the module's exit monitor on 6.1),
- * the module-wide inflight counter returns to where it was; once the
- * receiver goes (its RST makes the orphaned socket drop the skbs still
+ * A process killed (SIGKILL) with sends in flight: it exits (within the
+ * hang guard; io_uring cancels on exit from 6.7, the module's exit
+ * monitor on 6.1), the module-wide inflight counter returns to where it
+ * was; once the receiver goes (its RST makes the orphaned socket drop the skbs still
  * holding pages), notifs, pinned_pages and contexts do too.
  */
 static void sigkill_inflight(void)

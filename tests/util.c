@@ -201,6 +201,35 @@ long t_ring_head(const struct t_ring *r)
 	return head;
 }
 
+bool t_fx_init(struct t_fx *f, size_t data_len, unsigned int flags)
+{
+	memset(f, 0, sizeof(*f));
+	f->fds[0] = f->fds[1] = -1;
+	f->r.dev = -1;
+	f->dev = h_open();
+	if (f->dev < 0)
+		return false;
+	f->data_len = data_len;
+	f->data = h_map(data_len);
+	if (!f->data)
+		return false;
+	memset(f->data, 0xee, data_len);
+	f->have_uring = t_uring_init(&f->uring, IORING_SETUP_CQE32 | flags);
+	return f->have_uring;
+}
+
+void t_fx_fini(struct t_fx *f)
+{
+	t_close2(f->fds);
+	if (f->have_uring)
+		io_uring_queue_exit(&f->uring);
+	f->have_uring = false;
+	t_ring_fini(&f->r);
+	h_close(&f->dev);
+	h_unmap(f->data, f->data_len);
+	f->data = NULL;
+}
+
 /* ------------------------------------------------------------------------
  * Memory
  */
@@ -1019,4 +1048,12 @@ bool t_kill_reap(pid_t pid, const char *what)
 	       (long)((t1.tv_sec - t0.tv_sec) * 1000 +
 		      (t1.tv_nsec - t0.tv_nsec) / 1000000));
 	return EXPECT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+
+void t_ready_wait(int sync_fd)
+{
+	if (write(sync_fd, "r", 1) != 1)
+		_exit(1);
+	for (;;)
+		pause();
 }

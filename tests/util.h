@@ -265,6 +265,25 @@ long t_ring_head(const struct t_ring *r);
 	_ok;								\
 })
 
+/*
+ * A fixture: a context, a CQE32 io_uring, one provided-buffer ring and a
+ * data area, and a socket pair or pipe where a test makes one.
+ */
+struct t_fx {
+	int			dev;
+	bool			have_uring;
+	struct io_uring		uring;
+	struct t_ring		r;
+	char			*data;
+	size_t			data_len;
+	int			fds[2];		/* [0] receives, [1] sends */
+};
+
+/* The context, the io_uring (CQE32 | @flags) and @data_len bytes of 0xee. */
+bool t_fx_init(struct t_fx *f, size_t data_len, unsigned int flags);
+/* Everything t_fx_init() and the test made: fds, ring, io_uring, context. */
+void t_fx_fini(struct t_fx *f);
+
 /* ------------------------------------------------------------------------
  * Memory
  */
@@ -538,6 +557,9 @@ pid_t t_spawn(const char *name, char *const argv[], FILE **out);
  * and reaped) and a failure.
  */
 pid_t t_fork_ready(void (*fn)(void *arg, int sync_fd), void *arg);
+
+/* In such a child: say it is ready, then wait to be killed. */
+void __attribute__((noreturn)) t_ready_wait(int sync_fd);
 
 /*
  * SIGKILL @pid and reap it: its exit is the event, bounded by the hang
