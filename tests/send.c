@@ -476,6 +476,29 @@ out:
 }
 
 /*
+ * Over a TCP pair to a receiver thread: the first @singles entries as
+ * single sends, then the rest as one bundle; the ring is consumed and the
+ * receiver got every slice in order.
+ */
+static bool singles_then_bundle(struct fx *f, unsigned int singles)
+{
+	struct t_cqe c;
+	unsigned int i;
+
+	if (!t_tcp_pair_buf(AF_INET, f->fds, 0) || !fx_rx_start(f))
+		return false;
+	for (i = 0; i < singles; i++)
+		if (!fx_send(f, f->fds[1], 0, 0, 0, &c) ||
+		    !check_send_cqe(f, &c, i, false, 0, ZC_LOOPBACK))
+			return false;
+	if (!fx_send(f, f->fds[1], IOPBUF_SEND_BUNDLE, 0, 0, &c) ||
+	    !EXPECT_EQ(check_send_cqe(f, &c, singles, true, 0, ZC_LOOPBACK),
+		       f->exp.n - singles))
+		return false;
+	return EXPECT_HEAD(&f->r, f->exp.n) && fx_rx_check(f, "TCP stream");
+}
+
+/*
  * A kernel-allocated ring (IOPBUF_RING_MMAP, mapped at
  * IOPBUF_OFF_RING(bgid)) works like one in application memory: single
  * sends and a bundle over TCP, in ring order.
@@ -484,7 +507,6 @@ static void mmap_ring_tcp(void)
 {
 	size_t map_len = RING_ENTRIES * sizeof(struct iopbuf_buf);
 	unsigned int i;
-	struct t_cqe c;
 	struct fx f;
 
 	if (!fx_init(&f) || !fx_mem_4k(&f, ODD_MEM) || !fx_register(&f) ||
@@ -508,18 +530,8 @@ static void mmap_ring_tcp(void)
 	for (i = 0; i < H_ARRAY_SIZE(odd_slices); i++)
 		fx_add(&f, 0, odd_slices[i].off, odd_slices[i].len);
 	fx_publish(&f);
-	if (!t_tcp_pair_buf(AF_INET, f.fds, 0) || !fx_rx_start(&f))
+	if (!singles_then_bundle(&f, 4))
 		goto out;
-	for (i = 0; i < 4; i++)
-		if (!fx_send(&f, f.fds[1], 0, 0, 0, &c) ||
-		    !check_send_cqe(&f, &c, i, false, 0, ZC_LOOPBACK))
-			goto out;
-	if (!fx_send(&f, f.fds[1], IOPBUF_SEND_BUNDLE, 0, 0, &c) ||
-	    !EXPECT_EQ(check_send_cqe(&f, &c, 4, true, 0, ZC_LOOPBACK),
-		       f.exp.n - 4))
-		goto out;
-	EXPECT_HEAD(&f.r, f.exp.n);
-	fx_rx_check(&f, "TCP stream");
 out:
 	fx_fini(&f);
 }
@@ -533,10 +545,8 @@ out:
 static void hugetlb_tcp(void)
 {
 	struct t_huge h = { .old_nr = -1 };
-	size_t hp;
-	unsigned int i;
-	struct t_cqe c;
 	struct fx f;
+	size_t hp;
 
 	if (!fx_init(&f) || !t_huge_map(&h, 2))
 		goto out;
@@ -552,18 +562,8 @@ static void hugetlb_tcp(void)
 	fx_add(&f, 0, 2 * hp - 7, 7);			/* up to the end */
 	fx_add(&f, 0, hp + 5001, 90000);		/* continues entry 3 */
 	fx_publish(&f);
-	if (!t_tcp_pair_buf(AF_INET, f.fds, 0) || !fx_rx_start(&f))
+	if (!singles_then_bundle(&f, 3))
 		goto out;
-	for (i = 0; i < 3; i++)
-		if (!fx_send(&f, f.fds[1], 0, 0, 0, &c) ||
-		    !check_send_cqe(&f, &c, i, false, 0, ZC_LOOPBACK))
-			goto out;
-	if (!fx_send(&f, f.fds[1], IOPBUF_SEND_BUNDLE, 0, 0, &c) ||
-	    !EXPECT_EQ(check_send_cqe(&f, &c, 3, true, 0, ZC_LOOPBACK),
-		       f.exp.n - 3))
-		goto out;
-	EXPECT_HEAD(&f.r, f.exp.n);
-	fx_rx_check(&f, "TCP stream");
 	expect_notifs_idle();
 out:
 	fx_fini(&f);
