@@ -334,41 +334,43 @@ out:
 	h_close(&fd);
 }
 
-/* @len below sizeof(struct iopbuf_probe) -> -EINVAL, nothing written. */
-static void uring_probe_short_len(void)
+/* Each PROBE command of @bad (len, resv) -> -EINVAL, nothing written. */
+static void expect_probes_rejected(const unsigned int (*bad)[2], size_t n)
 {
 	unsigned char out[PROBE_SIZE];
 	struct io_uring ring;
 	int fd = h_open();
+	size_t i;
 
 	if (fd < 0 || !h_uring_init(&ring, 0))
 		goto out;
 	memset(out, 0xa5, sizeof(out));
-	EXPECT_ERR(cmd_probe(&ring, fd, out, PROBE_SIZE - 1, 0), EINVAL);
-	EXPECT_ERR(cmd_probe(&ring, fd, out, 1, 0), EINVAL);
-	EXPECT_ERR(cmd_probe(&ring, fd, out, 0, 0), EINVAL);
+	for (i = 0; i < n; i++)
+		EXPECT_ERR(cmd_probe(&ring, fd, out, bad[i][0], bad[i][1]), EINVAL);
 	EXPECT(all_bytes(out, sizeof(out), 0xa5));
 	io_uring_queue_exit(&ring);
 out:
 	h_close(&fd);
 }
 
+/* @len below sizeof(struct iopbuf_probe) -> -EINVAL, nothing written. */
+static void uring_probe_short_len(void)
+{
+	static const unsigned int bad[][2] = {
+		{ PROBE_SIZE - 1, 0 }, { 1, 0 }, { 0, 0 },
+	};
+
+	expect_probes_rejected(bad, H_ARRAY_SIZE(bad));
+}
+
 /* A non-zero reserved field -> -EINVAL, nothing written. */
 static void uring_probe_resv(void)
 {
-	unsigned char out[PROBE_SIZE];
-	struct io_uring ring;
-	int fd = h_open();
+	static const unsigned int bad[][2] = {
+		{ PROBE_SIZE, 1 }, { PROBE_SIZE, 0x80000000u },
+	};
 
-	if (fd < 0 || !h_uring_init(&ring, 0))
-		goto out;
-	memset(out, 0xa5, sizeof(out));
-	EXPECT_ERR(cmd_probe(&ring, fd, out, PROBE_SIZE, 1), EINVAL);
-	EXPECT_ERR(cmd_probe(&ring, fd, out, PROBE_SIZE, 0x80000000u), EINVAL);
-	EXPECT(all_bytes(out, sizeof(out), 0xa5));
-	io_uring_queue_exit(&ring);
-out:
-	h_close(&fd);
+	expect_probes_rejected(bad, H_ARRAY_SIZE(bad));
 }
 
 /* An unwritable @addr -> -EFAULT (NULL, unmapped, read-only, kernel). */

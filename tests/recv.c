@@ -28,6 +28,17 @@ static bool fx_pair(struct t_fx *f, enum t_sock_kind kind, size_t data_len,
 	       t_sock_pair(kind, f->fds);
 }
 
+/* fx_pair() with @entries buffers of @size bytes, bids 0.., published. */
+static bool fx_pair_filled(struct t_fx *f, enum t_sock_kind kind,
+			   unsigned int entries, __u32 size, unsigned int flags,
+			   unsigned int min_left)
+{
+	if (!fx_pair(f, kind, (size_t)entries * size, entries, flags, min_left))
+		return false;
+	t_ring_fill(&f->r, f->data, entries, size, 0);
+	return true;
+}
+
 /* Register @data_len bytes of f->data as registered buffer 0. */
 static bool fx_regbuf(struct t_fx *f)
 {
@@ -201,9 +212,8 @@ static void len_limit(bool inc)
 	struct t_cqe c;
 	struct t_fx f;
 
-	if (!fx_pair(&f, T_TCP, 4 * 1024, 4, inc ? IOPBUF_RING_INC : 0, 0))
+	if (!fx_pair_filled(&f, T_TCP, 4, 1024, inc ? IOPBUF_RING_INC : 0, 0))
 		goto out;
-	t_ring_fill(&f.r, f.data, 4, 1024, 0);
 	if (!t_write_pat(f.fds[1], 0, 100) || !fx_recv(&f, 0, 10, &c))
 		goto out;
 	EXPECT_BUF_CQE(&c, 10, 0, 1, inc);
@@ -333,9 +343,8 @@ static void bundle_len(bool inc)
 	struct t_cqe c;
 	struct t_fx f;
 
-	if (!fx_pair(&f, T_TCP, 8 * BMSG, 8, inc ? IOPBUF_RING_INC : 0, 0))
+	if (!fx_pair_filled(&f, T_TCP, 8, BMSG, inc ? IOPBUF_RING_INC : 0, 0))
 		goto out;
-	t_ring_fill(&f.r, f.data, 8, BMSG, 0);
 	if (!t_write_pat(f.fds[1], 0, 1000) ||
 	    !fx_recv(&f, IOPBUF_RECV_BUNDLE, 300, &c))
 		goto out;
@@ -514,9 +523,8 @@ static void recv_ooo(bool inc)
 	struct t_cqe c;
 	struct t_fx f;
 
-	if (!fx_pair(&f, T_TCP, 4 * 1024, 4, inc ? IOPBUF_RING_INC : 0, 0))
+	if (!fx_pair_filled(&f, T_TCP, 4, 1024, inc ? IOPBUF_RING_INC : 0, 0))
 		goto out;
-	t_ring_fill(&f.r, f.data, 4, 1024, 0);
 
 	for (i = 0; i < H_ARRAY_SIZE(chunks); i++) {
 		while (waiting < 2) {
@@ -622,9 +630,8 @@ static void inc_tail_min_left(void)
 	struct t_cqe c;
 	struct t_fx f;
 
-	if (!fx_pair(&f, T_TCP, 4 * 1024, 4, IOPBUF_RING_INC, 32))
+	if (!fx_pair_filled(&f, T_TCP, 4, 1024, IOPBUF_RING_INC, 32))
 		goto out;
-	t_ring_fill(&f.r, f.data, 4, 1024, 0);
 	for (i = 0; i < 9; i++) {
 		__u16 bid = bids[i];
 
@@ -660,9 +667,8 @@ static void inc_remainder(unsigned int min_left)
 	struct t_cqe c;
 	struct t_fx f;
 
-	if (!fx_pair(&f, T_TCP, 2 * 1024, 2, IOPBUF_RING_INC, min_left))
+	if (!fx_pair_filled(&f, T_TCP, 2, 1024, IOPBUF_RING_INC, min_left))
 		goto out;
-	t_ring_fill(&f.r, f.data, 2, 1024, 0);
 	if (!t_write_pat(f.fds[1], 0, 1023) || !fx_recv(&f, 0, 0, &c))
 		goto out;
 	EXPECT_BUF_CQE(&c, 1023, 0, 1, keep);
@@ -852,9 +858,8 @@ static void bundle_waits_buf_len(void)
 	struct t_cqe c;
 	struct t_fx f;
 
-	if (!fx_pair(&f, T_TCP, 2 * 4096, 2, 0, 0))
+	if (!fx_pair_filled(&f, T_TCP, 2, 4096, 0, 0))
 		goto out;
-	t_ring_fill(&f.r, f.data, 2, 4096, 0);
 	if (!fx_start_recv(&f, f.fds[0], IOPBUF_RECV_BUNDLE, 32, 1) ||
 	    !t_no_cqe(&f.uring))
 		goto out;
@@ -923,9 +928,8 @@ static void socket_eof(enum t_sock_kind kind, bool inc)
 	struct t_cqe c;
 	struct t_fx f;
 
-	if (!fx_pair(&f, kind, 2 * 1024, 2, inc ? IOPBUF_RING_INC : 0, 0))
+	if (!fx_pair_filled(&f, kind, 2, 1024, inc ? IOPBUF_RING_INC : 0, 0))
 		goto out;
-	t_ring_fill(&f.r, f.data, 2, 1024, 0);
 	/* a waiting receive woken by the shutdown */
 	if (!fx_start_recv(&f, f.fds[0], 0, 0, 1) || !t_no_cqe(&f.uring))
 		goto out;
@@ -989,9 +993,8 @@ static void tcp_data_then_eof(void)
 	struct t_cqe c;
 	struct t_fx f;
 
-	if (!fx_pair(&f, T_TCP, 2 * 1024, 2, 0, 0))
+	if (!fx_pair_filled(&f, T_TCP, 2, 1024, 0, 0))
 		goto out;
-	t_ring_fill(&f.r, f.data, 2, 1024, 0);
 	if (!t_write_pat(f.fds[1], 0, 100) ||
 	    !EXPECT(shutdown(f.fds[1], SHUT_WR) == 0) || !fx_recv(&f, 0, 0, &c))
 		goto out;
@@ -1123,9 +1126,8 @@ static void cancel_waiting(void)
 	struct t_cqe c;
 	struct t_fx f;
 
-	if (!fx_pair(&f, T_TCP, 2 * 1024, 2, 0, 0))
+	if (!fx_pair_filled(&f, T_TCP, 2, 1024, 0, 0))
 		goto out;
-	t_ring_fill(&f.r, f.data, 2, 1024, 0);
 	EXPECT_EQ(cancel_all(f.dev), 0);
 	if (!fx_start_recv(&f, f.fds[0], 0, 0, 1) || !t_no_cqe(&f.uring))
 		goto out;

@@ -35,6 +35,18 @@ static void *ring_mmap(int fd, unsigned int bgid, size_t len)
 		    IOPBUF_OFF_RING(bgid));
 }
 
+/* Register kernel-allocated ring @bgid of 1024 entries and map it (4 pages). */
+static char *mmap_ring_1024(int fd, unsigned int bgid)
+{
+	char *ring;
+
+	if (!EXPECT_OK(h_register_ring(fd, NULL, 1024, bgid, IOPBUF_RING_MMAP, 0)))
+		return MAP_FAILED;
+	ring = ring_mmap(fd, bgid, 4 * H_PAGE);
+	EXPECT(ring != MAP_FAILED);
+	return ring;
+}
+
 /* mmap() result as 0 / -errno */
 static long ring_mmap_err(int fd, size_t len, off_t off)
 {
@@ -687,10 +699,8 @@ static void mmap_outlives_close(void)
 
 	if (fd < 0)
 		return;
-	if (!EXPECT_OK(h_register_ring(fd, NULL, 1024, bgid, IOPBUF_RING_MMAP, 0)))
-		goto out;
-	ring = ring_mmap(fd, bgid, 4 * H_PAGE);
-	if (!EXPECT(ring != MAP_FAILED))
+	ring = mmap_ring_1024(fd, bgid);
+	if (ring == MAP_FAILED)
 		goto out;
 	h_close(&fd);
 	EXPECT_EQ(h_sysfs_read("contexts"), base + 1);
@@ -723,10 +733,8 @@ static void mmap_fork_and_split(void)
 
 	if (fd < 0)
 		return;
-	if (!EXPECT_OK(h_register_ring(fd, NULL, 1024, bgid, IOPBUF_RING_MMAP, 0)))
-		goto out;
-	ring = ring_mmap(fd, bgid, 4 * H_PAGE);
-	if (!EXPECT(ring != MAP_FAILED))
+	ring = mmap_ring_1024(fd, bgid);
+	if (ring == MAP_FAILED)
 		goto out;
 	h_in_child(fork_child_writes, ring);
 	EXPECT_EQ(*iopbuf_ring_tail((struct iopbuf_buf *)ring), 1234);

@@ -1515,6 +1515,22 @@ out:
 }
 
 /*
+ * 512 KiB of 4 KiB pages registered behind a ring of registered-buffer
+ * entries, and a TCP pair with small buffers (a send of more than a few
+ * dozen KiB waits); *@ring_pages: the pages the ring alone pins.
+ */
+static bool fx_small_tcp(struct fx *f, __u64 *ring_pages)
+{
+	struct iopbuf_stats st;
+
+	if (!fx_init(f) || !fx_mem_4k(f, 512 * 1024) || !fx_ring(f, true) ||
+	    !EXPECT_OK(h_stats(f->dev, &st)))
+		return false;
+	*ring_pages = st.pinned_pages;
+	return fx_register(f) && t_tcp_pair_buf(AF_INET, f->fds, SMALL_BUF);
+}
+
+/*
  * Buffers unregistered (IOPBUF_IOC_UNREGISTER_BUFFERS) and even unmapped
  * while a send from them is in flight: unregistering succeeds at once,
  * the table is empty, but the pages stay pinned (the command holds the
@@ -1531,11 +1547,7 @@ static void unregister_inflight(bool ring_too)
 	struct t_cqe c;
 	struct fx f;
 
-	if (!fx_init(&f) || !fx_mem_4k(&f, 512 * 1024) || !fx_ring(&f, true) ||
-	    !EXPECT_OK(h_stats(f.dev, &st)))
-		goto out;
-	ring_pages = st.pinned_pages;
-	if (!fx_register(&f) || !t_tcp_pair_buf(AF_INET, f.fds, SMALL_BUF))
+	if (!fx_small_tcp(&f, &ring_pages))
 		goto out;
 	fx_add(&f, 0, 41, len);
 	fx_publish(&f);
@@ -1609,11 +1621,7 @@ static void cancel_detached(void)
 	long refs;
 	struct fx f;
 
-	if (!fx_init(&f) || !fx_mem_4k(&f, 512 * 1024) || !fx_ring(&f, true) ||
-	    !EXPECT_OK(h_stats(f.dev, &st)))
-		goto out;
-	ring_pages = st.pinned_pages;
-	if (!fx_register(&f) || !t_tcp_pair_buf(AF_INET, f.fds, SMALL_BUF))
+	if (!fx_small_tcp(&f, &ring_pages))
 		goto out;
 	fx_add(&f, 0, 41, len);
 	fx_add(&f, 0, len + 4096, 8192);
