@@ -416,6 +416,7 @@ static void uring_destroy(void)
 static long uring_cmd_once(int dev, __u32 cmd_op, const void *payload,
 			   __u64 *res2)
 {
+	/* twice the hang guard: an injected failure may take a slow path */
 	struct __kernel_timespec ts = { .tv_sec = 2 * T_WAIT_MS / 1000 };
 	struct io_uring_cqe *cqe;
 	struct io_uring_sqe *sqe;
@@ -545,8 +546,8 @@ static void walk(const struct walk *w, struct walk_result *r)
 			r->errors++;
 			count_errno(r, (int)-res);
 			if (res == -ETIME) {
-				FAILF("%s: no completion within 10 s after failing allocation %u",
-				      w->name, n);
+				FAILF("%s: no completion within %d ms after failing allocation %u",
+				      w->name, 2 * T_WAIT_MS, n);
 				return;
 			}
 			if (!w->same(n) || !expect_snap(&before, cur_dev(w), w->name, n))
