@@ -271,22 +271,6 @@ static bool expect_snap(const struct snap *want, int dev, const char *what,
 	return false;
 }
 
-/* /proc/meminfo HugePages_Free */
-static long huge_free(void)
-{
-	FILE *f = fopen("/proc/meminfo", "r");
-	char line[128];
-	long v = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "HugePages_Free: %ld", &v) == 1)
-			break;
-	fclose(f);
-	return v;
-}
-
 /* ------------------------------------------------------------------------
  * Memory, sockets, io_uring
  */
@@ -347,7 +331,7 @@ static bool expect_no_stale_huge_pin(const char *what)
 	if (!have_hugetlb)
 		return true;
 	for (ms = 0;; ms += 10) {
-		f = huge_free();
+		f = t_meminfo("HugePages_Free");
 		if (f == huge_free0 || ms >= T_WAIT_MS)
 			break;
 		usleep(10000);
@@ -1754,7 +1738,7 @@ static void setup_hugetlb(void)
 		write_str(NR_HUGEPAGES, v);
 	}
 	total = read_long(NR_HUGEPAGES);
-	huge_free0 = huge_free();
+	huge_free0 = t_meminfo("HugePages_Free");
 	have_hugetlb = total >= 1 && huge_free0 >= 1;
 	if (!have_hugetlb)
 		printf("# no huge pages available: stale-pin checks on anonymous memory only\n");

@@ -157,17 +157,7 @@ static bool expect_cnt_back(const struct cnt *want, int ms, const char *when)
 /* /proc/self/status VmPin in kB, or -1. */
 static long vmpin_kb(void)
 {
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
+	return t_proc_field("/proc/self/status", "VmPin");
 }
 
 /* ------------------------------------------------------------------------

@@ -248,12 +248,12 @@ unsigned char *t_map_4k(size_t len)
 	return p;
 }
 
-long t_meminfo(const char *key)
+long t_proc_field(const char *path, const char *key)
 {
-	char line[128];
+	char line[256];
 	size_t n = strlen(key);
 	long v = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
+	FILE *f = fopen(path, "r");
 
 	if (!f)
 		return -1;

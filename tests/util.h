@@ -293,8 +293,14 @@ void t_fx_fini(struct t_fx *f);
  * refused before the first touch, then every page is faulted in.
  */
 unsigned char *t_map_4k(size_t len);
+/* The number after "@key:" in @path ("/proc/self/status", "VmPin"), or -1. */
+long t_proc_field(const char *path, const char *key);
+
 /* A number from /proc/meminfo ("HugePages_Free", "Hugepagesize"), or -1. */
-long t_meminfo(const char *key);
+static inline long t_meminfo(const char *key)
+{
+	return t_proc_field("/proc/meminfo", key);
+}
 /* The number a file starts with, or -1. */
 long t_read_long(const char *path);
 bool t_write_str(const char *path, const char *s);
