@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # make bench: boot every kernel of the matrix in QEMU with the module loaded,
-# run tools/bench.c inside, pull its CSV lines out of the console logs and
+# run tools/bench/ inside, pull its CSV lines out of the console logs and
 # report. Three modes (BENCH_MODE):
 #
 #   det   (default) the targets, deterministically: QEMU counts instructions

@@ -6,7 +6,7 @@
 
 OUT holds machine.txt and one directory per run (run1/, run2/, ...), each
 with the guests' console logs (vm-logs/<release>.log) of `bench -o targets`
-(tools/bench.c). Writes into OUT:
+(tools/bench/). Writes into OUT:
 
     results.csv   every timed run of every repetition (the raw numbers)
     targets.csv   R1-R5 per kernel and run: the per-repetition ratios,
