@@ -55,6 +55,22 @@ static u16 ring_fill(struct iopbuf_buf *bufs, u32 mask, u16 head,
 	return head + nr;
 }
 
+/* pbuf_ring_peek() on the fixture's ring into its selection array. */
+static int ring_peek(struct ring_fixture *fx, u16 head, u16 tail, u64 max_len,
+		     unsigned int max_bufs, bool inc)
+{
+	return pbuf_ring_peek(fx->bufs, RING_MASK, head, tail, max_len,
+			      max_bufs, inc, fx->sel);
+}
+
+/* pbuf_ring_commit_inc() of the fixture's first @nr selected entries. */
+static bool ring_commit(struct ring_fixture *fx, u16 *head, unsigned int nr,
+			u64 bytes, u32 min_left)
+{
+	return pbuf_ring_commit_inc(fx->bufs, RING_MASK, head, fx->sel, nr,
+				    bytes, min_left);
+}
+
 static void ring_expect_sel(struct kunit *test, const struct pbuf_sel *sel,
 			    unsigned int i, u32 len, u32 buf_len)
 {
@@ -62,6 +78,14 @@ static void ring_expect_sel(struct kunit *test, const struct pbuf_sel *sel,
 	KUNIT_EXPECT_EQ_MSG(test, sel->bid, ENTRY_BID(i), "entry %u", i);
 	KUNIT_EXPECT_EQ_MSG(test, sel->len, len, "entry %u", i);
 	KUNIT_EXPECT_EQ_MSG(test, sel->buf_len, buf_len, "entry %u", i);
+}
+
+/* Ring entry @pos holds @addr and @len. */
+static void ring_expect_buf(struct kunit *test, const struct ring_fixture *fx,
+			    unsigned int pos, u64 addr, u32 len)
+{
+	KUNIT_EXPECT_EQ_MSG(test, fx->bufs[pos].addr, addr, "bufs[%u]", pos);
+	KUNIT_EXPECT_EQ_MSG(test, fx->bufs[pos].len, len, "bufs[%u]", pos);
 }
 
 /* Free-running u16 head and tail, wrapping at 65535 -> 0. */
@@ -85,13 +109,11 @@ static void peek_empty_test(struct kunit *test)
 
 	memset(fx->sel, 0xa5, sizeof(fx->sel));
 	canary = fx->sel[0];
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, 0, 0, 1,
-					     false, fx->sel), -ENOBUFS);
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 65535, 65535,
-					     100, 4, true, fx->sel), -ENOBUFS);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, 0, 0, 1, false), -ENOBUFS);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 65535, 65535, 100, 4, true),
+			-ENOBUFS);
 	ring_fill(fx->bufs, RING_MASK, 0, lens, 1);
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, 1, 0, 0,
-					     false, fx->sel), -ENOBUFS);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, 1, 0, 0, false), -ENOBUFS);
 	KUNIT_EXPECT_EQ(test, memcmp(&fx->sel[0], &canary, sizeof(canary)), 0);
 }
 
@@ -102,13 +124,11 @@ static void peek_single_test(struct kunit *test)
 	static const u32 lens[] = { 4096, 2048, 1024 };
 	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 3);
 
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, tail, 0,
-					     1, false, fx->sel), 1);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 0, 1, false), 1);
 	ring_expect_sel(test, &fx->sel[0], 0, 4096, 4096);
 
 	/* from the second entry on */
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 1, tail, 0,
-					     1, true, fx->sel), 1);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 1, tail, 0, 1, true), 1);
 	ring_expect_sel(test, &fx->sel[0], 1, 2048, 2048);
 }
 
@@ -126,12 +146,10 @@ static void peek_wrap_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, fx->bufs[7].len, 300);
 	KUNIT_EXPECT_EQ(test, fx->bufs[0].len, 400);
 
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 65535, tail,
-					     0, 1, false, fx->sel), 1);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 65535, tail, 0, 1, false), 1);
 	ring_expect_sel(test, &fx->sel[0], 0, 300, 300);
 
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 65535, tail,
-					     0, 4, false, fx->sel), 2);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 65535, tail, 0, 4, false), 2);
 	ring_expect_sel(test, &fx->sel[0], 0, 300, 300);
 	ring_expect_sel(test, &fx->sel[1], 1, 400, 400);
 }
@@ -143,15 +161,12 @@ static void peek_single_max_len_test(struct kunit *test)
 	static const u32 lens[] = { 4096 };
 	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 1);
 
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, tail, 100,
-					     1, false, fx->sel), 1);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 100, 1, false), 1);
 	ring_expect_sel(test, &fx->sel[0], 0, 100, 4096);
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, tail, 100,
-					     1, true, fx->sel), 1);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 100, 1, true), 1);
 	ring_expect_sel(test, &fx->sel[0], 0, 100, 4096);
 	/* a limit above the length changes nothing */
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, tail,
-					     8192, 1, false, fx->sel), 1);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 8192, 1, false), 1);
 	ring_expect_sel(test, &fx->sel[0], 0, 4096, 4096);
 }
 
@@ -162,11 +177,9 @@ static void peek_single_zero_len_test(struct kunit *test)
 	static const u32 lens[] = { 0, 100 };
 	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 2);
 
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, tail, 100,
-					     1, false, fx->sel), 1);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 100, 1, false), 1);
 	ring_expect_sel(test, &fx->sel[0], 0, 0, 0);
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, tail, 0,
-					     1, true, fx->sel), 1);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 0, 1, true), 1);
 	ring_expect_sel(test, &fx->sel[0], 0, 0, 0);
 }
 
@@ -177,10 +190,8 @@ static void bundle_zero_len_first_test(struct kunit *test)
 	static const u32 lens[] = { 0, 100, 100 };
 	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 3);
 
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, tail, 100,
-					     4, false, fx->sel), -ENOBUFS);
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, tail, 100,
-					     4, true, fx->sel), -ENOBUFS);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 100, 4, false), -ENOBUFS);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 100, 4, true), -ENOBUFS);
 }
 
 /* A bundle takes at most max_bufs entries, and at most what is there. */
@@ -191,18 +202,14 @@ static void bundle_max_bufs_test(struct kunit *test)
 	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 8);
 	unsigned int i;
 
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, tail, 0,
-					     3, false, fx->sel), 3);
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, tail,
-					     10000, 3, false, fx->sel), 3);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 0, 3, false), 3);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 10000, 3, false), 3);
 	for (i = 0; i < 3; i++)
 		ring_expect_sel(test, &fx->sel[i], i, 100, 100);
 
 	/* only two entries published */
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, 2, 0,
-					     SEL_MAX, false, fx->sel), 2);
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, 2, 10000,
-					     SEL_MAX, true, fx->sel), 2);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, 2, 0, SEL_MAX, false), 2);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, 2, 10000, SEL_MAX, true), 2);
 }
 
 /*
@@ -215,12 +222,10 @@ static void bundle_max_len_test(struct kunit *test)
 	static const u32 lens[] = { 100, 100, 100, 100 };
 	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 4);
 
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, tail, 250,
-					     SEL_MAX, false, fx->sel), 2);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 250, SEL_MAX, false), 2);
 	ring_expect_sel(test, &fx->sel[1], 1, 100, 100);
 
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, tail, 250,
-					     SEL_MAX, true, fx->sel), 3);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 250, SEL_MAX, true), 3);
 	ring_expect_sel(test, &fx->sel[2], 2, 50, 100);
 }
 
@@ -231,11 +236,9 @@ static void bundle_exact_max_len_test(struct kunit *test)
 	static const u32 lens[] = { 50, 100, 50, 100 };
 	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 4);
 
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, tail, 200,
-					     SEL_MAX, false, fx->sel), 3);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 200, SEL_MAX, false), 3);
 	ring_expect_sel(test, &fx->sel[2], 2, 50, 50);
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, tail, 200,
-					     SEL_MAX, true, fx->sel), 3);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 200, SEL_MAX, true), 3);
 }
 
 /*
@@ -250,20 +253,15 @@ static void bundle_upstream_cap_test(struct kunit *test)
 	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 8);
 
 	/* DIV_ROUND_UP(150, 100) == 2 */
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, tail, 150,
-					     SEL_MAX, false, fx->sel), 2);
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, tail, 150,
-					     SEL_MAX, true, fx->sel), 2);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 150, SEL_MAX, false), 2);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 150, SEL_MAX, true), 2);
 	/* DIV_ROUND_UP(100, 100) == 1 */
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, tail, 100,
-					     SEL_MAX, false, fx->sel), 1);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 100, SEL_MAX, false), 1);
 
 	/* DIV_ROUND_UP(129, 64) == 3: the third entry holds the last byte */
 	tail = ring_fill(fx->bufs, RING_MASK, 0, lens64, 4);
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, tail, 129,
-					     SEL_MAX, false, fx->sel), 2);
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, tail, 129,
-					     SEL_MAX, true, fx->sel), 3);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 129, SEL_MAX, false), 2);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 129, SEL_MAX, true), 3);
 	ring_expect_sel(test, &fx->sel[2], 2, 1, 64);
 }
 
@@ -274,8 +272,7 @@ static void bundle_truncate_first_test(struct kunit *test)
 	static const u32 lens[] = { 4096, 100 };
 	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 2);
 
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, tail,
-					     1000, SEL_MAX, false, fx->sel), 1);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 1000, SEL_MAX, false), 1);
 	ring_expect_sel(test, &fx->sel[0], 0, 1000, 4096);
 }
 
@@ -289,12 +286,10 @@ static void bundle_truncate_later_test(struct kunit *test)
 	static const u32 lens[] = { 100, 4096, 100 };
 	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 3);
 
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, tail,
-					     1000, SEL_MAX, false, fx->sel), 1);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 1000, SEL_MAX, false), 1);
 	ring_expect_sel(test, &fx->sel[0], 0, 100, 100);
 
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, tail,
-					     1000, SEL_MAX, true, fx->sel), 2);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 1000, SEL_MAX, true), 2);
 	ring_expect_sel(test, &fx->sel[0], 0, 100, 100);
 	ring_expect_sel(test, &fx->sel[1], 1, 900, 4096);
 }
@@ -306,8 +301,7 @@ static void bundle_zero_len_middle_test(struct kunit *test)
 	static const u32 lens[] = { 100, 0, 100 };
 	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 3);
 
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, tail,
-					     1000, SEL_MAX, false, fx->sel), 3);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 1000, SEL_MAX, false), 3);
 	ring_expect_sel(test, &fx->sel[1], 1, 0, 0);
 	ring_expect_sel(test, &fx->sel[2], 2, 100, 100);
 }
@@ -320,8 +314,7 @@ static void bundle_no_max_len_test(struct kunit *test)
 	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 3);
 	unsigned int i;
 
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, tail, 0,
-					     SEL_MAX, false, fx->sel), 3);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 0, SEL_MAX, false), 3);
 	for (i = 0; i < 3; i++)
 		ring_expect_sel(test, &fx->sel[i], i, lens[i], lens[i]);
 }
@@ -336,14 +329,11 @@ static void bundle_huge_max_len_test(struct kunit *test)
 	static const u32 lens[] = { 2, 2, 2, 2 };
 	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 4);
 
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, tail,
-					     U64_MAX / 2, SEL_MAX, false,
-					     fx->sel), 4);
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, tail,
-					     U64_MAX, SEL_MAX, false, fx->sel),
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, U64_MAX / 2, SEL_MAX,
+					false), 4);
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, U64_MAX, SEL_MAX, false),
 			4);
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, tail,
-					     U64_MAX, SEL_MAX, true, fx->sel),
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, U64_MAX, SEL_MAX, true),
 			4);
 }
 
@@ -360,11 +350,9 @@ static void peek_snapshot_test(struct kunit *test)
 	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 2);
 
 	memcpy(copy, fx->bufs, sizeof(copy));
-	KUNIT_ASSERT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, tail,
-					     5000, SEL_MAX, true, fx->sel), 2);
+	KUNIT_ASSERT_EQ(test, ring_peek(fx, 0, tail, 5000, SEL_MAX, true), 2);
 	KUNIT_EXPECT_EQ(test, memcmp(copy, fx->bufs, sizeof(copy)), 0);
-	KUNIT_ASSERT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, 0, tail,
-					     1000, SEL_MAX, false, fx->sel), 1);
+	KUNIT_ASSERT_EQ(test, ring_peek(fx, 0, tail, 1000, SEL_MAX, false), 1);
 	KUNIT_EXPECT_EQ(test, memcmp(copy, fx->bufs, sizeof(copy)), 0);
 
 	fx->bufs[0].addr = 0xdead0000;
@@ -420,11 +408,9 @@ static void commit_zero_bytes_test(struct kunit *test)
 	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 1);
 	u16 head = 0;
 
-	KUNIT_ASSERT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, head, tail,
-					     0, 1, true, fx->sel), 1);
+	KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, 0, 1, true), 1);
 	memcpy(copy, fx->bufs, sizeof(copy));
-	KUNIT_EXPECT_FALSE(test, pbuf_ring_commit_inc(fx->bufs, RING_MASK,
-						      &head, fx->sel, 1, 0, 1));
+	KUNIT_EXPECT_FALSE(test, ring_commit(fx, &head, 1, 0, 1));
 	KUNIT_EXPECT_EQ(test, head, 0);
 	KUNIT_EXPECT_EQ(test, memcmp(copy, fx->bufs, sizeof(copy)), 0);
 }
@@ -437,13 +423,10 @@ static void commit_partial_test(struct kunit *test)
 	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 1);
 	u16 head = 0;
 
-	KUNIT_ASSERT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, head, tail,
-					     0, 1, true, fx->sel), 1);
-	KUNIT_EXPECT_FALSE(test, pbuf_ring_commit_inc(fx->bufs, RING_MASK,
-						      &head, fx->sel, 1, 100, 0));
+	KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, 0, 1, true), 1);
+	KUNIT_EXPECT_FALSE(test, ring_commit(fx, &head, 1, 100, 0));
 	KUNIT_EXPECT_EQ(test, head, 0);
-	KUNIT_EXPECT_EQ(test, fx->bufs[0].addr, ENTRY_ADDR(0) + 100);
-	KUNIT_EXPECT_EQ(test, fx->bufs[0].len, 3996);
+	ring_expect_buf(test, fx, 0, ENTRY_ADDR(0) + 100, 3996);
 	KUNIT_EXPECT_EQ(test, fx->bufs[0].bid, ENTRY_BID(0));
 }
 
@@ -455,10 +438,8 @@ static void commit_exact_fill_test(struct kunit *test)
 	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 2);
 	u16 head = 0;
 
-	KUNIT_ASSERT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, head, tail,
-					     0, 1, true, fx->sel), 1);
-	KUNIT_EXPECT_TRUE(test, pbuf_ring_commit_inc(fx->bufs, RING_MASK,
-						     &head, fx->sel, 1, 4096, 1));
+	KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, 0, 1, true), 1);
+	KUNIT_EXPECT_TRUE(test, ring_commit(fx, &head, 1, 4096, 1));
 	KUNIT_EXPECT_EQ(test, head, 1);
 	KUNIT_EXPECT_EQ(test, fx->bufs[0].len, 0);
 	/* as upstream, a retired entry's addr is left alone */
@@ -477,16 +458,11 @@ static void commit_one_byte_left_test(struct kunit *test)
 		u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 1);
 		u16 head = 0;
 
-		KUNIT_ASSERT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, head,
-						     tail, 0, 1, true, fx->sel),
-				1);
-		KUNIT_EXPECT_FALSE(test, pbuf_ring_commit_inc(fx->bufs,
-							      RING_MASK, &head,
-							      fx->sel, 1, 4095,
-							      min_left));
+		KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, 0, 1, true), 1);
+		KUNIT_EXPECT_FALSE(test, ring_commit(fx, &head, 1, 4095,
+						     min_left));
 		KUNIT_EXPECT_EQ(test, head, 0);
-		KUNIT_EXPECT_EQ(test, fx->bufs[0].len, 1);
-		KUNIT_EXPECT_EQ(test, fx->bufs[0].addr, ENTRY_ADDR(0) + 4095);
+		ring_expect_buf(test, fx, 0, ENTRY_ADDR(0) + 4095, 1);
 	}
 }
 
@@ -498,22 +474,15 @@ static void commit_min_left_test(struct kunit *test)
 	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 2);
 	u16 head = 0;
 
-	KUNIT_ASSERT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, head, tail,
-					     0, 1, true, fx->sel), 1);
-	KUNIT_EXPECT_TRUE(test, pbuf_ring_commit_inc(fx->bufs, RING_MASK,
-						     &head, fx->sel, 1, 1024 - 31,
-						     32));
+	KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, 0, 1, true), 1);
+	KUNIT_EXPECT_TRUE(test, ring_commit(fx, &head, 1, 1024 - 31, 32));
 	KUNIT_EXPECT_EQ(test, head, 1);
 	KUNIT_EXPECT_EQ(test, fx->bufs[0].len, 0);
 
-	KUNIT_ASSERT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, head, tail,
-					     0, 1, true, fx->sel), 1);
-	KUNIT_EXPECT_FALSE(test, pbuf_ring_commit_inc(fx->bufs, RING_MASK,
-						      &head, fx->sel, 1,
-						      1024 - 32, 32));
+	KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, 0, 1, true), 1);
+	KUNIT_EXPECT_FALSE(test, ring_commit(fx, &head, 1, 1024 - 32, 32));
 	KUNIT_EXPECT_EQ(test, head, 1);
-	KUNIT_EXPECT_EQ(test, fx->bufs[1].len, 32);
-	KUNIT_EXPECT_EQ(test, fx->bufs[1].addr, ENTRY_ADDR(1) + 1024 - 32);
+	ring_expect_buf(test, fx, 1, ENTRY_ADDR(1) + 1024 - 32, 32);
 }
 
 /* A bundle commit retires filled entries and stops in the partial one. */
@@ -524,24 +493,19 @@ static void commit_multi_entry_test(struct kunit *test)
 	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 4);
 	u16 head = 0;
 
-	KUNIT_ASSERT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, head, tail,
-					     300, SEL_MAX, true, fx->sel), 3);
-	KUNIT_EXPECT_FALSE(test, pbuf_ring_commit_inc(fx->bufs, RING_MASK,
-						      &head, fx->sel, 3, 250, 1));
+	KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, 300, SEL_MAX, true), 3);
+	KUNIT_EXPECT_FALSE(test, ring_commit(fx, &head, 3, 250, 1));
 	KUNIT_EXPECT_EQ(test, head, 2);
 	KUNIT_EXPECT_EQ(test, fx->bufs[0].len, 0);
 	KUNIT_EXPECT_EQ(test, fx->bufs[1].len, 0);
-	KUNIT_EXPECT_EQ(test, fx->bufs[2].len, 50);
-	KUNIT_EXPECT_EQ(test, fx->bufs[2].addr, ENTRY_ADDR(2) + 50);
+	ring_expect_buf(test, fx, 2, ENTRY_ADDR(2) + 50, 50);
 	KUNIT_EXPECT_EQ(test, fx->bufs[3].len, 100);
 
 	/* all of a fresh selection: every entry retired */
 	tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 4);
 	head = 0;
-	KUNIT_ASSERT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, head, tail,
-					     300, SEL_MAX, true, fx->sel), 3);
-	KUNIT_EXPECT_TRUE(test, pbuf_ring_commit_inc(fx->bufs, RING_MASK,
-						     &head, fx->sel, 3, 300, 1));
+	KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, 300, SEL_MAX, true), 3);
+	KUNIT_EXPECT_TRUE(test, ring_commit(fx, &head, 3, 300, 1));
 	KUNIT_EXPECT_EQ(test, head, 3);
 	KUNIT_EXPECT_EQ(test, fx->bufs[3].len, 100);
 }
@@ -554,13 +518,10 @@ static void commit_beyond_selection_test(struct kunit *test)
 	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 3);
 	u16 head = 0;
 
-	KUNIT_ASSERT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, head, tail,
-					     0, 2, true, fx->sel), 2);
-	KUNIT_EXPECT_TRUE(test, pbuf_ring_commit_inc(fx->bufs, RING_MASK,
-						     &head, fx->sel, 2, 500, 1));
+	KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, 0, 2, true), 2);
+	KUNIT_EXPECT_TRUE(test, ring_commit(fx, &head, 2, 500, 1));
 	KUNIT_EXPECT_EQ(test, head, 2);
-	KUNIT_EXPECT_EQ(test, fx->bufs[2].len, 100);
-	KUNIT_EXPECT_EQ(test, fx->bufs[2].addr, ENTRY_ADDR(2));
+	ring_expect_buf(test, fx, 2, ENTRY_ADDR(2), 100);
 }
 
 /* Commit across the wrap: bufs[7] retired, head 65535 -> 0, bufs[0] cut. */
@@ -571,14 +532,11 @@ static void commit_wrap_test(struct kunit *test)
 	u16 tail = ring_fill(fx->bufs, RING_MASK, 65535, lens, 2);
 	u16 head = 65535;
 
-	KUNIT_ASSERT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, head, tail,
-					     0, SEL_MAX, true, fx->sel), 2);
-	KUNIT_EXPECT_FALSE(test, pbuf_ring_commit_inc(fx->bufs, RING_MASK,
-						      &head, fx->sel, 2, 310, 1));
+	KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, 0, SEL_MAX, true), 2);
+	KUNIT_EXPECT_FALSE(test, ring_commit(fx, &head, 2, 310, 1));
 	KUNIT_EXPECT_EQ(test, head, 0);
 	KUNIT_EXPECT_EQ(test, fx->bufs[7].len, 0);
-	KUNIT_EXPECT_EQ(test, fx->bufs[0].len, 390);
-	KUNIT_EXPECT_EQ(test, fx->bufs[0].addr, ENTRY_ADDR(1) + 10);
+	ring_expect_buf(test, fx, 0, ENTRY_ADDR(1) + 10, 390);
 	KUNIT_EXPECT_EQ(test, pbuf_ring_avail(head, tail), 1);
 }
 
@@ -594,19 +552,15 @@ static void commit_zero_len_entry_test(struct kunit *test)
 	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens0, 1);
 	u16 head = 0;
 
-	KUNIT_ASSERT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, head, tail,
-					     0, 1, true, fx->sel), 1);
-	KUNIT_EXPECT_FALSE(test, pbuf_ring_commit_inc(fx->bufs, RING_MASK,
-						      &head, fx->sel, 1, 10, 1));
+	KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, 0, 1, true), 1);
+	KUNIT_EXPECT_FALSE(test, ring_commit(fx, &head, 1, 10, 1));
 	KUNIT_EXPECT_EQ(test, head, 0);
-	KUNIT_EXPECT_EQ(test, fx->bufs[0].len, 0);
-	KUNIT_EXPECT_EQ(test, fx->bufs[0].addr, ENTRY_ADDR(0));
+	ring_expect_buf(test, fx, 0, ENTRY_ADDR(0), 0);
 
 	tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 3);
-	KUNIT_ASSERT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, head, tail,
-					     1000, SEL_MAX, true, fx->sel), 3);
-	KUNIT_EXPECT_FALSE(test, pbuf_ring_commit_inc(fx->bufs, RING_MASK,
-						      &head, fx->sel, 3, 150, 1));
+	KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, 1000, SEL_MAX, true),
+			3);
+	KUNIT_EXPECT_FALSE(test, ring_commit(fx, &head, 3, 150, 1));
 	KUNIT_EXPECT_EQ(test, head, 1);
 	KUNIT_EXPECT_EQ(test, fx->bufs[2].len, 100);
 }
@@ -619,8 +573,7 @@ static bool ring_commit_report(struct ring_fixture *fx, u16 *head,
 			       unsigned int nr, u64 bytes, unsigned int *nbufs)
 {
 	u16 old = *head;
-	bool more = !pbuf_ring_commit_inc(fx->bufs, RING_MASK, head, fx->sel,
-					  nr, bytes, 1);
+	bool more = !ring_commit(fx, head, nr, bytes, 1);
 
 	*nbufs = pbuf_ring_commit_nbufs(fx->sel, nr, bytes, (u16)(*head - old),
 					more);
@@ -650,11 +603,9 @@ static void report_zero_len_inside_test(struct kunit *test)
 			u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 4);
 			u16 head = 0;
 
-			KUNIT_ASSERT_EQ(test,
-					pbuf_ring_peek(fx->bufs, RING_MASK,
-						       head, tail, limits[l],
-						       SEL_MAX, true, fx->sel),
-					4);
+			KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail,
+							limits[l], SEL_MAX,
+							true), 4);
 			KUNIT_EXPECT_EQ(test, pbuf_ring_bufs_used(fx->sel, 4,
 								  sizes[b]), 3);
 			KUNIT_EXPECT_TRUE(test, ring_commit_report(fx, &head, 4,
@@ -666,12 +617,9 @@ static void report_zero_len_inside_test(struct kunit *test)
 					    limits[l], sizes[b]);
 			/* upstream's ring state */
 			KUNIT_EXPECT_EQ(test, head, 1);
-			KUNIT_EXPECT_EQ(test, fx->bufs[0].addr, ENTRY_ADDR(0));
-			KUNIT_EXPECT_EQ(test, fx->bufs[0].len, 0);
-			KUNIT_EXPECT_EQ(test, fx->bufs[1].addr, ENTRY_ADDR(1));
-			KUNIT_EXPECT_EQ(test, fx->bufs[1].len, 0);
-			KUNIT_EXPECT_EQ(test, fx->bufs[2].addr, ENTRY_ADDR(2));
-			KUNIT_EXPECT_EQ(test, fx->bufs[2].len, 100);
+			ring_expect_buf(test, fx, 0, ENTRY_ADDR(0), 0);
+			ring_expect_buf(test, fx, 1, ENTRY_ADDR(1), 0);
+			ring_expect_buf(test, fx, 2, ENTRY_ADDR(2), 100);
 			KUNIT_EXPECT_EQ(test, fx->bufs[3].len, 100);
 		}
 	}
@@ -694,21 +642,17 @@ static void report_zero_len_head_test(struct kunit *test)
 	u16 head = 1;
 	unsigned int nbufs;
 
-	KUNIT_EXPECT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, head, tail,
-					     1000, SEL_MAX, true, fx->sel),
+	KUNIT_EXPECT_EQ(test, ring_peek(fx, head, tail, 1000, SEL_MAX, true),
 			-ENOBUFS);
-	KUNIT_ASSERT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, head, tail,
-					     0, SEL_MAX, true, fx->sel), 3);
+	KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, 0, SEL_MAX, true), 3);
 	ring_expect_sel(test, &fx->sel[0], 1, 0, 0);
 	ring_expect_sel(test, &fx->sel[1], 2, 100, 100);
 	KUNIT_EXPECT_TRUE(test, ring_commit_report(fx, &head, 3, 60, &nbufs));
 	KUNIT_EXPECT_EQ(test, fx->sel[0].bid, ENTRY_BID(1));
 	KUNIT_EXPECT_EQ(test, nbufs, 2);
 	KUNIT_EXPECT_EQ(test, head, 1);
-	KUNIT_EXPECT_EQ(test, fx->bufs[1].addr, ENTRY_ADDR(1));
-	KUNIT_EXPECT_EQ(test, fx->bufs[1].len, 0);
-	KUNIT_EXPECT_EQ(test, fx->bufs[2].addr, ENTRY_ADDR(2));
-	KUNIT_EXPECT_EQ(test, fx->bufs[2].len, 100);
+	ring_expect_buf(test, fx, 1, ENTRY_ADDR(1), 0);
+	ring_expect_buf(test, fx, 2, ENTRY_ADDR(2), 100);
 
 	/* 150 bytes: entries 2 and 3 from bid 11, still nothing retired */
 	KUNIT_EXPECT_TRUE(test, ring_commit_report(fx, &head, 3, 150, &nbufs));
@@ -730,8 +674,7 @@ static void report_count_edges_test(struct kunit *test)
 	u16 head = 0;
 	unsigned int nbufs;
 
-	KUNIT_ASSERT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, head, tail,
-					     0, SEL_MAX, true, fx->sel), 4);
+	KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, 0, SEL_MAX, true), 4);
 	/* 150 bytes end in entry 1: 2 entries, entry 1 kept */
 	KUNIT_EXPECT_TRUE(test, ring_commit_report(fx, &head, 4, 150, &nbufs));
 	KUNIT_EXPECT_EQ(test, nbufs, 2);
@@ -741,8 +684,7 @@ static void report_count_edges_test(struct kunit *test)
 	/* 200 bytes fill entries 0 and 1 exactly: both retired, no BUF_MORE */
 	tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 4);
 	head = 0;
-	KUNIT_ASSERT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, head, tail,
-					     0, SEL_MAX, true, fx->sel), 4);
+	KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, 0, SEL_MAX, true), 4);
 	KUNIT_EXPECT_FALSE(test, ring_commit_report(fx, &head, 4, 200, &nbufs));
 	KUNIT_EXPECT_EQ(test, nbufs, 2);
 	KUNIT_EXPECT_EQ(test, head, 2);
@@ -766,15 +708,12 @@ static void commit_uses_snapshot_test(struct kunit *test)
 	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 1);
 	u16 head = 0;
 
-	KUNIT_ASSERT_EQ(test, pbuf_ring_peek(fx->bufs, RING_MASK, head, tail,
-					     0, 1, true, fx->sel), 1);
+	KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, 0, 1, true), 1);
 	fx->bufs[0].addr = 0xdead0000;
 	fx->bufs[0].len = 10;
-	KUNIT_EXPECT_FALSE(test, pbuf_ring_commit_inc(fx->bufs, RING_MASK,
-						      &head, fx->sel, 1, 100, 1));
+	KUNIT_EXPECT_FALSE(test, ring_commit(fx, &head, 1, 100, 1));
 	KUNIT_EXPECT_EQ(test, head, 0);
-	KUNIT_EXPECT_EQ(test, fx->bufs[0].addr, ENTRY_ADDR(0) + 100);
-	KUNIT_EXPECT_EQ(test, fx->bufs[0].len, 3996);
+	ring_expect_buf(test, fx, 0, ENTRY_ADDR(0) + 100, 3996);
 }
 
 /*
