@@ -504,14 +504,14 @@ static int probe_then_rewrite(struct io_uring *ring, int fd, void *out,
 /*
  * "a command that waits in a link chain ... keep such an SQE unchanged
  * until the command completes (or add IOSQE_ASYNC, which makes io_uring
- * copy it at submission)". Here the command is hard-linked behind a
- * 100 ms timeout, so it is issued long after submit returned, with
- * IOSQE_ASYNC as the header says, and the SQ slot is rewritten meanwhile
- * with a bad payload pointing elsewhere: the command must see the
- * original payload. (Without IOSQE_ASYNC, 6.12 reads the SQ ring at
- * issue time and the rewrite wins: the header documents it.)
+ * copy it at submission)". Here (@behind_timeout) the command is
+ * hard-linked behind a 100 ms timeout, so it is issued long after submit
+ * returned, with IOSQE_ASYNC as the header says, and the SQ slot is
+ * rewritten meanwhile with a bad payload pointing elsewhere: the command
+ * must see the original payload. (Without IOSQE_ASYNC, 6.12 reads the SQ
+ * ring at issue time and the rewrite wins: the header documents it.)
  */
-static void uring_payload_stable_linked(void)
+static void payload_stable(bool behind_timeout)
 {
 	struct __kernel_timespec ts = { .tv_nsec = 100 * 1000 * 1000 };
 	unsigned char out[PROBE_SIZE], other[PROBE_SIZE];
@@ -524,10 +524,12 @@ static void uring_payload_stable_linked(void)
 		goto out;
 	memset(out, 0xa5, sizeof(out));
 	memset(other, 0xa5, sizeof(other));
-	sqe = io_uring_get_sqe(&ring);
-	io_uring_prep_timeout(sqe, &ts, 0, 0);
-	sqe->flags |= IOSQE_IO_HARDLINK;
-	sqe->user_data = 1;
+	if (behind_timeout) {
+		sqe = io_uring_get_sqe(&ring);
+		io_uring_prep_timeout(sqe, &ts, 0, 0);
+		sqe->flags |= IOSQE_IO_HARDLINK;
+		sqe->user_data = 1;
+	}
 	EXPECT_EQ(probe_then_rewrite(&ring, fd, out, other, IOSQE_ASYNC),
 		  PROBE_SIZE);
 	EXPECT(!memcmp(out, &ref, PROBE_SIZE));
@@ -537,25 +539,15 @@ out:
 	h_close(&fd);
 }
 
+static void uring_payload_stable_linked(void)
+{
+	payload_stable(true);
+}
+
 /* IOSQE_ASYNC alone: the command is issued from io-wq. */
 static void uring_payload_stable_async(void)
 {
-	unsigned char out[PROBE_SIZE], other[PROBE_SIZE];
-	struct iopbuf_probe ref;
-	struct io_uring ring;
-	int fd = h_open();
-
-	if (fd < 0 || !probe_ioctl_ok(fd, &ref) || !h_uring_init(&ring, 0))
-		goto out;
-	memset(out, 0xa5, sizeof(out));
-	memset(other, 0xa5, sizeof(other));
-	EXPECT_EQ(probe_then_rewrite(&ring, fd, out, other, IOSQE_ASYNC),
-		  PROBE_SIZE);
-	EXPECT(!memcmp(out, &ref, PROBE_SIZE));
-	EXPECT(all_bytes(other, sizeof(other), 0xa5));
-	io_uring_queue_exit(&ring);
-out:
-	h_close(&fd);
+	payload_stable(false);
 }
 
 /*
