@@ -53,6 +53,31 @@ static bool fx_recv(struct t_fx *f, unsigned int flags, unsigned int len,
 	return t_recv(&f->uring, f->dev, f->fds[0], BGID, flags, len, c);
 }
 
+/*
+ * A receive of no fixed length that must end without a buffer: res
+ * @want, res2 0. False only when the receive itself could not be run.
+ */
+static bool fx_recv_nobuf(struct t_fx *f, unsigned int flags, long want)
+{
+	struct t_cqe c;
+
+	if (!fx_recv(f, flags, 0, &c))
+		return false;
+	EXPECT_NOBUF_CQE(&c, want);
+	return true;
+}
+
+/* The next completion carries no buffer: res @want, res2 0. */
+static bool fx_wait_nobuf(struct t_fx *f, long want)
+{
+	struct t_cqe c;
+
+	if (!t_wait(&f->uring, &c))
+		return false;
+	EXPECT_NOBUF_CQE(&c, want);
+	return true;
+}
+
 static bool fx_start_recv(struct t_fx *f, int fd, unsigned int flags,
 			  unsigned int len, __u64 user_data)
 {
@@ -890,17 +915,13 @@ static void empty_ring_enobufs(void)
 	if (!fx_pair(&f, T_TCP, 4096, 4, 0, 0))
 		goto out;
 	/* nothing queued: no waiting either */
-	if (!fx_recv(&f, 0, 0, &c))
+	if (!fx_recv_nobuf(&f, 0, -ENOBUFS))
 		goto out;
-	EXPECT_NOBUF_CQE(&c, -ENOBUFS);
 	if (!t_write_pat(f.fds[1], 0, 200))
 		goto out;
-	if (!fx_recv(&f, 0, 0, &c))
+	if (!fx_recv_nobuf(&f, 0, -ENOBUFS) ||
+	    !fx_recv_nobuf(&f, IOPBUF_RECV_BUNDLE, -ENOBUFS))
 		goto out;
-	EXPECT_NOBUF_CQE(&c, -ENOBUFS);
-	if (!fx_recv(&f, IOPBUF_RECV_BUNDLE, 0, &c))
-		goto out;
-	EXPECT_NOBUF_CQE(&c, -ENOBUFS);
 	EXPECT_HEAD(&f.r, 0);
 	EXPECT_EQ(t_sock_queued(f.fds[0]), 200);
 	/* one entry: used, then the ring is empty again */
@@ -908,9 +929,8 @@ static void empty_ring_enobufs(void)
 	if (!fx_recv(&f, 0, 0, &c))
 		goto out;
 	EXPECT_BUF_CQE(&c, 100, 9, 1, false);
-	if (!fx_recv(&f, 0, 0, &c))
+	if (!fx_recv_nobuf(&f, 0, -ENOBUFS))
 		goto out;
-	EXPECT_NOBUF_CQE(&c, -ENOBUFS);
 	EXPECT_HEAD(&f.r, 1);
 	EXPECT_EQ(t_sock_queued(f.fds[0]), 100);
 out:
@@ -939,12 +959,9 @@ static void socket_eof(enum t_sock_kind kind, bool inc)
 	EXPECT_HEAD(&f.r, 0);
 	EXPECT_ENTRY(&f.r, 0, (uintptr_t)f.data, 1024);
 	/* and again, now that EOF is already there; bundles too */
-	if (!fx_recv(&f, 0, 0, &c))
+	if (!fx_recv_nobuf(&f, 0, 0) ||
+	    !fx_recv_nobuf(&f, IOPBUF_RECV_BUNDLE, 0))
 		goto out;
-	EXPECT_NOBUF_CQE(&c, 0);
-	if (!fx_recv(&f, IOPBUF_RECV_BUNDLE, 0, &c))
-		goto out;
-	EXPECT_NOBUF_CQE(&c, 0);
 	EXPECT_HEAD(&f.r, 0);
 	EXPECT_ENTRY(&f.r, 0, (uintptr_t)f.data, 1024);
 	EXPECT_EQ(t_ctx_inflight(f.dev), 0);
@@ -963,7 +980,6 @@ static void unix_eof(void)	{ socket_eof(T_UNIX, false); }
 static void tcp_reset(void)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-	struct t_cqe c;
 	struct t_fx f;
 
 	if (!fx_pair(&f, T_TCP, 1024, 1, 0, 0))
@@ -975,9 +991,8 @@ static void tcp_reset(void)
 			       sizeof(lg)) == 0))
 		goto out;
 	h_close(&f.fds[1]);
-	if (!t_wait(&f.uring, &c))
+	if (!fx_wait_nobuf(&f, -ECONNRESET))
 		goto out;
-	EXPECT_NOBUF_CQE(&c, -ECONNRESET);
 	EXPECT_HEAD(&f.r, 0);
 	EXPECT_EQ((unsigned char)f.data[0], 0xee);
 out:
@@ -1000,9 +1015,8 @@ static void tcp_data_then_eof(void)
 		goto out;
 	EXPECT_BUF_CQE(&c, 100, 0, 1, false);
 	EXPECT_PAT(f.data, 0, 100);
-	if (!fx_recv(&f, 0, 0, &c))
+	if (!fx_recv_nobuf(&f, 0, 0))
 		goto out;
-	EXPECT_NOBUF_CQE(&c, 0);
 	EXPECT_HEAD(&f.r, 1);
 out:
 	t_fx_fini(&f);
@@ -1093,9 +1107,8 @@ static void setup_flags(unsigned int flags)
 	if (!fx_start_recv(&f, f.fds[0], 0, 0, 2) || !t_no_cqe(&f.uring))
 		goto out;
 	EXPECT_EQ(cancel_all(f.dev), 1);
-	if (!t_wait(&f.uring, &c))
+	if (!fx_wait_nobuf(&f, -ECANCELED))
 		goto out;
-	EXPECT_NOBUF_CQE(&c, -ECANCELED);
 	EXPECT_EQ(t_ctx_inflight(f.dev), 0);
 out:
 	t_fx_fini(&f);
@@ -1134,9 +1147,8 @@ static void cancel_waiting(void)
 	EXPECT_EQ(t_ctx_inflight(f.dev), 1);
 	EXPECT_EQ(h_sysfs_read("inflight"), base + 1);
 	EXPECT_EQ(cancel_all(f.dev), 1);
-	if (!t_wait(&f.uring, &c))
+	if (!fx_wait_nobuf(&f, -ECANCELED))
 		goto out;
-	EXPECT_NOBUF_CQE(&c, -ECANCELED);
 	EXPECT_EQ(t_ctx_inflight(f.dev), 0);
 	t_global_inflight_is(base);
 	EXPECT_HEAD(&f.r, 0);
@@ -1153,12 +1165,8 @@ static void cancel_waiting(void)
 		goto out;
 	EXPECT_EQ(t_ctx_inflight(f.dev), 2);
 	EXPECT_EQ(cancel_all(f.dev), 2);
-	if (!t_wait(&f.uring, &c))
+	if (!fx_wait_nobuf(&f, -ECANCELED) || !fx_wait_nobuf(&f, -ECANCELED))
 		goto out;
-	EXPECT_NOBUF_CQE(&c, -ECANCELED);
-	if (!t_wait(&f.uring, &c))
-		goto out;
-	EXPECT_NOBUF_CQE(&c, -ECANCELED);
 	EXPECT_EQ(t_ctx_inflight(f.dev), 0);
 	EXPECT_HEAD(&f.r, 1);
 out:
