@@ -35,14 +35,20 @@ static void *ring_mmap(int fd, unsigned int bgid, size_t len)
 		    IOPBUF_OFF_RING(bgid));
 }
 
-/* Register kernel-allocated ring @bgid of 1024 entries and map it (4 pages). */
-static char *mmap_ring_1024(int fd, unsigned int bgid)
+/*
+ * Open the device into *@fd (-1 if it fails), register kernel-allocated
+ * ring @bgid of 1024 entries there and map it (4 pages).
+ */
+static char *open_mmap_ring_1024(int *fd, unsigned int bgid)
 {
 	char *ring;
 
-	if (!EXPECT_OK(h_register_ring(fd, NULL, 1024, bgid, IOPBUF_RING_MMAP, 0)))
+	*fd = h_open();
+	if (*fd < 0 ||
+	    !EXPECT_OK(h_register_ring(*fd, NULL, 1024, bgid, IOPBUF_RING_MMAP,
+				       0)))
 		return MAP_FAILED;
-	ring = ring_mmap(fd, bgid, 4 * H_PAGE);
+	ring = ring_mmap(*fd, bgid, 4 * H_PAGE);
 	EXPECT(ring != MAP_FAILED);
 	return ring;
 }
@@ -694,12 +700,9 @@ static void mmap_outlives_close(void)
 {
 	unsigned int bgid = MBGID(6);
 	long base = h_sysfs_read("contexts");
-	char *ring = MAP_FAILED;
-	int fd = h_open();
+	int fd;
+	char *ring = open_mmap_ring_1024(&fd, bgid);
 
-	if (fd < 0)
-		return;
-	ring = mmap_ring_1024(fd, bgid);
 	if (ring == MAP_FAILED)
 		goto out;
 	h_close(&fd);
@@ -728,12 +731,9 @@ static void fork_child_writes(void *ring)
 static void mmap_fork_and_split(void)
 {
 	unsigned int bgid = MBGID(7);
-	char *ring = MAP_FAILED;
-	int fd = h_open();
+	int fd;
+	char *ring = open_mmap_ring_1024(&fd, bgid);
 
-	if (fd < 0)
-		return;
-	ring = mmap_ring_1024(fd, bgid);
 	if (ring == MAP_FAILED)
 		goto out;
 	h_in_child(fork_child_writes, ring);
