@@ -216,6 +216,20 @@ static bool fx_send(struct fx *f, int fd, __u16 flags, __u32 len,
 	return t_send(&f->uring, f->dev, &cmd, c);
 }
 
+/*
+ * The fixture with @mem_len bytes of registered memory, one published
+ * entry of @len bytes at offset 41 and a TCP pair with small buffers.
+ */
+static bool fx_tcp_one_entry(struct fx *f, size_t mem_len, __u32 len)
+{
+	if (!fx_init(f) || !fx_mem_4k(f, mem_len) || !fx_regbuf_ring(f) ||
+	    !t_tcp_pair_buf(AF_INET, f->fds, SMALL_BUF))
+		return false;
+	fx_add(f, 0, 41, len);
+	fx_publish(f);
+	return true;
+}
+
 static bool fx_queue(struct fx *f, int fd, __u16 flags, __u32 len,
 		     __u64 user_data)
 {
@@ -1394,11 +1408,8 @@ static void peer_reset_waiting(void)
 	struct t_cqe c;
 	struct fx f;
 
-	if (!fx_init(&f) || !fx_mem_4k(&f, 65536) || !fx_regbuf_ring(&f) ||
-	    !t_tcp_pair_buf(AF_INET, f.fds, SMALL_BUF))
+	if (!fx_tcp_one_entry(&f, 65536, 8192))
 		goto out;
-	fx_add(&f, 0, 41, 8192);
-	fx_publish(&f);
 	if (t_fill_sndbuf(f.fds[1]) < 0 || !fx_queue(&f, f.fds[1], 0, 0, 1) ||
 	    !t_submit(&f.uring, 1))
 		goto out;
@@ -1441,11 +1452,8 @@ static void peer_reset_partial(void)
 	struct t_cqe c;
 	struct fx f;
 
-	if (!fx_init(&f) || !fx_mem_4k(&f, 512 * 1024) || !fx_regbuf_ring(&f) ||
-	    !t_tcp_pair_buf(AF_INET, f.fds, SMALL_BUF))
+	if (!fx_tcp_one_entry(&f, 512 * 1024, len))
 		goto out;
-	fx_add(&f, 0, 41, len);
-	fx_publish(&f);
 	if (!fx_queue(&f, f.fds[1], 0, 0, 1) || !t_submit(&f.uring, 1) ||
 	    !t_no_cqe_ms(&f.uring, T_QUIET_MS) || !EXPECT_HEAD(&f.r, 1))
 		goto out;
@@ -1484,11 +1492,8 @@ static void close_socket_midsend(void)
 	struct t_cqe c;
 	struct fx f;
 
-	if (!fx_init(&f) || !fx_mem_4k(&f, 512 * 1024) || !fx_regbuf_ring(&f) ||
-	    !t_tcp_pair_buf(AF_INET, f.fds, SMALL_BUF))
+	if (!fx_tcp_one_entry(&f, 512 * 1024, len))
 		goto out;
-	fx_add(&f, 0, 41, len);
-	fx_publish(&f);
 	junk = t_fill_sndbuf(f.fds[1]);
 	if (junk < 0 || !fx_queue(&f, f.fds[1], 0, 0, 1) ||
 	    !t_submit(&f.uring, 1) || !t_no_cqe_ms(&f.uring, T_QUIET_MS))
