@@ -173,10 +173,31 @@ static void wget_concurrent(void)
 static bool read_response(FILE *f, int *status, char *body, size_t *len,
 			  bool head);
 
+/*
+ * A connection to the server; reads time out after @timeout_s seconds
+ * (0: never).
+ */
+static int connect_server(int timeout_s)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct timeval tv = { .tv_sec = timeout_s };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	sa.sin_port = htons(port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (!EXPECT(fd >= 0))
+		return -1;
+	if (!EXPECT_OK(connect(fd, (struct sockaddr *)&sa, sizeof(sa))) ||
+	    !EXPECT_OK(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* wget of a missing file fails; the status, read by hand, is 404. */
 static void not_found(void)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
 	char cmd[160], body[64];
 	int fd, status = 0;
 	size_t len;
@@ -190,11 +211,8 @@ static void not_found(void)
 		 "wget -q -O /dev/null http://127.0.0.1:%d/missing 2>/dev/null",
 		 port);
 	EXPECT(system(cmd) != 0);
-	sa.sin_port = htons(port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (!EXPECT(fd >= 0) ||
-	    !EXPECT_OK(connect(fd, (struct sockaddr *)&sa, sizeof(sa))))
+	fd = connect_server(0);
+	if (fd < 0)
 		return;
 	snprintf(cmd, sizeof(cmd), "GET /../%s/f1 HTTP/1.0\r\n\r\n", ROOT);
 	EXPECT_EQ(write(fd, cmd, strlen(cmd)), strlen(cmd));
@@ -231,25 +249,6 @@ static double elapsed_ms(const struct timespec *t0)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (t.tv_sec - t0->tv_sec) * 1e3 + (t.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
-/* A connection to the server; reads time out after @timeout_s seconds. */
-static int connect_server(int timeout_s)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	struct timeval tv = { .tv_sec = timeout_s };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	sa.sin_port = htons(port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (!EXPECT(fd >= 0))
-		return -1;
-	if (!EXPECT_OK(connect(fd, (struct sockaddr *)&sa, sizeof(sa))) ||
-	    !EXPECT_OK(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))) {
-		close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 /* The 4 KiB file, to compare bodies with. */
@@ -314,6 +313,15 @@ static int cmp_double(const void *a, const void *b)
 	       *(const double *)a > *(const double *)b;
 }
 
+/*
+ * f4k_ready(), then a connection to the server as a stream; NULL (after
+ * a SKIP or FAIL) when either is missing.
+ */
+static FILE *f4k_stream(char *want, int *fd)
+{
+	return f4k_ready(want) ? server_stream(fd) : NULL;
+}
+
 /* LAT_N requests on one keep-alive connection, each after the last. */
 static void keep_alive_latency(void)
 {
@@ -325,9 +333,7 @@ static void keep_alive_latency(void)
 	size_t len;
 	FILE *f;
 
-	if (!f4k_ready(want))
-		return;
-	f = server_stream(&fd);
+	f = f4k_stream(want, &fd);
 	if (!f)
 		return;
 	snprintf(req, sizeof(req), "HEAD /f%d HTTP/1.1\r\nHost: x\r\n\r\n", F4K);
@@ -365,9 +371,7 @@ static void http10_keep_alive(void)
 	int fd;
 	FILE *f;
 
-	if (!f4k_ready(want))
-		return;
-	f = server_stream(&fd);
+	f = f4k_stream(want, &fd);
 	if (!f)
 		return;
 	if (!get_f4k(fd, f, "HTTP/1.0", "Connection: Keep-Alive\r\n", want) ||
@@ -491,7 +495,6 @@ out:
 /* HEAD, GET, GET pipelined on one HTTP/1.1 connection. */
 static void keep_alive(void)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
 	size_t len, big = 8, small = 2;
 	static char body[4 << 20], want[4 << 20];
 	char req[512], path[64];
@@ -502,11 +505,8 @@ static void keep_alive(void)
 		h_skip("no server");
 		return;
 	}
-	sa.sin_port = htons(port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (!EXPECT(fd >= 0) ||
-	    !EXPECT_OK(connect(fd, (struct sockaddr *)&sa, sizeof(sa))))
+	fd = connect_server(0);
+	if (fd < 0)
 		return;
 	snprintf(req, sizeof(req),
 		 "HEAD /f%zu HTTP/1.1\r\nHost: x\r\n\r\n"
