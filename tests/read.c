@@ -23,6 +23,22 @@ static bool fx_read(struct t_fx *f, int fd, unsigned int len, struct t_cqe *c)
 	return t_read(&f->uring, f->dev, fd, BGID, len, c);
 }
 
+/*
+ * A read of @len bytes (0: the entry's length) from @fd that must fill
+ * one entry, @bid, with @res bytes, BUF_MORE set as @more. False only
+ * when the read itself could not be run.
+ */
+static bool fx_read_buf(struct t_fx *f, int fd, unsigned int len, int res,
+			unsigned int bid, bool more)
+{
+	struct t_cqe c;
+
+	if (!fx_read(f, fd, len, &c))
+		return false;
+	EXPECT_BUF_CQE(&c, res, bid, 1, more);
+	return true;
+}
+
 static bool fx_start_read(struct t_fx *f, int fd, unsigned int flags,
 			  unsigned int len)
 {
@@ -293,7 +309,6 @@ out:
 static void file_inc_buf_more(void)
 {
 	unsigned int i;
-	struct t_cqe c;
 	struct t_fx f;
 	int fd = -1;
 
@@ -305,9 +320,8 @@ static void file_inc_buf_more(void)
 		goto out;
 	t_ring_fill(&f.r, f.data, 1, 256, 0);
 	for (i = 0; i < 4; i++) {
-		if (!fx_read(&f, fd, 32, &c))
+		if (!fx_read_buf(&f, fd, 32, 32, 0, true))
 			goto out;
-		EXPECT_BUF_CQE(&c, 32, 0, 1, true);
 		EXPECT_PAT(f.data + 32 * i, 32 * i, 32);
 	}
 	EXPECT_ENTRY(&f.r, 0, (uintptr_t)f.data + 128, 128);
@@ -327,7 +341,6 @@ out:
  */
 static void file_plain(void)
 {
-	struct t_cqe c;
 	struct t_fx f;
 	int fd = -1;
 
@@ -337,18 +350,15 @@ static void file_plain(void)
 	if (fd < 0)
 		goto out;
 	t_ring_fill(&f.r, f.data, 4, 256, 0);
-	if (!fx_read(&f, fd, 0, &c))
+	if (!fx_read_buf(&f, fd, 0, 256, 0, false))
 		goto out;
-	EXPECT_BUF_CQE(&c, 256, 0, 1, false);
 	EXPECT_PAT(f.data, 0, 256);
-	if (!fx_read(&f, fd, 0, &c))
+	if (!fx_read_buf(&f, fd, 0, 44, 1, false))
 		goto out;
-	EXPECT_BUF_CQE(&c, 44, 1, 1, false);
 	EXPECT_PAT(f.data + 256, 256, 44);
 	EXPECT_EQ((unsigned char)f.data[256 + 44], 0xee);
-	if (!fx_read(&f, fd, 0, &c))
+	if (!fx_read_buf(&f, fd, 0, 0, 2, false))
 		goto out;
-	EXPECT_BUF_CQE(&c, 0, 2, 1, false);
 	EXPECT_HEAD(&f.r, 3);
 	EXPECT_EQ(file_pos(fd), 300);
 out:
@@ -364,7 +374,6 @@ out:
 static void file_regbuf(void)
 {
 	struct iovec iov;
-	struct t_cqe c;
 	struct t_fx f;
 	int fd = -1;
 
@@ -380,13 +389,11 @@ static void file_regbuf(void)
 	t_ring_add(&f.r, iopbuf_regbuf_encode(0, 100), 4000, 1);
 	t_ring_add(&f.r, iopbuf_regbuf_encode(0, 5000), 4000, 2);
 	t_ring_publish(&f.r);
-	if (!fx_read(&f, fd, 0, &c))
+	if (!fx_read_buf(&f, fd, 0, 4000, 1, false))
 		goto out;
-	EXPECT_BUF_CQE(&c, 4000, 1, 1, false);
 	EXPECT_PAT(f.data + 100, 0, 4000);
-	if (!fx_read(&f, fd, 0, &c))
+	if (!fx_read_buf(&f, fd, 0, 2000, 2, false))
 		goto out;
-	EXPECT_BUF_CQE(&c, 2000, 2, 1, false);
 	EXPECT_PAT(f.data + 5000, 4000, 2000);
 	EXPECT_EQ((unsigned char)f.data[7000], 0xee);
 	EXPECT_HEAD(&f.r, 2);
@@ -402,7 +409,6 @@ out:
  */
 static void chardev_zero(void)
 {
-	struct t_cqe c;
 	struct t_fx f;
 	int fd = -1;
 
@@ -414,14 +420,12 @@ static void chardev_zero(void)
 	t_ring_add_ptr(&f.r, f.data, 100, 0);
 	t_ring_add_ptr(&f.r, f.data + 128, 100, 1);
 	t_ring_publish(&f.r);
-	if (!fx_read(&f, fd, 0, &c))
+	if (!fx_read_buf(&f, fd, 0, 100, 0, false))
 		goto out;
-	EXPECT_BUF_CQE(&c, 100, 0, 1, false);
 	EXPECT(f.data[0] == 0 && f.data[99] == 0);
 	EXPECT_EQ((unsigned char)f.data[100], 0xee);
-	if (!fx_read(&f, fd, 7, &c))
+	if (!fx_read_buf(&f, fd, 7, 7, 1, false))
 		goto out;
-	EXPECT_BUF_CQE(&c, 7, 1, 1, false);
 	EXPECT(f.data[128] == 0 && f.data[134] == 0);
 	EXPECT_EQ((unsigned char)f.data[135], 0xee);
 	EXPECT_HEAD(&f.r, 2);
@@ -438,7 +442,6 @@ out:
  */
 static void chardev_urandom(void)
 {
-	struct t_cqe c;
 	struct t_fx f;
 	int fd = -1;
 
@@ -448,9 +451,8 @@ static void chardev_urandom(void)
 	if (!EXPECT(fd >= 0))
 		goto out;
 	t_ring_fill(&f.r, f.data, 1, 256, 0);
-	if (!fx_read(&f, fd, 64, &c))
+	if (!fx_read_buf(&f, fd, 64, 64, 0, false))
 		goto out;
-	EXPECT_BUF_CQE(&c, 64, 0, 1, false);
 	EXPECT_EQ((unsigned char)f.data[64], 0xee);
 	EXPECT_HEAD(&f.r, 1);
 out:
