@@ -227,12 +227,31 @@ static void note_file(const char *prefix, const char *path)
 	fclose(f);
 }
 
+/*
+ * The first line of /proc/@pid/task/@tid/@file, without its newline, into
+ * @buf ("?" if empty); @buf keeps what it held if the file cannot be opened.
+ */
+static void task_line(pid_t pid, int tid, const char *file, char *buf,
+		      int size)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/%s", pid, tid, file);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	if (!fgets(buf, size, f))
+		strcpy(buf, "?");
+	buf[strcspn(buf, "\n")] = 0;
+	fclose(f);
+}
+
 /* Where each thread of @pid is in the kernel (root may read the stacks). */
 static void note_stacks(pid_t pid)
 {
 	char path[128], comm[64] = "?", wchan[128] = "?";
 	int tids[16], n = 0, i;
-	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/task", pid);
 	{
@@ -246,23 +265,8 @@ static void note_stacks(pid_t pid)
 			closedir(d);
 	}
 	for (i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid,
-			 tids[i]);
-		f = fopen(path, "r");
-		if (f) {
-			if (!fgets(comm, sizeof(comm), f))
-				strcpy(comm, "?");
-			comm[strcspn(comm, "\n")] = 0;
-			fclose(f);
-		}
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/wchan", pid,
-			 tids[i]);
-		f = fopen(path, "r");
-		if (f) {
-			if (!fgets(wchan, sizeof(wchan), f))
-				strcpy(wchan, "?");
-			fclose(f);
-		}
+		task_line(pid, tids[i], "comm", comm, sizeof(comm));
+		task_line(pid, tids[i], "wchan", wchan, sizeof(wchan));
 		h_note("hung child %d thread %d (%s), wchan %s:", pid,
 		       tids[i], comm, wchan);
 		snprintf(path, sizeof(path), "/proc/%d/task/%d/stack", pid,
@@ -1877,6 +1881,22 @@ static bool enough_map_count(void)
 	return false;
 }
 
+/*
+ * @child over the huge buffer, under HUGE_MEMLOCK and HUGE_GUARD_S, when
+ * the guest allows that many mappings.
+ */
+static void run_huge_case(void (*child)(void *arg), const char *what)
+{
+	struct hcase hc = {
+		.child = child, .memlock = HUGE_MEMLOCK,
+		.guard_s = HUGE_GUARD_S, .kill_after_ready_ms = -1,
+		.what = what,
+	};
+
+	if (enough_map_count())
+		run_case(&hc);
+}
+
 static bool lend_huge_one(struct io_uring *ring, struct huge *h, int fd,
 			  unsigned long off, __u32 len, const char *what)
 {
@@ -1971,14 +1991,7 @@ out:
  */
 static void lend_huge_segments(void)
 {
-	struct hcase hc = {
-		.child = lend_huge_child, .memlock = HUGE_MEMLOCK,
-		.guard_s = HUGE_GUARD_S, .kill_after_ready_ms = -1,
-		.what = "LEND of a 262,400-segment buffer",
-	};
-
-	if (enough_map_count())
-		run_case(&hc);
+	run_huge_case(lend_huge_child, "LEND of a 262,400-segment buffer");
 }
 
 #define BUNDLE_N	8
@@ -2115,14 +2128,7 @@ out:
  */
 static void bundle_many_segments(void)
 {
-	struct hcase hc = {
-		.child = bundle_child, .memlock = HUGE_MEMLOCK,
-		.guard_s = HUGE_GUARD_S, .kill_after_ready_ms = -1,
-		.what = "bundles over a 262,400-segment buffer",
-	};
-
-	if (enough_map_count())
-		run_case(&hc);
+	run_huge_case(bundle_child, "bundles over a 262,400-segment buffer");
 }
 
 int main(int argc, char **argv)
