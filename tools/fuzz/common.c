@@ -151,40 +151,41 @@ double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Where thread @tid of process @pid sleeps in the kernel ("0": running). */
-void thread_wchan(pid_t pid, pid_t tid, char *buf, size_t size)
+/*
+ * /proc/@pid/task/@tid/@file into @buf, NUL-terminated: its length, or -1
+ * with @buf untouched when it cannot be opened or read.
+ */
+static ssize_t read_task_file(pid_t pid, pid_t tid, const char *file,
+			      char *buf, size_t size)
 {
 	char path[64];
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/wchan", pid, tid);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/%s", pid, tid, file);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return;
+		return -1;
 	n = read(fd, buf, size - 1);
 	close(fd);
 	if (n >= 0)
 		buf[n] = 0;
+	return n;
+}
+
+/* Where thread @tid of process @pid sleeps in the kernel ("0": running). */
+void thread_wchan(pid_t pid, pid_t tid, char *buf, size_t size)
+{
+	read_task_file(pid, tid, "wchan", buf, size);
 }
 
 /* Its kernel stack, when readable (root), on one line. */
 void thread_stack(pid_t pid, pid_t tid, char *buf, size_t size)
 {
-	char path[64];
 	ssize_t n, i;
-	int fd;
 
 	buf[0] = 0;
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stack", pid, tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n < 0)
-		n = 0;
-	buf[n] = 0;
+	n = read_task_file(pid, tid, "stack", buf, size);
 	for (i = 0; i < n; i++)
 		if (buf[i] == '\n')
 			buf[i] = ' ';
