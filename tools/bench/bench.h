@@ -274,6 +274,7 @@ void b_settle(void);
 double b_tasks_ns(void);
 double b_thread_cpu(void);
 double b_thread_rusage(void);
+int b_ring_init(struct io_uring *ring, unsigned int *flags);
 
 /* net.c */
 void b_net_teardown(void);

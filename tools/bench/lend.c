@@ -465,14 +465,7 @@ static int l_setup(void)
 	iov = (struct iovec){ L.slots, L.slots_len };
 	if (ioctl(L.dev, IOPBUF_IOC_REGISTER_BUFFERS, &breg))
 		return -errno;
-	/* as B.ring: CQE32 for the module, DEFER_TASKRUN where there is one */
-	L.ring_flags = IORING_SETUP_CQE32 | IORING_SETUP_SINGLE_ISSUER |
-		       IORING_SETUP_DEFER_TASKRUN;
-	ret = io_uring_queue_init(64, &L.ring, L.ring_flags);
-	if (ret == -EINVAL) {
-		L.ring_flags = IORING_SETUP_CQE32 | IORING_SETUP_COOP_TASKRUN;
-		ret = io_uring_queue_init(64, &L.ring, L.ring_flags);
-	}
+	ret = b_ring_init(&L.ring, &L.ring_flags);
 	if (ret)
 		return ret;
 	L.ring_ok = true;

@@ -116,14 +116,8 @@ static int b_setup_matrix(void)
 		return -errno;
 	}
 
-	/* one ring for every io_uring mode, big CQEs for the module */
-	B.ring_flags = IORING_SETUP_CQE32 | IORING_SETUP_SINGLE_ISSUER |
-		       IORING_SETUP_DEFER_TASKRUN;
-	ret = io_uring_queue_init(64, &B.ring, B.ring_flags);
-	if (ret == -EINVAL) {
-		B.ring_flags = IORING_SETUP_CQE32 | IORING_SETUP_COOP_TASKRUN;
-		ret = io_uring_queue_init(64, &B.ring, B.ring_flags);
-	}
+	/* one ring for every io_uring mode */
+	ret = b_ring_init(&B.ring, &B.ring_flags);
 	if (ret) {
 		b_err("io_uring_queue_init: %s", strerror(-ret));
 		return ret;

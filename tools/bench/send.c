@@ -131,6 +131,18 @@ void b_prep(struct b_run *r, struct io_uring_sqe *sqe)
 	sqe->user_data = r->tag;
 }
 
+/* A copy or SEND_ZC request completed with @res: one request, one buffer. */
+static void b_count_send(struct b_run *r, int res)
+{
+	if (res < 0) {
+		r->err = -res;
+		return;
+	}
+	r->bytes += res;
+	r->reqs++;
+	r->bufs++;
+}
+
 static void b_handle_cqe(struct b_run *r, struct io_uring_cqe *cqe)
 {
 	__u64 res2;
@@ -141,13 +153,7 @@ static void b_handle_cqe(struct b_run *r, struct io_uring_cqe *cqe)
 	switch (r->mode) {
 	case B_URING:
 		r->inflight--;
-		if (cqe->res < 0) {
-			r->err = -cqe->res;
-			return;
-		}
-		r->bytes += cqe->res;
-		r->reqs++;
-		r->bufs++;
+		b_count_send(r, cqe->res);
 		return;
 	case B_SENDZC:
 		if (cqe->flags & IORING_CQE_F_NOTIF) {
@@ -160,13 +166,7 @@ static void b_handle_cqe(struct b_run *r, struct io_uring_cqe *cqe)
 		}
 		if (!(cqe->flags & IORING_CQE_F_MORE))
 			r->inflight--;
-		if (cqe->res < 0) {
-			r->err = -cqe->res;
-			return;
-		}
-		r->bytes += cqe->res;
-		r->reqs++;
-		r->bufs++;
+		b_count_send(r, cqe->res);
 		return;
 	default:
 		r->inflight--;

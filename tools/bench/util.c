@@ -291,3 +291,23 @@ void b_settle(void)
 	       cpy, b_probe(), b_idle_ns() >= 0 ? "timer_list" :
 	       b_tasks_ns() >= 0 ? "task_schedstat" : "none");
 }
+
+/*
+ * The benchmark's io_uring: big CQEs for the module, SINGLE_ISSUER and
+ * DEFER_TASKRUN as liburing's send-zerocopy example sets them up (task work
+ * runs when the sender waits), COOP_TASKRUN where DEFER_TASKRUN is
+ * missing. Its flags in *@flags; 0 or -errno.
+ */
+int b_ring_init(struct io_uring *ring, unsigned int *flags)
+{
+	int ret;
+
+	*flags = IORING_SETUP_CQE32 | IORING_SETUP_SINGLE_ISSUER |
+		 IORING_SETUP_DEFER_TASKRUN;
+	ret = io_uring_queue_init(64, ring, *flags);
+	if (ret == -EINVAL) {
+		*flags = IORING_SETUP_CQE32 | IORING_SETUP_COOP_TASKRUN;
+		ret = io_uring_queue_init(64, ring, *flags);
+	}
+	return ret;
+}
