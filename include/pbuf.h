@@ -13,6 +13,7 @@
 #include <linux/fs.h>
 #include <linux/kref.h>
 #include <linux/mutex.h>
+#include <linux/percpu.h>
 #include <linux/refcount.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
@@ -38,16 +39,42 @@ struct user_struct;
 /*
  * Module-wide counters, shown in /sys/class/misc/iouring-pbuf/. All return
  * to zero once every context is closed and every operation has ended.
+ * Those that registration changes are atomics here; those every command
+ * changes are per CPU (struct pbuf_pcpu_stats), so that commands on
+ * different CPUs and contexts share no cache line.
  */
 struct pbuf_global {
 	atomic_long_t	pinned_pages;
 	atomic_long_t	charged_pages;
 	atomic_t	contexts;
-	atomic_t	inflight;
-	atomic_t	notifs;		/* zero-copy notifications pending */
 };
 
 extern struct pbuf_global pbuf_global;
+
+/*
+ * Per-command counters, one copy per CPU: an increment and its decrement
+ * may land on different CPUs, only the sum means anything.
+ */
+struct pbuf_pcpu_stats {
+	long	inflight;	/* commands issued, not completed */
+	long	notifs;		/* zero-copy notifications pending */
+	long	cache_misses;	/* command objects allocated (never falls) */
+};
+
+DECLARE_PER_CPU(struct pbuf_pcpu_stats, pbuf_pcpu_stats);
+
+#define pbuf_stat_add(field, n)	this_cpu_add(pbuf_pcpu_stats.field, (n))
+
+/* The sum over every CPU; racing updates can make it briefly off. */
+#define pbuf_stat_sum(field)						\
+({									\
+	long __sum = 0;							\
+	int __cpu;							\
+									\
+	for_each_possible_cpu(__cpu)					\
+		__sum += per_cpu(pbuf_pcpu_stats.field, __cpu);		\
+	__sum;								\
+})
 /* For work that must finish before the module goes (detached notifs). */
 extern struct workqueue_struct *pbuf_wq;
 

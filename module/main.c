@@ -10,6 +10,7 @@
 #include "pbuf.h"
 
 struct pbuf_global pbuf_global;
+DEFINE_PER_CPU(struct pbuf_pcpu_stats, pbuf_pcpu_stats);
 struct workqueue_struct *pbuf_wq;
 
 /*
@@ -48,14 +49,15 @@ static DEVICE_ATTR_RO(contexts);
 static ssize_t inflight_show(struct device *dev,
 			     struct device_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%d\n", atomic_read(&pbuf_global.inflight));
+	/* a sum racing with updates may dip below zero for a moment */
+	return sysfs_emit(buf, "%ld\n", max(pbuf_stat_sum(inflight), 0L));
 }
 static DEVICE_ATTR_RO(inflight);
 
 static ssize_t notifs_show(struct device *dev,
 			   struct device_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%d\n", atomic_read(&pbuf_global.notifs));
+	return sysfs_emit(buf, "%ld\n", max(pbuf_stat_sum(notifs), 0L));
 }
 static DEVICE_ATTR_RO(notifs);
 

@@ -82,7 +82,7 @@ struct pbuf_notif *pbuf_notif_alloc(struct pbuf_op *op)
 	spin_lock_init(&n->lock);
 	n->op = op;
 	INIT_WORK(&n->work, pbuf_notif_release_work);
-	atomic_inc(&pbuf_global.notifs);
+	pbuf_stat_add(notifs, 1);
 	/*
 	 * A notification can outlive its command, its device file and any
 	 * io_uring (a cancelled send to a peer that never reads): it holds
@@ -135,8 +135,7 @@ void pbuf_notif_free(struct pbuf_notif *n)
 		pbuf_regbuf_put(n->refs[--n->nr_refs]);
 	kfree(n->refs);
 	kfree_rcu(n, rcu);
-	if (atomic_dec_and_test(&pbuf_global.notifs))
-		wake_up_var(&pbuf_global.notifs);
+	pbuf_stat_add(notifs, -1);
 	/*
 	 * Last: from pbuf_wq, module exit flushes the queue before the code
 	 * goes; from a command, its device file still holds the module.
@@ -145,12 +144,13 @@ void pbuf_notif_free(struct pbuf_notif *n)
 }
 
 /*
- * Module exit: every notification is freed (each holds the module), but a
+ * Module exit: every notification is freed (each holds the module until
+ * the end of pbuf_notif_free(), so exit cannot begin before), but a
  * callback may still be returning and a release work still running.
  */
 void pbuf_notif_wait_all(void)
 {
-	wait_var_event(&pbuf_global.notifs, !atomic_read(&pbuf_global.notifs));
+	WARN_ON(pbuf_stat_sum(notifs));
 	/* a callback may still be returning from pbuf_notif_done() */
 	synchronize_rcu();
 	flush_workqueue(pbuf_wq);

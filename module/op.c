@@ -58,6 +58,7 @@ static void pbuf_monitor_fn(struct work_struct *work);
 static DECLARE_DELAYED_WORK(pbuf_monitor, pbuf_monitor_fn);
 
 static void pbuf_op_unhook(struct pbuf_op *op);
+static void pbuf_monitor_del(struct pbuf_op *op);
 
 static struct pbuf_op **pbuf_cmd_op(struct io_uring_cmd *cmd)
 {
@@ -93,8 +94,6 @@ struct pbuf_op *pbuf_op_alloc(struct io_uring_cmd *cmd, int fd)
 	op->cmd = cmd;
 	op->ctx = ctx;
 	pbuf_ctx_get(ctx);
-	if (pbuf_need_exit_monitor())
-		op->task = get_task_struct(pbuf_cmd_task(cmd));
 	INIT_LIST_HEAD(&op->ctx_node);
 	INIT_LIST_HEAD(&op->monitor_node);
 	*pbuf_cmd_op(cmd) = op;
@@ -112,13 +111,9 @@ void pbuf_op_free(struct pbuf_op *op)
 		*pbuf_cmd_op(op->cmd) = NULL;
 		spin_unlock(&ctx->op_lock);
 		atomic_dec(&ctx->inflight);
-		atomic_dec(&pbuf_global.inflight);
+		pbuf_stat_add(inflight, -1);
 	}
-	if (!list_empty(&op->monitor_node)) {
-		spin_lock(&pbuf_ops_lock);
-		list_del(&op->monitor_node);
-		spin_unlock(&pbuf_ops_lock);
-	}
+	pbuf_monitor_del(op);
 	/* nothing is hooked by now; stay safe if a path forgot */
 	pbuf_op_unhook(op);
 	if (op->destroy)
@@ -127,8 +122,6 @@ void pbuf_op_free(struct pbuf_op *op)
 		pbuf_bufsel_destroy(&op->bs);
 	if (op->file)
 		fput(op->file);
-	if (op->task)
-		put_task_struct(op->task);
 	pbuf_ctx_put(ctx);
 	kfree(op);
 }
@@ -308,24 +301,51 @@ static void pbuf_op_run(struct pbuf_op *op, unsigned int issue_flags)
 		pbuf_op_complete(op, ret, 0, issue_flags);
 }
 
-static void pbuf_op_track(struct pbuf_op *op)
+/*
+ * The exit monitor's bookkeeping: where io_uring can ask a command to
+ * cancel (pbuf_need_exit_monitor() is false), both compile to nothing and
+ * no command touches the global list, its lock or a task reference.
+ */
+static void pbuf_monitor_add(struct pbuf_op *op)
 {
-	struct pbuf_ctx *ctx = op->ctx;
 	bool first;
 
-	atomic_inc(&ctx->inflight);
-	atomic_inc(&pbuf_global.inflight);
-	spin_lock(&ctx->op_lock);
-	list_add_tail(&op->ctx_node, &ctx->ops);
-	spin_unlock(&ctx->op_lock);
 	if (!pbuf_need_exit_monitor())
 		return;
+	op->task = get_task_struct(pbuf_cmd_task(op->cmd));
 	spin_lock(&pbuf_ops_lock);
 	first = list_empty(&pbuf_ops);
 	list_add_tail(&op->monitor_node, &pbuf_ops);
 	spin_unlock(&pbuf_ops_lock);
 	if (first)
 		schedule_delayed_work(&pbuf_monitor, PBUF_MONITOR_PERIOD);
+}
+
+static void pbuf_monitor_del(struct pbuf_op *op)
+{
+	if (!pbuf_need_exit_monitor())
+		return;
+	if (!list_empty(&op->monitor_node)) {
+		spin_lock(&pbuf_ops_lock);
+		list_del_init(&op->monitor_node);
+		spin_unlock(&pbuf_ops_lock);
+	}
+	if (op->task) {
+		put_task_struct(op->task);
+		op->task = NULL;
+	}
+}
+
+static void pbuf_op_track(struct pbuf_op *op)
+{
+	struct pbuf_ctx *ctx = op->ctx;
+
+	atomic_inc(&ctx->inflight);
+	pbuf_stat_add(inflight, 1);
+	spin_lock(&ctx->op_lock);
+	list_add_tail(&op->ctx_node, &ctx->ops);
+	spin_unlock(&ctx->op_lock);
+	pbuf_monitor_add(op);
 }
 
 /**
