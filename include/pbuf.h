@@ -132,7 +132,21 @@ struct pbuf_ctx {
 	/* Commands in flight (struct pbuf_op.ctx_node), for cancellation. */
 	spinlock_t		op_lock;
 	struct list_head	ops;
+
+	/*
+	 * Command objects and notifications of finished commands, for the
+	 * next ones (module/ctx.c): steady-state commands allocate nothing.
+	 * At most PBUF_CACHE_MAX of each; freed with the context.
+	 */
+	spinlock_t		cache_lock;
+	struct pbuf_op		*op_cache;
+	struct pbuf_notif	*notif_cache;
+	unsigned int		nr_op_cache;
+	unsigned int		nr_notif_cache;
 };
+
+/* Most cached objects of each kind per context. */
+#define PBUF_CACHE_MAX	128
 
 /*
  * A registered buffer: pinned user memory as folio runs. Immutable after
@@ -207,14 +221,20 @@ struct pbuf_ring {
  */
 struct pbuf_bufsel {
 	struct pbuf_ring	*ring;
-	struct pbuf_sel		*sel;
 	unsigned int		nr;
 	unsigned int		max;
+	unsigned int		nr_refs;
+	struct iov_iter		iter;
+	/*
+	 * Kept with a cached command object (module/ctx.c) and grown on
+	 * demand: sel, iov and refs have room for cap entries each, and bv
+	 * keeps the array it grew.
+	 */
+	unsigned int		cap;
+	struct pbuf_sel		*sel;
 	struct iovec		*iov;		/* user-address entries */
 	struct pbuf_regbuf	**refs;		/* registered buffers used */
-	unsigned int		nr_refs;
 	struct pbuf_bvec_out	bv;		/* their segments */
-	struct iov_iter		iter;
 };
 
 /* What a commit consumed, for the completion. */
@@ -251,16 +271,23 @@ struct pbuf_notif {
 	bool			done;
 	bool			zc_used;
 	bool			zc_copied;
+	struct pbuf_ctx		*ctx;		/* its cache; a reference */
 	struct pbuf_regbuf	**refs;
 	unsigned int		nr_refs;
+	unsigned int		refs_cap;	/* kept when cached */
 	struct work_struct	work;
 	/*
 	 * The callback still holds n->lock for a moment after waking the
-	 * command, which may complete and free the notif on another CPU at
-	 * once: the memory goes after a grace period (the callback runs
-	 * under rcu_read_lock()).
+	 * command, which may complete and release the notif on another CPU
+	 * at once. Released notifs go back to their context's cache and
+	 * stay struct pbuf_notif, with lock and work initialized once and
+	 * never again, so that unlock meets a valid lock even when a new
+	 * send has reused n meanwhile (SLAB_TYPESAFE_BY_RCU reasoning). The
+	 * memory itself is freed only after a grace period (the callback
+	 * runs under rcu_read_lock()), when the context goes.
 	 */
 	struct rcu_head		rcu;
+	struct pbuf_notif	*cache_next;
 };
 
 /*
@@ -310,7 +337,6 @@ struct pbuf_op {
 	u16			flags;
 	u32			len;
 	u32			msg_flags;
-	struct pbuf_bufsel	bs;
 
 	/* send state across steps */
 	u8			phase;
@@ -319,6 +345,13 @@ struct pbuf_op {
 	struct pbuf_notif	*notif;
 
 	void			*priv;		/* command-specific state */
+
+	/*
+	 * Everything above is zeroed when a cached op is reused; bs keeps
+	 * its arrays (see struct pbuf_bufsel), so it comes last.
+	 */
+	struct pbuf_op		*cache_next;
+	struct pbuf_bufsel	bs;
 };
 
 /* module/op.c */
@@ -336,7 +369,8 @@ void pbuf_op_wake_external(struct pbuf_op *op);
 void pbuf_op_exit(void);
 
 /* module/notif.c */
-struct pbuf_notif *pbuf_notif_alloc(struct pbuf_op *op);
+struct pbuf_notif *pbuf_notif_alloc(struct pbuf_op *op, unsigned int max_refs);
+void pbuf_notif_take_refs(struct pbuf_notif *n, struct pbuf_bufsel *bs);
 void pbuf_notif_flush(struct pbuf_notif *n);
 bool pbuf_notif_detach(struct pbuf_notif *n);
 u16 pbuf_notif_cqe_flags(const struct pbuf_notif *n);
@@ -350,6 +384,8 @@ int pbuf_cmd_send(struct io_uring_cmd *cmd, unsigned int issue_flags);
 int pbuf_bufsel_init(struct pbuf_bufsel *bs, struct pbuf_ring *ring,
 		     unsigned int max);
 void pbuf_bufsel_destroy(struct pbuf_bufsel *bs);
+void pbuf_bufsel_setup(struct pbuf_bufsel *bs);
+void pbuf_bufsel_free(struct pbuf_bufsel *bs);
 int pbuf_bufsel_select(struct pbuf_bufsel *bs, u64 max_len, int dir);
 void pbuf_bufsel_release(struct pbuf_bufsel *bs);
 void pbuf_bufsel_commit(struct pbuf_bufsel *bs, u64 bytes,
@@ -363,6 +399,10 @@ int pbuf_cmd_recv(struct io_uring_cmd *cmd, unsigned int issue_flags,
 struct pbuf_ctx *pbuf_ctx_create(void);
 void pbuf_ctx_get(struct pbuf_ctx *ctx);
 void pbuf_ctx_put(struct pbuf_ctx *ctx);
+struct pbuf_op *pbuf_ctx_op_get(struct pbuf_ctx *ctx);
+void pbuf_ctx_op_put(struct pbuf_ctx *ctx, struct pbuf_op *op);
+struct pbuf_notif *pbuf_ctx_notif_get(struct pbuf_ctx *ctx);
+void pbuf_ctx_notif_put(struct pbuf_ctx *ctx, struct pbuf_notif *n);
 void pbuf_ctx_teardown(struct pbuf_ctx *ctx);
 void pbuf_ctx_show(struct seq_file *m, struct pbuf_ctx *ctx);
 int pbuf_ctx_stats(struct pbuf_ctx *ctx, void __user *arg);

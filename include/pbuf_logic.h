@@ -67,6 +67,7 @@ struct pbuf_bvec_out {
 
 void pbuf_bvec_out_init(struct pbuf_bvec_out *out, unsigned int max, gfp_t gfp);
 void pbuf_bvec_out_release(struct pbuf_bvec_out *out);
+void pbuf_bvec_out_reuse(struct pbuf_bvec_out *out);
 int pbuf_bvec_import(struct pbuf_bvec_out *out, const struct pbuf_runs *src,
 		     u64 offset, u64 len);
 

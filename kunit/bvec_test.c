@@ -354,6 +354,38 @@ static void runs_find_many_test(struct kunit *test)
 	}
 }
 
+/* Reuse empties the array but keeps what it grew; release frees it. */
+static void out_reuse_test(struct kunit *test)
+{
+	struct bvec_fixture *fx = test->priv;
+	struct pbuf_bvec_out *out = &fx->out;
+	struct bvec_three t;
+	struct bio_vec *heap;
+	unsigned int i, cap;
+
+	pbuf_bvec_out_init(out, 64, GFP_KERNEL);
+	bvec_three_init(test, &t);
+	for (i = 0; i < PBUF_INLINE_SEGS + 1; i++)
+		KUNIT_ASSERT_EQ(test, pbuf_bvec_import(out, &t.r, 64 * i, 1), 0);
+	heap = out->bv;
+	cap = out->cap;
+	KUNIT_EXPECT_PTR_NE(test, heap, &out->inline_bv[0]);
+
+	pbuf_bvec_out_reuse(out);
+	KUNIT_EXPECT_PTR_EQ(test, out->bv, heap);
+	KUNIT_EXPECT_EQ(test, out->cap, cap);
+	KUNIT_EXPECT_EQ(test, out->nr, 0);
+	KUNIT_EXPECT_EQ(test, out->len, 0);
+	for (i = 0; i < PBUF_INLINE_SEGS + 1; i++)
+		KUNIT_ASSERT_EQ(test, pbuf_bvec_import(out, &t.r, 64 * i, 1), 0);
+	KUNIT_EXPECT_PTR_EQ(test, out->bv, heap);
+	KUNIT_EXPECT_EQ(test, out->nr, PBUF_INLINE_SEGS + 1);
+	KUNIT_EXPECT_EQ(test, out->len, PBUF_INLINE_SEGS + 1);
+
+	pbuf_bvec_out_release(out);
+	KUNIT_EXPECT_PTR_EQ(test, out->bv, &out->inline_bv[0]);
+}
+
 /* A fresh output array is empty and inline; release returns it there. */
 static void out_init_release_test(struct kunit *test)
 {
@@ -773,6 +805,7 @@ static struct kunit_case iouring_pbuf_bvec_cases[] = {
 	KUNIT_CASE(runs_find_boundary_test),
 	KUNIT_CASE(runs_find_many_test),
 	KUNIT_CASE(out_init_release_test),
+	KUNIT_CASE(out_reuse_test),
 	KUNIT_CASE(import_within_run_test),
 	KUNIT_CASE(import_multipage_offset_test),
 	KUNIT_CASE(import_first_page_offset_test),

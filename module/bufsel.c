@@ -11,9 +11,46 @@
 
 #include "pbuf.h"
 
+/* A new command object's selection: empty, no arrays yet. */
+void pbuf_bufsel_setup(struct pbuf_bufsel *bs)
+{
+	memset(bs, 0, sizeof(*bs));
+	pbuf_bvec_out_init(&bs->bv, PBUF_MAX_BUNDLE_SEGS, GFP_KERNEL_ACCOUNT);
+}
+
+/* The command object goes: free the arrays it kept. */
+void pbuf_bufsel_free(struct pbuf_bufsel *bs)
+{
+	kfree(bs->sel);
+	kfree(bs->refs);
+	kfree(bs->iov);
+	pbuf_bvec_out_release(&bs->bv);
+}
+
+/* Room for @max entries in each array; kept ones are reused. */
+static int pbuf_bufsel_reserve(struct pbuf_bufsel *bs, unsigned int max)
+{
+	if (bs->cap >= max)
+		return 0;
+	kfree(bs->sel);
+	kfree(bs->refs);
+	kfree(bs->iov);
+	bs->cap = 0;
+	pbuf_stat_add(cache_misses, 1);
+	/* held while the command waits: charged to its memory cgroup */
+	bs->sel = kmalloc_array(max, sizeof(*bs->sel), GFP_KERNEL_ACCOUNT);
+	bs->refs = kmalloc_array(max, sizeof(*bs->refs), GFP_KERNEL_ACCOUNT);
+	bs->iov = kmalloc_array(max, sizeof(*bs->iov), GFP_KERNEL_ACCOUNT);
+	if (!bs->sel || !bs->refs || !bs->iov)
+		return -ENOMEM;
+	bs->cap = max;
+	return 0;
+}
+
 /**
  * pbuf_bufsel_init - prepare to select up to @max entries of @ring
- * @bs: zeroed selection state; takes over the caller's reference on @ring
+ * @bs: the selection state of a new or reused command object
+ *	(pbuf_bufsel_setup()); takes over the caller's reference on @ring
  * @ring: the ring
  * @max: entries per attempt: 1, or the bundle limit
  *
@@ -24,24 +61,16 @@ int pbuf_bufsel_init(struct pbuf_bufsel *bs, struct pbuf_ring *ring,
 {
 	bs->ring = ring;
 	bs->max = max;
-	/* held while the command waits: charged to its memory cgroup */
-	pbuf_bvec_out_init(&bs->bv, PBUF_MAX_BUNDLE_SEGS, GFP_KERNEL_ACCOUNT);
-	bs->sel = kcalloc(max, sizeof(*bs->sel), GFP_KERNEL_ACCOUNT);
-	if (ring->flags & IOPBUF_RING_REGBUF)
-		bs->refs = kcalloc(max, sizeof(*bs->refs), GFP_KERNEL_ACCOUNT);
-	else
-		bs->iov = kcalloc(max, sizeof(*bs->iov), GFP_KERNEL_ACCOUNT);
-	if (!bs->sel || !(bs->refs || bs->iov))
-		return -ENOMEM;
-	return 0;
+	bs->nr = 0;
+	bs->nr_refs = 0;
+	pbuf_bvec_out_reuse(&bs->bv);
+	return pbuf_bufsel_reserve(bs, max);
 }
 
+/* The command is done with the ring; the arrays stay for the next one. */
 void pbuf_bufsel_destroy(struct pbuf_bufsel *bs)
 {
 	pbuf_bufsel_release(bs);
-	kfree(bs->sel);
-	kfree(bs->refs);
-	kfree(bs->iov);
 	pbuf_ring_put(bs->ring);
 	bs->ring = NULL;
 }
@@ -51,7 +80,7 @@ void pbuf_bufsel_release(struct pbuf_bufsel *bs)
 {
 	while (bs->nr_refs)
 		pbuf_regbuf_put(bs->refs[--bs->nr_refs]);
-	pbuf_bvec_out_release(&bs->bv);
+	pbuf_bvec_out_reuse(&bs->bv);
 }
 
 /* Entries holding user addresses: a plain user iovec iterator. */
@@ -83,9 +112,10 @@ static int pbuf_bufsel_import_regbuf(struct pbuf_bufsel *bs, int dir)
 {
 	struct pbuf_ctx *ctx = bs->ring->ctx;
 	struct pbuf_regbuf *buf = NULL;
+	unsigned int cap = bs->bv.cap;
 	u32 cur = 0;
 	unsigned int i;
-	int ret;
+	int ret = 0;
 
 	for (i = 0; i < bs->nr; i++) {
 		u64 addr = bs->sel[i].addr;
@@ -102,8 +132,13 @@ static int pbuf_bufsel_import_regbuf(struct pbuf_bufsel *bs, int dir)
 				       iopbuf_regbuf_offset(addr),
 				       bs->sel[i].len);
 		if (ret)
-			return ret;
+			break;
 	}
+	/* the array grew: kept for the next commands of this object */
+	if (bs->bv.cap != cap)
+		pbuf_stat_add(cache_misses, 1);
+	if (ret)
+		return ret;
 	iov_iter_bvec(&bs->iter, dir, bs->bv.bv, bs->bv.nr, bs->bv.len);
 	return 0;
 }

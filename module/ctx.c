@@ -21,6 +21,7 @@ struct pbuf_ctx *pbuf_ctx_create(void)
 	xa_init_flags(&ctx->kbufs, XA_FLAGS_ALLOC1);
 	spin_lock_init(&ctx->op_lock);
 	INIT_LIST_HEAD(&ctx->ops);
+	spin_lock_init(&ctx->cache_lock);
 	atomic_inc(&pbuf_global.contexts);
 	return ctx;
 }
@@ -30,10 +31,36 @@ void pbuf_ctx_get(struct pbuf_ctx *ctx)
 	kref_get(&ctx->ref);
 }
 
+static void pbuf_op_cache_free(struct pbuf_op *op)
+{
+	pbuf_bufsel_free(&op->bs);
+	kfree(op);
+}
+
+/* After a grace period: a callback may still be unlocking n->lock. */
+static void pbuf_notif_cache_free(struct pbuf_notif *n)
+{
+	kfree(n->refs);
+	kfree_rcu(n, rcu);
+}
+
 static void pbuf_ctx_free(struct kref *ref)
 {
 	struct pbuf_ctx *ctx = container_of(ref, struct pbuf_ctx, ref);
 
+	/* every op and notif holds a reference: all are cached by now */
+	while (ctx->op_cache) {
+		struct pbuf_op *op = ctx->op_cache;
+
+		ctx->op_cache = op->cache_next;
+		pbuf_op_cache_free(op);
+	}
+	while (ctx->notif_cache) {
+		struct pbuf_notif *n = ctx->notif_cache;
+
+		ctx->notif_cache = n->cache_next;
+		pbuf_notif_cache_free(n);
+	}
 	WARN_ON_ONCE(atomic_long_read(&ctx->pinned_pages));
 	WARN_ON_ONCE(atomic_long_read(&ctx->charged_pages));
 	xa_destroy(&ctx->bufs);
@@ -47,6 +74,80 @@ static void pbuf_ctx_free(struct kref *ref)
 void pbuf_ctx_put(struct pbuf_ctx *ctx)
 {
 	kref_put(&ctx->ref, pbuf_ctx_free);
+}
+
+/*
+ * The per-context object cache. A command takes its op (and a zero-copy
+ * send its notification) from here and gives it back when it ends, so in
+ * steady state no command allocates: only a miss (an empty cache, or arrays
+ * too small for a bigger bundle) does, and counts in cache_misses. Objects
+ * keep their context alive, so the cache outlives every object taken from
+ * it.
+ */
+struct pbuf_op *pbuf_ctx_op_get(struct pbuf_ctx *ctx)
+{
+	struct pbuf_op *op;
+
+	spin_lock(&ctx->cache_lock);
+	op = ctx->op_cache;
+	if (op) {
+		ctx->op_cache = op->cache_next;
+		ctx->nr_op_cache--;
+	}
+	spin_unlock(&ctx->cache_lock);
+	if (op) {
+		/* everything but the kept selection arrays */
+		memset(op, 0, offsetof(struct pbuf_op, bs));
+		return op;
+	}
+	pbuf_stat_add(cache_misses, 1);
+	op = kzalloc(sizeof(*op), GFP_KERNEL_ACCOUNT);
+	if (op)
+		pbuf_bufsel_setup(&op->bs);
+	return op;
+}
+
+void pbuf_ctx_op_put(struct pbuf_ctx *ctx, struct pbuf_op *op)
+{
+	spin_lock(&ctx->cache_lock);
+	if (ctx->nr_op_cache < PBUF_CACHE_MAX) {
+		op->cache_next = ctx->op_cache;
+		ctx->op_cache = op;
+		ctx->nr_op_cache++;
+		op = NULL;
+	}
+	spin_unlock(&ctx->cache_lock);
+	if (op)
+		pbuf_op_cache_free(op);
+}
+
+/* A notification object: lock and work initialized, fields not reset. */
+struct pbuf_notif *pbuf_ctx_notif_get(struct pbuf_ctx *ctx)
+{
+	struct pbuf_notif *n;
+
+	spin_lock(&ctx->cache_lock);
+	n = ctx->notif_cache;
+	if (n) {
+		ctx->notif_cache = n->cache_next;
+		ctx->nr_notif_cache--;
+	}
+	spin_unlock(&ctx->cache_lock);
+	return n;
+}
+
+void pbuf_ctx_notif_put(struct pbuf_ctx *ctx, struct pbuf_notif *n)
+{
+	spin_lock(&ctx->cache_lock);
+	if (ctx->nr_notif_cache < PBUF_CACHE_MAX) {
+		n->cache_next = ctx->notif_cache;
+		ctx->notif_cache = n;
+		ctx->nr_notif_cache++;
+		n = NULL;
+	}
+	spin_unlock(&ctx->cache_lock);
+	if (n)
+		pbuf_notif_cache_free(n);
 }
 
 /*

@@ -386,13 +386,11 @@ static int pbuf_lend_finish(struct pbuf_op *op, struct pbuf_lend *lend,
 
 	if (!n)
 		return pbuf_lend_result(op, lend, res2, 0);
-	n->refs = kmalloc_array(1, sizeof(*n->refs), GFP_KERNEL_ACCOUNT);
-	if (n->refs) {
-		n->refs[0] = lend->buf;
-		n->nr_refs = 1;
+	/* the notif has room for it (pbuf_notif_alloc()) */
+	if (lend->buf && !n->nr_refs) {
+		n->refs[n->nr_refs++] = lend->buf;
 		lend->buf = NULL;
 	}
-	/* without the array the buffer stays with the command, which waits */
 	lend->waiting_notif = true;
 	pbuf_op_wait_external(op);
 	pbuf_notif_flush(n);
@@ -441,10 +439,7 @@ static int pbuf_lend_cancel(struct pbuf_op *op, u64 *res2)
 		if (pbuf_notif_detach(n)) {
 			/* the stack still has pages: the notif keeps the buffer */
 			if (lend->buf && !n->nr_refs) {
-				n->refs = kmalloc_array(1, sizeof(*n->refs),
-							GFP_KERNEL | __GFP_NOFAIL);
-				n->refs[0] = lend->buf;
-				n->nr_refs = 1;
+				n->refs[n->nr_refs++] = lend->buf;
 				lend->buf = NULL;
 			}
 			op->notif = NULL;
@@ -500,7 +495,7 @@ static int pbuf_lend_prepare(struct pbuf_op *op, struct pbuf_lend *lend,
 	if (ret)
 		return ret;
 	if (pbuf_lend_has_send(lend)) {
-		op->notif = pbuf_notif_alloc(op);
+		op->notif = pbuf_notif_alloc(op, 1);
 		if (!op->notif)
 			return -ENOMEM;
 	}

@@ -110,6 +110,17 @@ void pbuf_bvec_out_release(struct pbuf_bvec_out *out)
 	pbuf_bvec_out_init(out, out->max, out->gfp);
 }
 
+/*
+ * Empty @out for the next command but keep the array it grew, so a reused
+ * command object builds its next bundle without allocating.
+ * pbuf_bvec_out_release() frees it.
+ */
+void pbuf_bvec_out_reuse(struct pbuf_bvec_out *out)
+{
+	out->nr = 0;
+	out->len = 0;
+}
+
 /* Double the array, up to @out->max segments. */
 static int pbuf_bvec_out_grow(struct pbuf_bvec_out *out)
 {

@@ -61,12 +61,21 @@ static ssize_t notifs_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(notifs);
 
+/* Command objects allocated because a context's cache had none to reuse. */
+static ssize_t cache_misses_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%ld\n", pbuf_stat_sum(cache_misses));
+}
+static DEVICE_ATTR_RO(cache_misses);
+
 static struct attribute *pbuf_attrs[] = {
 	&dev_attr_pinned_pages.attr,
 	&dev_attr_charged_pages.attr,
 	&dev_attr_contexts.attr,
 	&dev_attr_inflight.attr,
 	&dev_attr_notifs.attr,
+	&dev_attr_cache_misses.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(pbuf);

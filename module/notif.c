@@ -68,20 +68,57 @@ static void pbuf_notif_callback(struct sk_buff *skb, struct ubuf_info *uarg,
 
 PBUF_DEFINE_UBUF_OPS(pbuf_notif_ops, pbuf_notif_callback);
 
-struct pbuf_notif *pbuf_notif_alloc(struct pbuf_op *op)
+/**
+ * pbuf_notif_alloc - the notification of a zero-copy send
+ * @op: the send command
+ * @max_refs: most buffer references it may take over (the selection's
+ *	entries)
+ *
+ * Taken from the context's cache when it has one: see struct pbuf_notif
+ * for why a notification may be reused while a callback of its previous
+ * use is still unlocking it.
+ *
+ * Return: the notification, or NULL (-ENOMEM).
+ */
+struct pbuf_notif *pbuf_notif_alloc(struct pbuf_op *op, unsigned int max_refs)
 {
-	struct pbuf_notif *n = kzalloc(sizeof(*n), GFP_KERNEL_ACCOUNT);
+	struct pbuf_ctx *ctx = op->ctx;
+	struct pbuf_notif *n = pbuf_ctx_notif_get(ctx);
 
-	if (!n)
-		return NULL;
+	if (!n) {
+		pbuf_stat_add(cache_misses, 1);
+		n = kzalloc(sizeof(*n), GFP_KERNEL_ACCOUNT);
+		if (!n)
+			return NULL;
+		/* once for the object's life: never while a callback holds it */
+		spin_lock_init(&n->lock);
+		INIT_WORK(&n->work, pbuf_notif_release_work);
+	}
+	if (n->refs_cap < max_refs) {
+		pbuf_stat_add(cache_misses, 1);
+		kfree(n->refs);
+		n->refs_cap = 0;
+		n->refs = kmalloc_array(max_refs, sizeof(*n->refs),
+					GFP_KERNEL_ACCOUNT);
+		if (!n->refs) {
+			pbuf_ctx_notif_put(ctx, n);
+			return NULL;
+		}
+		n->refs_cap = max_refs;
+	}
+	memset(&n->uarg, 0, sizeof(n->uarg));
 	pbuf_ubuf_set_ops(&n->uarg, pbuf_notif_ops);
 	/* the command's reference, dropped by pbuf_notif_flush() */
 	refcount_set(&n->uarg.refcnt, 1);
 	/* as io_uring: frags are ours, the skb must not be orphaned early */
 	n->uarg.flags = SKBFL_ZEROCOPY_FRAG | SKBFL_DONT_ORPHAN;
-	spin_lock_init(&n->lock);
 	n->op = op;
-	INIT_WORK(&n->work, pbuf_notif_release_work);
+	n->done = false;
+	n->zc_used = false;
+	n->zc_copied = false;
+	n->nr_refs = 0;
+	n->ctx = ctx;
+	pbuf_ctx_get(ctx);
 	pbuf_stat_add(notifs, 1);
 	/*
 	 * A notification can outlive its command, its device file and any
@@ -92,6 +129,19 @@ struct pbuf_notif *pbuf_notif_alloc(struct pbuf_op *op)
 	 */
 	__module_get(THIS_MODULE);
 	return n;
+}
+
+/*
+ * Hand the selection's buffer references to @n, which drops them when the
+ * stack lets go. @n has room for all of them (pbuf_notif_alloc()).
+ */
+void pbuf_notif_take_refs(struct pbuf_notif *n, struct pbuf_bufsel *bs)
+{
+	if (WARN_ON_ONCE(n->nr_refs + bs->nr_refs > n->refs_cap))
+		return;
+	memcpy(n->refs + n->nr_refs, bs->refs, bs->nr_refs * sizeof(*bs->refs));
+	n->nr_refs += bs->nr_refs;
+	bs->nr_refs = 0;
 }
 
 /* The command has sent all it will: drop its reference. */
@@ -131,10 +181,13 @@ u16 pbuf_notif_cqe_flags(const struct pbuf_notif *n)
 /* Process context: the last buffer reference may unpin pages. */
 void pbuf_notif_free(struct pbuf_notif *n)
 {
+	struct pbuf_ctx *ctx = n->ctx;
+
 	while (n->nr_refs)
 		pbuf_regbuf_put(n->refs[--n->nr_refs]);
-	kfree(n->refs);
-	kfree_rcu(n, rcu);
+	/* back to the cache first: our reference keeps the context alive */
+	pbuf_ctx_notif_put(ctx, n);
+	pbuf_ctx_put(ctx);
 	pbuf_stat_add(notifs, -1);
 	/*
 	 * Last: from pbuf_wq, module exit flushes the queue before the code

@@ -79,14 +79,14 @@ struct pbuf_op *pbuf_op_alloc(struct io_uring_cmd *cmd, int fd)
 	struct pbuf_ctx *ctx = cmd->file->private_data;
 	struct pbuf_op *op;
 
-	op = kzalloc(sizeof(*op), GFP_KERNEL_ACCOUNT);
+	op = pbuf_ctx_op_get(ctx);
 	if (!op)
 		return ERR_PTR(-ENOMEM);
 	/* PBUF_OP_NO_FILE is ours alone: callers reject negative user fds */
 	if (fd != PBUF_OP_NO_FILE) {
 		op->file = fget(fd);
 		if (!op->file) {
-			kfree(op);
+			pbuf_ctx_op_put(ctx, op);
 			return ERR_PTR(-EBADF);
 		}
 	}
@@ -122,8 +122,9 @@ void pbuf_op_free(struct pbuf_op *op)
 		pbuf_bufsel_destroy(&op->bs);
 	if (op->file)
 		fput(op->file);
+	/* back to the cache first: our reference keeps the context alive */
+	pbuf_ctx_op_put(ctx, op);
 	pbuf_ctx_put(ctx);
-	kfree(op);
 }
 
 static void pbuf_op_complete(struct pbuf_op *op, int res, u64 res2,

@@ -83,10 +83,7 @@ static int pbuf_send_finish(struct pbuf_op *op, int ret, u64 *res2)
 		*res2 = op->sent > 0 ? pbuf_send_res2(op, 0) : 0;
 		return op->sent;
 	}
-	n->refs = bs->refs;
-	n->nr_refs = bs->nr_refs;
-	bs->refs = NULL;
-	bs->nr_refs = 0;
+	pbuf_notif_take_refs(n, bs);
 	pbuf_bufsel_release(bs);
 
 	op->phase = PBUF_SEND_NOTIF;
@@ -186,10 +183,7 @@ static int pbuf_send_cancel(struct pbuf_op *op, u64 *res2)
 	pbuf_send_release_ring(op);
 	if (n && op->phase != PBUF_SEND_NOTIF) {
 		/* parked in START or MORE: hand over what MORE still holds */
-		n->refs = op->bs.refs;
-		n->nr_refs = op->bs.nr_refs;
-		op->bs.refs = NULL;
-		op->bs.nr_refs = 0;
+		pbuf_notif_take_refs(n, &op->bs);
 		pbuf_bufsel_release(&op->bs);
 		pbuf_notif_flush(n);
 	}
@@ -262,7 +256,7 @@ int pbuf_cmd_send(struct io_uring_cmd *cmd, unsigned int issue_flags)
 	if (ring->flags & IOPBUF_RING_REGBUF &&
 	    test_bit(SOCK_SUPPORT_ZC, &sock->flags)) {
 		ret = -ENOMEM;
-		op->notif = pbuf_notif_alloc(op);
+		op->notif = pbuf_notif_alloc(op, op->bs.max);
 		if (!op->notif)
 			goto fail;
 	}

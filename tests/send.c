@@ -948,6 +948,62 @@ static void sink6_zc_regbuf(void)	{ sink_zc(AF_INET6, true); }
 static void sink4_copy_user(void)	{ sink_zc(AF_INET, false); }
 
 /*
+ * Steady state allocates nothing: once a few single sends and bundles have
+ * filled the context's object cache (command objects, notifications and
+ * the arrays they keep), many more of both to the sink must not move the
+ * module's cache_misses counter.
+ */
+#define CACHE_SLICE	4096
+#define CACHE_BATCH	16
+
+static bool cache_round(struct fx *f, int sock, bool bundle)
+{
+	static const __u32 limits[] = { 4 * CACHE_SLICE };
+	size_t k = f->exp.n;
+	unsigned int i;
+
+	for (i = 0; i < CACHE_BATCH; i++)
+		fx_add(f, 0, (__u64)i * CACHE_SLICE, CACHE_SLICE);
+	fx_publish(f);
+	return send_entries(f, sock, k, bundle, limits, 1, IOPBUF_CQE_F_ZC,
+			    -1);
+}
+
+static void cache_steady(void)
+{
+	long before, after;
+	unsigned int i;
+	int sock;
+	struct fx f;
+
+	if (!fx_init(&f))
+		goto out;
+	sock = t_sink_socket(AF_INET);
+	if (sock < 0)
+		goto out;
+	f.fds[1] = sock;
+	if (!fx_mem_4k(&f, CACHE_BATCH * CACHE_SLICE) || !fx_regbuf_ring(&f))
+		goto out;
+	for (i = 0; i < 2; i++)
+		if (!cache_round(&f, sock, false) || !cache_round(&f, sock, true))
+			goto out;
+	before = h_sysfs_read("cache_misses");
+	if (!h_expect(before >= 0, __FILE__, __LINE__,
+		      "sysfs cache_misses unreadable"))
+		goto out;
+	for (i = 0; i < 16; i++)
+		if (!cache_round(&f, sock, false) || !cache_round(&f, sock, true))
+			goto out;
+	after = h_sysfs_read("cache_misses");
+	if (!EXPECT_EQ(after, before))
+		h_note("%ld cache misses in %u steady-state sends", after - before,
+		       16 * (CACHE_BATCH + CACHE_BATCH / 4));
+	expect_notifs_idle();
+out:
+	fx_fini(&f);
+}
+
+/*
  * Several registered buffers and hugetlb memory in one zero-copy bundle
  * to the sink: ZC without ZC_COPIED.
  */
@@ -2008,6 +2064,7 @@ int main(void)
 	RUN(sink6_zc_regbuf);
 	RUN(sink4_copy_user);
 	RUN(sink_multi_regbuf_hugetlb);
+	RUN(cache_steady);
 	RUN(zc_release_tcp);
 
 	RUN(msg_more_tcp);
