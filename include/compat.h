@@ -176,6 +176,69 @@ static inline bool pbuf_cmd_task_cancelling(struct io_uring_cmd *cmd)
 #endif
 
 /*
+ * Managed frags: msg->sg_from_iter lets a zero-copy sender place its
+ * pages into the skb itself, without a page reference per frag
+ * (SKBFL_MANAGED_FRAG_REFS), as io_uring does for registered buffers.
+ * PBUF_DEFINE_SG_FROM_ITER(name, fill) defines name() in this kernel's
+ * form around fill(skb, from, length), which only fills frags and grows
+ * skb->len, data_len and truesize. Who charges the socket for the new
+ * truesize differs:
+ *  - (sk, skb, from, length), 6.1: the callback charges, as the stack's
+ *    own filler does there (pbuf_skb_charge());
+ *  - (skb, from, length), 6.4 on: __zerocopy_sg_from_iter() charges
+ *    after the callback returns, so the callback must not;
+ *  - (skb, ubuf, from, length), a 2026 proposal: the caller charges as
+ *    above.
+ * Without any of them the stack fills the skb itself, with references.
+ */
+#if defined(HAVE_SG_FROM_ITER_SK)
+#include <net/sock.h>
+
+static inline void pbuf_skb_charge(struct sock *sk, struct sk_buff *skb,
+				   unsigned long truesize)
+{
+	if (sk && sk->sk_type == SOCK_STREAM) {
+		sk_wmem_queued_add(sk, truesize);
+		if (!skb_zcopy_pure(skb))
+			sk_mem_charge(sk, truesize);
+	} else {
+		refcount_add(truesize, &skb->sk->sk_wmem_alloc);
+	}
+}
+
+#define PBUF_DEFINE_SG_FROM_ITER(name, fill)				\
+static int name(struct sock *sk, struct sk_buff *skb,			\
+		struct iov_iter *from, size_t length)			\
+{									\
+	unsigned int before = skb->truesize;				\
+	int ret = fill(skb, from, length);				\
+									\
+	pbuf_skb_charge(sk, skb, skb->truesize - before);		\
+	return ret;							\
+}
+#define pbuf_msg_set_sg_from_iter(msg, name)	((msg)->sg_from_iter = (name))
+#elif defined(HAVE_SG_FROM_ITER_SKB)
+#define PBUF_DEFINE_SG_FROM_ITER(name, fill)				\
+static int name(struct sk_buff *skb, struct iov_iter *from,		\
+		size_t length)						\
+{									\
+	return fill(skb, from, length);					\
+}
+#define pbuf_msg_set_sg_from_iter(msg, name)	((msg)->sg_from_iter = (name))
+#elif defined(HAVE_SG_FROM_ITER_UBUF)
+#define PBUF_DEFINE_SG_FROM_ITER(name, fill)				\
+static int name(struct sk_buff *skb, struct ubuf_info *ubuf,		\
+		struct iov_iter *from, size_t length)			\
+{									\
+	return fill(skb, from, length);					\
+}
+#define pbuf_msg_set_sg_from_iter(msg, name)	((msg)->sg_from_iter = (name))
+#else
+#define PBUF_DEFINE_SG_FROM_ITER(name, fill)
+#define pbuf_msg_set_sg_from_iter(msg, name)	do { } while (0)
+#endif
+
+/*
  * The task a command belongs to, whose exit must cancel it. A command
  * issued from io-wq runs in a worker thread that may exit on its own when
  * idle; before 6.8 the owner is not exported, so the worker's process

@@ -28,6 +28,83 @@ enum {
 	PBUF_SEND_NOTIF,
 };
 
+/*
+ * Managed frags (see PBUF_DEFINE_SG_FROM_ITER in compat.h): place the
+ * pages of a registered-buffer iterator into @skb as frags without taking
+ * a page reference each. The notification the skb holds keeps the
+ * buffer, hence its pinned pages, until the stack lets go of the skb, so
+ * the frags need no references of their own; the skb is marked
+ * SKBFL_MANAGED_FRAG_REFS so that it does not drop any either (and takes
+ * them, __skb_zcopy_downgrade_managed(), if it ever needs to own frags).
+ *
+ * Frags name the folio's head page with an offset inside the folio, and a
+ * piece continuing the last frag in the same folio extends it, which is
+ * the layout the stack's own filler builds: the same data needs no more
+ * frags than before. An skb that already holds frags with references
+ * (TCP appending to an skb filled otherwise) gets references for ours
+ * too, so that its frags stay alike.
+ *
+ * Return: 0, or -EMSGSIZE when the skb ran out of frags (what was placed
+ * stays, and @from is advanced past it).
+ */
+static int __maybe_unused pbuf_skb_fill(struct sk_buff *skb,
+					struct iov_iter *from, size_t length)
+{
+	struct skb_shared_info *shinfo = skb_shinfo(skb);
+	unsigned int frag = shinfo->nr_frags;
+	const struct bio_vec *bv = from->bvec;
+	size_t skip = from->iov_offset;
+	size_t left = min(length, iov_iter_count(from));
+	unsigned long truesize = 0;
+	size_t done = 0;
+	bool managed;
+
+	if (WARN_ON_ONCE(!iov_iter_is_bvec(from)))
+		return -EFAULT;
+	if (!frag) {
+		shinfo->flags |= SKBFL_MANAGED_FRAG_REFS;
+		managed = true;
+	} else {
+		managed = skb_zcopy_managed(skb);
+	}
+
+	while (left) {
+		size_t len = min_t(size_t, left, bv->bv_len - skip);
+		struct page *head = compound_head(bv->bv_page);
+		size_t off = ((size_t)(bv->bv_page - head) << PAGE_SHIFT) +
+			     bv->bv_offset + skip;
+		skb_frag_t *last = frag ? &shinfo->frags[frag - 1] : NULL;
+
+		if (last && skb_frag_page(last) == head &&
+		    skb_frag_off(last) + skb_frag_size(last) == off) {
+			skb_frag_size_add(last, len);
+		} else {
+			if (frag == MAX_SKB_FRAGS)
+				break;
+			if (!managed)
+				get_page(head);
+			__skb_fill_page_desc_noacc(shinfo, frag++, head, off,
+						   len);
+		}
+		truesize += PAGE_ALIGN(len + offset_in_page(off));
+		done += len;
+		left -= len;
+		skip += len;
+		if (skip == bv->bv_len) {
+			bv++;
+			skip = 0;
+		}
+	}
+	shinfo->nr_frags = frag;
+	iov_iter_advance(from, done);
+	skb->data_len += done;
+	skb->len += done;
+	skb->truesize += truesize;
+	return left ? -EMSGSIZE : 0;
+}
+
+PBUF_DEFINE_SG_FROM_ITER(pbuf_sg_from_iter, pbuf_skb_fill)
+
 static int pbuf_sendmsg(struct pbuf_op *op, struct socket *sock)
 {
 	struct msghdr msg = {
@@ -39,6 +116,7 @@ static int pbuf_sendmsg(struct pbuf_op *op, struct socket *sock)
 	if (op->notif) {
 		msg.msg_flags |= MSG_ZEROCOPY;
 		msg.msg_ubuf = &op->notif->uarg;
+		pbuf_msg_set_sg_from_iter(&msg, pbuf_sg_from_iter);
 	}
 	ret = sock_sendmsg(sock, &msg);
 	if (ret > 0)
