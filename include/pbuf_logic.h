@@ -50,6 +50,9 @@ struct pbuf_runs {
 int pbuf_runs_add(struct pbuf_runs *r, struct page *page,
 		  unsigned int offset, unsigned int len);
 unsigned int pbuf_runs_find(const struct pbuf_runs *r, u64 offset);
+struct iov_iter;
+int pbuf_runs_iter(struct iov_iter *iter, int dir, const struct pbuf_runs *src,
+		   u64 offset, u64 len);
 
 /*
  * A growable bio_vec array for one command: starts in @inline_bv and moves

@@ -10,6 +10,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/slab.h>
+#include <linux/uio.h>
 
 #include "pbuf_logic.h"
 
@@ -352,6 +353,44 @@ static void runs_find_many_test(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, pbuf_runs_find(&r, base + PAGE_SIZE - 1),
 				i);
 	}
+}
+
+/*
+ * pbuf_runs_iter() points the iterator into the table itself: at the run
+ * holding the offset, that far into it, over the runs to the end.
+ */
+static void runs_iter_test(struct kunit *test)
+{
+	struct bvec_three t;
+	struct iov_iter it;
+
+	bvec_three_init(test, &t);
+	KUNIT_ASSERT_EQ(test, pbuf_runs_iter(&it, ITER_SOURCE, &t.r,
+					     PAGE_SIZE + 100, 2 * PAGE_SIZE), 0);
+	KUNIT_EXPECT_PTR_EQ(test, it.bvec, &t.r.bv[1]);
+	KUNIT_EXPECT_EQ(test, it.iov_offset, 100);
+	KUNIT_EXPECT_EQ(test, iov_iter_count(&it), 2 * PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, it.nr_segs, 2);
+
+	/* the whole buffer, and a slice starting exactly at a run */
+	KUNIT_ASSERT_EQ(test, pbuf_runs_iter(&it, ITER_SOURCE, &t.r, 0,
+					     THREE_LEN), 0);
+	KUNIT_EXPECT_PTR_EQ(test, it.bvec, &t.r.bv[0]);
+	KUNIT_EXPECT_EQ(test, it.iov_offset, 0);
+	KUNIT_EXPECT_EQ(test, iov_iter_count(&it), THREE_LEN);
+	KUNIT_ASSERT_EQ(test, pbuf_runs_iter(&it, ITER_DEST, &t.r,
+					     5 * PAGE_SIZE, 1000), 0);
+	KUNIT_EXPECT_PTR_EQ(test, it.bvec, &t.r.bv[2]);
+	KUNIT_EXPECT_EQ(test, it.iov_offset, 0);
+	KUNIT_EXPECT_EQ(test, iov_iter_count(&it), 1000);
+
+	KUNIT_ASSERT_EQ(test, pbuf_runs_iter(&it, ITER_SOURCE, &t.r,
+					     THREE_LEN, 0), 0);
+	KUNIT_EXPECT_EQ(test, iov_iter_count(&it), 0);
+	KUNIT_EXPECT_EQ(test, pbuf_runs_iter(&it, ITER_SOURCE, &t.r,
+					     THREE_LEN - 1, 2), -EFAULT);
+	KUNIT_EXPECT_EQ(test, pbuf_runs_iter(&it, ITER_SOURCE, &t.r,
+					     THREE_LEN + 1, 0), -EFAULT);
 }
 
 /* Reuse empties the array but keeps what it grew; release frees it. */
@@ -806,6 +845,7 @@ static struct kunit_case iouring_pbuf_bvec_cases[] = {
 	KUNIT_CASE(runs_find_many_test),
 	KUNIT_CASE(out_init_release_test),
 	KUNIT_CASE(out_reuse_test),
+	KUNIT_CASE(runs_iter_test),
 	KUNIT_CASE(import_within_run_test),
 	KUNIT_CASE(import_multipage_offset_test),
 	KUNIT_CASE(import_first_page_offset_test),

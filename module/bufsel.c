@@ -105,8 +105,9 @@ static int pbuf_bufsel_import_user(struct pbuf_bufsel *bs, int dir)
 
 /*
  * Entries holding registered-buffer encodings: a bio_vec iterator over
- * the slices, merged where physically contiguous. One reference per
- * registered buffer used (consecutive entries of one buffer share it).
+ * the slices, merged where physically contiguous (a single entry points
+ * into its buffer's run table instead). One reference per registered
+ * buffer used (consecutive entries of one buffer share it).
  */
 static int pbuf_bufsel_import_regbuf(struct pbuf_bufsel *bs, int dir)
 {
@@ -116,6 +117,19 @@ static int pbuf_bufsel_import_regbuf(struct pbuf_bufsel *bs, int dir)
 	u32 cur = 0;
 	unsigned int i;
 	int ret = 0;
+
+	/* one entry: the iterator walks the buffer's own run table */
+	if (bs->nr == 1) {
+		u64 addr = bs->sel[0].addr;
+
+		buf = pbuf_regbuf_get(ctx, iopbuf_regbuf_index(addr));
+		if (IS_ERR(buf))
+			return PTR_ERR(buf);
+		bs->refs[bs->nr_refs++] = buf;
+		return pbuf_runs_iter(&bs->iter, dir, &buf->runs,
+				      iopbuf_regbuf_offset(addr),
+				      bs->sel[0].len);
+	}
 
 	for (i = 0; i < bs->nr; i++) {
 		u64 addr = bs->sel[i].addr;

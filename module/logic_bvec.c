@@ -5,10 +5,12 @@
  * Pure logic: compiled into the module and, unchanged, into the KUnit tree.
  */
 #include <linux/bug.h>
+#include <linux/log2.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/uio.h>
 
 #include "pbuf_logic.h"
 
@@ -73,7 +75,8 @@ int pbuf_runs_add(struct pbuf_runs *r, struct page *page, unsigned int offset,
  * @r: a non-empty run table
  * @offset: a byte offset below @r->len
  *
- * Binary search for the last run starting at or before @offset. An offset
+ * Direct for tables of equal runs, else a binary search for the last run
+ * starting at or before @offset. An offset
  * equal to a run's end belongs to the next run: that is the off-by-one the
  * provided-registered-buffers RFC had (it compared with '>' and produced an
  * empty segment at the end of the previous one).
@@ -81,6 +84,19 @@ int pbuf_runs_add(struct pbuf_runs *r, struct page *page, unsigned int offset,
 unsigned int pbuf_runs_find(const struct pbuf_runs *r, u64 offset)
 {
 	unsigned int lo = 0, hi = r->nr;
+
+	/*
+	 * Runs of one power-of-two size from offset 0 (order-0 pages, or
+	 * huge pages of one size): the run is offset >> size. The guess is
+	 * checked, so any other table still gets the right answer below.
+	 */
+	if (hi > 1 && is_power_of_2(r->bv[0].bv_len)) {
+		u64 g = offset >> ilog2(r->bv[0].bv_len);
+
+		if (g < hi && r->start[g] <= offset &&
+		    (g + 1 == hi || offset < r->start[g + 1]))
+			return g;
+	}
 
 	while (hi - lo > 1) {
 		unsigned int mid = lo + (hi - lo) / 2;
@@ -208,5 +224,38 @@ int pbuf_bvec_import(struct pbuf_bvec_out *out, const struct pbuf_runs *src,
 		len -= take;
 		off = 0;
 	}
+	return 0;
+}
+
+/**
+ * pbuf_runs_iter - point @iter at a slice of a registered buffer
+ * @iter: the iterator to set up
+ * @dir: ITER_SOURCE or ITER_DEST
+ * @src: the buffer's run table; must outlive @iter's use
+ * @offset: first byte of the slice in the buffer
+ * @len: bytes in the slice
+ *
+ * No bio_vec is copied: the iterator walks @src's own table from the run
+ * holding @offset, starting that far into it, as io_import_fixed() does
+ * for io_uring's registered buffers.
+ *
+ * Return: 0, or -EFAULT for a slice outside the buffer.
+ */
+int pbuf_runs_iter(struct iov_iter *iter, int dir, const struct pbuf_runs *src,
+		   u64 offset, u64 len)
+{
+	unsigned int i;
+	u64 skip;
+
+	if (!pbuf_range_ok(src->len, offset, len))
+		return -EFAULT;
+	if (!len) {
+		iov_iter_bvec(iter, dir, src->bv, 0, 0);
+		return 0;
+	}
+	i = pbuf_runs_find(src, offset);
+	skip = offset - src->start[i];
+	iov_iter_bvec(iter, dir, &src->bv[i], src->nr - i, skip + len);
+	iov_iter_advance(iter, skip);
 	return 0;
 }
