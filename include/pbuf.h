@@ -372,6 +372,7 @@ void pbuf_op_exit(void);
 struct pbuf_notif *pbuf_notif_alloc(struct pbuf_op *op, unsigned int max_refs);
 void pbuf_notif_take_refs(struct pbuf_notif *n, struct pbuf_bufsel *bs);
 void pbuf_notif_flush(struct pbuf_notif *n);
+bool pbuf_notif_flush_if_last(struct pbuf_notif *n);
 bool pbuf_notif_detach(struct pbuf_notif *n);
 u16 pbuf_notif_cqe_flags(const struct pbuf_notif *n);
 void pbuf_notif_free(struct pbuf_notif *n);

@@ -151,6 +151,24 @@ void pbuf_notif_flush(struct pbuf_notif *n)
 }
 
 /*
+ * The command has sent all it will. If the stack holds no reference any
+ * more (it freed every skb during the send), drop ours, the last, and
+ * return true: the notification is done and the command may complete at
+ * once. Otherwise do nothing and return false: the command waits
+ * (pbuf_op_wait_external()) and then flushes. Once the count is 1 it
+ * stays so: only skbs that still hold a reference can make new ones.
+ */
+bool pbuf_notif_flush_if_last(struct pbuf_notif *n)
+{
+	if (refcount_read(&n->uarg.refcnt) != 1)
+		return false;
+	/* see what the skbs recorded before their release of the count */
+	smp_acquire__after_ctrl_dep();
+	pbuf_notif_flush(n);
+	return true;
+}
+
+/*
  * The command stops waiting (cancelled). Return: true when the stack still
  * holds pages, so the notif frees itself later; false when it is done and
  * the command frees it.

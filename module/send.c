@@ -12,9 +12,9 @@
  *         (ring->tx_partial), so the data stays contiguous and in ring
  *         order.
  *  NOTIF  all sent: drop the command's reference on the notification and
- *         wait until the stack has dropped every other one. Only then is
- *         the completion posted: it doubles as the buffer-release
- *         notification.
+ *         wait until the stack has dropped every other one (no wait when
+ *         it already has, during the send). Only then is the completion
+ *         posted: it doubles as the buffer-release notification.
  */
 #include <linux/net.h>
 #include <linux/slab.h>
@@ -165,6 +165,16 @@ static int pbuf_send_finish(struct pbuf_op *op, int ret, u64 *res2)
 	pbuf_bufsel_release(bs);
 
 	op->phase = PBUF_SEND_NOTIF;
+	/*
+	 * The stack may have let go of every skb already (a UDP packet
+	 * dropped or sent out during the issue): then complete now, without
+	 * a hop through task work.
+	 */
+	if (pbuf_notif_flush_if_last(n)) {
+		*res2 = op->sent > 0 ?
+			pbuf_send_res2(op, pbuf_notif_cqe_flags(n)) : 0;
+		return op->sent;
+	}
 	pbuf_op_wait_external(op);
 	pbuf_notif_flush(n);
 	return PBUF_OP_WAIT;
