@@ -18,6 +18,10 @@
 #include "generated/compat_autoconf.h"
 
 #include <linux/io_uring.h>
+#include <linux/skbuff.h>
+#include <linux/socket.h>
+#include <linux/uio.h>
+#include <net/sock.h>
 #if defined(HAVE_IOU_RING_REFS) || defined(HAVE_IOU_TCTX_IN_IDLE)
 #include <linux/io_uring_types.h>
 #include <linux/percpu-refcount.h>
@@ -179,9 +183,9 @@ static inline bool pbuf_cmd_task_cancelling(struct io_uring_cmd *cmd)
  * Managed frags: msg->sg_from_iter lets a zero-copy sender place its
  * pages into the skb itself, without a page reference per frag
  * (SKBFL_MANAGED_FRAG_REFS), as io_uring does for registered buffers.
- * PBUF_DEFINE_SG_FROM_ITER(name, fill) defines name() in this kernel's
- * form around fill(skb, from, length), which only fills frags and grows
- * skb->len, data_len and truesize. Who charges the socket for the new
+ * The module's filler, pbuf_skb_fill() (module/send.c), only fills frags
+ * and grows skb->len, data_len and truesize; pbuf_msg_set_sg_from_iter()
+ * installs it in this kernel's form. Who charges the socket for the new
  * truesize differs:
  *  - (sk, skb, from, length), 6.1: the callback charges, as the stack's
  *    own filler does there (pbuf_skb_charge());
@@ -191,11 +195,11 @@ static inline bool pbuf_cmd_task_cancelling(struct io_uring_cmd *cmd)
  *    above.
  * Without any of them the stack fills the skb itself, with references.
  */
-#if defined(HAVE_SG_FROM_ITER_SK)
-#include <net/sock.h>
+int pbuf_skb_fill(struct sk_buff *skb, struct iov_iter *from, size_t length);
 
+#if defined(HAVE_SG_FROM_ITER_SK)
 static inline void pbuf_skb_charge(struct sock *sk, struct sk_buff *skb,
-				   unsigned long truesize)
+				   unsigned int truesize)
 {
 	if (sk && sk->sk_type == SOCK_STREAM) {
 		sk_wmem_queued_add(sk, truesize);
@@ -206,36 +210,41 @@ static inline void pbuf_skb_charge(struct sock *sk, struct sk_buff *skb,
 	}
 }
 
-#define PBUF_DEFINE_SG_FROM_ITER(name, fill)				\
-static int name(struct sock *sk, struct sk_buff *skb,			\
-		struct iov_iter *from, size_t length)			\
-{									\
-	unsigned int before = skb->truesize;				\
-	int ret = fill(skb, from, length);				\
-									\
-	pbuf_skb_charge(sk, skb, skb->truesize - before);		\
-	return ret;							\
+static inline int pbuf_sg_from_iter(struct sock *sk, struct sk_buff *skb,
+				    struct iov_iter *from, size_t length)
+{
+	unsigned int before = skb->truesize;
+	int ret = pbuf_skb_fill(skb, from, length);
+
+	pbuf_skb_charge(sk, skb, skb->truesize - before);
+	return ret;
 }
-#define pbuf_msg_set_sg_from_iter(msg, name)	((msg)->sg_from_iter = (name))
+
+static inline void pbuf_msg_set_sg_from_iter(struct msghdr *msg)
+{
+	msg->sg_from_iter = pbuf_sg_from_iter;
+}
 #elif defined(HAVE_SG_FROM_ITER_SKB)
-#define PBUF_DEFINE_SG_FROM_ITER(name, fill)				\
-static int name(struct sk_buff *skb, struct iov_iter *from,		\
-		size_t length)						\
-{									\
-	return fill(skb, from, length);					\
+static inline void pbuf_msg_set_sg_from_iter(struct msghdr *msg)
+{
+	msg->sg_from_iter = pbuf_skb_fill;
 }
-#define pbuf_msg_set_sg_from_iter(msg, name)	((msg)->sg_from_iter = (name))
 #elif defined(HAVE_SG_FROM_ITER_UBUF)
-#define PBUF_DEFINE_SG_FROM_ITER(name, fill)				\
-static int name(struct sk_buff *skb, struct ubuf_info *ubuf,		\
-		struct iov_iter *from, size_t length)			\
-{									\
-	return fill(skb, from, length);					\
+static inline int pbuf_sg_from_iter(struct sk_buff *skb,
+				    struct ubuf_info *ubuf,
+				    struct iov_iter *from, size_t length)
+{
+	return pbuf_skb_fill(skb, from, length);
 }
-#define pbuf_msg_set_sg_from_iter(msg, name)	((msg)->sg_from_iter = (name))
+
+static inline void pbuf_msg_set_sg_from_iter(struct msghdr *msg)
+{
+	msg->sg_from_iter = pbuf_sg_from_iter;
+}
 #else
-#define PBUF_DEFINE_SG_FROM_ITER(name, fill)
-#define pbuf_msg_set_sg_from_iter(msg, name)	do { } while (0)
+static inline void pbuf_msg_set_sg_from_iter(struct msghdr *msg)
+{
+}
 #endif
 
 /*

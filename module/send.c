@@ -29,7 +29,7 @@ enum {
 };
 
 /*
- * Managed frags (see PBUF_DEFINE_SG_FROM_ITER in compat.h): place the
+ * Managed frags (see pbuf_msg_set_sg_from_iter() in compat.h): place the
  * pages of a registered-buffer iterator into @skb as frags without taking
  * a page reference each. The notification the skb holds keeps the
  * buffer, hence its pinned pages, until the stack lets go of the skb, so
@@ -47,8 +47,7 @@ enum {
  * Return: 0, or -EMSGSIZE when the skb ran out of frags (what was placed
  * stays, and @from is advanced past it).
  */
-static int __maybe_unused pbuf_skb_fill(struct sk_buff *skb,
-					struct iov_iter *from, size_t length)
+int pbuf_skb_fill(struct sk_buff *skb, struct iov_iter *from, size_t length)
 {
 	struct skb_shared_info *shinfo = skb_shinfo(skb);
 	unsigned int frag = shinfo->nr_frags;
@@ -103,8 +102,6 @@ static int __maybe_unused pbuf_skb_fill(struct sk_buff *skb,
 	return left ? -EMSGSIZE : 0;
 }
 
-PBUF_DEFINE_SG_FROM_ITER(pbuf_sg_from_iter, pbuf_skb_fill)
-
 static int pbuf_sendmsg(struct pbuf_op *op, struct socket *sock)
 {
 	struct msghdr msg = {
@@ -116,7 +113,7 @@ static int pbuf_sendmsg(struct pbuf_op *op, struct socket *sock)
 	if (op->notif) {
 		msg.msg_flags |= MSG_ZEROCOPY;
 		msg.msg_ubuf = &op->notif->uarg;
-		pbuf_msg_set_sg_from_iter(&msg, pbuf_sg_from_iter);
+		pbuf_msg_set_sg_from_iter(&msg);
 	}
 	ret = sock_sendmsg(sock, &msg);
 	if (ret > 0)
