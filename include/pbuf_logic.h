@@ -65,6 +65,9 @@ struct pbuf_bvec_out {
 	unsigned int	max;
 	u64		len;
 	gfp_t		gfp;
+	/* where the last import ended: the next slice's lookup starts there */
+	const struct pbuf_runs *last_src;
+	unsigned int	last_run;
 	struct bio_vec	inline_bv[PBUF_INLINE_SEGS];
 };
 

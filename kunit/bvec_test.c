@@ -356,6 +356,33 @@ static void runs_find_many_test(struct kunit *test)
 }
 
 /*
+ * Consecutive imports start their lookup where the previous one ended;
+ * slices in any order still land in the right runs.
+ */
+static void import_lookup_order_test(struct kunit *test)
+{
+	struct bvec_fixture *fx = test->priv;
+	struct pbuf_bvec_out *out = &fx->out;
+	struct bvec_three t;
+
+	bvec_three_init(test, &t);
+	/* C, then A (behind the hint), then F's second page (the next run) */
+	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(out, &t.r, 5 * PAGE_SIZE + 10,
+					       10), 0);
+	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(out, &t.r, 20, 10), 0);
+	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(out, &t.r, 2 * PAGE_SIZE, 10),
+			0);
+	/* the same run as the last slice, further on */
+	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(out, &t.r, 4 * PAGE_SIZE, 10),
+			0);
+	KUNIT_ASSERT_EQ(test, out->nr, 4);
+	bvec_expect_bv(test, &out->bv[0], t.c, 10, 10);
+	bvec_expect_bv(test, &out->bv[1], t.a, 20, 10);
+	bvec_expect_bv(test, &out->bv[2], t.f, PAGE_SIZE, 10);
+	bvec_expect_bv(test, &out->bv[3], t.f, 3 * PAGE_SIZE, 10);
+}
+
+/*
  * pbuf_runs_iter() points the iterator into the table itself: at the run
  * holding the offset, that far into it, over the runs to the end.
  */
@@ -846,6 +873,7 @@ static struct kunit_case iouring_pbuf_bvec_cases[] = {
 	KUNIT_CASE(out_init_release_test),
 	KUNIT_CASE(out_reuse_test),
 	KUNIT_CASE(runs_iter_test),
+	KUNIT_CASE(import_lookup_order_test),
 	KUNIT_CASE(import_within_run_test),
 	KUNIT_CASE(import_multipage_offset_test),
 	KUNIT_CASE(import_first_page_offset_test),

@@ -117,6 +117,7 @@ void pbuf_bvec_out_init(struct pbuf_bvec_out *out, unsigned int max, gfp_t gfp)
 	out->max = max;
 	out->len = 0;
 	out->gfp = gfp;
+	out->last_src = NULL;
 }
 
 void pbuf_bvec_out_release(struct pbuf_bvec_out *out)
@@ -135,6 +136,26 @@ void pbuf_bvec_out_reuse(struct pbuf_bvec_out *out)
 {
 	out->nr = 0;
 	out->len = 0;
+	out->last_src = NULL;
+}
+
+/*
+ * The run holding @offset of @src. A bundle's slices mostly follow one
+ * another: try the run the previous slice of the same buffer ended in and
+ * the next one before searching.
+ */
+static unsigned int pbuf_bvec_find(const struct pbuf_bvec_out *out,
+				   const struct pbuf_runs *src, u64 offset)
+{
+	unsigned int i = out->last_run;
+
+	if (out->last_src == src && i < src->nr && src->start[i] <= offset) {
+		if (i + 1 == src->nr || offset < src->start[i + 1])
+			return i;
+		if (i + 2 == src->nr || offset < src->start[i + 2])
+			return i + 1;
+	}
+	return pbuf_runs_find(src, offset);
 }
 
 /* Double the array, up to @out->max segments. */
@@ -207,7 +228,7 @@ int pbuf_bvec_import(struct pbuf_bvec_out *out, const struct pbuf_runs *src,
 	if (!len)
 		return 0;
 
-	i = pbuf_runs_find(src, offset);
+	i = pbuf_bvec_find(out, src, offset);
 	off = offset - src->start[i];
 	while (len) {
 		const struct bio_vec *run;
@@ -224,6 +245,8 @@ int pbuf_bvec_import(struct pbuf_bvec_out *out, const struct pbuf_runs *src,
 		len -= take;
 		off = 0;
 	}
+	out->last_src = src;
+	out->last_run = i - 1;
 	return 0;
 }
 
