@@ -84,6 +84,7 @@ static void counters(void)
 {
 	static const char *const names[] = {
 		"pinned_pages", "charged_pages", "contexts", "inflight", "notifs",
+		"cache_misses",
 	};
 	char want[256];
 	unsigned int i;
