@@ -434,7 +434,7 @@ stream_console() {
 BOOT_RC=0
 BOOT_SECS=0
 boot() {
-	local release=$1 initrd=$2 marker=$3 log=$4 short accel append t0
+	local release=$1 initrd=$2 marker=$3 log=$4 short accel accel_opts append t0
 	short=$(short_name "$release")
 	accel=$(choose_accel "$release" "$initrd")
 	append="console=ttyS0 panic=-1 panic_on_warn=1 oops=panic rdinit=/init"
@@ -456,6 +456,16 @@ boot() {
 	# sched_clock_cpu(). The guests' TSC is QEMU's, not a real one that
 	# could drift: trust it.
 	[ "$accel" = tcg ] && append="$append tsc=reliable"
+	# One host thread for all vCPUs under TCG (thread=single): with one
+	# thread per vCPU (MTTCG), a vCPU can still run code another vCPU is
+	# patching with text_poke_bp() (static keys flipped when the CRNG gets
+	# ready, tracepoints enabled) after the int3 was taken out again, and
+	# the guest dies with "Oops: int3" in the patched function (seen in
+	# urandom_read_iter() and __schedule() on 6.12 and 7.2). Round-robin
+	# vCPUs see every code change before they run again; tests that race
+	# threads still interleave at every TCG time slice.
+	accel_opts=$accel
+	[ "$accel" = tcg ] && accel_opts=tcg,thread=single
 	: >"$marker"
 	: >"$log"
 	t0=$(date +%s)
@@ -463,7 +473,7 @@ boot() {
 	# -nodefaults: no VGA/default NIC to emulate. The virtio-net NIC sits
 	# alone on a QEMU hub: the guest gets a real virtio_net device without
 	# reaching any network. ttyS0 = console (stdio), ttyS1 = marker file.
-	timeout -k 10 "$K_TIMEOUT" qemu-system-x86_64 -accel "$accel" \
+	timeout -k 10 "$K_TIMEOUT" qemu-system-x86_64 -accel "$accel_opts" \
 		-m "$K_MEM" -smp "$VM_SMP" -nodefaults -display none -no-reboot \
 		-kernel "$("$KERNELS_SH" vmlinuz "$release")" -initrd "$initrd" \
 		-append "$append" \
