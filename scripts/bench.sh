@@ -50,7 +50,7 @@ BENCH_MODE=${BENCH_MODE:-det}
 case "$BENCH_MODE" in
 det)
 	# Nine repetitions of 40 ms windows (80 ms on the NIC path) of the
-	# target cells: about 4 minutes per kernel and run on 2 host cores.
+	# target cells: about 2 minutes per kernel and run on 2 host cores.
 	BENCH_ARGS=${BENCH_ARGS:-"-o targets -S -r 9 -t 40 -w 10 -q 8 -m send,sendzc,mod,mod_b16"}
 	BENCH_OUT=${BENCH_OUT:-$SRC_DIR/build/bench}
 	BENCH_RUNS=${BENCH_RUNS:-2}
