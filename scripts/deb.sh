@@ -208,11 +208,11 @@ stat_runs() {
 	mkdir -p "$dir/sysfs"
 	IOPBUF_SYSFS=$dir/nonexistent iopbuf-stat || rc=$?
 	[ "$rc" -eq 1 ] || { echo "exit $rc without the module, want 1"; return 1; }
-	for c in pinned_pages charged_pages contexts inflight notifs; do
+	for c in pinned_pages charged_pages contexts inflight notifs cache_misses; do
 		echo "${#c}" >"$dir/sysfs/$c"
 	done
 	IOPBUF_SYSFS=$dir/sysfs iopbuf-stat -m | tee "$dir/stat.out"
-	grep -qx 'module: pinned_pages 12 charged_pages 13 contexts 8 inflight 8 notifs 6' \
+	grep -qx 'module: pinned_pages 12 charged_pages 13 contexts 8 inflight 8 notifs 6 cache_misses 12' \
 		"$dir/stat.out"
 }
 
