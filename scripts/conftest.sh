@@ -111,41 +111,31 @@ const struct ubuf_info_ops *pbuf_probe(struct ubuf_info *u);
 const struct ubuf_info_ops *pbuf_probe(struct ubuf_info *u) { return u->ops; }
 C
 
-probe SG_FROM_ITER_SK "msghdr.sg_from_iter(sk, skb, from, length): the filler charges the socket itself (managed frags, 6.0)" <<'C'
+# probe_sg_from_iter NAME "why" "PARAMETERS": msghdr.sg_from_iter takes a
+# filler with these parameters (the three kernels' forms differ only there)
+probe_sg_from_iter() {
+	local params=$3
+	probe "$1" "$2" <<C
 #include <linux/skbuff.h>
 #include <linux/socket.h>
-int pbuf_probe_fill(struct sock *sk, struct sk_buff *skb, struct iov_iter *from, size_t length);
-int pbuf_probe_fill(struct sock *sk, struct sk_buff *skb, struct iov_iter *from, size_t length)
+int pbuf_probe_fill($params);
+int pbuf_probe_fill($params)
 {
 	return 0;
 }
 void pbuf_probe(struct msghdr *msg);
 void pbuf_probe(struct msghdr *msg) { msg->sg_from_iter = pbuf_probe_fill; }
 C
+}
 
-probe SG_FROM_ITER_SKB "msghdr.sg_from_iter(skb, from, length): __zerocopy_sg_from_iter() charges the socket (6.4)" <<'C'
-#include <linux/skbuff.h>
-#include <linux/socket.h>
-int pbuf_probe_fill(struct sk_buff *skb, struct iov_iter *from, size_t length);
-int pbuf_probe_fill(struct sk_buff *skb, struct iov_iter *from, size_t length)
-{
-	return 0;
-}
-void pbuf_probe(struct msghdr *msg);
-void pbuf_probe(struct msghdr *msg) { msg->sg_from_iter = pbuf_probe_fill; }
-C
+probe_sg_from_iter SG_FROM_ITER_SK "msghdr.sg_from_iter(sk, skb, from, length): the filler charges the socket itself (managed frags, 6.0)" \
+	"struct sock *sk, struct sk_buff *skb, struct iov_iter *from, size_t length"
 
-probe SG_FROM_ITER_UBUF "msghdr.sg_from_iter(skb, ubuf, from, length): the notification passed along (proposed 2026)" <<'C'
-#include <linux/skbuff.h>
-#include <linux/socket.h>
-int pbuf_probe_fill(struct sk_buff *skb, struct ubuf_info *ubuf, struct iov_iter *from, size_t length);
-int pbuf_probe_fill(struct sk_buff *skb, struct ubuf_info *ubuf, struct iov_iter *from, size_t length)
-{
-	return 0;
-}
-void pbuf_probe(struct msghdr *msg);
-void pbuf_probe(struct msghdr *msg) { msg->sg_from_iter = pbuf_probe_fill; }
-C
+probe_sg_from_iter SG_FROM_ITER_SKB "msghdr.sg_from_iter(skb, from, length): __zerocopy_sg_from_iter() charges the socket (6.4)" \
+	"struct sk_buff *skb, struct iov_iter *from, size_t length"
+
+probe_sg_from_iter SG_FROM_ITER_UBUF "msghdr.sg_from_iter(skb, ubuf, from, length): the notification passed along (proposed 2026)" \
+	"struct sk_buff *skb, struct ubuf_info *ubuf, struct iov_iter *from, size_t length"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
