@@ -167,8 +167,22 @@ bw_fix_headers() {
 	grep -q "^include $root/usr/src/" "$mk" || die "bookworm: cannot point $mk at $root"
 }
 
+# Unpack (dpkg-deb -x, no installation) every .deb of DEBS into ROOT, then
+# delete DEBS and generate modules.dep of RELEASE with the host's depmod.
+# depmod -b ROOT looks in ROOT/lib/modules; merged-/usr packages ship
+# usr/lib/modules.
+unpack_debs() {
+	local debs=$1 root=$2 release=$3 deb
+	for deb in "$debs"/*.deb; do
+		dpkg-deb -x "$deb" "$root"
+	done
+	rm -rf "$debs"
+	[ -e "$root/lib" ] || ln -s usr/lib "$root/lib"
+	depmod -b "$root" "$release"
+}
+
 bw_unpack_kernel() {
-	local release=$1 dir=$BW_DIR/kernels/$1 pkg deb
+	local release=$1 dir=$BW_DIR/kernels/$1 pkg
 	if [ -e "$dir/.done" ]; then
 		bw_fix_headers "$release" "$dir/root"
 		return 0
@@ -179,12 +193,7 @@ bw_unpack_kernel() {
 	while read -r pkg; do
 		bw_fetch_deb "$pkg" "$dir/debs"
 	done < <(bw_packages "$release")
-	for deb in "$dir"/debs/*.deb; do
-		dpkg-deb -x "$deb" "$dir/root.tmp"
-	done
-	rm -rf "$dir/debs"
-	[ -e "$dir/root.tmp/lib" ] || ln -s usr/lib "$dir/root.tmp/lib"
-	depmod -b "$dir/root.tmp" "$release"
+	unpack_debs "$dir/debs" "$dir/root.tmp" "$release"
 	[ -f "$dir/root.tmp/boot/vmlinuz-$release" ] || die "bookworm: no vmlinuz in linux-image-$release"
 	mv "$dir/root.tmp" "$dir/root"
 	bw_fix_headers "$release" "$dir/root"
@@ -340,7 +349,7 @@ sid_kernel_root() { printf '%s\n' "$SID_DIR/kernels/$1/root"; }
 # Download and unpack the image and module tree of RELEASE (dpkg-deb -x, no
 # installation), then generate modules.dep with the host's depmod.
 sid_unpack_kernel() {
-	local release=$1 dir=$SID_DIR/kernels/$1 pkg deb
+	local release=$1 dir=$SID_DIR/kernels/$1 pkg
 	local -a pkgs=()
 	[ -e "$dir/.done" ] && return 0
 	log "sid: fetching kernel $release"
@@ -354,14 +363,7 @@ sid_unpack_kernel() {
 	mkdir -p "$dir/root.tmp" "$SID_APT/debs"
 	(cd "$SID_APT/debs" && sid_apt_get download "${pkgs[@]}" >/dev/null) ||
 		die "sid: downloading ${pkgs[*]} failed"
-	for deb in "$SID_APT"/debs/*.deb; do
-		dpkg-deb -x "$deb" "$dir/root.tmp"
-	done
-	rm -rf "$SID_APT/debs"
-	# depmod -b ROOT looks in ROOT/lib/modules; merged-/usr packages ship
-	# usr/lib/modules.
-	[ -e "$dir/root.tmp/lib" ] || ln -s usr/lib "$dir/root.tmp/lib"
-	depmod -b "$dir/root.tmp" "$release"
+	unpack_debs "$SID_APT/debs" "$dir/root.tmp" "$release"
 	mv "$dir/root.tmp" "$dir/root"
 	[ -n "$(sid_vmlinuz "$release")" ] || die "sid: no vmlinuz in ${pkgs[*]}"
 	touch "$dir/.done"
