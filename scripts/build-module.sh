@@ -42,13 +42,7 @@ usage() {
 }
 
 cleanup() {
-	if [ -n "$SCRATCH" ] && [ -d "$SCRATCH" ]; then
-		if [ "${KEEP_BUILD:-0}" = 1 ]; then
-			log "kept build dir $SCRATCH"
-		else
-			rm -rf "$SCRATCH"
-		fi
-	fi
+	remove_scratch "$SCRATCH" "${KEEP_BUILD:-0}" "build dir"
 }
 
 copy_sources() {

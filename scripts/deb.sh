@@ -32,6 +32,9 @@
 #                            with "deb: N passed, N failed, 0 skipped"
 set -euo pipefail
 
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 top=$(cd "$(dirname "$0")/.." && pwd)
 name=$(sed -n 's/^PACKAGE_NAME="\(.*\)"/\1/p' "$top/dkms.conf")
 version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$top/dkms.conf")
@@ -45,11 +48,7 @@ log() { echo "deb: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 check_version() {
-	local mod
-	mod=$(sed -n 's/^#define PBUF_VERSION[[:space:]]*"\(.*\)"/\1/p' \
-		"$top/include/pbuf.h")
-	[ "$mod" = "$version" ] ||
-		die "dkms.conf version $version != PBUF_VERSION $mod"
+	check_pbuf_version "$version" "$top"
 	[ "${debversion%-*}" = "$version" ] ||
 		die "debian/changelog version $debversion is not $version-N"
 }
@@ -120,15 +119,6 @@ check() {	# check DESCRIPTION CMD...
 	fi
 }
 
-# Kernels with a build tree DKMS can use.
-kernels() {
-	local d
-	for d in /lib/modules/*/build; do
-		[ -e "$d/Makefile" ] && basename "$(dirname "$d")"
-	done
-	return 0
-}
-
 # The kernels dh_dkms's postinst (/usr/lib/dkms/common.postinst) builds
 # for: the running one and the newest installed one, or -- when the
 # running kernel is not installed (a container, a chroot) -- every kernel
@@ -138,11 +128,11 @@ expected_kernels() {
 	if [ -d "/lib/modules/$(uname -r)" ]; then
 		newest=$(find /lib/modules -mindepth 1 -maxdepth 1 -printf '%f\n' |
 			sort -V | tail -n 1)
-		for k in $(kernels); do
+		for k in $(dkms_kernels); do
 			case $k in "$(uname -r)" | "$newest") echo "$k" ;; esac
 		done
 	else
-		kernels
+		dkms_kernels
 	fi
 }
 
@@ -281,7 +271,7 @@ do_test() {
 		test -z "$(find /usr/src -maxdepth 1 -name "$name-*" -print -quit)"
 	check "/lib/modules/*/updates hold no iouring_pbuf.ko" \
 		test -z "$(module_files)"
-	mapfile -t ks < <(kernels)
+	mapfile -t ks < <(dkms_kernels)
 	for k in "${ks[@]}"; do
 		check "modinfo -k $k finds no iouring_pbuf" \
 			bash -c "! modinfo -k '$k' iouring_pbuf"

@@ -25,6 +25,9 @@
 # /var/lib/dkms/mok.pub` and reboot.
 set -euo pipefail
 
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 top=$(cd "$(dirname "$0")/.." && pwd)
 name=$(sed -n 's/^PACKAGE_NAME="\(.*\)"/\1/p' "$top/dkms.conf")
 version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$top/dkms.conf")
@@ -37,23 +40,6 @@ skipped=()
 sources=(Kbuild Makefile dkms.conf module include uapi scripts/conftest.sh)
 
 die() { echo "dkms: $*" >&2; exit 1; }
-
-check_version() {
-	local mod
-	mod=$(sed -n 's/^#define PBUF_VERSION[[:space:]]*"\(.*\)"/\1/p' \
-		"$top/include/pbuf.h")
-	[ "$mod" = "$version" ] ||
-		die "dkms.conf version $version != PBUF_VERSION $mod"
-}
-
-# Kernels with a build tree DKMS can use.
-kernels() {
-	local d
-	for d in /lib/modules/*/build; do
-		[ -e "$d/Makefile" ] && basename "$(dirname "$d")"
-	done
-	return 0
-}
 
 do_remove() {
 	local d v
@@ -69,7 +55,7 @@ do_remove() {
 
 do_install() {
 	local k p rc owner
-	check_version
+	check_pbuf_version "$version" "$top"
 	command -v dkms >/dev/null || die "dkms is not installed (make deps)"
 	owner=$(dpkg-query -S "$src" 2>/dev/null | cut -d: -f1 || true)
 	[ -z "$owner" ] ||
@@ -85,7 +71,7 @@ do_install() {
 	echo "installed by scripts/dkms.sh install; scripts/dkms.sh remove deletes it" \
 		>"$src/$marker"
 	dkms add -m "$name" -v "$version"
-	for k in $(kernels); do
+	for k in $(dkms_kernels); do
 		rc=0
 		dkms build -m "$name" -v "$version" -k "$k" || rc=$?
 		case $rc in
@@ -101,35 +87,38 @@ do_install() {
 	done
 }
 
+# A test result: "PASS: dkms MSG" (FAIL, SKIP) and its count.
+pass=0
+fail=0
+skip=0
+ok() { echo "PASS: dkms $*"; pass=$((pass + 1)); }
+bad() { echo "FAIL: dkms $*"; fail=$((fail + 1)); }
+skipped_note() { echo "SKIP: dkms $*"; skip=$((skip + 1)); }
+
 do_test() {
-	local k got pass=0 fail=0 skip=0
-	if [ -z "$(kernels)" ]; then
+	local k got
+	if [ -z "$(dkms_kernels)" ]; then
 		echo "FAIL: dkms: no kernel with a build tree (/lib/modules/*/build): nothing to test"
 		echo "dkms: 0 passed, 1 failed, 0 skipped"
 		return 1
 	fi
 	do_install
-	for k in $(kernels); do
+	for k in $(dkms_kernels); do
 		got=$(modinfo -k "$k" -F version iouring_pbuf 2>/dev/null || true)
 		if [[ " ${skipped[*]} " == *" $k "* ]]; then
-			echo "SKIP: dkms $k: DKMS declined the kernel (exit 77)"
-			skip=$((skip + 1))
+			skipped_note "$k: DKMS declined the kernel (exit 77)"
 		elif [ "$got" = "$version" ]; then
-			echo "PASS: dkms $k: modinfo version $got"
-			pass=$((pass + 1))
+			ok "$k: modinfo version $got"
 		else
-			echo "FAIL: dkms $k: modinfo version '$got', want $version"
-			fail=$((fail + 1))
+			bad "$k: modinfo version '$got', want $version"
 		fi
 	done
 	do_remove
-	for k in $(kernels); do
+	for k in $(dkms_kernels); do
 		if modinfo -k "$k" iouring_pbuf >/dev/null 2>&1; then
-			echo "FAIL: dkms $k: module still installed after remove"
-			fail=$((fail + 1))
+			bad "$k: module still installed after remove"
 		else
-			echo "PASS: dkms $k: removed"
-			pass=$((pass + 1))
+			ok "$k: removed"
 		fi
 	done
 	if [ -e "$src" ]; then

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Shared helpers for the kernel-matrix scripts (kernels.sh, build-module.sh,
-# vm-test.sh, install-deps.sh). Source it after `set -euo pipefail`.
+# vm-test.sh, install-deps.sh, ...) and the packaging ones (dkms.sh, deb.sh).
+# Source it after `set -euo pipefail`.
 # shellcheck shell=bash
 
 # Let `set -e` reach into $(...) too, so a failing lookup inside a command
@@ -89,4 +90,35 @@ progress_run() {
 	kill "$ticker" 2>/dev/null || true
 	wait "$ticker" 2>/dev/null || true
 	return "$rc"
+}
+
+# Remove the scratch directory DIR (if there is one) unless KEEP is 1; then
+# say where it is, as WHAT ("build dir", "scratch dir").
+remove_scratch() {
+	local dir=$1 keep=$2 what=$3
+	[ -n "$dir" ] && [ -d "$dir" ] || return 0
+	if [ "$keep" = 1 ]; then
+		log "kept $what $dir"
+	else
+		rm -rf "$dir"
+	fi
+}
+
+# Die unless VERSION (dkms.conf's PACKAGE_VERSION) is the module's
+# PBUF_VERSION (include/pbuf.h of the tree TOP).
+check_pbuf_version() {
+	local version=$1 top=$2 mod
+	mod=$(sed -n 's/^#define PBUF_VERSION[[:space:]]*"\(.*\)"/\1/p' \
+		"$top/include/pbuf.h")
+	[ "$mod" = "$version" ] ||
+		die "dkms.conf version $version != PBUF_VERSION $mod"
+}
+
+# The installed kernels with a build tree DKMS can use, one release a line.
+dkms_kernels() {
+	local d
+	for d in /lib/modules/*/build; do
+		[ -e "$d/Makefile" ] && basename "$(dirname "$d")"
+	done
+	return 0
 }

@@ -114,13 +114,7 @@ EOF
 }
 
 cleanup() {
-	if [ -n "$SCRATCH" ] && [ -d "$SCRATCH" ]; then
-		if [ "$KEEP" = 1 ]; then
-			log "kept scratch dir $SCRATCH"
-		else
-			rm -rf "$SCRATCH"
-		fi
-	fi
+	remove_scratch "$SCRATCH" "$KEEP" "scratch dir"
 }
 
 # --- userspace tests ----------------------------------------------------------
