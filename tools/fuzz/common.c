@@ -66,6 +66,35 @@ uint64_t wild64(void)
 	return one_in(3) ? rnd64() : pick_u64(v, ARRAY_SIZE(v));
 }
 
+/*
+ * Now and then (one time in @n) a wild value into a field the caller set
+ * right: reserved fields, ids, offsets, lengths. The _in forms write one
+ * of the @nr elements of @a, drawing the index only when they write.
+ */
+void sometimes_wild32(__u32 *f, uint32_t n)
+{
+	if (one_in(n))
+		*f = wild32();
+}
+
+void sometimes_wild64(__u64 *f, uint32_t n)
+{
+	if (one_in(n))
+		*f = wild64();
+}
+
+void sometimes_wild32_in(__u32 *a, unsigned int nr, uint32_t n)
+{
+	if (one_in(n))
+		a[rnd(nr)] = wild32();
+}
+
+void sometimes_wild64_in(__u64 *a, unsigned int nr, uint32_t n)
+{
+	if (one_in(n))
+		a[rnd(nr)] = wild64();
+}
+
 /* ------------------------------------------------------------------------
  * Shared with the supervisor (MAP_SHARED): statistics and failures.
  */

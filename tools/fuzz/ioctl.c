@@ -118,12 +118,9 @@ void do_reg_bufs(bool sparse)
 	}
 	if (one_in(20))
 		reg.flags |= 1U << rnd(32);
-	if (one_in(20))
-		reg.offset = wild32();
-	if (one_in(30))
-		reg.resv = wild32();
-	if (one_in(30))
-		reg.resv2[rnd(2)] = wild64();
+	sometimes_wild32(&reg.offset, 20);
+	sometimes_wild32(&reg.resv, 30);
+	sometimes_wild64_in(reg.resv2, 2, 30);
 	xioctl(pick_ctx_fd(), IOPBUF_IOC_REGISTER_BUFFERS, arg_ptr(&reg));
 }
 
@@ -140,8 +137,7 @@ void do_update_bufs(void)
 	reg.iovs = (uintptr_t)arg_ptr(iov);
 	if (one_in(20))
 		reg.flags = 1U << rnd(32);
-	if (one_in(30))
-		reg.resv2[rnd(2)] = wild64();
+	sometimes_wild64_in(reg.resv2, 2, 30);
 	xioctl(pick_ctx_fd(), IOPBUF_IOC_UPDATE_BUFFERS, arg_ptr(&reg));
 }
 
@@ -200,8 +196,7 @@ void do_reg_ring(void)
 		reg.min_left = one_in(2) ? rnd(64) : wild32();
 	if (!(reg.flags & IOPBUF_RING_MMAP) || one_in(20))
 		reg.ring_addr = pick_ring_addr(reg.ring_entries, &r);
-	if (one_in(30))
-		reg.resv[rnd(5)] = wild32();
+	sometimes_wild32_in(reg.resv, 5, 30);
 	if (xioctl(fd, IOPBUF_IOC_REGISTER_RING, arg_ptr(&reg)) || reg.bgid >= NRING)
 		return;
 	/*
@@ -231,12 +226,10 @@ void do_unreg_ring(void)
 
 	memset(&reg, 0, sizeof(reg));
 	reg.bgid = pick_bgid();
-	if (one_in(20))
-		reg.ring_entries = wild32();
+	sometimes_wild32(&reg.ring_entries, 20);
 	if (one_in(20))
 		reg.flags = (uint16_t)rnd64();
-	if (one_in(30))
-		reg.resv[rnd(5)] = wild32();
+	sometimes_wild32_in(reg.resv, 5, 30);
 	xioctl(pick_ctx_fd(), IOPBUF_IOC_UNREGISTER_RING, arg_ptr(&reg));
 }
 
@@ -246,8 +239,7 @@ void do_ring_status(void)
 
 	memset(&st, 0, sizeof(st));
 	st.bgid = pick_bgid();
-	if (one_in(30))
-		st.resv[rnd(2)] = wild64();
+	sometimes_wild64_in(st.resv, 2, 30);
 	if (!xioctl(pick_ctx_fd(), IOPBUF_IOC_RING_STATUS, arg_ptr(&st)) && st.head > 65535)
 		fuzz_fail("RING_STATUS head %u > 65535", st.head);
 }
@@ -416,10 +408,8 @@ void do_kbuf_alloc(void)
 		kb.len = PAGE * (1 + rnd(one_in(8) ? 600 : 16));
 		break;
 	}
-	if (one_in(20))
-		kb.id = wild32();
-	if (one_in(30))
-		kb.resv2[rnd(2)] = wild64();
+	sometimes_wild32(&kb.id, 20);
+	sometimes_wild64_in(kb.resv2, 2, 30);
 	xioctl(pick_ctx_fd(), IOPBUF_IOC_KBUF_ALLOC, arg_ptr(&kb));
 }
 
@@ -429,8 +419,7 @@ void do_kbuf_free(void)
 
 	memset(&kb, 0, sizeof(kb));
 	kb.id = one_in(10) ? wild32() : 1 + rnd(8);
-	if (one_in(20))
-		kb.len = wild64();
+	sometimes_wild64(&kb.len, 20);
 	xioctl(pick_ctx_fd(), IOPBUF_IOC_KBUF_FREE, arg_ptr(&kb));
 }
 

@@ -233,10 +233,8 @@ struct iopbuf_lend *make_lend(uint16_t bgid)
 	}
 	if (one_in(2))	/* results right after the chain, in the slot */
 		l->results = (uintptr_t)arg_ptr((char *)l + sizeof(*l));
-	if (one_in(40))
-		l->resv[rnd(2)] = wild64();
-	if (one_in(40))
-		l->resv0 = wild32();
+	sometimes_wild64_in(l->resv, 2, 40);
+	sometimes_wild32(&l->resv0, 40);
 	for (i = 0; i < IOPBUF_LEND_MAX_OPS && i < nr; i++) {
 		struct iopbuf_lend_op *o = &l->ops[i];
 		unsigned int p = rnd(NPAIR);
@@ -339,6 +337,24 @@ static void note_cmd(struct thread_state *t, __u32 cmd_op, const void *payload)
 	}
 }
 
+/*
+ * The fields RECV, READ and SEND share (struct iopbuf_cmd_send is
+ * struct iopbuf_cmd_recv with msg_flags in resv's place): mostly a socket
+ * of a pair, else any descriptor; mostly ring @bgid; @bundle half of the
+ * time, now and then junk flags; no byte limit, a wild one, or up to
+ * @max_len.
+ */
+static void fill_xfer(struct iopbuf_cmd_recv *c, uint16_t bgid, __u16 bundle,
+		      uint32_t max_len)
+{
+	c->fd = one_in(10) ? pick_any_fd() : atomic_load(&W.pair[rnd(NPAIR)].a);
+	c->bgid = one_in(8) ? pick_bgid() : bgid;
+	c->flags = one_in(2) ? bundle : 0;
+	if (one_in(20))
+		c->flags = (__u16)rnd64();
+	c->len = one_in(3) ? 0 : (one_in(4) ? wild32() : 1 + rnd(max_len));
+}
+
 void do_cmd(struct thread_state *t, enum op_kind k)
 {
 	struct uring_slot *s = &t->u[rnd(NURING)];
@@ -374,38 +390,24 @@ void do_cmd(struct thread_state *t, enum op_kind k)
 			cmd_op = IOPBUF_CMD_PROBE;
 			u.p.addr = (uintptr_t)arg_ptr(W.reg[0].p);
 			u.p.len = one_in(4) ? wild32() : sizeof(struct iopbuf_probe);
-			if (one_in(20))
-				u.p.resv = wild32();
+			sometimes_wild32(&u.p.resv, 20);
 			break;
 		case OP_CMD_RECV:
 		case OP_CMD_READ:
 			cmd_op = k == OP_CMD_RECV ? IOPBUF_CMD_RECV : IOPBUF_CMD_READ;
-			u.r.fd = one_in(10) ? pick_any_fd() :
-				 atomic_load(&W.pair[rnd(NPAIR)].a);
-			u.r.bgid = one_in(8) ? pick_bgid() : bgid;
-			u.r.flags = one_in(2) ? IOPBUF_RECV_BUNDLE : 0;
-			if (one_in(20))
-				u.r.flags = (__u16)rnd64();
-			u.r.len = one_in(3) ? 0 : (one_in(4) ? wild32() : 1 + rnd(8192));
-			if (one_in(30))
-				u.r.resv = wild32();
+			fill_xfer(&u.r, bgid, IOPBUF_RECV_BUNDLE, 8192);
+			sometimes_wild32(&u.r.resv, 30);
 			break;
 		case OP_CMD_LEND:
 			cmd_op = IOPBUF_CMD_LEND;
 			u.l.addr = (uintptr_t)make_lend(bgid);
 			u.l.len = one_in(20) ? wild32() : sizeof(struct iopbuf_lend);
-			if (one_in(30))
-				u.l.resv = wild32();
+			sometimes_wild32(&u.l.resv, 30);
 			break;
 		case OP_CMD_SEND:
 			cmd_op = IOPBUF_CMD_SEND;
-			u.s.fd = one_in(10) ? pick_any_fd() :
-				 atomic_load(&W.pair[rnd(NPAIR)].a);
-			u.s.bgid = one_in(8) ? pick_bgid() : bgid;
-			u.s.flags = one_in(2) ? IOPBUF_SEND_BUNDLE : 0;
-			if (one_in(20))
-				u.s.flags = (__u16)rnd64();
-			u.s.len = one_in(3) ? 0 : (one_in(4) ? wild32() : 1 + rnd(16384));
+			/* u.s's fd, bgid, flags and len are u.r's */
+			fill_xfer(&u.r, bgid, IOPBUF_SEND_BUNDLE, 16384);
 			u.s.msg_flags = one_in(4) ? MSG_MORE : 0;
 			if (one_in(20))
 				u.s.msg_flags = (__u32)rnd64();
