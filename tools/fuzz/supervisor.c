@@ -47,36 +47,48 @@ static void proc_state(pid_t pid, char *buf, size_t size)
 }
 
 /*
+ * The program /proc/@pid/exe names (@pid 0: our own) into @buf,
+ * NUL-terminated; false when there is none (a kernel thread, a process
+ * gone, or one we may not look at).
+ */
+static bool exe_of(pid_t pid, char *buf, size_t size)
+{
+	char path[64];
+	ssize_t len;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/exe");
+	len = readlink(path, buf, size - 1);
+	if (len <= 0)
+		return false;
+	buf[len] = 0;
+	return true;
+}
+
+/*
  * Processes running this program other than us: report each (@report)
  * with its state and wait channel, and SIGKILL it. Return: how many.
  */
 static int kill_strays(bool report)
 {
-	char self[PATH_MAX], exe[PATH_MAX], path[64], st[128];
+	char self[PATH_MAX], exe[PATH_MAX], st[128];
 	struct dirent *e;
-	ssize_t len;
 	int n = 0;
 	DIR *d;
 
-	len = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	d = opendir("/proc");
-	if (len <= 0 || !d) {
-		if (d)
-			closedir(d);
+	if (!exe_of(0, self, sizeof(self)))
 		return 0;
-	}
-	self[len] = 0;
+	d = opendir("/proc");
+	if (!d)
+		return 0;
 	while ((e = readdir(d))) {
 		pid_t pid = (pid_t)atoi(e->d_name);
 
 		if (pid <= 1 || pid == getpid())
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-		len = readlink(path, exe, sizeof(exe) - 1);
-		if (len <= 0)
-			continue;
-		exe[len] = 0;
-		if (strcmp(exe, self))
+		if (!exe_of(pid, exe, sizeof(exe)) || strcmp(exe, self))
 			continue;
 		if (report) {
 			proc_state(pid, st, sizeof(st));
