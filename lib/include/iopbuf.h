@@ -212,18 +212,25 @@ static inline void iopbuf_prep_probe(struct io_uring_sqe *sqe, int devfd,
 	iopbuf_prep_cmd(sqe, devfd, IOPBUF_CMD_PROBE, &cmd, sizeof(cmd));
 }
 
-static inline void iopbuf_prep_recv_cmd(struct io_uring_sqe *sqe, int devfd,
+/*
+ * RECV, READ and SEND share one payload: struct iopbuf_cmd_send is
+ * struct iopbuf_cmd_recv with msg_flags where RECV and READ have resv,
+ * which must be 0 (@msg_flags 0 for them).
+ */
+static inline void iopbuf_prep_xfer_cmd(struct io_uring_sqe *sqe, int devfd,
 					__u32 cmd_op, int fd,
 					unsigned int bgid, unsigned int flags,
-					unsigned int len)
+					unsigned int len,
+					unsigned int msg_flags)
 {
-	struct iopbuf_cmd_recv cmd;
+	struct iopbuf_cmd_send cmd;
 
 	memset(&cmd, 0, sizeof(cmd));
 	cmd.fd = fd;
 	cmd.bgid = (__u16)bgid;
 	cmd.flags = (__u16)flags;
 	cmd.len = len;
+	cmd.msg_flags = msg_flags;
 	iopbuf_prep_cmd(sqe, devfd, cmd_op, &cmd, sizeof(cmd));
 }
 
@@ -236,8 +243,8 @@ static inline void iopbuf_prep_recv(struct io_uring_sqe *sqe, int devfd,
 				    int sockfd, unsigned int bgid,
 				    unsigned int flags, unsigned int len)
 {
-	iopbuf_prep_recv_cmd(sqe, devfd, IOPBUF_CMD_RECV, sockfd, bgid, flags,
-			     len);
+	iopbuf_prep_xfer_cmd(sqe, devfd, IOPBUF_CMD_RECV, sockfd, bgid, flags,
+			     len, 0);
 }
 
 /* IOPBUF_CMD_READ: the same from a file or pipe @fd, at its file position. */
@@ -245,7 +252,8 @@ static inline void iopbuf_prep_read(struct io_uring_sqe *sqe, int devfd,
 				    int fd, unsigned int bgid,
 				    unsigned int flags, unsigned int len)
 {
-	iopbuf_prep_recv_cmd(sqe, devfd, IOPBUF_CMD_READ, fd, bgid, flags, len);
+	iopbuf_prep_xfer_cmd(sqe, devfd, IOPBUF_CMD_READ, fd, bgid, flags, len,
+			     0);
 }
 
 /*
@@ -260,15 +268,8 @@ static inline void iopbuf_prep_send_msg_flags(struct io_uring_sqe *sqe,
 					      unsigned int len,
 					      unsigned int msg_flags)
 {
-	struct iopbuf_cmd_send cmd;
-
-	memset(&cmd, 0, sizeof(cmd));
-	cmd.fd = sockfd;
-	cmd.bgid = (__u16)bgid;
-	cmd.flags = (__u16)flags;
-	cmd.len = len;
-	cmd.msg_flags = msg_flags;
-	iopbuf_prep_cmd(sqe, devfd, IOPBUF_CMD_SEND, &cmd, sizeof(cmd));
+	iopbuf_prep_xfer_cmd(sqe, devfd, IOPBUF_CMD_SEND, sockfd, bgid, flags,
+			     len, msg_flags);
 }
 
 static inline void iopbuf_prep_send(struct io_uring_sqe *sqe, int devfd,
