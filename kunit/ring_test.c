@@ -117,26 +117,173 @@ static void peek_empty_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, memcmp(&fx->sel[0], &canary, sizeof(canary)), 0);
 }
 
-/* A single selection snapshots the head entry whole. */
-static void peek_single_test(struct kunit *test)
-{
-	struct ring_fixture *fx = test->priv;
-	static const u32 lens[] = { 4096, 2048, 1024 };
-	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 3);
+/*
+ * name##_gen_params() for the table name##_cases of struct name##_case,
+ * whose rows start with "const char *desc": each parameter is named by it.
+ */
+#define RING_TABLE_PARAMS(name)						\
+static void name##_case_desc(const struct name##_case *c, char *desc)	\
+{									\
+	strscpy(desc, c->desc, KUNIT_PARAM_DESC_SIZE);			\
+}									\
+KUNIT_ARRAY_PARAM(name, name##_cases, name##_case_desc)
 
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 0, 1, false), 1);
-	ring_expect_sel(test, &fx->sel[0], 0, 4096, 4096);
-
-	/* from the second entry on */
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 1, tail, 0, 1, true), 1);
-	ring_expect_sel(test, &fx->sel[0], 1, 2048, 2048);
-}
+/* Ring position @pos holds @len bytes at @addr (0: not checked). */
+struct buf_want {
+	unsigned int pos;
+	u64 addr;
+	u32 len;
+};
 
 /*
- * head 65535, tail 1, mask 7: the head entry is bufs[7], the next one
- * bufs[0].
+ * A selection on a freshly filled ring: @nr entries of @lens from ring
+ * position @at (entry i at @at + i, ENTRY_ADDR(i), ENTRY_BID(i)), published
+ * up to @tail, peeked from @head with @max_len, @max_bufs and @inc. Expects
+ * @want (entries or -ENOBUFS), then the @nsel selections @sel hold entry
+ * @entry with @len of its @buf_len bytes.
  */
-static void peek_wrap_test(struct kunit *test)
+struct peek_case {
+	const char *desc;
+	u32 lens[RING_ENTRIES];
+	unsigned int nr;
+	u16 at, tail, head;
+	u64 max_len;
+	unsigned int max_bufs;
+	bool inc;
+	int want;
+	unsigned int nsel;
+	struct {
+		unsigned int pos, entry;
+		u32 len, buf_len;
+	} sel[3];
+};
+
+#define SEL(p, e, l, b)	{ .pos = (p), .entry = (e), .len = (l), .buf_len = (b) }
+
+static const struct peek_case peek_cases[] = {
+	/* a single selection snapshots the head entry whole */
+	{ "single: the head entry", { 4096, 2048, 1024 }, 3, 0, 3, 0,
+	  0, 1, false, 1, 1, { SEL(0, 0, 4096, 4096) } },
+	{ "single: from the second entry", { 4096, 2048, 1024 }, 3, 0, 3, 1,
+	  0, 1, true, 1, 1, { SEL(0, 1, 2048, 2048) } },
+	/* head 65535, tail 1, mask 7: the head entry is bufs[7], then bufs[0] */
+	{ "wrap: single", { 300, 400 }, 2, 65535, 1, 65535,
+	  0, 1, false, 1, 1, { SEL(0, 0, 300, 300) } },
+	{ "wrap: bundle", { 300, 400 }, 2, 65535, 1, 65535,
+	  0, 4, false, 2, 2, { SEL(0, 0, 300, 300), SEL(1, 1, 400, 400) } },
+	/* a single selection with a byte limit is cut short, on any ring */
+	{ "single: limit 100", { 4096 }, 1, 0, 1, 0,
+	  100, 1, false, 1, 1, { SEL(0, 0, 100, 4096) } },
+	{ "single: limit 100, inc", { 4096 }, 1, 0, 1, 0,
+	  100, 1, true, 1, 1, { SEL(0, 0, 100, 4096) } },
+	{ "single: a limit above the length changes nothing", { 4096 }, 1, 0,
+	  1, 0, 8192, 1, false, 1, 1, { SEL(0, 0, 4096, 4096) } },
+	/* a single selection takes a zero-length head entry, as upstream */
+	{ "single: zero-length head, limit", { 0, 100 }, 2, 0, 2, 0,
+	  100, 1, false, 1, 1, { SEL(0, 0, 0, 0) } },
+	{ "single: zero-length head, inc", { 0, 100 }, 2, 0, 2, 0,
+	  0, 1, true, 1, 1, { SEL(0, 0, 0, 0) } },
+	/* a bundle with a byte limit refuses a zero-length head entry */
+	{ "bundle: limit, zero-length head", { 0, 100, 100 }, 3, 0, 3, 0,
+	  100, 4, false, -ENOBUFS },
+	{ "bundle: limit, zero-length head, inc", { 0, 100, 100 }, 3, 0, 3, 0,
+	  100, 4, true, -ENOBUFS },
+	/*
+	 * Issue 13 item 6: the head on an empty entry (bid 11) that follows
+	 * a retired one. A bundle with a byte limit refuses it, as upstream
+	 * with max_len; one without takes it first, 0 bytes long, then
+	 * entries 2 and 3.
+	 */
+	{ "bundle: limit, zero-length head after a retired entry",
+	  { 0, 0, 100, 100 }, 4, 0, 4, 1, 1000, SEL_MAX, true, -ENOBUFS },
+	{ "bundle: no limit, zero-length head after a retired entry",
+	  { 0, 0, 100, 100 }, 4, 0, 4, 1, 0, SEL_MAX, true, 3, 2,
+	  { SEL(0, 1, 0, 0), SEL(1, 2, 100, 100) } },
+	/* at most max_bufs entries, and at most what is published */
+	{ "bundle: max_bufs 3", { 100, 100, 100, 100, 100, 100, 100, 100 }, 8,
+	  0, 8, 0, 0, 3, false, 3 },
+	{ "bundle: max_bufs 3, limit", { 100, 100, 100, 100, 100, 100, 100, 100 },
+	  8, 0, 8, 0, 10000, 3, false, 3, 3,
+	  { SEL(0, 0, 100, 100), SEL(1, 1, 100, 100), SEL(2, 2, 100, 100) } },
+	{ "bundle: two published", { 100, 100, 100, 100, 100, 100, 100, 100 },
+	  8, 0, 2, 0, 0, SEL_MAX, false, 2 },
+	{ "bundle: two published, limit, inc",
+	  { 100, 100, 100, 100, 100, 100, 100, 100 }, 8, 0, 2, 0,
+	  10000, SEL_MAX, true, 2 },
+	/* stops once max_len is covered; without inc the crossing entry is out */
+	{ "bundle: limit 250", { 100, 100, 100, 100 }, 4, 0, 4, 0,
+	  250, SEL_MAX, false, 2, 1, { SEL(1, 1, 100, 100) } },
+	{ "bundle: limit 250, inc", { 100, 100, 100, 100 }, 4, 0, 4, 0,
+	  250, SEL_MAX, true, 3, 1, { SEL(2, 2, 50, 100) } },
+	/* a limit met exactly ends the bundle at that entry, on any ring */
+	{ "bundle: limit met exactly", { 50, 100, 50, 100 }, 4, 0, 4, 0,
+	  200, SEL_MAX, false, 3, 1, { SEL(2, 2, 50, 50) } },
+	{ "bundle: limit met exactly, inc", { 50, 100, 50, 100 }, 4, 0, 4, 0,
+	  200, SEL_MAX, true, 3 },
+	/*
+	 * Upstream's cap: at most DIV_ROUND_UP(max_len, first_len) entries,
+	 * even when later, shorter entries leave bytes uncovered.
+	 */
+	{ "cap: DIV_ROUND_UP(150, 100) == 2", { 100, 10, 10, 10, 10, 10, 10, 10 },
+	  8, 0, 8, 0, 150, SEL_MAX, false, 2 },
+	{ "cap: DIV_ROUND_UP(150, 100) == 2, inc",
+	  { 100, 10, 10, 10, 10, 10, 10, 10 }, 8, 0, 8, 0,
+	  150, SEL_MAX, true, 2 },
+	{ "cap: DIV_ROUND_UP(100, 100) == 1", { 100, 10, 10, 10, 10, 10, 10, 10 },
+	  8, 0, 8, 0, 100, SEL_MAX, false, 1 },
+	{ "cap: DIV_ROUND_UP(129, 64) == 3, no inc", { 64, 64, 64, 64 }, 4, 0, 4,
+	  0, 129, SEL_MAX, false, 2 },
+	/* the third entry holds the last byte */
+	{ "cap: DIV_ROUND_UP(129, 64) == 3, inc", { 64, 64, 64, 64 }, 4, 0, 4, 0,
+	  129, SEL_MAX, true, 3, 1, { SEL(2, 2, 1, 64) } },
+	/* the first entry of a bundle may be cut short on any ring */
+	{ "bundle: first entry cut short", { 4096, 100 }, 2, 0, 2, 0,
+	  1000, SEL_MAX, false, 1, 1, { SEL(0, 0, 1000, 4096) } },
+	/* without inc a later entry is never cut short: the bundle stops */
+	{ "bundle: later entry not cut", { 100, 4096, 100 }, 3, 0, 3, 0,
+	  1000, SEL_MAX, false, 1, 1, { SEL(0, 0, 100, 100) } },
+	/* with inc it is included, cut short */
+	{ "bundle: later entry cut, inc", { 100, 4096, 100 }, 3, 0, 3, 0,
+	  1000, SEL_MAX, true, 2, 2,
+	  { SEL(0, 0, 100, 100), SEL(1, 1, 900, 4096) } },
+	/* zero-length entries after the first are taken and cover 0 bytes */
+	{ "bundle: zero-length middle entry", { 100, 0, 100 }, 3, 0, 3, 0,
+	  1000, SEL_MAX, false, 3, 2,
+	  { SEL(1, 1, 0, 0), SEL(2, 2, 100, 100) } },
+	/* without a byte limit a bundle is every available entry, whole */
+	{ "bundle: no limit", { 100, 200, 300 }, 3, 0, 3, 0,
+	  0, SEL_MAX, false, 3, 3,
+	  { SEL(0, 0, 100, 100), SEL(1, 1, 200, 200), SEL(2, 2, 300, 300) } },
+	/*
+	 * A limit so large that max_len + first_len - 1 wraps around u64 is
+	 * still a limit far above what the ring holds.
+	 */
+	{ "bundle: limit U64_MAX / 2", { 2, 2, 2, 2 }, 4, 0, 4, 0,
+	  U64_MAX / 2, SEL_MAX, false, 4 },
+	{ "bundle: limit U64_MAX", { 2, 2, 2, 2 }, 4, 0, 4, 0,
+	  U64_MAX, SEL_MAX, false, 4 },
+	{ "bundle: limit U64_MAX, inc", { 2, 2, 2, 2 }, 4, 0, 4, 0,
+	  U64_MAX, SEL_MAX, true, 4 },
+};
+
+RING_TABLE_PARAMS(peek);
+
+static void peek_table_test(struct kunit *test)
+{
+	const struct peek_case *c = test->param_value;
+	struct ring_fixture *fx = test->priv;
+	unsigned int i;
+
+	ring_fill(fx->bufs, RING_MASK, c->at, c->lens, c->nr);
+	KUNIT_ASSERT_EQ(test, ring_peek(fx, c->head, c->tail, c->max_len,
+					c->max_bufs, c->inc), c->want);
+	for (i = 0; i < c->nsel; i++)
+		ring_expect_sel(test, &fx->sel[c->sel[i].pos], c->sel[i].entry,
+				c->sel[i].len, c->sel[i].buf_len);
+}
+
+/* ring_fill() at head 65535 wraps: entry 0 in bufs[7], entry 1 in bufs[0]. */
+static void fill_wrap_test(struct kunit *test)
 {
 	struct ring_fixture *fx = test->priv;
 	static const u32 lens[] = { 300, 400 };
@@ -145,196 +292,6 @@ static void peek_wrap_test(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, tail, 1);
 	KUNIT_EXPECT_EQ(test, fx->bufs[7].len, 300);
 	KUNIT_EXPECT_EQ(test, fx->bufs[0].len, 400);
-
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 65535, tail, 0, 1, false), 1);
-	ring_expect_sel(test, &fx->sel[0], 0, 300, 300);
-
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 65535, tail, 0, 4, false), 2);
-	ring_expect_sel(test, &fx->sel[0], 0, 300, 300);
-	ring_expect_sel(test, &fx->sel[1], 1, 400, 400);
-}
-
-/* A single selection with a byte limit is cut short, on any ring. */
-static void peek_single_max_len_test(struct kunit *test)
-{
-	struct ring_fixture *fx = test->priv;
-	static const u32 lens[] = { 4096 };
-	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 1);
-
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 100, 1, false), 1);
-	ring_expect_sel(test, &fx->sel[0], 0, 100, 4096);
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 100, 1, true), 1);
-	ring_expect_sel(test, &fx->sel[0], 0, 100, 4096);
-	/* a limit above the length changes nothing */
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 8192, 1, false), 1);
-	ring_expect_sel(test, &fx->sel[0], 0, 4096, 4096);
-}
-
-/* A single selection takes a zero-length head entry, as upstream does. */
-static void peek_single_zero_len_test(struct kunit *test)
-{
-	struct ring_fixture *fx = test->priv;
-	static const u32 lens[] = { 0, 100 };
-	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 2);
-
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 100, 1, false), 1);
-	ring_expect_sel(test, &fx->sel[0], 0, 0, 0);
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 0, 1, true), 1);
-	ring_expect_sel(test, &fx->sel[0], 0, 0, 0);
-}
-
-/* A bundle with a byte limit refuses a zero-length head entry. */
-static void bundle_zero_len_first_test(struct kunit *test)
-{
-	struct ring_fixture *fx = test->priv;
-	static const u32 lens[] = { 0, 100, 100 };
-	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 3);
-
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 100, 4, false), -ENOBUFS);
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 100, 4, true), -ENOBUFS);
-}
-
-/* A bundle takes at most max_bufs entries, and at most what is there. */
-static void bundle_max_bufs_test(struct kunit *test)
-{
-	struct ring_fixture *fx = test->priv;
-	static const u32 lens[] = { 100, 100, 100, 100, 100, 100, 100, 100 };
-	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 8);
-	unsigned int i;
-
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 0, 3, false), 3);
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 10000, 3, false), 3);
-	for (i = 0; i < 3; i++)
-		ring_expect_sel(test, &fx->sel[i], i, 100, 100);
-
-	/* only two entries published */
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, 2, 0, SEL_MAX, false), 2);
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, 2, 10000, SEL_MAX, true), 2);
-}
-
-/*
- * A bundle stops once max_len bytes are covered; without incremental
- * consumption the entry crossing the limit is left out.
- */
-static void bundle_max_len_test(struct kunit *test)
-{
-	struct ring_fixture *fx = test->priv;
-	static const u32 lens[] = { 100, 100, 100, 100 };
-	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 4);
-
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 250, SEL_MAX, false), 2);
-	ring_expect_sel(test, &fx->sel[1], 1, 100, 100);
-
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 250, SEL_MAX, true), 3);
-	ring_expect_sel(test, &fx->sel[2], 2, 50, 100);
-}
-
-/* A limit met exactly ends the bundle at that entry, on any ring. */
-static void bundle_exact_max_len_test(struct kunit *test)
-{
-	struct ring_fixture *fx = test->priv;
-	static const u32 lens[] = { 50, 100, 50, 100 };
-	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 4);
-
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 200, SEL_MAX, false), 3);
-	ring_expect_sel(test, &fx->sel[2], 2, 50, 50);
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 200, SEL_MAX, true), 3);
-}
-
-/*
- * Upstream's cap: a bundle has at most DIV_ROUND_UP(max_len, first_len)
- * entries, even when later, shorter entries leave bytes uncovered.
- */
-static void bundle_upstream_cap_test(struct kunit *test)
-{
-	struct ring_fixture *fx = test->priv;
-	static const u32 lens[] = { 100, 10, 10, 10, 10, 10, 10, 10 };
-	static const u32 lens64[] = { 64, 64, 64, 64 };
-	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 8);
-
-	/* DIV_ROUND_UP(150, 100) == 2 */
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 150, SEL_MAX, false), 2);
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 150, SEL_MAX, true), 2);
-	/* DIV_ROUND_UP(100, 100) == 1 */
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 100, SEL_MAX, false), 1);
-
-	/* DIV_ROUND_UP(129, 64) == 3: the third entry holds the last byte */
-	tail = ring_fill(fx->bufs, RING_MASK, 0, lens64, 4);
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 129, SEL_MAX, false), 2);
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 129, SEL_MAX, true), 3);
-	ring_expect_sel(test, &fx->sel[2], 2, 1, 64);
-}
-
-/* The first entry of a bundle may be cut short on any ring. */
-static void bundle_truncate_first_test(struct kunit *test)
-{
-	struct ring_fixture *fx = test->priv;
-	static const u32 lens[] = { 4096, 100 };
-	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 2);
-
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 1000, SEL_MAX, false), 1);
-	ring_expect_sel(test, &fx->sel[0], 0, 1000, 4096);
-}
-
-/*
- * Without incremental consumption a later entry is never cut short: the
- * bundle stops before it. With it, the entry is included, cut short.
- */
-static void bundle_truncate_later_test(struct kunit *test)
-{
-	struct ring_fixture *fx = test->priv;
-	static const u32 lens[] = { 100, 4096, 100 };
-	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 3);
-
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 1000, SEL_MAX, false), 1);
-	ring_expect_sel(test, &fx->sel[0], 0, 100, 100);
-
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 1000, SEL_MAX, true), 2);
-	ring_expect_sel(test, &fx->sel[0], 0, 100, 100);
-	ring_expect_sel(test, &fx->sel[1], 1, 900, 4096);
-}
-
-/* Zero-length entries after the first are taken and cover 0 bytes. */
-static void bundle_zero_len_middle_test(struct kunit *test)
-{
-	struct ring_fixture *fx = test->priv;
-	static const u32 lens[] = { 100, 0, 100 };
-	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 3);
-
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 1000, SEL_MAX, false), 3);
-	ring_expect_sel(test, &fx->sel[1], 1, 0, 0);
-	ring_expect_sel(test, &fx->sel[2], 2, 100, 100);
-}
-
-/* Without a byte limit a bundle is every available entry, whole. */
-static void bundle_no_max_len_test(struct kunit *test)
-{
-	struct ring_fixture *fx = test->priv;
-	static const u32 lens[] = { 100, 200, 300 };
-	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 3);
-	unsigned int i;
-
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, 0, SEL_MAX, false), 3);
-	for (i = 0; i < 3; i++)
-		ring_expect_sel(test, &fx->sel[i], i, lens[i], lens[i]);
-}
-
-/*
- * A byte limit so large that max_len + first_len - 1 wraps around u64 is
- * still a limit far above what the ring holds.
- */
-static void bundle_huge_max_len_test(struct kunit *test)
-{
-	struct ring_fixture *fx = test->priv;
-	static const u32 lens[] = { 2, 2, 2, 2 };
-	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 4);
-
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, U64_MAX / 2, SEL_MAX,
-					false), 4);
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, U64_MAX, SEL_MAX, false),
-			4);
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, 0, tail, U64_MAX, SEL_MAX, true),
-			4);
 }
 
 /*
@@ -415,154 +372,107 @@ static void commit_zero_bytes_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, memcmp(copy, fx->bufs, sizeof(copy)), 0);
 }
 
-/* A partial consume advances addr and shrinks len in place; head stays. */
-static void commit_partial_test(struct kunit *test)
-{
-	struct ring_fixture *fx = test->priv;
-	static const u32 lens[] = { 4096 };
-	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 1);
-	u16 head = 0;
-
-	KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, 0, 1, true), 1);
-	KUNIT_EXPECT_FALSE(test, ring_commit(fx, &head, 1, 100, 0));
-	KUNIT_EXPECT_EQ(test, head, 0);
-	ring_expect_buf(test, fx, 0, ENTRY_ADDR(0) + 100, 3996);
-	KUNIT_EXPECT_EQ(test, fx->bufs[0].bid, ENTRY_BID(0));
-}
-
-/* Filling an entry exactly retires it: len 0, head moves, true. */
-static void commit_exact_fill_test(struct kunit *test)
-{
-	struct ring_fixture *fx = test->priv;
-	static const u32 lens[] = { 4096, 4096 };
-	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 2);
-	u16 head = 0;
-
-	KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, 0, 1, true), 1);
-	KUNIT_EXPECT_TRUE(test, ring_commit(fx, &head, 1, 4096, 1));
-	KUNIT_EXPECT_EQ(test, head, 1);
-	KUNIT_EXPECT_EQ(test, fx->bufs[0].len, 0);
-	/* as upstream, a retired entry's addr is left alone */
-	KUNIT_EXPECT_EQ(test, fx->bufs[0].addr, ENTRY_ADDR(0));
-	KUNIT_EXPECT_EQ(test, fx->bufs[1].len, 4096);
-}
-
-/* With min_left 1 (or 0, meaning 1) a 1-byte remainder stays available. */
-static void commit_one_byte_left_test(struct kunit *test)
-{
-	struct ring_fixture *fx = test->priv;
-	static const u32 lens[] = { 4096 };
-	u32 min_left;
-
-	for (min_left = 0; min_left <= 1; min_left++) {
-		u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 1);
-		u16 head = 0;
-
-		KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, 0, 1, true), 1);
-		KUNIT_EXPECT_FALSE(test, ring_commit(fx, &head, 1, 4095,
-						     min_left));
-		KUNIT_EXPECT_EQ(test, head, 0);
-		ring_expect_buf(test, fx, 0, ENTRY_ADDR(0) + 4095, 1);
-	}
-}
-
-/* min_left 32: a 31-byte remainder is retired, a 32-byte one stays. */
-static void commit_min_left_test(struct kunit *test)
-{
-	struct ring_fixture *fx = test->priv;
-	static const u32 lens[] = { 1024, 1024 };
-	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 2);
-	u16 head = 0;
-
-	KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, 0, 1, true), 1);
-	KUNIT_EXPECT_TRUE(test, ring_commit(fx, &head, 1, 1024 - 31, 32));
-	KUNIT_EXPECT_EQ(test, head, 1);
-	KUNIT_EXPECT_EQ(test, fx->bufs[0].len, 0);
-
-	KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, 0, 1, true), 1);
-	KUNIT_EXPECT_FALSE(test, ring_commit(fx, &head, 1, 1024 - 32, 32));
-	KUNIT_EXPECT_EQ(test, head, 1);
-	ring_expect_buf(test, fx, 1, ENTRY_ADDR(1) + 1024 - 32, 32);
-}
-
-/* A bundle commit retires filled entries and stops in the partial one. */
-static void commit_multi_entry_test(struct kunit *test)
-{
-	struct ring_fixture *fx = test->priv;
-	static const u32 lens[] = { 100, 100, 100, 100 };
-	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 4);
-	u16 head = 0;
-
-	KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, 300, SEL_MAX, true), 3);
-	KUNIT_EXPECT_FALSE(test, ring_commit(fx, &head, 3, 250, 1));
-	KUNIT_EXPECT_EQ(test, head, 2);
-	KUNIT_EXPECT_EQ(test, fx->bufs[0].len, 0);
-	KUNIT_EXPECT_EQ(test, fx->bufs[1].len, 0);
-	ring_expect_buf(test, fx, 2, ENTRY_ADDR(2) + 50, 50);
-	KUNIT_EXPECT_EQ(test, fx->bufs[3].len, 100);
-
-	/* all of a fresh selection: every entry retired */
-	tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 4);
-	head = 0;
-	KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, 300, SEL_MAX, true), 3);
-	KUNIT_EXPECT_TRUE(test, ring_commit(fx, &head, 3, 300, 1));
-	KUNIT_EXPECT_EQ(test, head, 3);
-	KUNIT_EXPECT_EQ(test, fx->bufs[3].len, 100);
-}
-
-/* More bytes than selected never retire entries beyond the selection. */
-static void commit_beyond_selection_test(struct kunit *test)
-{
-	struct ring_fixture *fx = test->priv;
-	static const u32 lens[] = { 100, 100, 100 };
-	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 3);
-	u16 head = 0;
-
-	KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, 0, 2, true), 2);
-	KUNIT_EXPECT_TRUE(test, ring_commit(fx, &head, 2, 500, 1));
-	KUNIT_EXPECT_EQ(test, head, 2);
-	ring_expect_buf(test, fx, 2, ENTRY_ADDR(2), 100);
-}
-
-/* Commit across the wrap: bufs[7] retired, head 65535 -> 0, bufs[0] cut. */
-static void commit_wrap_test(struct kunit *test)
-{
-	struct ring_fixture *fx = test->priv;
-	static const u32 lens[] = { 300, 400 };
-	u16 tail = ring_fill(fx->bufs, RING_MASK, 65535, lens, 2);
-	u16 head = 65535;
-
-	KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, 0, SEL_MAX, true), 2);
-	KUNIT_EXPECT_FALSE(test, ring_commit(fx, &head, 2, 310, 1));
-	KUNIT_EXPECT_EQ(test, head, 0);
-	KUNIT_EXPECT_EQ(test, fx->bufs[7].len, 0);
-	ring_expect_buf(test, fx, 0, ENTRY_ADDR(1) + 10, 390);
-	KUNIT_EXPECT_EQ(test, pbuf_ring_avail(head, tail), 1);
-}
-
 /*
- * A zero-length entry stops the commit where it is (upstream's "!this"
- * case): head stays on it, the result is BUF_MORE.
+ * An incremental commit on a freshly filled ring: @nr entries of @lens
+ * from ring position @at (as for peek_case), published up to @at + @nr;
+ * a selection from @head with @max_len and @max_bufs gives @want_sel
+ * entries, of which the first @commit_nr take @bytes with @min_left.
+ * Expects the commit's result @done (true: no BUF_MORE), the head at
+ * @want_head with @avail entries left, and ring positions @buf[].pos holding @len bytes at @addr
+ * (0: the address is not checked) with their bid unchanged.
  */
-static void commit_zero_len_entry_test(struct kunit *test)
+struct commit_case {
+	const char *desc;
+	u32 lens[4];
+	unsigned int nr;
+	u16 at, head;
+	u64 max_len;
+	unsigned int max_bufs;
+	int want_sel;
+	unsigned int commit_nr;
+	u64 bytes;
+	u32 min_left;
+	bool done;
+	u16 want_head, avail;
+	unsigned int nbuf;
+	struct buf_want buf[4];
+};
+
+#define BUF(p, a, l)	{ .pos = (p), .addr = (a), .len = (l) }
+
+static const struct commit_case commit_cases[] = {
+	/* a partial consume advances addr and shrinks len in place */
+	{ "partial: head stays", { 4096 }, 1, 0, 0, 0, 1, 1,
+	  1, 100, 0, false, 0, 1, 1, { BUF(0, ENTRY_ADDR(0) + 100, 3996) } },
+	/* filling an entry exactly retires it; as upstream, addr is kept */
+	{ "exact fill: retired, head moves", { 4096, 4096 }, 2, 0, 0, 0, 1, 1,
+	  1, 4096, 1, true, 1, 1, 2,
+	  { BUF(0, ENTRY_ADDR(0), 0), BUF(1, ENTRY_ADDR(1), 4096) } },
+	/* with min_left 1 (or 0, meaning 1) a 1-byte remainder stays */
+	{ "one byte left, min_left 0", { 4096 }, 1, 0, 0, 0, 1, 1,
+	  1, 4095, 0, false, 0, 1, 1, { BUF(0, ENTRY_ADDR(0) + 4095, 1) } },
+	{ "one byte left, min_left 1", { 4096 }, 1, 0, 0, 0, 1, 1,
+	  1, 4095, 1, false, 0, 1, 1, { BUF(0, ENTRY_ADDR(0) + 4095, 1) } },
+	/* min_left 32: a 31-byte remainder is retired, a 32-byte one stays */
+	{ "min_left 32: 31 bytes left, retired", { 1024, 1024 }, 2, 0, 0, 0, 1, 1,
+	  1, 1024 - 31, 32, true, 1, 1, 1, { BUF(0, 0, 0) } },
+	{ "min_left 32: 32 bytes left, kept", { 1024, 1024 }, 2, 0, 1, 0, 1, 1,
+	  1, 1024 - 32, 32, false, 1, 1, 1,
+	  { BUF(1, ENTRY_ADDR(1) + 1024 - 32, 32) } },
+	/* a bundle commit retires filled entries and stops in the partial one */
+	{ "bundle: stops in the partial entry", { 100, 100, 100, 100 }, 4, 0, 0,
+	  300, SEL_MAX, 3, 3, 250, 1, false, 2, 2, 4,
+	  { BUF(0, 0, 0), BUF(1, 0, 0), BUF(2, ENTRY_ADDR(2) + 50, 50),
+	    BUF(3, 0, 100) } },
+	/* all of a fresh selection: every entry retired */
+	{ "bundle: all retired", { 100, 100, 100, 100 }, 4, 0, 0,
+	  300, SEL_MAX, 3, 3, 300, 1, true, 3, 1, 1, { BUF(3, 0, 100) } },
+	/* more bytes than selected never retire entries beyond the selection */
+	{ "bundle: bytes beyond the selection", { 100, 100, 100 }, 3, 0, 0,
+	  0, 2, 2, 2, 500, 1, true, 2, 1, 1, { BUF(2, ENTRY_ADDR(2), 100) } },
+	/* across the wrap: bufs[7] retired, head 65535 -> 0, bufs[0] cut */
+	{ "wrap", { 300, 400 }, 2, 65535, 65535, 0, SEL_MAX, 2,
+	  2, 310, 1, false, 0, 1, 2,
+	  { BUF(7, 0, 0), BUF(0, ENTRY_ADDR(1) + 10, 390) } },
+	/*
+	 * A zero-length entry stops the commit where it is (upstream's
+	 * "!this" case): head stays on it, the result is BUF_MORE.
+	 */
+	{ "zero-length entry alone", { 0 }, 1, 0, 0, 0, 1, 1,
+	  1, 10, 1, false, 0, 1, 1, { BUF(0, ENTRY_ADDR(0), 0) } },
+	{ "zero-length entry inside", { 100, 0, 100 }, 3, 0, 0,
+	  1000, SEL_MAX, 3, 3, 150, 1, false, 1, 2, 1, { BUF(2, 0, 100) } },
+};
+
+RING_TABLE_PARAMS(commit);
+
+static void commit_table_test(struct kunit *test)
 {
+	const struct commit_case *c = test->param_value;
 	struct ring_fixture *fx = test->priv;
-	static const u32 lens0[] = { 0 };
-	static const u32 lens[] = { 100, 0, 100 };
-	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens0, 1);
-	u16 head = 0;
+	u16 tail = ring_fill(fx->bufs, RING_MASK, c->at, c->lens, c->nr);
+	u16 head = c->head;
+	unsigned int i;
 
-	KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, 0, 1, true), 1);
-	KUNIT_EXPECT_FALSE(test, ring_commit(fx, &head, 1, 10, 1));
-	KUNIT_EXPECT_EQ(test, head, 0);
-	ring_expect_buf(test, fx, 0, ENTRY_ADDR(0), 0);
+	KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, c->max_len,
+					c->max_bufs, true), c->want_sel);
+	KUNIT_EXPECT_EQ(test, ring_commit(fx, &head, c->commit_nr, c->bytes,
+					  c->min_left), c->done);
+	KUNIT_EXPECT_EQ(test, head, c->want_head);
+	KUNIT_EXPECT_EQ(test, pbuf_ring_avail(head, tail), c->avail);
+	for (i = 0; i < c->nbuf; i++) {
+		const struct iopbuf_buf *b = &fx->bufs[c->buf[i].pos];
 
-	tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 3);
-	KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, 1000, SEL_MAX, true),
-			3);
-	KUNIT_EXPECT_FALSE(test, ring_commit(fx, &head, 3, 150, 1));
-	KUNIT_EXPECT_EQ(test, head, 1);
-	KUNIT_EXPECT_EQ(test, fx->bufs[2].len, 100);
+		if (c->buf[i].addr)
+			KUNIT_EXPECT_EQ_MSG(test, b->addr, c->buf[i].addr,
+					    "bufs[%u]", c->buf[i].pos);
+		KUNIT_EXPECT_EQ_MSG(test, b->len, c->buf[i].len, "bufs[%u]",
+				    c->buf[i].pos);
+		KUNIT_EXPECT_EQ_MSG(test, b->bid,
+				    ENTRY_BID((u16)(c->buf[i].pos - c->at) &
+					      RING_MASK),
+				    "bufs[%u]", c->buf[i].pos);
+	}
 }
 
 /*
@@ -581,118 +491,112 @@ static bool ring_commit_report(struct ring_fixture *fx, u16 *head,
 }
 
 /*
- * Issue 13 item 6, first case: entries { 100, 0, 100, 100 } with bids
- * 10..13, a bundle receives 150 bytes: 100 into entry 0, none into the
- * empty entry 1, 50 into entry 2. The ring ends as upstream's
- * io_kbuf_inc_commit() leaves it (entry 0 retired, the head stopped on the
- * empty entry 1, entries 2 and 3 untouched); the completion reports bid 10
- * with 3 entries (it used to say 2: retired + the kept one) and BUF_MORE,
- * since entry 2, which holds data, is still in the ring. The same with or
- * without a byte limit, and when the bytes fill entry 2 exactly.
+ * What a bundle's completion reports on an INC ring: @lens filled from
+ * position 0 (bids 10, 11, ...), a selection from @head with @max_len
+ * gives @want_sel entries, which @bytes touch @used of
+ * (pbuf_ring_bufs_used()); their commit reports BUF_MORE (@more) and
+ * @nbufs entries from the head's bid, leaves the head at @want_head and
+ * ring positions @buf[].pos holding @len bytes at @addr.
  */
-static void report_zero_len_inside_test(struct kunit *test)
-{
-	struct ring_fixture *fx = test->priv;
-	static const u32 lens[] = { 100, 0, 100, 100 };
-	static const u64 limits[] = { 1000, 0 };
-	static const u64 sizes[] = { 150, 200 };
-	unsigned int l, b, nbufs;
-
-	for (l = 0; l < ARRAY_SIZE(limits); l++) {
-		for (b = 0; b < ARRAY_SIZE(sizes); b++) {
-			u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 4);
-			u16 head = 0;
-
-			KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail,
-							limits[l], SEL_MAX,
-							true), 4);
-			KUNIT_EXPECT_EQ(test, pbuf_ring_bufs_used(fx->sel, 4,
-								  sizes[b]), 3);
-			KUNIT_EXPECT_TRUE(test, ring_commit_report(fx, &head, 4,
-								   sizes[b],
-								   &nbufs));
-			KUNIT_EXPECT_EQ(test, fx->sel[0].bid, ENTRY_BID(0));
-			KUNIT_EXPECT_EQ_MSG(test, nbufs, 3,
-					    "limit %llu bytes %llu",
-					    limits[l], sizes[b]);
-			/* upstream's ring state */
-			KUNIT_EXPECT_EQ(test, head, 1);
-			ring_expect_buf(test, fx, 0, ENTRY_ADDR(0), 0);
-			ring_expect_buf(test, fx, 1, ENTRY_ADDR(1), 0);
-			ring_expect_buf(test, fx, 2, ENTRY_ADDR(2), 100);
-			KUNIT_EXPECT_EQ(test, fx->bufs[3].len, 100);
-		}
-	}
-}
-
-/*
- * Issue 13 item 6, second case ("bid 1 count 1, bytes in entry 2"): after
- * the first case the head sits on the empty entry (bid 11). A bundle with
- * a byte limit refuses it (-ENOBUFS, as upstream with max_len), but one
- * without a limit takes it as its first entry, 0 bytes long, followed by
- * entries 2 and 3; 60 bytes land in entry 2. The commit stops at once on
- * the empty entry (nothing retired, head stays), so retired + kept said
- * bid 11 count 1; the data went into 2 entries from bid 11.
- */
-static void report_zero_len_head_test(struct kunit *test)
-{
-	struct ring_fixture *fx = test->priv;
-	static const u32 lens[] = { 0, 0, 100, 100 };
-	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 4);
-	u16 head = 1;
+struct report_case {
+	const char *desc;
+	u32 lens[4];
+	u16 head;
+	u64 max_len;
+	int want_sel;
+	u64 bytes;
+	unsigned int used;
+	bool more;
 	unsigned int nbufs;
+	u16 want_head;
+	unsigned int nbuf;
+	struct buf_want buf[4];
+};
 
-	KUNIT_EXPECT_EQ(test, ring_peek(fx, head, tail, 1000, SEL_MAX, true),
-			-ENOBUFS);
-	KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, 0, SEL_MAX, true), 3);
-	ring_expect_sel(test, &fx->sel[0], 1, 0, 0);
-	ring_expect_sel(test, &fx->sel[1], 2, 100, 100);
-	KUNIT_EXPECT_TRUE(test, ring_commit_report(fx, &head, 3, 60, &nbufs));
-	KUNIT_EXPECT_EQ(test, fx->sel[0].bid, ENTRY_BID(1));
-	KUNIT_EXPECT_EQ(test, nbufs, 2);
-	KUNIT_EXPECT_EQ(test, head, 1);
-	ring_expect_buf(test, fx, 1, ENTRY_ADDR(1), 0);
-	ring_expect_buf(test, fx, 2, ENTRY_ADDR(2), 100);
+/*
+ * Issue 13 item 6, first case: entries { 100, 0, 100, 100 }, a bundle
+ * receives 150 bytes: 100 into entry 0, none into the empty entry 1, 50
+ * into entry 2. The ring ends as upstream's io_kbuf_inc_commit() leaves
+ * it (entry 0 retired, the head stopped on the empty entry 1, entries 2
+ * and 3 untouched); the completion reports bid 10 with 3 entries (it used
+ * to say 2: retired + the kept one) and BUF_MORE, since entry 2, which
+ * holds data, is still in the ring. The same with or without a byte
+ * limit, and when the bytes fill entry 2 exactly.
+ */
+#define REPORT_INSIDE(d, limit, b)					\
+	{ d, { 100, 0, 100, 100 }, 0, limit, 4, b, 3, true, 3, 1, 4,	\
+	  { BUF(0, ENTRY_ADDR(0), 0), BUF(1, ENTRY_ADDR(1), 0),		\
+	    BUF(2, ENTRY_ADDR(2), 100), BUF(3, ENTRY_ADDR(3), 100) } }
 
+static const struct report_case report_cases[] = {
+	REPORT_INSIDE("zero-length entry inside, limit, 150 bytes", 1000, 150),
+	REPORT_INSIDE("zero-length entry inside, limit, 200 bytes", 1000, 200),
+	REPORT_INSIDE("zero-length entry inside, no limit, 150 bytes", 0, 150),
+	REPORT_INSIDE("zero-length entry inside, no limit, 200 bytes", 0, 200),
+	/*
+	 * The second case ("bid 1 count 1, bytes in entry 2"): the head on
+	 * the empty entry (bid 11), selected without a limit with entries 2
+	 * and 3; 60 bytes land in entry 2. The commit stops at once on the
+	 * empty entry (nothing retired, head stays), so retired + kept said
+	 * bid 11 count 1; the data went into 2 entries from bid 11.
+	 */
+	{ "zero-length head, 60 bytes", { 0, 0, 100, 100 }, 1, 0, 3, 60, 2,
+	  true, 2, 1, 2, { BUF(1, ENTRY_ADDR(1), 0), BUF(2, ENTRY_ADDR(2), 100) } },
 	/* 150 bytes: entries 2 and 3 from bid 11, still nothing retired */
-	KUNIT_EXPECT_TRUE(test, ring_commit_report(fx, &head, 3, 150, &nbufs));
-	KUNIT_EXPECT_EQ(test, nbufs, 3);
-	KUNIT_EXPECT_EQ(test, head, 1);
-	KUNIT_EXPECT_EQ(test, fx->bufs[3].len, 100);
+	{ "zero-length head, 150 bytes", { 0, 0, 100, 100 }, 1, 0, 3, 150, 3,
+	  true, 3, 1, 1, { BUF(3, ENTRY_ADDR(3), 100) } },
+	/*
+	 * The count stops at the last entry that received a byte: empty
+	 * entries after it are not counted, and without an empty entry
+	 * inside the range it is what the commit retired plus the kept one.
+	 * 150 bytes end in entry 1: 2 entries, entry 1 kept.
+	 */
+	{ "ends before an empty entry, 150 bytes", { 100, 100, 0, 100 }, 0, 0, 4,
+	  150, 2, true, 2, 1, 1, { BUF(1, ENTRY_ADDR(1) + 50, 50) } },
+	/* 200 bytes fill entries 0 and 1 exactly: both retired, no BUF_MORE */
+	{ "ends before an empty entry, 200 bytes", { 100, 100, 0, 100 }, 0, 0, 4,
+	  200, 2, false, 2, 2, 0 },
+};
+
+RING_TABLE_PARAMS(report);
+
+static void report_table_test(struct kunit *test)
+{
+	const struct report_case *c = test->param_value;
+	struct ring_fixture *fx = test->priv;
+	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, c->lens, 4);
+	u16 head = c->head;
+	unsigned int i, nbufs;
+
+	KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, c->max_len, SEL_MAX,
+					true), c->want_sel);
+	KUNIT_EXPECT_EQ(test, pbuf_ring_bufs_used(fx->sel, c->want_sel,
+						  c->bytes), c->used);
+	KUNIT_EXPECT_EQ(test, ring_commit_report(fx, &head, c->want_sel,
+						 c->bytes, &nbufs), c->more);
+	KUNIT_EXPECT_EQ(test, fx->sel[0].bid, ENTRY_BID(c->head));
+	KUNIT_EXPECT_EQ(test, nbufs, c->nbufs);
+	/* upstream's ring state */
+	KUNIT_EXPECT_EQ(test, head, c->want_head);
+	for (i = 0; i < c->nbuf; i++)
+		ring_expect_buf(test, fx, c->buf[i].pos, c->buf[i].addr,
+				c->buf[i].len);
 }
 
 /*
- * The count stops at the last entry that received a byte: empty entries
- * after it are not counted, and without an empty entry inside the range
- * the count is what the commit retired plus the kept one, as before.
+ * pbuf_ring_commit_nbufs() on its own: 0 bytes keep and report the head
+ * entry, as a 0-byte read; a plain ring reports every entry up to the
+ * last byte, empty ones too.
  */
 static void report_count_edges_test(struct kunit *test)
 {
 	struct ring_fixture *fx = test->priv;
 	static const u32 lens[] = { 100, 100, 0, 100 };
 	u16 tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 4);
-	u16 head = 0;
-	unsigned int nbufs;
 
-	KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, 0, SEL_MAX, true), 4);
-	/* 150 bytes end in entry 1: 2 entries, entry 1 kept */
-	KUNIT_EXPECT_TRUE(test, ring_commit_report(fx, &head, 4, 150, &nbufs));
-	KUNIT_EXPECT_EQ(test, nbufs, 2);
-	KUNIT_EXPECT_EQ(test, head, 1);
-	KUNIT_EXPECT_EQ(test, fx->bufs[1].len, 50);
-
-	/* 200 bytes fill entries 0 and 1 exactly: both retired, no BUF_MORE */
-	tail = ring_fill(fx->bufs, RING_MASK, 0, lens, 4);
-	head = 0;
-	KUNIT_ASSERT_EQ(test, ring_peek(fx, head, tail, 0, SEL_MAX, true), 4);
-	KUNIT_EXPECT_FALSE(test, ring_commit_report(fx, &head, 4, 200, &nbufs));
-	KUNIT_EXPECT_EQ(test, nbufs, 2);
-	KUNIT_EXPECT_EQ(test, head, 2);
-
-	/* 0 bytes: the head entry is kept and reported, as a 0-byte read */
+	KUNIT_ASSERT_EQ(test, ring_peek(fx, 0, tail, 0, SEL_MAX, true), 4);
 	KUNIT_EXPECT_EQ(test, pbuf_ring_commit_nbufs(fx->sel, 4, 0, 0, true),
 			1);
-	/* a plain ring: every entry up to the last byte, empty ones too */
 	KUNIT_EXPECT_EQ(test, pbuf_ring_commit_nbufs(fx->sel, 4, 250, 4,
 						     false), 4);
 }
@@ -819,35 +723,15 @@ static struct kunit_case iouring_pbuf_ring_cases[] = {
 	KUNIT_CASE(commit_inc_regbuf_test),
 	KUNIT_CASE(ring_avail_test),
 	KUNIT_CASE(peek_empty_test),
-	KUNIT_CASE(peek_single_test),
-	KUNIT_CASE(peek_wrap_test),
-	KUNIT_CASE(peek_single_max_len_test),
-	KUNIT_CASE(peek_single_zero_len_test),
-	KUNIT_CASE(bundle_zero_len_first_test),
-	KUNIT_CASE(bundle_max_bufs_test),
-	KUNIT_CASE(bundle_max_len_test),
-	KUNIT_CASE(bundle_exact_max_len_test),
-	KUNIT_CASE(bundle_upstream_cap_test),
-	KUNIT_CASE(bundle_truncate_first_test),
-	KUNIT_CASE(bundle_truncate_later_test),
-	KUNIT_CASE(bundle_zero_len_middle_test),
-	KUNIT_CASE(bundle_no_max_len_test),
-	KUNIT_CASE(bundle_huge_max_len_test),
+	KUNIT_CASE(fill_wrap_test),
+	KUNIT_CASE_PARAM(peek_table_test, peek_gen_params),
 	KUNIT_CASE(peek_snapshot_test),
 	KUNIT_CASE(bufs_used_test),
 	KUNIT_CASE(bufs_used_zero_len_test),
 	KUNIT_CASE(commit_zero_bytes_test),
-	KUNIT_CASE(commit_partial_test),
-	KUNIT_CASE(commit_exact_fill_test),
-	KUNIT_CASE(commit_one_byte_left_test),
-	KUNIT_CASE(commit_min_left_test),
-	KUNIT_CASE(commit_multi_entry_test),
-	KUNIT_CASE(commit_beyond_selection_test),
-	KUNIT_CASE(commit_wrap_test),
-	KUNIT_CASE(commit_zero_len_entry_test),
+	KUNIT_CASE_PARAM(commit_table_test, commit_gen_params),
 	KUNIT_CASE(commit_uses_snapshot_test),
-	KUNIT_CASE(report_zero_len_inside_test),
-	KUNIT_CASE(report_zero_len_head_test),
+	KUNIT_CASE_PARAM(report_table_test, report_gen_params),
 	KUNIT_CASE(report_count_edges_test),
 	KUNIT_CASE(recvmsg_inc_tail_test),
 	KUNIT_CASE(read_inc_file_test),
