@@ -93,6 +93,35 @@ static void bvec_add_pages(struct kunit *test, struct pbuf_runs *r,
 		KUNIT_ASSERT_EQ(test, pbuf_runs_add(r, page + i, 0, PAGE_SIZE), 0);
 }
 
+/* A table of @nr runs, each one separately allocated page. */
+static void bvec_page_runs(struct kunit *test, struct pbuf_runs *r,
+			   unsigned int nr)
+{
+	unsigned int i;
+
+	bvec_runs_init(test, r, nr);
+	for (i = 0; i < nr; i++)
+		bvec_add_pages(test, r, bvec_folio(test, 0), 1);
+	KUNIT_ASSERT_EQ(test, r->nr, nr);
+}
+
+/*
+ * Import @n slices of @r, @len bytes each, @step bytes apart from @off
+ * and never adjacent: each must fit and add one segment.
+ */
+static void bvec_import_spaced(struct kunit *test, struct pbuf_bvec_out *out,
+			       const struct pbuf_runs *r, u64 off, u64 step,
+			       u64 len, unsigned int n)
+{
+	unsigned int i, nr = out->nr;
+
+	for (i = 0; i < n; i++) {
+		KUNIT_ASSERT_EQ_MSG(test, pbuf_bvec_import(out, r, off + step * i,
+							   len), 0, "slice %u", i);
+		KUNIT_ASSERT_EQ(test, out->nr, nr + i + 1);
+	}
+}
+
 static void bvec_expect_bv(struct kunit *test, const struct bio_vec *bv,
 			   struct page *page, unsigned int offset,
 			   unsigned int len)
@@ -225,78 +254,112 @@ static void runs_order0_pages_test(struct kunit *test)
 	}
 }
 
-/* Two compound folios make two runs, each covering its whole folio. */
-static void runs_two_folios_test(struct kunit *test)
-{
-	struct page *f1 = bvec_folio(test, 2);
-	struct page *f2 = bvec_folio(test, 2);
-	struct pbuf_runs r;
-
-	bvec_runs_init(test, &r, 2);
-	bvec_add_pages(test, &r, f1, 4);
-	bvec_add_pages(test, &r, f2, 4);
-	KUNIT_EXPECT_EQ(test, r.nr, 2);
-	KUNIT_EXPECT_EQ(test, r.start[1], 4 * PAGE_SIZE);
-	KUNIT_EXPECT_EQ(test, r.len, 8 * PAGE_SIZE);
-	bvec_expect_bv(test, &r.bv[0], f1, 0, 4 * PAGE_SIZE);
-	bvec_expect_bv(test, &r.bv[1], f2, 0, 4 * PAGE_SIZE);
-}
-
 /*
- * An unaligned buffer: the first page starts at an offset, the last is
- * partial; within one folio it is still one run.
+ * Pages added one after the other to a fresh run table of @cap runs:
+ * folios of @order (compound above 0) are allocated, then each of the
+ * @nadd adds puts @n pages (1 if 0) from page @page of folio @folio into
+ * the table, @len bytes at @off of each, each returning @ret. Then the
+ * table holds @nr runs, @len bytes in all; run @idx starts at @start, and
+ * run @idx of @bv[] is @len bytes at @off of page @page of folio @folio.
  */
-static void runs_offset_and_partial_test(struct kunit *test)
-{
-	struct page *f = bvec_folio(test, 2);
-	struct pbuf_runs r;
+struct runs_case {
+	const char *desc;
+	unsigned int nfolio;
+	unsigned int order[2];
+	unsigned int cap;
+	unsigned int nadd;
+	struct {
+		unsigned int folio, page, n;
+		u32 off, len;
+		int ret;
+	} add[4];
+	unsigned int nr;
+	u64 len;
+	unsigned int nstart;
+	struct {
+		unsigned int idx;
+		u64 start;
+	} start[1];
+	unsigned int nbv;
+	struct {
+		unsigned int idx, folio, page, off, len;
+	} bv[3];
+};
 
-	bvec_runs_init(test, &r, 1);
-	KUNIT_ASSERT_EQ(test, pbuf_runs_add(&r, f, 100, PAGE_SIZE - 100), 0);
-	bvec_add_pages(test, &r, f + 1, 2);
-	KUNIT_ASSERT_EQ(test, pbuf_runs_add(&r, f + 3, 0, 50), 0);
-	KUNIT_EXPECT_EQ(test, r.nr, 1);
-	KUNIT_EXPECT_EQ(test, r.len, 3 * PAGE_SIZE - 100 + 50);
-	bvec_expect_bv(test, &r.bv[0], f, 100, 3 * PAGE_SIZE - 100 + 50);
+#define ADD(f, p, cnt)	{ .folio = (f), .page = (p), .n = (cnt), .len = PAGE_SIZE }
+#define ADD_PART(f, p, o, l)	{ .folio = (f), .page = (p), .off = (o), .len = (l) }
+#define ADD_ERR(f, p, e)	{ .folio = (f), .page = (p), .len = PAGE_SIZE, .ret = (e) }
+#define RUN(i, f, p, o, l)	{ .idx = (i), .folio = (f), .page = (p), .off = (o), .len = (l) }
+
+static const struct runs_case runs_cases[] = {
+	/* two compound folios make two runs, each covering its whole folio */
+	{ "two folios", 2, { 2, 2 }, 2, 2, { ADD(0, 0, 4), ADD(1, 0, 4) },
+	  2, 8 * PAGE_SIZE, 1, { { 1, 4 * PAGE_SIZE } }, 2,
+	  { RUN(0, 0, 0, 0, 4 * PAGE_SIZE), RUN(1, 1, 0, 0, 4 * PAGE_SIZE) } },
+	/*
+	 * An unaligned buffer: the first page starts at an offset, the last
+	 * is partial; within one folio it is still one run.
+	 */
+	{ "offset and partial page", 1, { 2 }, 1, 3,
+	  { ADD_PART(0, 0, 100, PAGE_SIZE - 100), ADD(0, 1, 2),
+	    ADD_PART(0, 3, 0, 50) },
+	  1, 3 * PAGE_SIZE - 100 + 50, 0, {}, 1,
+	  { RUN(0, 0, 0, 100, 3 * PAGE_SIZE - 100 + 50) } },
+	/*
+	 * Inside one folio, a page that does not continue the previous bytes
+	 * starts a new run: a skipped page (1), or a previous range ending
+	 * mid-page (page 3 again, from 0).
+	 */
+	{ "gap in a folio", 1, { 2 }, 4, 4,
+	  { ADD(0, 0, 1), ADD(0, 2, 1), ADD_PART(0, 3, 0, 100), ADD(0, 3, 1) },
+	  3, 3 * PAGE_SIZE + 100, 1, { { 2, 2 * PAGE_SIZE + 100 } }, 3,
+	  { RUN(0, 0, 0, 0, PAGE_SIZE), RUN(1, 0, 2, 0, PAGE_SIZE + 100),
+	    RUN(2, 0, 3, 0, PAGE_SIZE) } },
+	/* a full table refuses a new run ... */
+	{ "full table refuses a run", 2, { 1, 0 }, 1, 2,
+	  { ADD(0, 0, 1), ADD_ERR(1, 0, -E2BIG) }, 1, PAGE_SIZE },
+	/* ... but still extends its last one */
+	{ "full table extends its run", 2, { 1, 0 }, 1, 3,
+	  { ADD(0, 0, 1), ADD_ERR(1, 0, -E2BIG), ADD(0, 1, 1) },
+	  1, 2 * PAGE_SIZE },
+};
+
+static void runs_case_desc(const struct runs_case *c, char *desc)
+{
+	strscpy(desc, c->desc, KUNIT_PARAM_DESC_SIZE);
 }
 
-/*
- * Inside one folio, a page that does not continue the previous bytes
- * starts a new run: a skipped page, or a previous range ending mid-page.
- */
-static void runs_gap_in_folio_test(struct kunit *test)
+KUNIT_ARRAY_PARAM(runs, runs_cases, runs_case_desc);
+
+static void runs_table_test(struct kunit *test)
 {
-	struct page *f = bvec_folio(test, 2);
+	const struct runs_case *c = test->param_value;
+	struct page *folio[2];
 	struct pbuf_runs r;
+	unsigned int i, j;
 
-	bvec_runs_init(test, &r, 4);
-	bvec_add_pages(test, &r, f, 1);
-	bvec_add_pages(test, &r, f + 2, 1);	/* f + 1 skipped */
-	KUNIT_ASSERT_EQ(test, pbuf_runs_add(&r, f + 3, 0, 100), 0);
-	bvec_add_pages(test, &r, f + 3, 1);	/* f + 3 again, from 0 */
-	KUNIT_EXPECT_EQ(test, r.nr, 3);
-	bvec_expect_bv(test, &r.bv[0], f, 0, PAGE_SIZE);
-	bvec_expect_bv(test, &r.bv[1], f + 2, 0, PAGE_SIZE + 100);
-	bvec_expect_bv(test, &r.bv[2], f + 3, 0, PAGE_SIZE);
-	KUNIT_EXPECT_EQ(test, r.start[2], 2 * PAGE_SIZE + 100);
-	KUNIT_EXPECT_EQ(test, r.len, 3 * PAGE_SIZE + 100);
-}
+	for (i = 0; i < c->nfolio; i++)
+		folio[i] = bvec_folio(test, c->order[i]);
+	bvec_runs_init(test, &r, c->cap);
+	for (i = 0; i < c->nadd; i++) {
+		struct page *page = folio[c->add[i].folio] + c->add[i].page;
 
-/* A full table refuses a new run but still extends its last one. */
-static void runs_table_full_test(struct kunit *test)
-{
-	struct page *f = bvec_folio(test, 1);
-	struct page *other = bvec_folio(test, 0);
-	struct pbuf_runs r;
-
-	bvec_runs_init(test, &r, 1);
-	bvec_add_pages(test, &r, f, 1);
-	KUNIT_EXPECT_EQ(test, pbuf_runs_add(&r, other, 0, PAGE_SIZE), -E2BIG);
-	KUNIT_EXPECT_EQ(test, r.nr, 1);
-	KUNIT_EXPECT_EQ(test, r.len, PAGE_SIZE);
-	KUNIT_EXPECT_EQ(test, pbuf_runs_add(&r, f + 1, 0, PAGE_SIZE), 0);
-	KUNIT_EXPECT_EQ(test, r.nr, 1);
-	KUNIT_EXPECT_EQ(test, r.len, 2 * PAGE_SIZE);
+		for (j = 0; j < (c->add[i].n ?: 1); j++)
+			KUNIT_ASSERT_EQ_MSG(test, pbuf_runs_add(&r, page + j,
+								c->add[i].off,
+								c->add[i].len),
+					    c->add[i].ret, "add %u, page %u",
+					    i, j);
+	}
+	KUNIT_EXPECT_EQ(test, r.nr, c->nr);
+	KUNIT_EXPECT_EQ(test, r.len, c->len);
+	for (i = 0; i < c->nstart; i++)
+		KUNIT_EXPECT_EQ(test, r.start[c->start[i].idx],
+				c->start[i].start);
+	for (i = 0; i < c->nbv; i++)
+		bvec_expect_bv(test, &r.bv[c->bv[i].idx],
+			       folio[c->bv[i].folio] + c->bv[i].page,
+			       c->bv[i].off, c->bv[i].len);
 }
 
 /* Finding the first run: offset 0 and inside it. */
@@ -341,10 +404,7 @@ static void runs_find_many_test(struct kunit *test)
 	struct pbuf_runs r;
 	unsigned int i;
 
-	bvec_runs_init(test, &r, nr);
-	for (i = 0; i < nr; i++)
-		bvec_add_pages(test, &r, bvec_folio(test, 0), 1);
-	KUNIT_ASSERT_EQ(test, r.nr, nr);
+	bvec_page_runs(test, &r, nr);
 	for (i = 0; i < nr; i++) {
 		u64 base = (u64)i * PAGE_SIZE;
 
@@ -355,31 +415,138 @@ static void runs_find_many_test(struct kunit *test)
 	}
 }
 
+/* The pages of struct bvec_three, as import_case names them. */
+enum { THREE_A, THREE_F, THREE_C };
+
 /*
- * Consecutive imports start their lookup where the previous one ended;
- * slices in any order still land in the right runs.
+ * Slices imported one after the other from the three-run buffer
+ * (bvec_three: A, F, C) into a fresh output array: @nimp imports of
+ * @len bytes at @off, each returning @ret. Then the array holds @nr
+ * segments, @len bytes in all, and segment @idx of @bv[] is @len bytes
+ * at @off of page @page (THREE_*).
  */
-static void import_lookup_order_test(struct kunit *test)
+struct import_case {
+	const char *desc;
+	unsigned int nimp;
+	struct {
+		u64 off, len;
+		int ret;
+	} imp[5];
+	unsigned int nr;
+	u64 len;
+	unsigned int nbv;
+	struct {
+		unsigned int idx, page, off, len;
+	} bv[4];
+};
+
+#define IMP(o, l)	{ .off = (o), .len = (l) }
+#define IMP_ERR(o, l, e)	{ .off = (o), .len = (l), .ret = (e) }
+#define BV(i, p, o, l)	{ .idx = (i), .page = (p), .off = (o), .len = (l) }
+
+static const struct import_case import_cases[] = {
+	/*
+	 * Lookup order: C, then A (behind the hint), then F's second page
+	 * (the next run), then the same run as the last slice, further on.
+	 */
+	{ "lookup order", 4,
+	  { IMP(5 * PAGE_SIZE + 10, 10), IMP(20, 10), IMP(2 * PAGE_SIZE, 10),
+	    IMP(4 * PAGE_SIZE, 10) }, 4, 40, 4,
+	  { BV(0, THREE_C, 10, 10), BV(1, THREE_A, 20, 10),
+	    BV(2, THREE_F, PAGE_SIZE, 10), BV(3, THREE_F, 3 * PAGE_SIZE, 10) } },
+	/* a slice inside one run is one segment, starting at the run's page */
+	{ "within a run", 1, { IMP(10, 100) }, 1, 100, 1,
+	  { BV(0, THREE_A, 10, 100) } },
+	/*
+	 * A slice deep inside a multi-page run: one segment on the folio's
+	 * first page with a bv_offset beyond PAGE_SIZE (buffer offset
+	 * PAGE_SIZE is byte 0 of F).
+	 */
+	{ "deep inside a multi-page run", 1,
+	  { IMP(PAGE_SIZE + 3 * PAGE_SIZE + 5, PAGE_SIZE - 5) }, 1,
+	  PAGE_SIZE - 5, 1, { BV(0, THREE_F, 3 * PAGE_SIZE + 5, PAGE_SIZE - 5) } },
+	/* crossing page boundaries inside the folio stays one segment */
+	{ "across pages of one folio", 1,
+	  { IMP(PAGE_SIZE + PAGE_SIZE - 1, 2 * PAGE_SIZE + 2) }, 1,
+	  2 * PAGE_SIZE + 2, 1, { BV(0, THREE_F, PAGE_SIZE - 1, 2 * PAGE_SIZE + 2) } },
+	/*
+	 * A slice starting exactly at a run boundary starts in the next run,
+	 * with no zero-length segment for the previous one; a slice ending
+	 * exactly at a boundary takes nothing from the next run.
+	 */
+	{ "starts at the boundary of F", 1, { IMP(PAGE_SIZE, 10) }, 1, 10, 1,
+	  { BV(0, THREE_F, 0, 10) } },
+	{ "starts at the boundary of C", 1, { IMP(5 * PAGE_SIZE, 1000) }, 1, 1000,
+	  1, { BV(0, THREE_C, 0, 1000) } },
+	{ "ends at the boundary of A", 1, { IMP(0, PAGE_SIZE) }, 1, PAGE_SIZE, 1,
+	  { BV(0, THREE_A, 0, PAGE_SIZE) } },
+	/* a slice over all three runs gives three segments with exact bounds */
+	{ "spanning all runs", 1, { IMP(PAGE_SIZE - 10, 4 * PAGE_SIZE + 10 + 20) },
+	  3, 4 * PAGE_SIZE + 30, 3,
+	  { BV(0, THREE_A, PAGE_SIZE - 10, 10), BV(1, THREE_F, 0, 4 * PAGE_SIZE),
+	    BV(2, THREE_C, 0, 20) } },
+	{ "the whole buffer", 1, { IMP(0, THREE_LEN) }, 3, THREE_LEN },
+	/* two adjacent slices of one folio, imported in order, merge */
+	{ "adjacent slices merge", 2,
+	  { IMP(PAGE_SIZE + 100, 200), IMP(PAGE_SIZE + 300, 2 * PAGE_SIZE) }, 1,
+	  2 * PAGE_SIZE + 200, 1, { BV(0, THREE_F, 100, 2 * PAGE_SIZE + 200) } },
+	/* slices that are not adjacent stay separate segments */
+	{ "slices apart", 2, { IMP(0, 100), IMP(200, 100) }, 2, 200, 1,
+	  { BV(1, THREE_A, 200, 100) } },
+	/* 100..200 then 0..100: contiguous in reverse, no merge */
+	{ "adjacent in reverse", 2, { IMP(100, 100), IMP(0, 100) }, 2, 200, 2,
+	  { BV(0, THREE_A, 100, 100), BV(1, THREE_A, 0, 100) } },
+	/* an empty slice appends nothing, anywhere inside or at the end */
+	{ "empty slices", 3,
+	  { IMP(0, 0), IMP(PAGE_SIZE, 0), IMP(THREE_LEN, 0) }, 0, 0 },
+	/* and does not disturb what is there */
+	{ "empty slices, then one after a slice", 5,
+	  { IMP(0, 0), IMP(PAGE_SIZE, 0), IMP(THREE_LEN, 0), IMP(0, 100),
+	    IMP(100, 0) }, 1, 100 },
+	/* slices reaching outside the buffer fail with -EFAULT, adding nothing */
+	{ "out of range", 5,
+	  { IMP_ERR(0, THREE_LEN + 1, -EFAULT),
+	    IMP_ERR(THREE_LEN - 1, 2, -EFAULT),
+	    IMP_ERR(THREE_LEN + 1, 0, -EFAULT), IMP_ERR(U64_MAX, 2, -EFAULT),
+	    IMP_ERR(10, U64_MAX, -EFAULT) }, 0, 0 },
+	/* out->len sums every import, merged or not; failed ones add nothing */
+	{ "length accounting", 4,
+	  { IMP(0, 10), IMP(10, 20), IMP(4000, PAGE_SIZE),
+	    IMP_ERR(THREE_LEN, 1, -EFAULT) }, 3, 30 + PAGE_SIZE, 3,
+	  { BV(0, THREE_A, 0, 30), BV(1, THREE_A, 4000, PAGE_SIZE - 4000),
+	    BV(2, THREE_F, 0, 4000) } },
+};
+
+static void import_case_desc(const struct import_case *c, char *desc)
 {
+	strscpy(desc, c->desc, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(import, import_cases, import_case_desc);
+
+static void import_table_test(struct kunit *test)
+{
+	const struct import_case *c = test->param_value;
 	struct bvec_fixture *fx = test->priv;
-	struct pbuf_bvec_out *out = &fx->out;
 	struct bvec_three t;
+	struct page *page[3];
+	unsigned int i;
 
 	bvec_three_init(test, &t);
-	/* C, then A (behind the hint), then F's second page (the next run) */
-	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(out, &t.r, 5 * PAGE_SIZE + 10,
-					       10), 0);
-	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(out, &t.r, 20, 10), 0);
-	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(out, &t.r, 2 * PAGE_SIZE, 10),
-			0);
-	/* the same run as the last slice, further on */
-	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(out, &t.r, 4 * PAGE_SIZE, 10),
-			0);
-	KUNIT_ASSERT_EQ(test, out->nr, 4);
-	bvec_expect_bv(test, &out->bv[0], t.c, 10, 10);
-	bvec_expect_bv(test, &out->bv[1], t.a, 20, 10);
-	bvec_expect_bv(test, &out->bv[2], t.f, PAGE_SIZE, 10);
-	bvec_expect_bv(test, &out->bv[3], t.f, 3 * PAGE_SIZE, 10);
+	page[THREE_A] = t.a;
+	page[THREE_F] = t.f;
+	page[THREE_C] = t.c;
+	for (i = 0; i < c->nimp; i++)
+		KUNIT_ASSERT_EQ_MSG(test, pbuf_bvec_import(&fx->out, &t.r,
+							   c->imp[i].off,
+							   c->imp[i].len),
+				    c->imp[i].ret, "import %u", i);
+	KUNIT_EXPECT_EQ(test, fx->out.nr, c->nr);
+	KUNIT_EXPECT_EQ(test, fx->out.len, c->len);
+	for (i = 0; i < c->nbv; i++)
+		bvec_expect_bv(test, &fx->out.bv[c->bv[i].idx],
+			       page[c->bv[i].page], c->bv[i].off,
+			       c->bv[i].len);
 }
 
 /*
@@ -427,12 +594,11 @@ static void out_reuse_test(struct kunit *test)
 	struct pbuf_bvec_out *out = &fx->out;
 	struct bvec_three t;
 	struct bio_vec *heap;
-	unsigned int i, cap;
+	unsigned int cap;
 
 	pbuf_bvec_out_init(out, 64, GFP_KERNEL);
 	bvec_three_init(test, &t);
-	for (i = 0; i < PBUF_INLINE_SEGS + 1; i++)
-		KUNIT_ASSERT_EQ(test, pbuf_bvec_import(out, &t.r, 64 * i, 1), 0);
+	bvec_import_spaced(test, out, &t.r, 0, 64, 1, PBUF_INLINE_SEGS + 1);
 	heap = out->bv;
 	cap = out->cap;
 	KUNIT_EXPECT_PTR_NE(test, heap, &out->inline_bv[0]);
@@ -442,8 +608,7 @@ static void out_reuse_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, out->cap, cap);
 	KUNIT_EXPECT_EQ(test, out->nr, 0);
 	KUNIT_EXPECT_EQ(test, out->len, 0);
-	for (i = 0; i < PBUF_INLINE_SEGS + 1; i++)
-		KUNIT_ASSERT_EQ(test, pbuf_bvec_import(out, &t.r, 64 * i, 1), 0);
+	bvec_import_spaced(test, out, &t.r, 0, 64, 1, PBUF_INLINE_SEGS + 1);
 	KUNIT_EXPECT_PTR_EQ(test, out->bv, heap);
 	KUNIT_EXPECT_EQ(test, out->nr, PBUF_INLINE_SEGS + 1);
 	KUNIT_EXPECT_EQ(test, out->len, PBUF_INLINE_SEGS + 1);
@@ -458,7 +623,6 @@ static void out_init_release_test(struct kunit *test)
 	struct bvec_fixture *fx = test->priv;
 	struct pbuf_bvec_out *out = &fx->out;
 	struct bvec_three t;
-	unsigned int i;
 
 	pbuf_bvec_out_init(out, 64, GFP_KERNEL);
 	KUNIT_EXPECT_PTR_EQ(test, out->bv, &out->inline_bv[0]);
@@ -468,8 +632,7 @@ static void out_init_release_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, out->len, 0);
 
 	bvec_three_init(test, &t);
-	for (i = 0; i < PBUF_INLINE_SEGS + 1; i++)
-		KUNIT_ASSERT_EQ(test, pbuf_bvec_import(out, &t.r, 64 * i, 1), 0);
+	bvec_import_spaced(test, out, &t.r, 0, 64, 1, PBUF_INLINE_SEGS + 1);
 	KUNIT_EXPECT_PTR_NE(test, out->bv, &out->inline_bv[0]);
 
 	pbuf_bvec_out_release(out);
@@ -478,47 +641,6 @@ static void out_init_release_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, out->cap, PBUF_INLINE_SEGS);
 	KUNIT_EXPECT_EQ(test, out->max, 64);
 	KUNIT_EXPECT_EQ(test, out->len, 0);
-}
-
-/* A slice inside one run is one segment, starting at the run's page. */
-static void import_within_run_test(struct kunit *test)
-{
-	struct bvec_fixture *fx = test->priv;
-	struct bvec_three t;
-
-	bvec_three_init(test, &t);
-	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 10, 100), 0);
-	KUNIT_EXPECT_EQ(test, fx->out.nr, 1);
-	KUNIT_EXPECT_EQ(test, fx->out.len, 100);
-	bvec_expect_bv(test, &fx->out.bv[0], t.a, 10, 100);
-}
-
-/*
- * A slice deep inside a multi-page run: one segment on the folio's first
- * page with a bv_offset beyond PAGE_SIZE.
- */
-static void import_multipage_offset_test(struct kunit *test)
-{
-	struct bvec_fixture *fx = test->priv;
-	struct bvec_three t;
-
-	bvec_three_init(test, &t);
-	/* buffer offset PAGE_SIZE is byte 0 of F */
-	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r,
-					       PAGE_SIZE + 3 * PAGE_SIZE + 5,
-					       PAGE_SIZE - 5), 0);
-	KUNIT_EXPECT_EQ(test, fx->out.nr, 1);
-	bvec_expect_bv(test, &fx->out.bv[0], t.f, 3 * PAGE_SIZE + 5,
-		       PAGE_SIZE - 5);
-
-	/* crossing page boundaries inside the folio stays one segment */
-	pbuf_bvec_out_release(&fx->out);
-	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r,
-					       PAGE_SIZE + PAGE_SIZE - 1,
-					       2 * PAGE_SIZE + 2), 0);
-	KUNIT_EXPECT_EQ(test, fx->out.nr, 1);
-	bvec_expect_bv(test, &fx->out.bv[0], t.f, PAGE_SIZE - 1,
-		       2 * PAGE_SIZE + 2);
 }
 
 /* The first run's bv_offset carries into every slice taken from it. */
@@ -541,55 +663,6 @@ static void import_first_page_offset_test(struct kunit *test)
 	/* the buffer's last byte */
 	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &r, r.len - 1, 1), 0);
 	bvec_expect_bv(test, &fx->out.bv[2], f, 4 * PAGE_SIZE - 1, 1);
-}
-
-/*
- * A slice starting exactly at a run boundary starts in the next run, with
- * no zero-length segment for the previous one; a slice ending exactly at a
- * boundary takes nothing from the next run.
- */
-static void import_at_boundary_test(struct kunit *test)
-{
-	struct bvec_fixture *fx = test->priv;
-	struct bvec_three t;
-
-	bvec_three_init(test, &t);
-	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, PAGE_SIZE, 10), 0);
-	KUNIT_EXPECT_EQ(test, fx->out.nr, 1);
-	bvec_expect_bv(test, &fx->out.bv[0], t.f, 0, 10);
-
-	pbuf_bvec_out_release(&fx->out);
-	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 5 * PAGE_SIZE,
-					       1000), 0);
-	KUNIT_EXPECT_EQ(test, fx->out.nr, 1);
-	bvec_expect_bv(test, &fx->out.bv[0], t.c, 0, 1000);
-
-	pbuf_bvec_out_release(&fx->out);
-	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 0, PAGE_SIZE), 0);
-	KUNIT_EXPECT_EQ(test, fx->out.nr, 1);
-	bvec_expect_bv(test, &fx->out.bv[0], t.a, 0, PAGE_SIZE);
-}
-
-/* A slice over all three runs gives three segments with exact bounds. */
-static void import_spanning_runs_test(struct kunit *test)
-{
-	struct bvec_fixture *fx = test->priv;
-	struct bvec_three t;
-
-	bvec_three_init(test, &t);
-	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, PAGE_SIZE - 10,
-					       4 * PAGE_SIZE + 10 + 20), 0);
-	KUNIT_EXPECT_EQ(test, fx->out.nr, 3);
-	KUNIT_EXPECT_EQ(test, fx->out.len, 4 * PAGE_SIZE + 30);
-	bvec_expect_bv(test, &fx->out.bv[0], t.a, PAGE_SIZE - 10, 10);
-	bvec_expect_bv(test, &fx->out.bv[1], t.f, 0, 4 * PAGE_SIZE);
-	bvec_expect_bv(test, &fx->out.bv[2], t.c, 0, 20);
-
-	/* the whole buffer */
-	pbuf_bvec_out_release(&fx->out);
-	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 0, THREE_LEN), 0);
-	KUNIT_EXPECT_EQ(test, fx->out.nr, 3);
-	KUNIT_EXPECT_EQ(test, fx->out.len, THREE_LEN);
 }
 
 /*
@@ -621,87 +694,6 @@ static void import_contiguous_folios_no_merge_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, fx->out.len, 2 * PAGE_SIZE);
 }
 
-/* Two adjacent slices of one folio, imported in order, merge into one. */
-static void import_adjacent_slices_merge_test(struct kunit *test)
-{
-	struct bvec_fixture *fx = test->priv;
-	struct bvec_three t;
-
-	bvec_three_init(test, &t);
-	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r,
-					       PAGE_SIZE + 100, 200), 0);
-	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r,
-					       PAGE_SIZE + 300, 2 * PAGE_SIZE), 0);
-	KUNIT_EXPECT_EQ(test, fx->out.nr, 1);
-	KUNIT_EXPECT_EQ(test, fx->out.len, 2 * PAGE_SIZE + 200);
-	bvec_expect_bv(test, &fx->out.bv[0], t.f, 100, 2 * PAGE_SIZE + 200);
-}
-
-/*
- * Slices that are not adjacent, or adjacent in the wrong order, stay
- * separate segments.
- */
-static void import_nonadjacent_slices_test(struct kunit *test)
-{
-	struct bvec_fixture *fx = test->priv;
-	struct bvec_three t;
-
-	bvec_three_init(test, &t);
-	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 0, 100), 0);
-	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 200, 100), 0);
-	KUNIT_EXPECT_EQ(test, fx->out.nr, 2);
-	bvec_expect_bv(test, &fx->out.bv[1], t.a, 200, 100);
-
-	/* 100..200 then 0..100: contiguous in reverse, no merge */
-	pbuf_bvec_out_release(&fx->out);
-	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 100, 100), 0);
-	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 0, 100), 0);
-	KUNIT_EXPECT_EQ(test, fx->out.nr, 2);
-	KUNIT_EXPECT_EQ(test, fx->out.len, 200);
-	bvec_expect_bv(test, &fx->out.bv[0], t.a, 100, 100);
-	bvec_expect_bv(test, &fx->out.bv[1], t.a, 0, 100);
-}
-
-/* An empty slice appends nothing, anywhere inside or at the end. */
-static void import_zero_len_test(struct kunit *test)
-{
-	struct bvec_fixture *fx = test->priv;
-	struct bvec_three t;
-
-	bvec_three_init(test, &t);
-	KUNIT_EXPECT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 0, 0), 0);
-	KUNIT_EXPECT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, PAGE_SIZE, 0), 0);
-	KUNIT_EXPECT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, THREE_LEN, 0), 0);
-	KUNIT_EXPECT_EQ(test, fx->out.nr, 0);
-	KUNIT_EXPECT_EQ(test, fx->out.len, 0);
-	/* and does not disturb what is there */
-	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 0, 100), 0);
-	KUNIT_EXPECT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 100, 0), 0);
-	KUNIT_EXPECT_EQ(test, fx->out.nr, 1);
-	KUNIT_EXPECT_EQ(test, fx->out.len, 100);
-}
-
-/* Slices reaching outside the buffer fail with -EFAULT, appending nothing. */
-static void import_out_of_range_test(struct kunit *test)
-{
-	struct bvec_fixture *fx = test->priv;
-	struct bvec_three t;
-
-	bvec_three_init(test, &t);
-	KUNIT_EXPECT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 0,
-					       THREE_LEN + 1), -EFAULT);
-	KUNIT_EXPECT_EQ(test, pbuf_bvec_import(&fx->out, &t.r,
-					       THREE_LEN - 1, 2), -EFAULT);
-	KUNIT_EXPECT_EQ(test, pbuf_bvec_import(&fx->out, &t.r,
-					       THREE_LEN + 1, 0), -EFAULT);
-	KUNIT_EXPECT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, U64_MAX, 2),
-			-EFAULT);
-	KUNIT_EXPECT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 10, U64_MAX),
-			-EFAULT);
-	KUNIT_EXPECT_EQ(test, fx->out.nr, 0);
-	KUNIT_EXPECT_EQ(test, fx->out.len, 0);
-}
-
 /*
  * More segments than fit inline: the array moves to the heap, doubling,
  * and keeps every segment already built.
@@ -716,13 +708,8 @@ static void import_grow_test(struct kunit *test)
 
 	bvec_three_init(test, &t);
 	pbuf_bvec_out_init(out, 64, GFP_KERNEL);
-	/* 16-byte slices 32 bytes apart inside F: never adjacent */
-	for (i = 0; i < nr; i++) {
-		KUNIT_ASSERT_EQ(test, pbuf_bvec_import(out, &t.r,
-						       PAGE_SIZE + 32 * i, 16),
-				0);
-		KUNIT_ASSERT_EQ(test, out->nr, i + 1);
-	}
+	/* 16-byte slices 32 bytes apart inside F */
+	bvec_import_spaced(test, out, &t.r, PAGE_SIZE, 32, 16, nr);
 	KUNIT_EXPECT_PTR_NE(test, out->bv, &out->inline_bv[0]);
 	KUNIT_EXPECT_EQ(test, out->cap, 4 * PBUF_INLINE_SEGS);
 	KUNIT_EXPECT_EQ(test, out->len, 16 * nr);
@@ -740,12 +727,10 @@ static void import_max_segs_test(struct kunit *test)
 	struct pbuf_bvec_out *out = &fx->out;
 	const unsigned int max = 2 * PBUF_INLINE_SEGS;
 	struct bvec_three t;
-	unsigned int i;
 
 	bvec_three_init(test, &t);
 	pbuf_bvec_out_init(out, max, GFP_KERNEL);
-	for (i = 0; i < max; i++)
-		KUNIT_ASSERT_EQ(test, pbuf_bvec_import(out, &t.r, 32 * i, 16), 0);
+	bvec_import_spaced(test, out, &t.r, 0, 32, 16, max);
 	KUNIT_EXPECT_EQ(test, out->cap, max);
 
 	KUNIT_EXPECT_EQ(test, pbuf_bvec_import(out, &t.r, 32 * max, 16),
@@ -766,11 +751,8 @@ static void import_slice_too_many_segs_test(struct kunit *test)
 	struct pbuf_bvec_out *out = &fx->out;
 	const unsigned int nr = 2 * PBUF_INLINE_SEGS + 1;
 	struct pbuf_runs r;
-	unsigned int i;
 
-	bvec_runs_init(test, &r, nr);
-	for (i = 0; i < nr; i++)
-		bvec_add_pages(test, &r, bvec_folio(test, 0), 1);
+	bvec_page_runs(test, &r, nr);
 	pbuf_bvec_out_init(out, nr - 1, GFP_KERNEL);
 	KUNIT_EXPECT_EQ(test, pbuf_bvec_import(out, &r, 0, r.len), -E2BIG);
 	KUNIT_EXPECT_LE(test, out->nr, nr - 1);
@@ -791,12 +773,10 @@ static void import_small_max_test(struct kunit *test)
 	struct bvec_fixture *fx = test->priv;
 	struct pbuf_bvec_out *out = &fx->out;
 	struct bvec_three t;
-	unsigned int i;
 
 	bvec_three_init(test, &t);
 	pbuf_bvec_out_init(out, 2, GFP_KERNEL);
-	for (i = 0; i < 2; i++)
-		KUNIT_ASSERT_EQ(test, pbuf_bvec_import(out, &t.r, 32 * i, 16), 0);
+	bvec_import_spaced(test, out, &t.r, 0, 32, 16, 2);
 	KUNIT_EXPECT_EQ(test, pbuf_bvec_import(out, &t.r, 64, 16), -E2BIG);
 	KUNIT_EXPECT_LE(test, out->nr, 2);
 
@@ -837,35 +817,12 @@ static void import_huge_folio_test(struct kunit *test)
 		       100 * PAGE_SIZE);
 }
 
-/* out->len sums every import, merged or not, and failed ones add nothing. */
-static void import_len_accounting_test(struct kunit *test)
-{
-	struct bvec_fixture *fx = test->priv;
-	struct bvec_three t;
-
-	bvec_three_init(test, &t);
-	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 0, 10), 0);
-	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 10, 20), 0);
-	KUNIT_ASSERT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, 4000,
-					       PAGE_SIZE), 0);
-	KUNIT_EXPECT_EQ(test, pbuf_bvec_import(&fx->out, &t.r, THREE_LEN, 1),
-			-EFAULT);
-	KUNIT_EXPECT_EQ(test, fx->out.len, 30 + PAGE_SIZE);
-	KUNIT_EXPECT_EQ(test, fx->out.nr, 3);
-	bvec_expect_bv(test, &fx->out.bv[0], t.a, 0, 30);
-	bvec_expect_bv(test, &fx->out.bv[1], t.a, 4000, PAGE_SIZE - 4000);
-	bvec_expect_bv(test, &fx->out.bv[2], t.f, 0, 4000);
-}
-
 static struct kunit_case iouring_pbuf_bvec_cases[] = {
 	KUNIT_CASE(runs_add_invalid_test),
 	KUNIT_CASE_PARAM(runs_folio_one_run_test, folio_order_gen_params),
 	KUNIT_CASE(runs_contiguous_folios_split_test),
 	KUNIT_CASE(runs_order0_pages_test),
-	KUNIT_CASE(runs_two_folios_test),
-	KUNIT_CASE(runs_offset_and_partial_test),
-	KUNIT_CASE(runs_gap_in_folio_test),
-	KUNIT_CASE(runs_table_full_test),
+	KUNIT_CASE_PARAM(runs_table_test, runs_gen_params),
 	KUNIT_CASE(runs_find_first_test),
 	KUNIT_CASE(runs_find_last_byte_test),
 	KUNIT_CASE(runs_find_boundary_test),
@@ -873,23 +830,14 @@ static struct kunit_case iouring_pbuf_bvec_cases[] = {
 	KUNIT_CASE(out_init_release_test),
 	KUNIT_CASE(out_reuse_test),
 	KUNIT_CASE(runs_iter_test),
-	KUNIT_CASE(import_lookup_order_test),
-	KUNIT_CASE(import_within_run_test),
-	KUNIT_CASE(import_multipage_offset_test),
+	KUNIT_CASE_PARAM(import_table_test, import_gen_params),
 	KUNIT_CASE(import_first_page_offset_test),
-	KUNIT_CASE(import_at_boundary_test),
-	KUNIT_CASE(import_spanning_runs_test),
 	KUNIT_CASE(import_contiguous_folios_no_merge_test),
-	KUNIT_CASE(import_adjacent_slices_merge_test),
-	KUNIT_CASE(import_nonadjacent_slices_test),
-	KUNIT_CASE(import_zero_len_test),
-	KUNIT_CASE(import_out_of_range_test),
 	KUNIT_CASE(import_grow_test),
 	KUNIT_CASE(import_max_segs_test),
 	KUNIT_CASE(import_slice_too_many_segs_test),
 	KUNIT_CASE(import_small_max_test),
 	KUNIT_CASE(import_huge_folio_test),
-	KUNIT_CASE(import_len_accounting_test),
 	{}
 };
 
