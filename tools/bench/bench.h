@@ -275,6 +275,79 @@ double b_tasks_ns(void);
 double b_thread_cpu(void);
 double b_thread_rusage(void);
 int b_ring_init(struct io_uring *ring, unsigned int *flags);
+double b_probe(void);
+void *b_new_elem(void *arrp, size_t *n, size_t *cap, size_t size,
+		 size_t first);
+
+/*
+ * The readings that bracket a measured window: b_window_open() just before
+ * it, b_window_close() just after, in mirror order: the system-wide
+ * readings outside, the thread's CPU time inside them, the wall clock
+ * innermost. @all adds idle time, every task's CPU time and getrusage(2)
+ * (the send matrix); without, only the TX CPU's busy and softirq time
+ * (lending). Inline, so the window holds no more than when each run had
+ * its own copy of these lines.
+ */
+struct b_window {
+	bool all;
+	double t0, t1, c0, c1, busy0, busy1, si0, si1;
+	double idle0, idle1, tasks0, tasks1, u0, u1;	/* @all only */
+};
+
+static inline void b_window_open(struct b_window *w, bool all)
+{
+	w->all = all;
+	if (all)
+		w->idle0 = b_idle_ns();
+	b_cpu_stat(B.o.tx_cpu, &w->busy0, &w->si0);
+	if (all) {
+		w->tasks0 = b_tasks_ns();
+		w->u0 = b_thread_rusage();
+	}
+	w->c0 = b_thread_cpu();
+	w->t0 = b_now();
+}
+
+static inline void b_window_close(struct b_window *w)
+{
+	w->t1 = b_now();
+	w->c1 = b_thread_cpu();
+	if (w->all) {
+		w->u1 = b_thread_rusage();
+		w->tasks1 = b_tasks_ns();
+	}
+	b_cpu_stat(B.o.tx_cpu, &w->busy1, &w->si1);
+	if (w->all)
+		w->idle1 = b_idle_ns();
+}
+
+/*
+ * Wait until *@inflight requests on @ring are complete, 10 s at most for
+ * each completion: @handle(@arg, cqe) consumes what has come (marks it
+ * seen, decrements *@inflight). 0, or the wait's -errno. Inline, so the
+ * callers' loops stay what they were.
+ */
+static inline int b_drain_ring(struct io_uring *ring,
+			       const unsigned int *inflight,
+			       void (*handle)(void *arg,
+					      struct io_uring_cqe *cqe),
+			       void *arg)
+{
+	while (*inflight) {
+		struct __kernel_timespec ts = { .tv_sec = 10 };
+		struct io_uring_cqe *cqe;
+		int ret;
+
+		io_uring_submit(ring);
+		ret = io_uring_wait_cqe_timeout(ring, &cqe, &ts);
+		if (ret == -EINTR)
+			continue;
+		if (ret)
+			return ret;
+		handle(arg, cqe);
+	}
+	return 0;
+}
 
 /* net.c */
 void b_net_teardown(void);
@@ -292,7 +365,6 @@ int b_matrix(unsigned int paths, const unsigned int *payloads,
 double b_median(double *v, unsigned int n);
 unsigned int b_path_payload(enum b_path path, unsigned int payload);
 void b_prep(struct b_run *r, struct io_uring_sqe *sqe);
-double b_probe(void);
 int b_run_one(enum b_path path, enum b_temp temp, enum b_mode mode,
 		     unsigned int payload, unsigned int rep);
 int b_socket(struct b_run *r);

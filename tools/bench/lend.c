@@ -182,27 +182,21 @@ static void l_loop_uring(struct l_run *r)
 	}
 }
 
+static void l_drain_cqe(void *arg, struct io_uring_cqe *cqe)
+{
+	l_handle_cqe(arg, cqe);
+	io_uring_cqe_seen(&L.ring, cqe);
+}
+
 static int l_drain_uring(struct l_run *r)
 {
-	while (r->inflight) {
-		struct __kernel_timespec ts = { .tv_sec = 10 };
-		struct io_uring_cqe *cqe;
-		int ret;
+	int ret = b_drain_ring(&L.ring, &r->inflight, l_drain_cqe, r);
 
-		io_uring_submit(&L.ring);
-		ret = io_uring_wait_cqe_timeout(&L.ring, &cqe, &ts);
-		if (ret == -EINTR)
-			continue;
-		if (ret) {
-			b_err("lend %s %s %u: %u chains never completed: %s",
-			      l_method_name[r->method], l_path_name(r->path),
-			      r->chunk, r->inflight, strerror(-ret));
-			return ret;
-		}
-		l_handle_cqe(r, cqe);
-		io_uring_cqe_seen(&L.ring, cqe);
-	}
-	return 0;
+	if (ret)
+		b_err("lend %s %s %u: %u chains never completed: %s",
+		      l_method_name[r->method], l_path_name(r->path),
+		      r->chunk, r->inflight, strerror(-ret));
+	return ret;
 }
 
 /* All of @len bytes of @buf to the socket; the timer may cut a send short. */
@@ -329,17 +323,7 @@ static unsigned long long l_tx_packets(int path)
 
 static struct l_result *l_new_result(void)
 {
-	if (L.nres == L.capres) {
-		size_t cap = L.capres ? 2 * L.capres : 64;
-		struct l_result *n = realloc(L.res, cap * sizeof(*n));
-
-		if (!n)
-			return NULL;
-		L.res = n;
-		L.capres = cap;
-	}
-	memset(&L.res[L.nres], 0, sizeof(L.res[0]));
-	return &L.res[L.nres++];
+	return b_new_elem(&L.res, &L.nres, &L.capres, sizeof(*L.res), 64);
 }
 
 static void l_print_result(const struct l_result *x)
@@ -359,8 +343,9 @@ static int l_run_one(int path, enum l_method method, unsigned int chunk,
 			   .sock = -1 };
 	/* b_socket() and b_close() for the socket: a plain one */
 	struct b_run br = { .path = path, .mode = B_SEND, .fd = -1 };
-	double t0, t1, c0, c1, busy0, busy1, si0, si1, probe;
 	unsigned long long p0, p1;
+	struct b_window w;
+	double probe;
 	struct l_result *x;
 	int ret;
 
@@ -380,18 +365,14 @@ static int l_run_one(int path, enum l_method method, unsigned int chunk,
 	l_loop(&r);
 	r.bytes = r.chunks = r.notifs = r.copied = 0;
 	p0 = l_tx_packets(path);
-	b_cpu_stat(B.o.tx_cpu, &busy0, &si0);
-	c0 = b_thread_cpu();
-	t0 = b_now();
+	b_window_open(&w, false);
 	b_arm(B.o.run_ms);
 	if (!r.err)
 		l_loop(&r);
 	b_disarm();
 	if (l_uses_module(method) && l_drain_uring(&r))
 		r.err = r.err ?: ETIME;
-	t1 = b_now();
-	c1 = b_thread_cpu();
-	b_cpu_stat(B.o.tx_cpu, &busy1, &si1);
+	b_window_close(&w);
 	p1 = l_tx_packets(path);
 	probe = (probe + b_probe()) / 2;
 	b_close(&br);
@@ -399,21 +380,14 @@ static int l_run_one(int path, enum l_method method, unsigned int chunk,
 	x = l_new_result();
 	if (!x)
 		return -ENOMEM;
-	x->path = path;
-	x->method = method;
-	x->chunk = chunk;
-	x->rep = rep;
-	x->bytes = r.bytes;
-	x->chunks = r.chunks;
-	x->notifs = r.notifs;
-	x->copied = r.copied;
-	x->pkts = p1 - p0;
-	x->wall = t1 - t0;
-	x->cpu = c1 - c0;
-	x->busy = busy1 - busy0;
-	x->softirq = si1 - si0;
-	x->probe_ns = probe;
-	x->err = r.err;
+	*x = (struct l_result){
+		.path = path, .method = method, .chunk = chunk, .rep = rep,
+		.bytes = r.bytes, .chunks = r.chunks, .notifs = r.notifs,
+		.copied = r.copied, .pkts = p1 - p0,
+		.wall = w.t1 - w.t0, .cpu = w.c1 - w.c0,
+		.busy = w.busy1 - w.busy0, .softirq = w.si1 - w.si0,
+		.probe_ns = probe, .err = r.err,
+	};
 	l_print_result(x);
 	if (r.err) {
 		b_err("lend %s %s %u: %s", l_method_name[method],

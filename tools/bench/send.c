@@ -225,26 +225,21 @@ static void b_loop_uring(struct b_run *r)
 	}
 }
 
+static void b_drain_cqe(void *arg, struct io_uring_cqe *cqe)
+{
+	(void)cqe;	/* b_reap() takes it and whatever else has come */
+	b_reap(arg);
+}
+
 int b_drain_uring(struct b_run *r)
 {
-	while (r->inflight) {
-		struct __kernel_timespec ts = { .tv_sec = 10 };
-		struct io_uring_cqe *cqe;
-		int ret;
+	int ret = b_drain_ring(&B.ring, &r->inflight, b_drain_cqe, r);
 
-		io_uring_submit(&B.ring);
-		ret = io_uring_wait_cqe_timeout(&B.ring, &cqe, &ts);
-		if (ret == -EINTR)
-			continue;
-		if (ret) {
-			b_err("%s %s %u: %u requests never completed: %s",
-			      b_mode_name[r->mode], b_path_name[r->path],
-			      r->payload, r->inflight, strerror(-ret));
-			return ret;
-		}
-		b_reap(r);
-	}
-	return 0;
+	if (ret)
+		b_err("%s %s %u: %u requests never completed: %s",
+		      b_mode_name[r->mode], b_path_name[r->path],
+		      r->payload, r->inflight, strerror(-ret));
+	return ret;
 }
 
 /* MSG_ZEROCOPY: read the error queue; @wait blocks until something came. */
@@ -425,17 +420,7 @@ static void b_reset_counters(struct b_run *r)
 
 static struct b_result *b_new_result(void)
 {
-	if (B.nres == B.capres) {
-		size_t cap = B.capres ? 2 * B.capres : 256;
-		struct b_result *n = realloc(B.res, cap * sizeof(*n));
-
-		if (!n)
-			return NULL;
-		B.res = n;
-		B.capres = cap;
-	}
-	memset(&B.res[B.nres], 0, sizeof(B.res[0]));
-	return &B.res[B.nres++];
+	return b_new_elem(&B.res, &B.nres, &B.capres, sizeof(*B.res), 256);
 }
 
 static void b_print_result(const struct b_result *x)
@@ -448,32 +433,15 @@ static void b_print_result(const struct b_result *x)
 	       x->busy_tasks);
 }
 
-/*
- * A reference: thread CPU ns per getppid(2), over 200 calls. Under TCG a
- * vCPU is a host thread that the host may deschedule while the guest
- * thinks it runs, so guest CPU time stretches with the host's load; runs
- * are bracketed by this probe, which shows how much (it varies far too
- * much, from one millisecond to the next, to correct the runs with).
- */
-double b_probe(void)
-{
-	double c0 = b_thread_cpu();
-	int i;
-
-	for (i = 0; i < 200; i++)
-		syscall(SYS_getppid);
-	return (b_thread_cpu() - c0) * 1e9 / 200;
-}
-
 /* Warm up, measure, drain: one row. */
 int b_run_one(enum b_path path, enum b_temp temp, enum b_mode mode,
 		     unsigned int payload, unsigned int rep)
 {
 	struct b_run r = { .path = path, .temp = temp, .mode = mode,
 			   .payload = payload, .fd = -1 };
-	double t0, t1, c0, c1, u0, u1, busy0, busy1, si0, si1, probe;
-	double idle0, idle1, tasks0, tasks1;
+	struct b_window w;
 	struct b_result *x;
+	double probe;
 	int ret;
 
 	r.nbufs = b_mode_nbufs[mode];
@@ -510,23 +478,13 @@ int b_run_one(enum b_path path, enum b_temp temp, enum b_mode mode,
 	 */
 	b_drain(&r);
 	b_reset_counters(&r);
-	idle0 = b_idle_ns();
-	b_cpu_stat(B.o.tx_cpu, &busy0, &si0);
-	tasks0 = b_tasks_ns();
-	u0 = b_thread_rusage();
-	c0 = b_thread_cpu();
-	t0 = b_now();
+	b_window_open(&w, true);
 	b_arm(B.o.run_ms);
 	if (!r.err)
 		b_loop(&r);
 	b_disarm();
 	b_drain(&r);
-	t1 = b_now();
-	c1 = b_thread_cpu();
-	u1 = b_thread_rusage();
-	tasks1 = b_tasks_ns();
-	b_cpu_stat(B.o.tx_cpu, &busy1, &si1);
-	idle1 = b_idle_ns();
+	b_window_close(&w);
 	probe = (probe + b_probe()) / 2;
 
 	b_mring_teardown(&r);
@@ -545,14 +503,14 @@ int b_run_one(enum b_path path, enum b_temp temp, enum b_mode mode,
 	x->bufs = r.bufs;
 	x->notifs = r.notifs;
 	x->copied = r.copied;
-	x->wall = t1 - t0;
-	x->cpu = c1 - c0;
-	x->cpu_ru = u1 - u0;
-	x->busy = busy1 - busy0;
-	x->softirq = si1 - si0;
-	x->busy_all = b_busy_all(x->wall, idle0, idle1);
-	x->busy_tasks = tasks0 >= 0 && tasks1 >= 0 ?
-			(tasks1 - tasks0) / 1e9 + x->cpu : NAN;
+	x->wall = w.t1 - w.t0;
+	x->cpu = w.c1 - w.c0;
+	x->cpu_ru = w.u1 - w.u0;
+	x->busy = w.busy1 - w.busy0;
+	x->softirq = w.si1 - w.si0;
+	x->busy_all = b_busy_all(x->wall, w.idle0, w.idle1);
+	x->busy_tasks = w.tasks0 >= 0 && w.tasks1 >= 0 ?
+			(w.tasks1 - w.tasks0) / 1e9 + x->cpu : NAN;
 	x->probe_ns = probe;
 	x->phase = B.phase;
 	x->err = r.err;

@@ -311,3 +311,45 @@ int b_ring_init(struct io_uring *ring, unsigned int *flags)
 	}
 	return ret;
 }
+
+/*
+ * A reference: thread CPU ns per getppid(2), over 200 calls. Under TCG a
+ * vCPU is a host thread that the host may deschedule while the guest
+ * thinks it runs, so guest CPU time stretches with the host's load; runs
+ * are bracketed by this probe, which shows how much (it varies far too
+ * much, from one millisecond to the next, to correct the runs with).
+ */
+double b_probe(void)
+{
+	double c0 = b_thread_cpu();
+	int i;
+
+	for (i = 0; i < 200; i++)
+		syscall(SYS_getppid);
+	return (b_thread_cpu() - c0) * 1e9 / 200;
+}
+
+/*
+ * The next element of a growing array of results, zeroed: @arrp points to
+ * the array's pointer, *@n elements of @size are used of *@cap, @first the
+ * first allocation's. NULL when out of memory (the array stays).
+ */
+void *b_new_elem(void *arrp, size_t *n, size_t *cap, size_t size,
+		 size_t first)
+{
+	unsigned char *arr;
+
+	memcpy(&arr, arrp, sizeof(arr));
+	if (*n == *cap) {
+		size_t c = *cap ? 2 * *cap : first;
+		unsigned char *m = realloc(arr, c * size);
+
+		if (!m)
+			return NULL;
+		arr = m;
+		memcpy(arrp, &arr, sizeof(arr));
+		*cap = c;
+	}
+	memset(arr + *n * size, 0, size);
+	return arr + (*n)++ * size;
+}
