@@ -28,7 +28,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <netinet/in.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #ifndef IOPBUF_H	/* tests/examples_*.c include the library themselves */
 #include <iopbuf.h>
@@ -185,21 +184,19 @@ static void on_recv(int slot, struct io_uring_cqe *cqe)
 static void on_send(int slot, struct io_uring_cqe *cqe)
 {
 	struct conn *c = &conns[slot];
-	struct iopbuf_buf *bufs = iopbuf_ring_bufs(c->sr);
 	unsigned int i, n = iopbuf_cqe_get_nbufs(cqe);
-	long long want = 0;
+	unsigned short part[SEND_ENTRIES];
+	long long want;
 
-	c->sending = 0;
+	/* the entries it names, in send ring order, and their bytes */
+	want = iopbuf_ring_consume(c->sr, SEND_ENTRIES, &c->sr_head, n, part);
 	for (i = 0; i < n; i++) {
-		struct iopbuf_buf *b = &bufs[c->sr_head++ % SEND_ENTRIES];
-		int p = b->bid;
-
-		want += b->len;
-		if (!--c->pending[p] && c->retired[p]) {
-			give_part(slot, p);
+		if (!--c->pending[part[i]] && c->retired[part[i]]) {
+			give_part(slot, part[i]);
 			c->starved = 0;
 		}
 	}
+	c->sending = 0;
 	c->queued -= n;
 	sends++;
 	bufs_sent += n;
@@ -219,28 +216,18 @@ static void setup(int port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
 	socklen_t len = sizeof(sa);
-	struct iovec iov[MAX_CONN];
 	int i, one = 1, ret;
 
-	dev = iopbuf_open();
+	for (i = 0; i < MAX_CONN; i++)
+		conns[i].fd = -1;
+	dev = iopbuf_open_check(IOPBUF_FEAT_RING_INC | IOPBUF_FEAT_RING_REGBUF |
+				IOPBUF_FEAT_RECV | IOPBUF_FEAT_SEND_ZC, NULL);
 	if (dev < 0)
 		error(1, -dev, "%s", IOPBUF_DEVICE_PATH);
-	ret = iopbuf_check(dev, IOPBUF_FEAT_RING_INC | IOPBUF_FEAT_RING_REGBUF |
-			   IOPBUF_FEAT_RECV | IOPBUF_FEAT_SEND_ZC, NULL);
-	if (ret)
-		error(1, -ret, "iopbuf_check");
-	mem = mmap(NULL, MAX_CONN * BUF, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (mem == MAP_FAILED)
-		error(1, errno, "mmap");
-	for (i = 0; i < MAX_CONN; i++) {
-		iov[i].iov_base = mem + i * BUF;
-		iov[i].iov_len = BUF;
-		conns[i].fd = -1;
-	}
-	ret = iopbuf_register_buffers(dev, iov, MAX_CONN);
-	if (ret)
-		error(1, -ret, "iopbuf_register_buffers");
+	/* registered buffer i is connection slot i's, at mem + i * BUF */
+	mem = iopbuf_setup_buffers(dev, MAX_CONN, BUF, &ret);
+	if (!mem)
+		error(1, -ret, "iopbuf_setup_buffers");
 	ret = iopbuf_queue_init(4 * MAX_CONN, &ring, 0);
 	if (ret)
 		error(1, -ret, "iopbuf_queue_init");

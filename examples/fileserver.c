@@ -48,7 +48,6 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -401,25 +400,23 @@ static void on_read(int ci, struct io_uring_cqe *cqe)
 {
 	struct conn *c = &conns[ci];
 	struct buf *s = &bufs[c->buf];
-	struct iopbuf_buf *ents = iopbuf_ring_bufs(s->rd);
 	int res = iopbuf_cqe_bytes(cqe), left = res;
-	unsigned int i;
+	unsigned int i, n = iopbuf_cqe_get_nbufs(cqe);
+	unsigned short chunk[CHUNKS];
 
 	c->reading = 0;
 	if (!iopbuf_cqe_has_buffer(cqe)) {	/* an error: nothing taken */
 		conn_close(ci);
 		return;
 	}
-	for (i = 0; i < iopbuf_cqe_get_nbufs(cqe); i++) {
-		unsigned short chunk = ents[s->rd_head++ % CHUNKS].bid;
-		int len = left > CHUNK ? CHUNK : left;
-
-		s->rd_avail--;
-		if (len > 0)
-			ring_add(c->buf, 1, (__u64)chunk * CHUNK, len, chunk);
+	iopbuf_ring_consume(s->rd, CHUNKS, &s->rd_head, n, chunk);
+	s->rd_avail -= n;
+	for (i = 0; i < n; i++, left -= CHUNK) {
+		if (left > 0)
+			ring_add(c->buf, 1, (__u64)chunk[i] * CHUNK,
+				 left > CHUNK ? CHUNK : left, chunk[i]);
 		else
-			give_chunk(c->buf, chunk);	/* a short read */
-		left -= len;
+			give_chunk(c->buf, chunk[i]);	/* a short read */
 	}
 	c->to_read -= res;
 	if (res <= 0)
@@ -433,21 +430,19 @@ static void on_send(int ci, struct io_uring_cqe *cqe)
 {
 	struct conn *c = &conns[ci];
 	struct buf *s = &bufs[c->buf];
-	struct iopbuf_buf *ents = iopbuf_ring_bufs(s->sd);
+	unsigned short bid[SEND_ENTRIES];
 	unsigned int i, n = iopbuf_cqe_get_nbufs(cqe);
-	long long want = 0;
+	long long want = iopbuf_ring_consume(s->sd, SEND_ENTRIES, &s->sd_head,
+					     n, bid);
 
 	c->sending = 0;
-	for (i = 0; i < n; i++) {
-		struct iopbuf_buf *b = &ents[s->sd_head++ % SEND_ENTRIES];
-
-		want += b->len;
-		if (b->bid != HDR_BID)
-			give_chunk(c->buf, b->bid);
-		else
-			c->hdr_queued = 0;
-	}
 	s->sd_queued -= n;
+	for (i = 0; i < n; i++) {
+		if (bid[i] == HDR_BID)
+			c->hdr_queued = 0;
+		else
+			give_chunk(c->buf, bid[i]);
+	}
 	sends++;
 	bufs_sent += n;
 	if (iopbuf_cqe_zc(cqe))
@@ -466,7 +461,6 @@ static void setup(int port, const char *root)
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
 	socklen_t len = sizeof(sa);
 	struct rlimit rl;
-	struct iovec *iov;
 	int i, one = 1, ret;
 
 	/* a descriptor per connection, and some to spare */
@@ -480,33 +474,20 @@ static void setup(int port, const char *root)
 	conns = calloc(max_conns, sizeof(*conns));
 	bufs = calloc(nbufs, sizeof(*bufs));
 	free_bufs = calloc(nbufs, sizeof(*free_bufs));
-	iov = calloc(nbufs, sizeof(*iov));
-	if (!conns || !bufs || !free_bufs || !iov)
+	if (!conns || !bufs || !free_bufs)
 		error(1, ENOMEM, "calloc");
 	for (i = 0; i < max_conns; i++)
 		conns[i].fd = -1;
 	rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		error(1, errno, "%s", root);
-	dev = iopbuf_open();
+	dev = iopbuf_open_check(IOPBUF_FEAT_RING_REGBUF | IOPBUF_FEAT_RING_MMAP |
+				IOPBUF_FEAT_RECV | IOPBUF_FEAT_SEND_ZC, NULL);
 	if (dev < 0)
 		error(1, -dev, "%s", IOPBUF_DEVICE_PATH);
-	ret = iopbuf_check(dev, IOPBUF_FEAT_RING_REGBUF | IOPBUF_FEAT_RING_MMAP |
-			   IOPBUF_FEAT_RECV | IOPBUF_FEAT_SEND_ZC, NULL);
-	if (ret)
-		error(1, -ret, "iopbuf_check");
-	mem = mmap(NULL, (size_t)nbufs * BUF_SIZE, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (mem == MAP_FAILED)
-		error(1, errno, "mmap");
-	for (i = 0; i < nbufs; i++) {
-		iov[i].iov_base = mem + i * BUF_SIZE;
-		iov[i].iov_len = BUF_SIZE;
-	}
-	ret = iopbuf_register_buffers(dev, iov, nbufs);
-	if (ret)
-		error(1, -ret, "iopbuf_register_buffers");
-	free(iov);
+	mem = iopbuf_setup_buffers(dev, nbufs, BUF_SIZE, &ret);
+	if (!mem)
+		error(1, -ret, "iopbuf_setup_buffers");
 	for (i = nbufs - 1; i >= 0; i--) {
 		buf_init(i);
 		free_bufs[nfree++] = i;

@@ -30,7 +30,8 @@
  *
  * Man pages: iouring_pbuf(7) for the device; libiouring-pbuf(3),
  * iopbuf_open(3), iopbuf_register_buffers(3), iopbuf_setup_ring(3),
- * iopbuf_prep_send(3) and iopbuf_cqe_get_res2(3) for the library.
+ * iopbuf_ring_consume(3), iopbuf_prep_send(3) and iopbuf_cqe_get_res2(3)
+ * for the library.
  */
 #ifndef IOPBUF_H
 #define IOPBUF_H
@@ -74,6 +75,12 @@ int iopbuf_probe(int devfd, struct iopbuf_probe *p);
  */
 int iopbuf_check(int devfd, __u64 features, struct iopbuf_probe *p);
 
+/*
+ * iopbuf_open() and iopbuf_check() in one: the new context's fd, or -errno
+ * (the device closed again when the check failed).
+ */
+int iopbuf_open_check(__u64 features, struct iopbuf_probe *p);
+
 /* IOPBUF_IOC_STATS into *st. */
 int iopbuf_stats(int devfd, struct iopbuf_stats *st);
 
@@ -87,6 +94,14 @@ int iopbuf_cancel(int devfd);
 /* A table of @nr slots filled from @iovs (an empty iovec leaves a hole). */
 int iopbuf_register_buffers(int devfd, const struct iovec *iovs,
 			    unsigned int nr);
+/*
+ * Map @nr buffers of @size bytes each, one anonymous region, and register
+ * them as slots 0 .. @nr - 1: the region (buffer i at i * @size), or NULL
+ * with -errno in *err.
+ */
+void *iopbuf_setup_buffers(int devfd, unsigned int nr, size_t size, int *err);
+/* Unregister the table and unmap a region from iopbuf_setup_buffers(). */
+int iopbuf_free_buffers(int devfd, void *mem, unsigned int nr, size_t size);
 /* A table of @nr empty slots, to be filled with iopbuf_update_buffers(). */
 int iopbuf_register_buffers_sparse(int devfd, unsigned int nr);
 /* Replace slots [@off, @off + @nr) (an empty iovec clears one). */
@@ -159,6 +174,32 @@ static inline void iopbuf_ring_add_regbuf(struct io_uring_buf_ring *br,
 	buf->addr = iopbuf_regbuf_encode(index, offset);
 	buf->len = len;
 	buf->bid = bid;
+}
+
+/*
+ * The @n entries a completion used (iopbuf_cqe_get_nbufs()), in ring order
+ * from *@head, the application's copy of the kernel's head of ring @br
+ * (@entries entries): stores their bids in @bids (room for @n, or NULL),
+ * moves *@head past them and returns the sum of their lengths, which is
+ * cqe->res for a SEND that sent them all.
+ */
+static inline unsigned long long
+iopbuf_ring_consume(struct io_uring_buf_ring *br, unsigned int entries,
+		    unsigned short *head, unsigned int n, unsigned short *bids)
+{
+	const struct iopbuf_buf *bufs = iopbuf_ring_bufs(br);
+	unsigned long long bytes = 0;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		const struct iopbuf_buf *b = &bufs[*head & (entries - 1)];
+
+		(*head)++;
+		bytes += b->len;
+		if (bids)
+			bids[i] = b->bid;
+	}
+	return bytes;
 }
 
 /* ------------------------------------------------------------------------

@@ -5,8 +5,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 
 #include "../include/iopbuf.h"
 
@@ -47,6 +50,20 @@ int iopbuf_check(int devfd, __u64 features, struct iopbuf_probe *p)
 	return 0;
 }
 
+int iopbuf_open_check(__u64 features, struct iopbuf_probe *p)
+{
+	int fd = iopbuf_open(), ret;
+
+	if (fd < 0)
+		return fd;
+	ret = iopbuf_check(fd, features, p);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
 int iopbuf_stats(int devfd, struct iopbuf_stats *st)
 {
 	return iopbuf_ioctl(devfd, IOPBUF_IOC_STATS, st);
@@ -75,6 +92,54 @@ int iopbuf_register_buffers(int devfd, const struct iovec *iovs,
 			    unsigned int nr)
 {
 	return iopbuf_buf_reg(devfd, IOPBUF_IOC_REGISTER_BUFFERS, iovs, nr, 0, 0);
+}
+
+void *iopbuf_setup_buffers(int devfd, unsigned int nr, size_t size, int *err)
+{
+	struct iovec *iovs;
+	unsigned char *mem;
+	unsigned int i;
+	int ret;
+
+	if (!nr || !size || size > SIZE_MAX / nr) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	iovs = calloc(nr, sizeof(*iovs));
+	if (!iovs) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	mem = mmap(NULL, (size_t)nr * size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED) {
+		*err = -errno;
+		free(iovs);
+		return NULL;
+	}
+	for (i = 0; i < nr; i++) {
+		iovs[i].iov_base = mem + (size_t)i * size;
+		iovs[i].iov_len = size;
+	}
+	ret = iopbuf_register_buffers(devfd, iovs, nr);
+	free(iovs);
+	if (ret) {
+		munmap(mem, (size_t)nr * size);
+		*err = ret;
+		return NULL;
+	}
+	*err = 0;
+	return mem;
+}
+
+int iopbuf_free_buffers(int devfd, void *mem, unsigned int nr, size_t size)
+{
+	int ret = iopbuf_unregister_buffers(devfd);
+
+	/* the module keeps buffers a send still holds pinned by itself */
+	if (mem && nr && size)
+		munmap(mem, (size_t)nr * size);
+	return ret;
 }
 
 int iopbuf_register_buffers_sparse(int devfd, unsigned int nr)
