@@ -212,6 +212,19 @@ static void on_send(int slot, struct io_uring_cqe *cqe)
 	pump(slot);
 }
 
+static void on_accept(int slot, struct io_uring_cqe *cqe)
+{
+	(void)slot;
+	accepting = 0;
+	if (cqe->res >= 0)
+		conn_open(cqe->res);
+}
+
+/* Where each completion goes: user_data is slot << 8 | op. */
+static void (*const on_cqe[])(int slot, struct io_uring_cqe *cqe) = {
+	[OP_ACCEPT] = on_accept, [OP_RECV] = on_recv, [OP_SEND] = on_send,
+};
+
 static void setup(int port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
@@ -273,21 +286,7 @@ int main(int argc, char **argv)
 		if (ret < 0 && ret != -EINTR)
 			error(1, -ret, "io_uring_submit_and_wait");
 		while (!io_uring_peek_cqe(&ring, &cqe)) {
-			int slot = cqe->user_data >> 8;
-
-			switch (cqe->user_data & 0xff) {
-			case OP_ACCEPT:
-				accepting = 0;
-				if (cqe->res >= 0)
-					conn_open(cqe->res);
-				break;
-			case OP_RECV:
-				on_recv(slot, cqe);
-				break;
-			case OP_SEND:
-				on_send(slot, cqe);
-				break;
-			}
+			on_cqe[cqe->user_data & 0xff](cqe->user_data >> 8, cqe);
 			io_uring_cqe_seen(&ring, cqe);
 		}
 	}
