@@ -59,8 +59,10 @@
  * Output: "BENCHINFO,..." "BENCH,..." "BVEC,..." "BVECREG,..." "LENDINFO,..."
  * "LEND,..." CSV lines
  * (parsed by scripts/bench.sh from the guest console) and a table.
- * Files: util.c (clocks, timers, memory), net.c (the paths), send.c (one
- * run, the matrix, the targets), bvec.c, lend.c, main.c (setup, options).
+ * Files: util.c (clocks, timers, memory, the reference probe, result
+ * arrays; bench.h adds the window readings and the drain), net.c (the
+ * paths), send.c (one run, the matrix, the targets), bvec.c, lend.c,
+ * main.c (setup, options).
  * tests/bench_smoke.c runs the program with tiny sizes.
  */
 #include "bench.h"
