@@ -25,24 +25,12 @@
  * the module's bundle sizing differs from native, the scenario says so.
  */
 #include "util.h"
+#include "uring_compat.h"
 
 #define BGID		3
 #define MAX_STEPS	32
 #define MAX_ENTRIES	16
 
-/* Native io_uring bits liburing 2.3's headers lack. */
-#ifndef IOU_PBUF_RING_INC
-#define IOU_PBUF_RING_INC		2
-#endif
-#ifndef IORING_CQE_F_BUF_MORE
-#define IORING_CQE_F_BUF_MORE		(1U << 4)
-#endif
-#ifndef IORING_RECVSEND_BUNDLE
-#define IORING_RECVSEND_BUNDLE		(1U << 4)
-#endif
-#ifndef IORING_FEAT_RECVSEND_BUNDLE
-#define IORING_FEAT_RECVSEND_BUNDLE	(1U << 14)
-#endif
 #define NAT_REGISTER_PBUF_RING		22
 #define NAT_REGISTER_PBUF_STATUS	26
 

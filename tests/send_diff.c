@@ -18,13 +18,7 @@
  * against IORING_NOTIF_USAGE_ZC_COPIED.
  */
 #include "util.h"
-
-#ifndef IORING_SEND_ZC_REPORT_USAGE
-#define IORING_SEND_ZC_REPORT_USAGE	(1U << 3)
-#endif
-#ifndef IORING_NOTIF_USAGE_ZC_COPIED
-#define IORING_NOTIF_USAGE_ZC_COPIED	(1U << 31)
-#endif
+#include "uring_compat.h"
 
 #define BGID		3
 #define MEM_LEN		(2 << 20)

@@ -47,6 +47,8 @@
 #include <linux/iouring_pbuf.h>
 /* the library's LEND prep helpers (header-only; tools/ links no lib) */
 #include "../lib/include/iopbuf.h"
+/* IORING_SEND_ZC_REPORT_USAGE, IORING_NOTIF_USAGE_ZC_COPIED (liburing 2.3) */
+#include "../../tests/uring_compat.h"
 
 #ifndef SO_ZEROCOPY
 #define SO_ZEROCOPY		60
@@ -61,12 +63,6 @@
 #define SO_EE_CODE_ZEROCOPY_COPIED 1
 #endif
 /* liburing 2.3 predates these (kernel 6.1 stable has them) */
-#ifndef IORING_SEND_ZC_REPORT_USAGE
-#define IORING_SEND_ZC_REPORT_USAGE	(1U << 3)
-#endif
-#ifndef IORING_NOTIF_USAGE_ZC_COPIED
-#define IORING_NOTIF_USAGE_ZC_COPIED	(1U << 31)
-#endif
 #ifndef IORING_SETUP_SINGLE_ISSUER
 #define IORING_SETUP_SINGLE_ISSUER	(1U << 12)
 #endif
