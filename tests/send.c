@@ -35,16 +35,12 @@ enum proto { TCP, UDP };
 
 /* A device context, a CQE32 io_uring, one ring, its memory and sockets. */
 struct fx {
-	int dev;
-	bool have_uring;
-	struct io_uring uring;
-	struct t_ring r;
+	struct t_fx t;			/* context, io_uring, ring, sockets */
 	bool regbuf;			/* entries are registered-buffer encodings */
 	unsigned char *mem[MAX_MEM];	/* buffer i of the table */
 	size_t mem_len[MAX_MEM];
 	bool mem_owned[MAX_MEM];	/* mapped by fx_mem_4k() */
 	unsigned int nmem;
-	int fds[2];			/* [0] receives, [1] sends */
 	struct t_rx rx;
 	struct t_expect exp;		/* slices in ring order */
 };
@@ -52,14 +48,7 @@ struct fx {
 static bool fx_init_flags(struct fx *f, unsigned int uring_flags)
 {
 	memset(f, 0, sizeof(*f));
-	f->fds[0] = f->fds[1] = -1;
-	f->r.dev = -1;
-	f->dev = h_open();
-	if (f->dev < 0)
-		return false;
-	f->have_uring = h_uring_init2(&f->uring, RING_ENTRIES,
-				      IORING_SETUP_CQE32 | uring_flags);
-	return f->have_uring;
+	return t_fx_init2(&f->t, 0, RING_ENTRIES, uring_flags);
 }
 
 static bool fx_init(struct fx *f)
@@ -78,15 +67,15 @@ static void fx_drain(struct fx *f)
 	struct iopbuf_stats st;
 	int ms;
 
-	if (f->dev < 0 || !f->have_uring)
+	if (f->t.dev < 0 || !f->t.have_uring)
 		return;
-	if (h_stats(f->dev, &st) || !st.inflight)
+	if (h_stats(f->t.dev, &st) || !st.inflight)
 		return;
-	ioctl(f->dev, IOPBUF_IOC_CANCEL);
+	ioctl(f->t.dev, IOPBUF_IOC_CANCEL);
 	for (ms = 0; ms < T_WAIT_MS; ms += 10) {
-		if (!io_uring_wait_cqe_timeout(&f->uring, &cqe, &ts))
-			io_uring_cqe_seen(&f->uring, cqe);
-		if (h_stats(f->dev, &st) || !st.inflight)
+		if (!io_uring_wait_cqe_timeout(&f->t.uring, &cqe, &ts))
+			io_uring_cqe_seen(&f->t.uring, cqe);
+		if (h_stats(f->t.dev, &st) || !st.inflight)
 			break;
 	}
 }
@@ -97,12 +86,7 @@ static void fx_fini(struct fx *f)
 
 	fx_drain(f);
 	t_rx_free(&f->rx);
-	t_close2(f->fds);
-	if (f->have_uring)
-		io_uring_queue_exit(&f->uring);
-	f->have_uring = false;
-	t_ring_fini(&f->r);
-	h_close(&f->dev);
+	t_fx_fini(&f->t);
 	for (i = 0; i < f->nmem; i++)
 		if (f->mem_owned[i])
 			munmap(f->mem[i], f->mem_len[i]);
@@ -136,13 +120,13 @@ static bool fx_register(struct fx *f)
 		iov[i].iov_base = f->mem[i];
 		iov[i].iov_len = f->mem_len[i];
 	}
-	return EXPECT_OK(h_register_iov(f->dev, iov, f->nmem));
+	return EXPECT_OK(h_register_iov(f->t.dev, iov, f->nmem));
 }
 
 static bool fx_ring_flags(struct fx *f, unsigned int flags)
 {
 	f->regbuf = flags & IOPBUF_RING_REGBUF;
-	return t_ring_init(&f->r, f->dev, RING_ENTRIES, BGID, flags, 0);
+	return t_ring_init(&f->t.r, f->t.dev, RING_ENTRIES, BGID, flags, 0);
 }
 
 static bool fx_ring(struct fx *f, bool regbuf)
@@ -174,7 +158,7 @@ static bool fx_add_part(struct fx *f, unsigned int buf, __u64 off, __u32 len,
 	__u32 id = 0x51000 + (__u32)f->exp.n;
 
 	t_slice_fill(f->mem[buf] + off, len, id);
-	t_ring_add(&f->r, fx_addr(f, buf, off), len, (__u16)f->exp.n);
+	t_ring_add(&f->t.r, fx_addr(f, buf, off), len, (__u16)f->exp.n);
 	return t_expect_add(&f->exp, id, exp_len);
 }
 
@@ -185,20 +169,20 @@ static bool fx_add(struct fx *f, unsigned int buf, __u64 off, __u32 len)
 
 static void fx_publish(struct fx *f)
 {
-	t_ring_publish(&f->r);
+	t_ring_publish(&f->t.r);
 }
 
 /* Start a receiver thread on fds[0] for everything expected. */
 static bool fx_rx_start(struct fx *f)
 {
-	return t_rx_start(&f->rx, f->fds[0], f->exp.total);
+	return t_rx_start(&f->rx, f->t.fds[0], f->exp.total);
 }
 
 /* Close the stream, wait for the receiver's EOF, compare with @e. */
 static bool fx_rx_check(struct fx *f, const char *what)
 {
-	if (f->fds[1] >= 0)
-		shutdown(f->fds[1], SHUT_WR);
+	if (f->t.fds[1] >= 0)
+		shutdown(f->t.fds[1], SHUT_WR);
 	if (!t_rx_join(&f->rx))
 		return false;
 	return t_expect_check(&f->exp, 0, f->exp.n, f->rx.buf, f->rx.len,
@@ -213,7 +197,7 @@ static bool fx_send(struct fx *f, int fd, __u16 flags, __u32 len,
 		.msg_flags = msg_flags,
 	};
 
-	return t_send(&f->uring, f->dev, &cmd, c);
+	return t_send(&f->t.uring, f->t.dev, &cmd, c);
 }
 
 /*
@@ -223,7 +207,7 @@ static bool fx_send(struct fx *f, int fd, __u16 flags, __u32 len,
 static bool fx_tcp_one_entry(struct fx *f, size_t mem_len, __u32 len)
 {
 	if (!fx_init(f) || !fx_mem_4k(f, mem_len) || !fx_regbuf_ring(f) ||
-	    !t_tcp_pair_buf(AF_INET, f->fds, SMALL_BUF))
+	    !t_tcp_pair_buf(AF_INET, f->t.fds, SMALL_BUF))
 		return false;
 	fx_add(f, 0, 41, len);
 	fx_publish(f);
@@ -237,14 +221,14 @@ static bool fx_queue(struct fx *f, int fd, __u16 flags, __u32 len,
 		.fd = fd, .bgid = BGID, .flags = flags, .len = len,
 	};
 
-	return t_queue_send(&f->uring, f->dev, &cmd, user_data);
+	return t_queue_send(&f->t.uring, f->t.dev, &cmd, user_data);
 }
 
 static long fx_inflight(const struct fx *f)
 {
 	struct iopbuf_stats st;
 
-	if (!EXPECT_OK(h_stats(f->dev, &st)))
+	if (!EXPECT_OK(h_stats(f->t.dev, &st)))
 		return -1;
 	return st.inflight;
 }
@@ -327,7 +311,7 @@ static bool send_entries(struct fx *f, int sock, size_t k, bool bundle,
 			     0, &c))
 			return false;
 		n = check_send_cqe(f, &c, k, bundle, limit, zc);
-		if (!n || !EXPECT_HEAD(&f->r, k + n))
+		if (!n || !EXPECT_HEAD(&f->t.r, k + n))
 			return false;
 		if (dgram_fd >= 0) {
 			ssize_t got = recv(dgram_fd, dgram, sizeof(dgram), 0);
@@ -406,19 +390,19 @@ static void integrity(enum proto proto, int family, bool bundle, bool regbuf)
 	fx_publish(&f);
 
 	if (proto == TCP) {
-		if (!t_tcp_pair_buf(family, f.fds, 0) || !fx_rx_start(&f))
+		if (!t_tcp_pair_buf(family, f.t.fds, 0) || !fx_rx_start(&f))
 			goto out;
-	} else if (!t_udp_pair2(family, f.fds)) {
+	} else if (!t_udp_pair2(family, f.t.fds)) {
 		goto out;
 	}
-	if (!send_entries(&f, f.fds[1], 0, bundle, limits, nlimits,
+	if (!send_entries(&f, f.t.fds[1], 0, bundle, limits, nlimits,
 			  regbuf ? ZC_LOOPBACK : 0,
-			  proto == UDP ? f.fds[0] : -1))
+			  proto == UDP ? f.t.fds[0] : -1))
 		goto out;
 	if (proto == TCP)
 		fx_rx_check(&f, "TCP stream");
 	else
-		EXPECT_EQ(t_sock_queued(f.fds[0]), 0);
+		EXPECT_EQ(t_sock_queued(f.t.fds[0]), 0);
 	expect_notifs_idle();
 out:
 	fx_fini(&f);
@@ -476,13 +460,13 @@ static void multi_regbuf_bundle(void)
 	for (i = 0; i < H_ARRAY_SIZE(ents); i++)
 		fx_add(&f, ents[i].buf, ents[i].off, ents[i].len);
 	fx_publish(&f);
-	if (!t_tcp_pair_buf(AF_INET, f.fds, 0) || !fx_rx_start(&f) ||
-	    !fx_send(&f, f.fds[1], IOPBUF_SEND_BUNDLE, 0, 0, &c))
+	if (!t_tcp_pair_buf(AF_INET, f.t.fds, 0) || !fx_rx_start(&f) ||
+	    !fx_send(&f, f.t.fds[1], IOPBUF_SEND_BUNDLE, 0, 0, &c))
 		goto out;
 	if (!EXPECT_EQ(check_send_cqe(&f, &c, 0, true, 0, ZC_LOOPBACK),
 		       H_ARRAY_SIZE(ents)))
 		goto out;
-	EXPECT_HEAD(&f.r, H_ARRAY_SIZE(ents));
+	EXPECT_HEAD(&f.t.r, H_ARRAY_SIZE(ents));
 	fx_rx_check(&f, "TCP stream");
 	expect_notifs_idle();
 out:
@@ -499,17 +483,17 @@ static bool singles_then_bundle(struct fx *f, unsigned int singles)
 	struct t_cqe c;
 	unsigned int i;
 
-	if (!t_tcp_pair_buf(AF_INET, f->fds, 0) || !fx_rx_start(f))
+	if (!t_tcp_pair_buf(AF_INET, f->t.fds, 0) || !fx_rx_start(f))
 		return false;
 	for (i = 0; i < singles; i++)
-		if (!fx_send(f, f->fds[1], 0, 0, 0, &c) ||
+		if (!fx_send(f, f->t.fds[1], 0, 0, 0, &c) ||
 		    !check_send_cqe(f, &c, i, false, 0, ZC_LOOPBACK))
 			return false;
-	if (!fx_send(f, f->fds[1], IOPBUF_SEND_BUNDLE, 0, 0, &c) ||
+	if (!fx_send(f, f->t.fds[1], IOPBUF_SEND_BUNDLE, 0, 0, &c) ||
 	    !EXPECT_EQ(check_send_cqe(f, &c, singles, true, 0, ZC_LOOPBACK),
 		       f->exp.n - singles))
 		return false;
-	return EXPECT_HEAD(&f->r, f->exp.n) && fx_rx_check(f, "TCP stream");
+	return EXPECT_HEAD(&f->t.r, f->exp.n) && fx_rx_check(f, "TCP stream");
 }
 
 /*
@@ -524,23 +508,23 @@ static void mmap_ring_tcp(void)
 	struct fx f;
 
 	if (!fx_init(&f) || !fx_mem_4k(&f, ODD_MEM) || !fx_register(&f) ||
-	    !EXPECT_OK(h_register_ring(f.dev, NULL, RING_ENTRIES, BGID,
+	    !EXPECT_OK(h_register_ring(f.t.dev, NULL, RING_ENTRIES, BGID,
 				       IOPBUF_RING_MMAP | IOPBUF_RING_REGBUF,
 				       0)))
 		goto out;
 	f.regbuf = true;
-	f.r.dev = f.dev;
-	f.r.entries = RING_ENTRIES;
-	f.r.bgid = BGID;
-	f.r.registered = true;
-	f.r.bufs = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_SHARED,
-			f.dev, IOPBUF_OFF_RING(BGID));
-	if (!h_expect(f.r.bufs != MAP_FAILED, __FILE__, __LINE__,
+	f.t.r.dev = f.t.dev;
+	f.t.r.entries = RING_ENTRIES;
+	f.t.r.bgid = BGID;
+	f.t.r.registered = true;
+	f.t.r.bufs = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			f.t.dev, IOPBUF_OFF_RING(BGID));
+	if (!h_expect(f.t.r.bufs != MAP_FAILED, __FILE__, __LINE__,
 		      "mmap of the ring: %s", strerror(errno))) {
-		f.r.bufs = NULL;
+		f.t.r.bufs = NULL;
 		goto out;
 	}
-	f.r.map_len = map_len;
+	f.t.r.map_len = map_len;
 	for (i = 0; i < H_ARRAY_SIZE(odd_slices); i++)
 		fx_add(&f, 0, odd_slices[i].off, odd_slices[i].len);
 	fx_publish(&f);
@@ -594,11 +578,11 @@ static unsigned int bundle_step(struct fx *f, size_t k, __u32 limit)
 	struct t_cqe c;
 	unsigned int n;
 
-	if (!fx_send(f, f->fds[1], IOPBUF_SEND_BUNDLE, limit, 0, &c))
+	if (!fx_send(f, f->t.fds[1], IOPBUF_SEND_BUNDLE, limit, 0, &c))
 		return 0;
 	n = check_send_cqe(f, &c, k, true, limit, ZC_LOOPBACK);
 	if (n)
-		EXPECT_HEAD(&f->r, k + n);
+		EXPECT_HEAD(&f->t.r, k + n);
 	return n;
 }
 
@@ -620,7 +604,7 @@ static void bundle_completion(void)
 	struct fx f;
 
 	if (!fx_init(&f) || !fx_mem_4k(&f, 256 * 1024) ||
-	    !fx_regbuf_ring(&f) || !t_tcp_pair_buf(AF_INET, f.fds, 0))
+	    !fx_regbuf_ring(&f) || !t_tcp_pair_buf(AF_INET, f.t.fds, 0))
 		goto out;
 	for (i = 0; i < 8; i++)
 		fx_add(&f, 0, 4096 * i, 4096);
@@ -651,11 +635,11 @@ static void bundle_completion(void)
 	/* a first entry longer than the limit: cut and consumed */
 	fx_add_part(&f, 0, 131072 + 41, 5000, 3000);
 	fx_publish(&f);
-	if (!fx_send(&f, f.fds[1], IOPBUF_SEND_BUNDLE, 3000, 0, &c) ||
+	if (!fx_send(&f, f.t.fds[1], IOPBUF_SEND_BUNDLE, 3000, 0, &c) ||
 	    !EXPECT_EQ(check_send_cqe(&f, &c, k, true, 3000, ZC_LOOPBACK), 1))
 		goto out;
 	k++;
-	EXPECT_HEAD(&f.r, k);
+	EXPECT_HEAD(&f.t.r, k);
 
 	if (!fx_rx_start(&f))
 		goto out;
@@ -686,13 +670,13 @@ static void inc_partial(bool regbuf)
 		goto out;
 	fx_add(&f, 0, off, len);
 	fx_publish(&f);
-	if (!t_tcp_pair_buf(AF_INET, f.fds, 0) || !fx_rx_start(&f))
+	if (!t_tcp_pair_buf(AF_INET, f.t.fds, 0) || !fx_rx_start(&f))
 		goto out;
 	while (done < len) {
 		__u32 want = len - done < step ? len - done : step;
 		bool last = done + want == len;
 
-		if (!fx_send(&f, f.fds[1], 0, step, 0, &c))
+		if (!fx_send(&f, f.t.fds[1], 0, step, 0, &c))
 			goto out;
 		if (!h_expect(c.res == (int)want, __FILE__, __LINE__,
 			      "send after %u of %u bytes: res %s, want %u",
@@ -704,17 +688,17 @@ static void inc_partial(bool regbuf)
 			  (last ? 0 : IOPBUF_CQE_F_BUF_MORE) |
 			  (regbuf ? ZC_LOOPBACK : 0));
 		done += want;
-		EXPECT_HEAD(&f.r, last ? 1 : 0);
-		if (!last && !EXPECT_EQ(f.r.bufs[0].addr,
+		EXPECT_HEAD(&f.t.r, last ? 1 : 0);
+		if (!last && !EXPECT_EQ(f.t.r.bufs[0].addr,
 					fx_addr(&f, 0, off + done))) {
 			h_note("entry 0 now names index %u offset %llu",
-			       iopbuf_regbuf_index(f.r.bufs[0].addr),
+			       iopbuf_regbuf_index(f.t.r.bufs[0].addr),
 			       (unsigned long long)
-			       iopbuf_regbuf_offset(f.r.bufs[0].addr));
+			       iopbuf_regbuf_offset(f.t.r.bufs[0].addr));
 			goto out;
 		}
 		if (!last)
-			EXPECT_EQ(f.r.bufs[0].len, len - done);
+			EXPECT_EQ(f.t.r.bufs[0].len, len - done);
 	}
 	fx_rx_check(&f, "TCP stream");
 out:
@@ -755,19 +739,19 @@ static void ring_order_inflight(bool bundle)
 		off += len;
 	}
 	fx_publish(&f);
-	if (!t_tcp_pair_buf(AF_INET, f.fds, 0) || !fx_rx_start(&f))
+	if (!t_tcp_pair_buf(AF_INET, f.t.fds, 0) || !fx_rx_start(&f))
 		goto out;
 	for (i = 0; i < ncmd; i++)
-		if (!fx_queue(&f, f.fds[1], bundle ? IOPBUF_SEND_BUNDLE : 0,
+		if (!fx_queue(&f, f.t.fds[1], bundle ? IOPBUF_SEND_BUNDLE : 0,
 			      bundle ? 16384 : 0, i))
 			goto out;
-	if (!t_submit(&f.uring, ncmd))
+	if (!t_submit(&f.t.uring, ncmd))
 		goto out;
 	for (i = 0; i < ncmd; i++) {
 		struct t_cqe c;
 		unsigned int n, j;
 
-		if (!t_wait(&f.uring, &c))
+		if (!t_wait(&f.t.uring, &c))
 			goto out;
 		if (bundle && c.res == -ENOBUFS) {
 			EXPECT_EQ(c.res2, 0);
@@ -786,7 +770,7 @@ static void ring_order_inflight(bool bundle)
 		}
 	}
 	EXPECT_EQ(covered, nent);
-	EXPECT_HEAD(&f.r, nent);
+	EXPECT_HEAD(&f.t.r, nent);
 	fx_rx_check(&f, "TCP stream");
 out:
 	fx_fini(&f);
@@ -838,16 +822,16 @@ static void ring_order_partial(bool defer)
 			   IORING_SETUP_DEFER_TASKRUN : 0))
 		goto out;
 	if (!fx_mem_4k(&f, 1 << 20) || !fx_regbuf_ring(&f) ||
-	    !t_tcp_pair_buf(AF_INET, f.fds, SMALL_BUF))
+	    !t_tcp_pair_buf(AF_INET, f.t.fds, SMALL_BUF))
 		goto out;
 	for (i = 0; i < na; i++)
 		fx_add(&f, 0, (size_t)i * alen + 41, alen);
 	fx_publish(&f);
-	if (!fx_queue(&f, f.fds[1], IOPBUF_SEND_BUNDLE, 0, 'A') ||
-	    !t_submit(&f.uring, 1))
+	if (!fx_queue(&f, f.t.fds[1], IOPBUF_SEND_BUNDLE, 0, 'A') ||
+	    !t_submit(&f.t.uring, 1))
 		goto out;
 	/* A took all 32 entries and waits for room for the rest */
-	if (!t_no_cqe_ms(&f.uring, T_QUIET_MS) || !EXPECT_HEAD(&f.r, na))
+	if (!t_no_cqe_ms(&f.t.uring, T_QUIET_MS) || !EXPECT_HEAD(&f.t.r, na))
 		goto out;
 	fx_add(&f, 0, (size_t)na * alen + 41, 4096);
 	fx_publish(&f);
@@ -856,19 +840,19 @@ static void ring_order_partial(bool defer)
 	pre = malloc(total);
 	if (!EXPECT(pre))
 		goto out;
-	if (!drain_until_outq_empty(f.fds[0], f.fds[1], pre, total, &npre,
+	if (!drain_until_outq_empty(f.t.fds[0], f.t.fds[1], pre, total, &npre,
 				    1000))
 		h_note("the sender's queue did not empty (A kept refilling it)");
 	h_note("read %zu of %zu bytes before submitting B", npre, total);
-	if (!fx_queue(&f, f.fds[1], 0, 0, 'B') || !t_submit(&f.uring, 1))
+	if (!fx_queue(&f, f.t.fds[1], 0, 0, 'B') || !t_submit(&f.t.uring, 1))
 		goto out;
 
-	if (!t_rx_start(&f.rx, f.fds[0], total - npre))
+	if (!t_rx_start(&f.rx, f.t.fds[0], total - npre))
 		goto out;
 	while (!a_done || !b_done) {
 		struct t_cqe c;
 
-		if (!t_wait(&f.uring, &c))
+		if (!t_wait(&f.t.uring, &c))
 			goto out;
 		if (c.user_data == 'A') {
 			a_done = true;
@@ -878,7 +862,7 @@ static void ring_order_partial(bool defer)
 			check_send_cqe(&f, &c, na, false, 0, ZC_LOOPBACK);
 		}
 	}
-	shutdown(f.fds[1], SHUT_WR);
+	shutdown(f.t.fds[1], SHUT_WR);
 	if (!t_rx_join(&f.rx))
 		goto out;
 	if (npre + f.rx.len == total) {
@@ -921,7 +905,7 @@ static void sink_zc(int family, bool regbuf)
 	sock = t_sink_socket(family);
 	if (sock < 0)
 		goto out;
-	f.fds[1] = sock;
+	f.t.fds[1] = sock;
 	if (!fx_mem_4k(&f, ODD_MEM) || (regbuf && !fx_register(&f)) ||
 	    !fx_ring(&f, regbuf))
 		goto out;
@@ -937,7 +921,7 @@ static void sink_zc(int family, bool regbuf)
 	fx_publish(&f);
 	if (!send_entries(&f, sock, k, true, limits, 1, zc, -1))
 		goto out;
-	EXPECT_HEAD(&f.r, f.exp.n);
+	EXPECT_HEAD(&f.t.r, f.exp.n);
 	expect_notifs_idle();
 out:
 	fx_fini(&f);
@@ -981,7 +965,7 @@ static void cache_steady(void)
 	sock = t_sink_socket(AF_INET);
 	if (sock < 0)
 		goto out;
-	f.fds[1] = sock;
+	f.t.fds[1] = sock;
 	if (!fx_mem_4k(&f, CACHE_BATCH * CACHE_SLICE) || !fx_regbuf_ring(&f))
 		goto out;
 	for (i = 0; i < 2; i++)
@@ -1020,7 +1004,7 @@ static void sink_multi_regbuf_hugetlb(void)
 	sock = t_sink_socket(AF_INET);
 	if (sock < 0)
 		goto out;
-	f.fds[1] = sock;
+	f.t.fds[1] = sock;
 	fx_add(&f, 0, 41, 5000);
 	fx_add(&f, 1, h.page / 2 + 3, 9000);
 	fx_add(&f, 0, 20000, 33);
@@ -1054,27 +1038,27 @@ static void zc_release_tcp(void)
 	struct fx f;
 
 	if (!fx_init(&f) || !fx_mem_4k(&f, 2 << 20) || !fx_regbuf_ring(&f) ||
-	    !t_tcp_pair2(AF_INET, f.fds, SMALL_BUF, 65536))
+	    !t_tcp_pair2(AF_INET, f.t.fds, SMALL_BUF, 65536))
 		goto out;
 	fx_add(&f, 0, 41, len);
 	fx_publish(&f);
 	got = malloc(len);
-	if (!EXPECT(got) || !fx_queue(&f, f.fds[1], 0, 0, 1) ||
-	    !t_submit(&f.uring, 1))
+	if (!EXPECT(got) || !fx_queue(&f, f.t.fds[1], 0, 0, 1) ||
+	    !t_submit(&f.t.uring, 1))
 		goto out;
-	if (!t_no_cqe_ms(&f.uring, 500) || !EXPECT_HEAD(&f.r, 1))
+	if (!t_no_cqe_ms(&f.t.uring, 500) || !EXPECT_HEAD(&f.t.r, 1))
 		goto out;
 	while (n < len - tail) {
-		ssize_t r = recv(f.fds[0], got + n, len - tail - n, 0);
+		ssize_t r = recv(f.t.fds[0], got + n, len - tail - n, 0);
 
 		if (!h_expect(r > 0, __FILE__, __LINE__, "recv: %zd (%s)", r,
 			      strerror(errno)))
 			goto out;
 		n += (size_t)r;
 	}
-	if (!t_wait(&f.uring, &c)) {
+	if (!t_wait(&f.t.uring, &c)) {
 		h_note("read %zu, %d bytes queued at the receiver, %d unsent",
-		       n, t_sock_queued(f.fds[0]), t_outq_unsent(f.fds[1]));
+		       n, t_sock_queued(f.t.fds[0]), t_outq_unsent(f.t.fds[1]));
 		goto out;
 	}
 	/* released: the application may write its buffer */
@@ -1085,7 +1069,7 @@ static void zc_release_tcp(void)
 		goto out;
 	expect_notifs_idle();
 	while (n < len) {
-		ssize_t r = recv(f.fds[0], got + n, len - n, 0);
+		ssize_t r = recv(f.t.fds[0], got + n, len - n, 0);
 
 		if (!h_expect(r > 0, __FILE__, __LINE__, "recv: %zd (%s)", r,
 			      strerror(errno)))
@@ -1120,11 +1104,11 @@ static void msg_more(enum proto proto)
 	fx_add(&f, 0, 41, 3000);
 	fx_add(&f, 0, 8192 + 7, 5000);
 	fx_publish(&f);
-	if (proto == TCP ? !t_tcp_pair_buf(AF_INET, f.fds, 0) || !fx_rx_start(&f) :
-			   !t_udp_pair2(AF_INET, f.fds))
+	if (proto == TCP ? !t_tcp_pair_buf(AF_INET, f.t.fds, 0) || !fx_rx_start(&f) :
+			   !t_udp_pair2(AF_INET, f.t.fds))
 		goto out;
-	if (!fx_send(&f, f.fds[1], 0, 0, MSG_MORE, &c[0]) ||
-	    !fx_send(&f, f.fds[1], 0, 0, 0, &c[1]))
+	if (!fx_send(&f, f.t.fds[1], 0, 0, MSG_MORE, &c[0]) ||
+	    !fx_send(&f, f.t.fds[1], 0, 0, 0, &c[1]))
 		goto out;
 	for (i = 0; i < 2; i++) {
 		EXPECT_EQ(c[i].res, f.exp.s[i].len);
@@ -1134,12 +1118,12 @@ static void msg_more(enum proto proto)
 	if (proto == TCP) {
 		fx_rx_check(&f, "TCP stream");
 	} else {
-		ssize_t n = recv(f.fds[0], dgram, sizeof(dgram), 0);
+		ssize_t n = recv(f.t.fds[0], dgram, sizeof(dgram), 0);
 
 		if (EXPECT(n >= 0))
 			t_expect_check(&f.exp, 0, 2, dgram, (size_t)n,
 					"corked datagram");
-		EXPECT_EQ(t_sock_queued(f.fds[0]), 0);
+		EXPECT_EQ(t_sock_queued(f.t.fds[0]), 0);
 	}
 out:
 	fx_fini(&f);
@@ -1158,7 +1142,7 @@ static bool err_fx(struct fx *f, bool regbuf, unsigned int uring_flags)
 {
 	if (!fx_init_flags(f, uring_flags) || !fx_mem_4k(f, 65536) ||
 	    (regbuf && !fx_register(f)) || !fx_ring(f, regbuf) ||
-	    !t_tcp_pair_buf(AF_INET, f->fds, 0))
+	    !t_tcp_pair_buf(AF_INET, f->t.fds, 0))
 		return false;
 	fx_add(f, 0, 41, 4000);
 	fx_publish(f);
@@ -1169,16 +1153,16 @@ static bool err_fx(struct fx *f, bool regbuf, unsigned int uring_flags)
 static void expect_send_err(struct fx *f, struct iopbuf_cmd_send cmd,
 			    int err, const char *what)
 {
-	long head = t_ring_head(&f->r);
+	long head = t_ring_head(&f->t.r);
 	struct t_cqe c;
 
-	if (!t_send(&f->uring, f->dev, &cmd, &c))
+	if (!t_send(&f->t.uring, f->t.dev, &cmd, &c))
 		return;
 	if (!EXPECT_SEND_ERR(&c, err))
 		h_note("%s: res %s res2 %#llx", what, h_res(c.res),
 		       (unsigned long long)c.res2);
-	EXPECT_HEAD(&f->r, head);
-	EXPECT_EQ(t_sock_queued(f->fds[0]), 0);
+	EXPECT_HEAD(&f->t.r, head);
+	EXPECT_EQ(t_sock_queued(f->t.fds[0]), 0);
 }
 
 #define SEND_CMD(fd_, bgid_, flags_, len_, msg_flags_)			\
@@ -1198,7 +1182,7 @@ static void err_not_socket(void)
 	expect_send_err(&f, SEND_CMD(p[1], BGID, 0, 0, 0), ENOTSOCK, "pipe");
 	expect_send_err(&f, SEND_CMD(null, BGID, IOPBUF_SEND_BUNDLE, 0, 0),
 			ENOTSOCK, "/dev/null");
-	expect_send_err(&f, SEND_CMD(f.dev, BGID, 0, 0, 0), ENOTSOCK,
+	expect_send_err(&f, SEND_CMD(f.t.dev, BGID, 0, 0, 0), ENOTSOCK,
 			"the device");
 out:
 	t_close2(p);
@@ -1214,7 +1198,7 @@ static void err_bad_fd(void)
 
 	if (!err_fx(&f, true, 0))
 		goto out;
-	closed = dup(f.fds[1]);
+	closed = dup(f.t.fds[1]);
 	close(closed);
 	expect_send_err(&f, SEND_CMD(-1, BGID, 0, 0, 0), EBADF, "fd -1");
 	expect_send_err(&f, SEND_CMD(closed, BGID, 0, 0, 0), EBADF,
@@ -1235,15 +1219,15 @@ static void err_empty_ring(void)
 	struct fx f;
 
 	if (!fx_init(&f) || !fx_mem_4k(&f, 65536) || !fx_regbuf_ring(&f) ||
-	    !t_tcp_pair_buf(AF_INET, f.fds, 0))
+	    !t_tcp_pair_buf(AF_INET, f.t.fds, 0))
 		goto out;
-	expect_send_err(&f, SEND_CMD(f.fds[1], BGID, 0, 0, 0), ENOBUFS,
+	expect_send_err(&f, SEND_CMD(f.t.fds[1], BGID, 0, 0, 0), ENOBUFS,
 			"never filled");
-	expect_send_err(&f, SEND_CMD(f.fds[1], BGID, IOPBUF_SEND_BUNDLE, 0, 0),
+	expect_send_err(&f, SEND_CMD(f.t.fds[1], BGID, IOPBUF_SEND_BUNDLE, 0, 0),
 			ENOBUFS, "never filled, bundle");
 	fx_add(&f, 0, 0, 100);
 	fx_publish(&f);
-	if (!fx_send(&f, f.fds[1], 0, 0, 0, &c) ||
+	if (!fx_send(&f, f.t.fds[1], 0, 0, 0, &c) ||
 	    !check_send_cqe(&f, &c, 0, false, 0, ZC_LOOPBACK))
 		goto out;
 	if (!fx_rx_start(&f))
@@ -1251,10 +1235,10 @@ static void err_empty_ring(void)
 	/* the receiver drains the 100 bytes; the ring is empty again */
 	if (!wait_rx_len(&f, 100))
 		goto out;
-	if (!fx_send(&f, f.fds[1], IOPBUF_SEND_BUNDLE, 0, 0, &c))
+	if (!fx_send(&f, f.t.fds[1], IOPBUF_SEND_BUNDLE, 0, 0, &c))
 		goto out;
 	EXPECT_SEND_ERR(&c, ENOBUFS);
-	EXPECT_HEAD(&f.r, 1);
+	EXPECT_HEAD(&f.t.r, 1);
 	fx_rx_check(&f, "TCP stream");
 out:
 	fx_fini(&f);
@@ -1267,9 +1251,9 @@ static void err_unknown_bgid(void)
 
 	if (!err_fx(&f, true, 0))
 		goto out;
-	expect_send_err(&f, SEND_CMD(f.fds[1], BGID + 1, 0, 0, 0), ENOENT,
+	expect_send_err(&f, SEND_CMD(f.t.fds[1], BGID + 1, 0, 0, 0), ENOENT,
 			"bgid + 1");
-	expect_send_err(&f, SEND_CMD(f.fds[1], 0xffff, IOPBUF_SEND_BUNDLE, 0,
+	expect_send_err(&f, SEND_CMD(f.t.fds[1], 0xffff, IOPBUF_SEND_BUNDLE, 0,
 				     0), ENOENT, "bgid 65535");
 out:
 	fx_fini(&f);
@@ -1278,7 +1262,7 @@ out:
 /* Rewrite the head entry (not consumed by the failed sends) in place. */
 static void set_head_entry(struct fx *f, __u64 addr, __u32 len)
 {
-	struct iopbuf_buf *b = &f->r.bufs[(f->r.tail - 1) & (f->r.entries - 1)];
+	struct iopbuf_buf *b = &f->t.r.bufs[(f->t.r.tail - 1) & (f->t.r.entries - 1)];
 
 	b->addr = addr;
 	b->len = len;
@@ -1296,38 +1280,38 @@ static void err_bad_regbuf_entry(void)
 	struct fx f;
 
 	if (!fx_init(&f) || !fx_mem_4k(&f, 65536) || !fx_ring(&f, true) ||
-	    !t_tcp_pair_buf(AF_INET, f.fds, 0))
+	    !t_tcp_pair_buf(AF_INET, f.t.fds, 0))
 		goto out;
 	/* slot 1 registered empty */
 	iov[0] = (struct iovec){ f.mem[0], f.mem_len[0] };
 	iov[1] = (struct iovec){ NULL, 0 };
-	if (!EXPECT_OK(h_register_iov(f.dev, iov, 2)))
+	if (!EXPECT_OK(h_register_iov(f.t.dev, iov, 2)))
 		goto out;
 	fx_add(&f, 0, 0, 100);
 	fx_publish(&f);
 
 	set_head_entry(&f, iopbuf_regbuf_encode(5, 0), 100);
-	expect_send_err(&f, SEND_CMD(f.fds[1], BGID, 0, 0, 0), EFAULT,
+	expect_send_err(&f, SEND_CMD(f.t.fds[1], BGID, 0, 0, 0), EFAULT,
 			"index beyond the table");
 	set_head_entry(&f, iopbuf_regbuf_encode(1, 0), 100);
-	expect_send_err(&f, SEND_CMD(f.fds[1], BGID, 0, 0, 0), EFAULT,
+	expect_send_err(&f, SEND_CMD(f.t.fds[1], BGID, 0, 0, 0), EFAULT,
 			"empty slot");
 	set_head_entry(&f, iopbuf_regbuf_encode(0, 65536 - 10), 11);
-	expect_send_err(&f, SEND_CMD(f.fds[1], BGID, 0, 0, 0), EFAULT,
+	expect_send_err(&f, SEND_CMD(f.t.fds[1], BGID, 0, 0, 0), EFAULT,
 			"slice past the end");
 	set_head_entry(&f, iopbuf_regbuf_encode(0, 65536), 1);
-	expect_send_err(&f, SEND_CMD(f.fds[1], BGID, 0, 0, 0), EFAULT,
+	expect_send_err(&f, SEND_CMD(f.t.fds[1], BGID, 0, 0, 0), EFAULT,
 			"slice starting at the end");
 	set_head_entry(&f, iopbuf_regbuf_encode(0, IOPBUF_REGBUF_MAX_OFFSET),
 		       2);
-	expect_send_err(&f, SEND_CMD(f.fds[1], BGID, 0, 0, 0), EFAULT,
+	expect_send_err(&f, SEND_CMD(f.t.fds[1], BGID, 0, 0, 0), EFAULT,
 			"maximal offset");
 
 	/* a good entry, then a bad one: the bundle fails as a whole */
 	set_head_entry(&f, iopbuf_regbuf_encode(0, 0), 100);
-	t_ring_add(&f.r, iopbuf_regbuf_encode(0, 65000), 1000, 1);
-	t_ring_publish(&f.r);
-	expect_send_err(&f, SEND_CMD(f.fds[1], BGID, IOPBUF_SEND_BUNDLE, 0, 0),
+	t_ring_add(&f.t.r, iopbuf_regbuf_encode(0, 65000), 1000, 1);
+	t_ring_publish(&f.t.r);
+	expect_send_err(&f, SEND_CMD(f.t.fds[1], BGID, IOPBUF_SEND_BUNDLE, 0, 0),
 			EFAULT, "bundle with a bad second entry");
 out:
 	fx_fini(&f);
@@ -1345,10 +1329,10 @@ static void err_bad_user_entry(void)
 	if (!hole || !err_fx(&f, false, 0))
 		goto out;
 	set_head_entry(&f, (uintptr_t)hole, 100);
-	expect_send_err(&f, SEND_CMD(f.fds[1], BGID, 0, 0, 0), EFAULT,
+	expect_send_err(&f, SEND_CMD(f.t.fds[1], BGID, 0, 0, 0), EFAULT,
 			"unmapped");
 	set_head_entry(&f, 0xffff888000000000ULL, 100);
-	expect_send_err(&f, SEND_CMD(f.fds[1], BGID, 0, 0, 0), EFAULT,
+	expect_send_err(&f, SEND_CMD(f.t.fds[1], BGID, 0, 0, 0), EFAULT,
 			"kernel address");
 out:
 	fx_fini(&f);
@@ -1364,12 +1348,12 @@ static void err_no_cqe32(void)
 
 	if (!err_fx(&f, true, 0) || !(have = h_uring_init2(&plain, 8, 0)))
 		goto out;
-	res = h_uring_cmd(&plain, f.dev, IOPBUF_CMD_SEND,
-			  &SEND_CMD(f.fds[1], BGID, 0, 0, 0),
+	res = h_uring_cmd(&plain, f.t.dev, IOPBUF_CMD_SEND,
+			  &SEND_CMD(f.t.fds[1], BGID, 0, 0, 0),
 			  sizeof(struct iopbuf_cmd_send));
 	EXPECT_ERR(res, EINVAL);
-	EXPECT_HEAD(&f.r, 0);
-	EXPECT_EQ(t_sock_queued(f.fds[0]), 0);
+	EXPECT_HEAD(&f.t.r, 0);
+	EXPECT_EQ(t_sock_queued(f.t.fds[0]), 0);
 out:
 	if (have)
 		io_uring_queue_exit(&plain);
@@ -1391,12 +1375,12 @@ static void err_flags(void)
 		goto out;
 	for (i = 0; i < H_ARRAY_SIZE(bad_msg); i++) {
 		snprintf(what, sizeof(what), "msg_flags %#x", bad_msg[i]);
-		expect_send_err(&f, SEND_CMD(f.fds[1], BGID, 0, 0, bad_msg[i]),
+		expect_send_err(&f, SEND_CMD(f.t.fds[1], BGID, 0, 0, bad_msg[i]),
 				EINVAL, what);
 	}
-	expect_send_err(&f, SEND_CMD(f.fds[1], BGID, 1U << 1, 0, 0), EINVAL,
+	expect_send_err(&f, SEND_CMD(f.t.fds[1], BGID, 1U << 1, 0, 0), EINVAL,
 			"flags bit 1");
-	expect_send_err(&f, SEND_CMD(f.fds[1], BGID, 1U << 15, 0, 0), EINVAL,
+	expect_send_err(&f, SEND_CMD(f.t.fds[1], BGID, 1U << 15, 0, 0), EINVAL,
 			"flags bit 15");
 out:
 	fx_fini(&f);
@@ -1414,12 +1398,12 @@ static void err_socket_state(void)
 	struct fx f;
 
 	if (!fx_init(&f) || !fx_mem_4k(&f, 256 * 1024) || !fx_regbuf_ring(&f) ||
-	    !t_udp_pair2(AF_INET, f.fds))
+	    !t_udp_pair2(AF_INET, f.t.fds))
 		goto out;
 	for (i = 0; i < 3; i++)
 		fx_add(&f, 0, (size_t)i * 32768, 30000);
 	fx_publish(&f);
-	expect_send_err(&f, SEND_CMD(f.fds[1], BGID, IOPBUF_SEND_BUNDLE, 0, 0),
+	expect_send_err(&f, SEND_CMD(f.t.fds[1], BGID, IOPBUF_SEND_BUNDLE, 0, 0),
 			EMSGSIZE, "90000-byte datagram");
 	udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	tcp = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -1444,8 +1428,8 @@ static void reset_peer(struct fx *f)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
-	setsockopt(f->fds[0], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	h_close(&f->fds[0]);
+	setsockopt(f->t.fds[0], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	h_close(&f->t.fds[0]);
 }
 
 static bool is_reset_err(int res)
@@ -1466,30 +1450,30 @@ static void peer_reset_waiting(void)
 
 	if (!fx_tcp_one_entry(&f, 65536, 8192))
 		goto out;
-	if (t_fill_sndbuf(f.fds[1]) < 0 || !fx_queue(&f, f.fds[1], 0, 0, 1) ||
-	    !t_submit(&f.uring, 1))
+	if (t_fill_sndbuf(f.t.fds[1]) < 0 || !fx_queue(&f, f.t.fds[1], 0, 0, 1) ||
+	    !t_submit(&f.t.uring, 1))
 		goto out;
-	if (!t_no_cqe_ms(&f.uring, T_QUIET_MS) || !EXPECT_HEAD(&f.r, 0) ||
+	if (!t_no_cqe_ms(&f.t.uring, T_QUIET_MS) || !EXPECT_HEAD(&f.t.r, 0) ||
 	    !EXPECT_EQ(fx_inflight(&f), 1))
 		goto out;
 	reset_peer(&f);
-	if (!t_wait(&f.uring, &c))
+	if (!t_wait(&f.t.uring, &c))
 		goto out;
 	if (!h_expect(is_reset_err(c.res), __FILE__, __LINE__,
 		      "waiting send after a reset: res %s, want -ECONNRESET or -EPIPE",
 		      h_res(c.res)))
 		goto out;
 	EXPECT_EQ(c.res2, 0);
-	EXPECT_HEAD(&f.r, 0);
+	EXPECT_HEAD(&f.t.r, 0);
 	EXPECT_EQ(fx_inflight(&f), 0);
 
 	/* and a send issued after the reset */
-	if (!fx_send(&f, f.fds[1], IOPBUF_SEND_BUNDLE, 0, 0, &c))
+	if (!fx_send(&f, f.t.fds[1], IOPBUF_SEND_BUNDLE, 0, 0, &c))
 		goto out;
 	h_expect(is_reset_err(c.res), __FILE__, __LINE__,
 		 "send after a reset: res %s, want -ECONNRESET or -EPIPE",
 		 h_res(c.res));
-	EXPECT_HEAD(&f.r, 0);
+	EXPECT_HEAD(&f.t.r, 0);
 	expect_notifs_idle();
 out:
 	fx_fini(&f);
@@ -1510,11 +1494,11 @@ static void peer_reset_partial(void)
 
 	if (!fx_tcp_one_entry(&f, 512 * 1024, len))
 		goto out;
-	if (!fx_queue(&f, f.fds[1], 0, 0, 1) || !t_submit(&f.uring, 1) ||
-	    !t_no_cqe_ms(&f.uring, T_QUIET_MS) || !EXPECT_HEAD(&f.r, 1))
+	if (!fx_queue(&f, f.t.fds[1], 0, 0, 1) || !t_submit(&f.t.uring, 1) ||
+	    !t_no_cqe_ms(&f.t.uring, T_QUIET_MS) || !EXPECT_HEAD(&f.t.r, 1))
 		goto out;
 	reset_peer(&f);
-	if (!t_wait(&f.uring, &c))
+	if (!t_wait(&f.t.uring, &c))
 		goto out;
 	if (c.res > 0) {
 		h_note("completed with %d of %u bytes sent before the reset",
@@ -1550,15 +1534,15 @@ static void close_socket_midsend(void)
 
 	if (!fx_tcp_one_entry(&f, 512 * 1024, len))
 		goto out;
-	junk = t_fill_sndbuf(f.fds[1]);
-	if (junk < 0 || !fx_queue(&f, f.fds[1], 0, 0, 1) ||
-	    !t_submit(&f.uring, 1) || !t_no_cqe_ms(&f.uring, T_QUIET_MS))
+	junk = t_fill_sndbuf(f.t.fds[1]);
+	if (junk < 0 || !fx_queue(&f, f.t.fds[1], 0, 0, 1) ||
+	    !t_submit(&f.t.uring, 1) || !t_no_cqe_ms(&f.t.uring, T_QUIET_MS))
 		goto out;
-	h_close(&f.fds[1]);
-	if (!t_no_cqe_ms(&f.uring, 100) ||
-	    !t_rx_start(&f.rx, f.fds[0], (size_t)junk + len))
+	h_close(&f.t.fds[1]);
+	if (!t_no_cqe_ms(&f.t.uring, 100) ||
+	    !t_rx_start(&f.rx, f.t.fds[0], (size_t)junk + len))
 		goto out;
-	if (!t_wait(&f.uring, &c) ||
+	if (!t_wait(&f.t.uring, &c) ||
 	    !check_send_cqe(&f, &c, 0, false, 0, ZC_LOOPBACK))
 		goto out;
 	/* EOF: the command dropped the last reference to the socket */
@@ -1585,10 +1569,10 @@ static bool fx_small_tcp(struct fx *f, __u64 *ring_pages)
 	struct iopbuf_stats st;
 
 	if (!fx_init(f) || !fx_mem_4k(f, 512 * 1024) || !fx_ring(f, true) ||
-	    !EXPECT_OK(h_stats(f->dev, &st)))
+	    !EXPECT_OK(h_stats(f->t.dev, &st)))
 		return false;
 	*ring_pages = st.pinned_pages;
-	return fx_register(f) && t_tcp_pair_buf(AF_INET, f->fds, SMALL_BUF);
+	return fx_register(f) && t_tcp_pair_buf(AF_INET, f->t.fds, SMALL_BUF);
 }
 
 /*
@@ -1612,18 +1596,18 @@ static void unregister_inflight(bool ring_too)
 		goto out;
 	fx_add(&f, 0, 41, len);
 	fx_publish(&f);
-	if (!fx_queue(&f, f.fds[1], 0, 0, 1) || !t_submit(&f.uring, 1) ||
-	    !t_no_cqe_ms(&f.uring, T_QUIET_MS) || !EXPECT_HEAD(&f.r, 1))
+	if (!fx_queue(&f, f.t.fds[1], 0, 0, 1) || !t_submit(&f.t.uring, 1) ||
+	    !t_no_cqe_ms(&f.t.uring, T_QUIET_MS) || !EXPECT_HEAD(&f.t.r, 1))
 		goto out;
 
-	if (!EXPECT_OK(h_unregister_bufs(f.dev)))
+	if (!EXPECT_OK(h_unregister_bufs(f.t.dev)))
 		goto out;
 	if (ring_too) {
-		if (!EXPECT_OK(h_unregister_ring(f.dev, BGID)))
+		if (!EXPECT_OK(h_unregister_ring(f.t.dev, BGID)))
 			goto out;
-		f.r.registered = false;
+		f.t.r.registered = false;
 	}
-	if (!EXPECT_OK(h_stats(f.dev, &st)))
+	if (!EXPECT_OK(h_stats(f.t.dev, &st)))
 		goto out;
 	EXPECT_EQ(st.bufs, 0);
 	EXPECT_EQ(st.buf_slots, 0);
@@ -1633,11 +1617,11 @@ static void unregister_inflight(bool ring_too)
 	munmap(f.mem[0], f.mem_len[0]);
 	f.mem_owned[0] = false;
 
-	if (!t_no_cqe_ms(&f.uring, 100) || !fx_rx_start(&f) ||
-	    !t_wait(&f.uring, &c) ||
+	if (!t_no_cqe_ms(&f.t.uring, 100) || !fx_rx_start(&f) ||
+	    !t_wait(&f.t.uring, &c) ||
 	    !check_send_cqe(&f, &c, 0, false, 0, ZC_LOOPBACK))
 		goto out;
-	if (EXPECT_OK(h_stats(f.dev, &st)))
+	if (EXPECT_OK(h_stats(f.t.dev, &st)))
 		EXPECT_EQ(st.pinned_pages, ring_too ? 0 : ring_pages);
 	fx_rx_check(&f, "TCP stream from unregistered, unmapped memory");
 out:
@@ -1687,12 +1671,12 @@ static void cancel_detached(void)
 	fx_add(&f, 0, 41, len);
 	fx_add(&f, 0, len + 4096, 8192);
 	fx_publish(&f);
-	if (!fx_queue(&f, f.fds[1], 0, 0, 'A') || !fx_queue(&f, f.fds[1], 0, 0, 'B') ||
-	    !t_submit(&f.uring, 2) || !t_no_cqe_ms(&f.uring, T_QUIET_MS) ||
-	    !EXPECT_HEAD(&f.r, 1))
+	if (!fx_queue(&f, f.t.fds[1], 0, 0, 'A') || !fx_queue(&f, f.t.fds[1], 0, 0, 'B') ||
+	    !t_submit(&f.t.uring, 2) || !t_no_cqe_ms(&f.t.uring, T_QUIET_MS) ||
+	    !EXPECT_HEAD(&f.t.r, 1))
 		goto out;
-	if (!EXPECT_EQ(ioctl(f.dev, IOPBUF_IOC_CANCEL), 2) ||
-	    !t_wait(&f.uring, &c[0]) || !t_wait(&f.uring, &c[1]))
+	if (!EXPECT_EQ(ioctl(f.t.dev, IOPBUF_IOC_CANCEL), 2) ||
+	    !t_wait(&f.t.uring, &c[0]) || !t_wait(&f.t.uring, &c[1]))
 		goto out;
 	a = c[0].user_data == 'A' ? &c[0] : &c[1];
 	b = a == &c[0] ? &c[1] : &c[0];
@@ -1705,9 +1689,9 @@ static void cancel_detached(void)
 		  IOPBUF_CQE_F_DETACHED);
 	EXPECT_EQ(t_bid(a), 0);
 	EXPECT_EQ(t_nbufs(a), 1);
-	EXPECT_HEAD(&f.r, 1);
-	if (EXPECT_OK(h_unregister_bufs(f.dev)) &&
-	    EXPECT_OK(h_stats(f.dev, &st))) {
+	EXPECT_HEAD(&f.t.r, 1);
+	if (EXPECT_OK(h_unregister_bufs(f.t.dev)) &&
+	    EXPECT_OK(h_stats(f.t.dev, &st))) {
 		EXPECT_EQ(st.inflight, 0);
 		EXPECT_EQ(st.pinned_pages, ring_pages + f.mem_len[0] / H_PAGE);
 	}
@@ -1723,7 +1707,7 @@ static void cancel_detached(void)
 	t_global_is("notifs", t_counter_at_start("notifs"));
 	/* the same files are open: only the notification's reference went */
 	EXPECT_EQ(refs - module_refcnt(), 1);
-	if (EXPECT_OK(h_stats(f.dev, &st)))
+	if (EXPECT_OK(h_stats(f.t.dev, &st)))
 		EXPECT_EQ(st.pinned_pages, ring_pages);
 	fx_rx_check(&f, "TCP stream: the bytes the cancelled send reported");
 out:
@@ -1809,11 +1793,11 @@ static bool still_waiting(struct fx *f, int ms, double t0)
 	struct t_cqe c;
 	struct timespec now;
 
-	if (io_uring_wait_cqe_timeout(&f->uring, &cqe, &ts) == -ETIME)
+	if (io_uring_wait_cqe_timeout(&f->t.uring, &cqe, &ts) == -ETIME)
 		return true;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	t_cqe_copy(&f->uring, cqe, &c);
-	io_uring_cqe_seen(&f->uring, cqe);
+	t_cqe_copy(&f->t.uring, cqe, &c);
+	io_uring_cqe_seen(&f->t.uring, cqe);
 	FAILF("a waiting send completed %.0f ms after its submission: res %s, flags %#x (socket still full, nothing cancelled it)",
 	      now.tv_sec * 1e3 + now.tv_nsec / 1e6 - t0, h_res(c.res),
 	      t_cflags(&c));
@@ -1840,13 +1824,13 @@ static void issue_waits(bool async)
 	struct fx f;
 
 	if (!fx_init(&f) || !fx_mem_4k(&f, 65536) || !fx_regbuf_ring(&f) ||
-	    !t_tcp_pair_buf(AF_INET, f.fds, SMALL_BUF))
+	    !t_tcp_pair_buf(AF_INET, f.t.fds, SMALL_BUF))
 		goto out;
 	for (i = 0; i < 4; i++)
 		fx_add(&f, 0, i * 8192 + 41, 8192);
 	fx_publish(&f);
-	junk = t_fill_sndbuf(f.fds[1]);
-	if (junk < 0 || !block_a_worker(&f.uring, fifo, sizeof(fifo)))
+	junk = t_fill_sndbuf(f.t.fds[1]);
+	if (junk < 0 || !block_a_worker(&f.t.uring, fifo, sizeof(fifo)))
 		goto out;
 	/* the openat has its io-wq worker: the sends need workers of their own */
 	for (i = 0; count_iowq_workers() < 1 && i < (unsigned int)T_WAIT_MS; i += 5)
@@ -1855,8 +1839,8 @@ static void issue_waits(bool async)
 		      "no io-wq worker for the blocking openat"))
 		goto out;
 	for (i = 0; i < 4; i++) {
-		struct iopbuf_cmd_send cmd = { .fd = f.fds[1], .bgid = BGID };
-		struct io_uring_sqe *sqe = h_prep_cmd(&f.uring, f.dev,
+		struct iopbuf_cmd_send cmd = { .fd = f.t.fds[1], .bgid = BGID };
+		struct io_uring_sqe *sqe = h_prep_cmd(&f.t.uring, f.t.dev,
 						      IOPBUF_CMD_SEND, &cmd,
 						      sizeof(cmd), i);
 
@@ -1866,25 +1850,25 @@ static void issue_waits(bool async)
 			sqe->flags |= IOSQE_ASYNC;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (!t_submit(&f.uring, 4) || !wait_inflight(&f, 4))
+	if (!t_submit(&f.t.uring, 4) || !wait_inflight(&f, 4))
 		goto out;
 	h_note("io-wq workers after the submission: %d", count_iowq_workers());
-	if (!unblock_the_worker(&f.uring, fifo) ||
+	if (!unblock_the_worker(&f.t.uring, fifo) ||
 	    !still_waiting(&f, 6500, t0.tv_sec * 1e3 + t0.tv_nsec / 1e6))
 		goto out;
 	h_note("io-wq workers 6.5 s later: %d", count_iowq_workers());
 	if (!EXPECT_EQ(fx_inflight(&f), 4))
 		goto out;
-	if (!t_rx_start(&f.rx, f.fds[0], (size_t)junk + f.exp.total))
+	if (!t_rx_start(&f.rx, f.t.fds[0], (size_t)junk + f.exp.total))
 		goto out;
 	for (i = 0; i < 4; i++) {
 		struct t_cqe c;
 
-		if (!t_wait(&f.uring, &c) ||
+		if (!t_wait(&f.t.uring, &c) ||
 		    !check_send_cqe(&f, &c, t_bid(&c), false, 0, ZC_LOOPBACK))
 			goto out;
 	}
-	shutdown(f.fds[1], SHUT_WR);
+	shutdown(f.t.fds[1], SHUT_WR);
 	if (t_rx_join(&f.rx) && EXPECT(f.rx.len >= (size_t)junk))
 		t_expect_check(&f.exp, 0, 4, f.rx.buf + junk,
 				f.rx.len - (size_t)junk,
@@ -1918,7 +1902,7 @@ static void __attribute__((noreturn)) sending_child(void *arg, int sync_fd)
 	for (i = 0; i < 8; i++)
 		if (!fx_queue(&f, sock, 0, 0, i))
 			_exit(1);
-	if (!t_submit(&f.uring, 8))
+	if (!t_submit(&f.t.uring, 8))
 		_exit(1);
 	/* the sends are in the module (waiting for socket space) */
 	for (i = 0; fx_inflight(&f) < 1 && i < (unsigned int)T_WAIT_MS; i += 5)
@@ -1999,22 +1983,22 @@ static void rmmod_busy(void)
 	struct fx f;
 
 	if (!fx_init(&f) || !expect_rmmod_refused("device fd open") ||
-	    !EXPECT_OK(h_stats(f.dev, &st)))
+	    !EXPECT_OK(h_stats(f.t.dev, &st)))
 		goto out;
 	if (!fx_mem_4k(&f, 65536) || !fx_regbuf_ring(&f) ||
-	    !t_tcp_pair_buf(AF_INET, f.fds, SMALL_BUF))
+	    !t_tcp_pair_buf(AF_INET, f.t.fds, SMALL_BUF))
 		goto out;
 	fx_add(&f, 0, 41, 8192);
 	fx_publish(&f);
-	if (t_fill_sndbuf(f.fds[1]) < 0 || !fx_queue(&f, f.fds[1], 0, 0, 1) ||
-	    !t_submit(&f.uring, 1) || !t_no_cqe_ms(&f.uring, T_QUIET_MS))
+	if (t_fill_sndbuf(f.t.fds[1]) < 0 || !fx_queue(&f, f.t.fds[1], 0, 0, 1) ||
+	    !t_submit(&f.t.uring, 1) || !t_no_cqe_ms(&f.t.uring, T_QUIET_MS))
 		goto out;
 	/* only the in-flight command holds the device file now */
-	h_close(&f.dev);
+	h_close(&f.t.dev);
 	if (!expect_rmmod_refused("device fd closed, a send in flight"))
 		goto out;
-	t_rx_start(&f.rx, f.fds[0], 1 << 20);
-	if (t_wait(&f.uring, &c))
+	t_rx_start(&f.rx, f.t.fds[0], 1 << 20);
+	if (t_wait(&f.t.uring, &c))
 		EXPECT_EQ(c.res, 8192);
 out:
 	fx_fini(&f);

@@ -201,7 +201,8 @@ long t_ring_head(const struct t_ring *r)
 	return head;
 }
 
-bool t_fx_init(struct t_fx *f, size_t data_len, unsigned int flags)
+bool t_fx_init2(struct t_fx *f, size_t data_len, unsigned int entries,
+		unsigned int flags)
 {
 	memset(f, 0, sizeof(*f));
 	f->fds[0] = f->fds[1] = -1;
@@ -209,13 +210,21 @@ bool t_fx_init(struct t_fx *f, size_t data_len, unsigned int flags)
 	f->dev = h_open();
 	if (f->dev < 0)
 		return false;
-	f->data_len = data_len;
-	f->data = h_map(data_len);
-	if (!f->data)
-		return false;
-	memset(f->data, 0xee, data_len);
-	f->have_uring = t_uring_init(&f->uring, IORING_SETUP_CQE32 | flags);
+	if (data_len) {
+		f->data_len = data_len;
+		f->data = h_map(data_len);
+		if (!f->data)
+			return false;
+		memset(f->data, 0xee, data_len);
+	}
+	f->have_uring = h_uring_init2(&f->uring, entries,
+				      IORING_SETUP_CQE32 | flags);
 	return f->have_uring;
+}
+
+bool t_fx_init(struct t_fx *f, size_t data_len, unsigned int flags)
+{
+	return t_fx_init2(f, data_len, T_QD, flags);
 }
 
 void t_fx_fini(struct t_fx *f)

@@ -279,7 +279,12 @@ struct t_fx {
 	int			fds[2];		/* [0] receives, [1] sends */
 };
 
-/* The context, the io_uring (CQE32 | @flags) and @data_len bytes of 0xee. */
+/*
+ * The context, the io_uring of @entries (CQE32 | @flags) and @data_len
+ * bytes of 0xee (none for 0); t_fx_init(): T_QD entries.
+ */
+bool t_fx_init2(struct t_fx *f, size_t data_len, unsigned int entries,
+		unsigned int flags);
 bool t_fx_init(struct t_fx *f, size_t data_len, unsigned int flags);
 /* Everything t_fx_init() and the test made: fds, ring, io_uring, context. */
 void t_fx_fini(struct t_fx *f);
