@@ -553,6 +553,34 @@ static void run_fini(struct run *r)
 	}
 }
 
+/* Pool @i: buffer @buf_index of @dev, memory r->mems[i], ring @bgid. */
+static bool run_pool(struct run *r, unsigned int i, int dev,
+		     unsigned int buf_index, unsigned int bgid, __u32 writer)
+{
+	if (!pool_init(&r->pools[i], dev, r->mems[i], buf_index, bgid, writer))
+		return false;
+	r->npools++;
+	return true;
+}
+
+/* Worker @i on pool @p, @per_sock commands in flight per TCP socket. */
+static struct worker *run_worker(struct run *r, unsigned int i,
+				 struct pool *p, unsigned int per_sock)
+{
+	if (!worker_setup(&r->workers[i], i, p, per_sock))
+		return NULL;
+	r->nworkers++;
+	return &r->workers[i];
+}
+
+/* Run and check what was set up (only if all of it was), then clean up. */
+static void run_end(struct run *r, bool ok)
+{
+	if (ok)
+		run_go(r);
+	run_fini(r);
+}
+
 /* ------------------------------------------------------------------------
  * Cases
  */
@@ -567,28 +595,21 @@ static void own_rings(void)
 {
 	struct run r;
 	unsigned int i;
+	bool ok;
 
 	run_init(&r);
-	if (!run_dev(&r, 0, 1, 0) || !run_dev(&r, 1, 1, 1) ||
-	    !run_dev(&r, 2, 2, 2))
-		goto out;
-	for (i = 0; i < 4; i++) {
-		int dev = r.devs[i < 2 ? i : 2];
-		unsigned int buf = i < 2 ? 0 : i - 2;
+	ok = run_dev(&r, 0, 1, 0) && run_dev(&r, 1, 1, 1) &&
+	     run_dev(&r, 2, 2, 2);
+	for (i = 0; ok && i < 4; i++) {
+		struct worker *w;
 
-		if (!pool_init(&r.pools[i], dev, r.mems[i], buf, 10 + i, i))
-			goto out;
-		r.npools++;
-		if (!worker_setup(&r.workers[i], i, &r.pools[i], 1) ||
-		    !add_tcp(&r, &r.workers[i], AF_INET) ||
-		    !add_tcp(&r, &r.workers[i], AF_INET6) ||
-		    !add_sink(&r.workers[i], AF_INET))
-			goto out;
-		r.nworkers++;
+		ok = run_pool(&r, i, r.devs[i < 2 ? i : 2], i < 2 ? 0 : i - 2,
+			      10 + i, i) &&
+		     (w = run_worker(&r, i, &r.pools[i], 1)) &&
+		     add_tcp(&r, w, AF_INET) && add_tcp(&r, w, AF_INET6) &&
+		     add_sink(w, AF_INET);
 	}
-	run_go(&r);
-out:
-	run_fini(&r);
+	run_end(&r, ok);
 	t_counters_idle();
 }
 
@@ -604,25 +625,23 @@ static void shared_ring_child(void *arg)
 {
 	struct run r;
 	unsigned int i;
+	bool ok;
 
 	(void)arg;
 	run_init(&r);
-	if (!EXPECT_OK(h_set_memlock(64 << 20)) || !h_drop_ipc_lock() ||
-	    !run_dev(&r, 0, 1, 0) ||
-	    !pool_init(&r.pools[0], r.devs[0], r.mems[0], 0, 20, SHARED_WRITER))
-		goto out;
-	r.npools = 1;
-	EXPECT(h_sysfs_read("charged_pages") > 0);
-	for (i = 0; i < 4; i++) {
-		if (!worker_setup(&r.workers[i], i, &r.pools[0], 1) ||
-		    !add_tcp(&r, &r.workers[i], i % 2 ? AF_INET6 : AF_INET) ||
-		    !add_sink(&r.workers[i], i % 2 ? AF_INET6 : AF_INET))
-			goto out;
-		r.nworkers++;
+	ok = EXPECT_OK(h_set_memlock(64 << 20)) && h_drop_ipc_lock() &&
+	     run_dev(&r, 0, 1, 0) &&
+	     run_pool(&r, 0, r.devs[0], 0, 20, SHARED_WRITER);
+	if (ok)
+		EXPECT(h_sysfs_read("charged_pages") > 0);
+	for (i = 0; ok && i < 4; i++) {
+		int af = i % 2 ? AF_INET6 : AF_INET;
+		struct worker *w;
+
+		ok = (w = run_worker(&r, i, &r.pools[0], 1)) &&
+		     add_tcp(&r, w, af) && add_sink(w, af);
 	}
-	run_go(&r);
-out:
-	run_fini(&r);
+	run_end(&r, ok);
 }
 
 static void shared_ring(void)
@@ -641,22 +660,18 @@ static void tcp_multi_inflight(void)
 {
 	struct run r;
 	unsigned int i;
+	bool ok;
 
 	run_init(&r);
-	if (!run_dev(&r, 0, 2, 0))
-		goto out;
-	for (i = 0; i < 2; i++) {
-		if (!pool_init(&r.pools[i], r.devs[0], r.mems[i], i, 30 + i, i))
-			goto out;
-		r.npools++;
-		if (!worker_setup(&r.workers[i], i, &r.pools[i], 4) ||
-		    !add_tcp(&r, &r.workers[i], AF_INET))
-			goto out;
-		r.nworkers++;
+	ok = run_dev(&r, 0, 2, 0);
+	for (i = 0; ok && i < 2; i++) {
+		struct worker *w;
+
+		ok = run_pool(&r, i, r.devs[0], i, 30 + i, i) &&
+		     (w = run_worker(&r, i, &r.pools[i], 4)) &&
+		     add_tcp(&r, w, AF_INET);
 	}
-	run_go(&r);
-out:
-	run_fini(&r);
+	run_end(&r, ok);
 	t_counters_idle();
 }
 
