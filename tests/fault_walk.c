@@ -449,7 +449,12 @@ struct walk {
 	int *dev;
 	/* a uring_cmd: a fresh io_uring per attempt (uring_create) */
 	bool uring;
+	/* what same() and done() call the operation in their messages */
+	const char *what;
 };
+
+/* The walk running. */
+static const struct walk *cur_walk;
 
 struct walk_result {
 	unsigned int points;	/* injected failures */
@@ -1196,17 +1201,26 @@ static long op_recv(unsigned int nth)
 	return data_cmd(IOPBUF_CMD_RECV, sk[0], IOPBUF_RECV_BUNDLE, NULL);
 }
 
-static bool same_recv(unsigned int nth)
+/*
+ * The walk's operation (cur_walk->what: "recv", "read") from sk[0]: a
+ * failed one left the ring head and the DATA_LEN bytes queued on sk[0]; a
+ * successful one consumed one entry, which holds them, and the queue is
+ * empty.
+ */
+static bool same_sock_data(unsigned int nth)
 {
-	return expect_head(cur_head, "recv failed", nth) &&
+	char failed[32];
+
+	snprintf(failed, sizeof(failed), "%s failed", cur_walk->what);
+	return expect_head(cur_head, failed, nth) &&
 	       h_expect(fionread(sk[0]) == DATA_LEN, __FILE__, __LINE__,
-			"recv failed (fail-nth %u) but consumed data: %ld bytes left",
-			nth, fionread(sk[0]));
+			"%s (fail-nth %u) but consumed data: %ld bytes left",
+			failed, nth, fionread(sk[0]));
 }
 
-static bool done_recv(long res, unsigned int nth)
+static bool done_sock_data(long res, unsigned int nth)
 {
-	return expect_head(cur_head + 1, "recv", nth) &&
+	return expect_head(cur_head + 1, cur_walk->what, nth) &&
 	       expect_data_in(cur_head & rmask, res) && EXPECT_EQ(fionread(sk[0]), 0);
 }
 
@@ -1241,20 +1255,6 @@ static long op_read(unsigned int nth)
 {
 	(void)nth;
 	return data_cmd(IOPBUF_CMD_READ, filefd >= 0 ? filefd : sk[0], 0, NULL);
-}
-
-static bool same_read_pipe(unsigned int nth)
-{
-	return expect_head(cur_head, "read failed", nth) &&
-	       h_expect(fionread(sk[0]) == DATA_LEN, __FILE__, __LINE__,
-			"read failed (fail-nth %u) but consumed data: %ld bytes left",
-			nth, fionread(sk[0]));
-}
-
-static bool done_read_pipe(long res, unsigned int nth)
-{
-	return expect_head(cur_head + 1, "read", nth) &&
-	       expect_data_in(cur_head & rmask, res) && EXPECT_EQ(fionread(sk[0]), 0);
 }
 
 static void undo_read_pipe(void)
@@ -1434,15 +1434,9 @@ static bool setup_lend_send(void)
 	lend = (struct iopbuf_lend *)probe_area();
 	if (!lend)
 		return false;
-	memset(lend, 0, sizeof(*lend));
-	lend->src = IOPBUF_LEND_SRC_REGBUF;
-	lend->dir = IOPBUF_LEND_DIR_OUT;
-	lend->nr_ops = 1;
-	lend->addr = iopbuf_regbuf_encode(0, 0);
-	lend->len = DATA_LEN;
-	lend->ops[0] = (struct iopbuf_lend_op){
-		.opcode = IOPBUF_LEND_OP_SEND, .fd = sk[0], .len = DATA_LEN,
-	};
+	iopbuf_lend_init(lend, IOPBUF_LEND_SRC_REGBUF, IOPBUF_LEND_DIR_OUT,
+			 iopbuf_regbuf_encode(0, 0), DATA_LEN, 0);
+	iopbuf_lend_add(lend, IOPBUF_LEND_OP_SEND, sk[0], 0, 0, DATA_LEN);
 	return true;
 }
 
@@ -1480,19 +1474,12 @@ static bool setup_lend_kbuf(void)
 	lend = (struct iopbuf_lend *)probe_area();
 	if (!lend || !EXPECT_EQ(fionread_wait(sk[0], DATA_LEN), DATA_LEN))
 		return false;
-	memset(lend, 0, sizeof(*lend));
-	lend->src = IOPBUF_LEND_SRC_KBUF;
-	lend->dir = IOPBUF_LEND_DIR_IN | IOPBUF_LEND_DIR_OUT;
-	lend->nr_ops = 2;
-	lend->addr = kb.id;
-	lend->len = 4 * H_PAGE;
-	lend->ops[0] = (struct iopbuf_lend_op){
-		.opcode = IOPBUF_LEND_OP_RECV, .fd = sk[0], .len = DATA_LEN,
-	};
-	lend->ops[1] = (struct iopbuf_lend_op){
-		.opcode = IOPBUF_LEND_OP_WRITE, .fd = lend_pipe[1],
-		.off = IOPBUF_LEND_POS,
-	};
+	iopbuf_lend_init(lend, IOPBUF_LEND_SRC_KBUF,
+			 IOPBUF_LEND_DIR_IN | IOPBUF_LEND_DIR_OUT, kb.id,
+			 4 * H_PAGE, 0);
+	iopbuf_lend_add(lend, IOPBUF_LEND_OP_RECV, sk[0], 0, 0, DATA_LEN);
+	iopbuf_lend_add(lend, IOPBUF_LEND_OP_WRITE, lend_pipe[1],
+			IOPBUF_LEND_POS, 0, 0);
 	return true;
 }
 
@@ -1544,18 +1531,12 @@ static bool setup_lend_ring(void)
 	lend = (struct iopbuf_lend *)probe_area();
 	if (!lend)
 		return false;
-	memset(lend, 0, sizeof(*lend));
-	lend->src = IOPBUF_LEND_SRC_RING;
-	lend->dir = IOPBUF_LEND_DIR_IN | IOPBUF_LEND_DIR_OUT;
-	lend->bgid = BGID_DATA;
-	lend->nr_ops = 2;
+	iopbuf_lend_init(lend, IOPBUF_LEND_SRC_RING,
+			 IOPBUF_LEND_DIR_IN | IOPBUF_LEND_DIR_OUT, 0, 0,
+			 BGID_DATA);
 	/* len 0: the entry's length, then what the READ moved */
-	lend->ops[0] = (struct iopbuf_lend_op){
-		.opcode = IOPBUF_LEND_OP_READ, .fd = filefd, .off = 0,
-	};
-	lend->ops[1] = (struct iopbuf_lend_op){
-		.opcode = IOPBUF_LEND_OP_SEND, .fd = sk[0],
-	};
+	iopbuf_lend_add(lend, IOPBUF_LEND_OP_READ, filefd, 0, 0, 0);
+	iopbuf_lend_add(lend, IOPBUF_LEND_OP_SEND, sk[0], 0, 0, 0);
 	return true;
 }
 
@@ -1608,47 +1589,40 @@ static void teardown_lend(void)
  */
 
 #define SETUP(x)	.setup = setup_##x
+/* op_x, done_x and undo_x; a failed attempt must have changed nothing */
+#define STEPS(x)	.op = op_##x, .same = same_nothing, .done = done_##x, \
+			.undo = undo_##x
 static const struct walk walks[] = {
-	{ .name = "open", .op = op_open, .same = same_nothing,
-	  .done = done_open, .undo = undo_open },
-	{ .name = "register_buffers", SETUP(register), .op = op_register,
-	  .same = same_nothing, .done = done_register, .undo = undo_register,
+	{ .name = "open", STEPS(open) },
+	{ .name = "register_buffers", SETUP(register), STEPS(register),
 	  .teardown = teardown_bufs, .dev = &dev },
-	{ .name = "update_buffers", SETUP(update), .op = op_update,
-	  .same = same_nothing, .done = done_update, .undo = undo_update,
+	{ .name = "update_buffers", SETUP(update), STEPS(update),
 	  .teardown = teardown_bufs, .dev = &dev },
 	{ .name = "unregister_buffers", SETUP(unregister_bufs),
-	  .op = op_unregister_bufs, .same = same_nothing,
-	  .done = done_unregister_bufs, .undo = undo_unregister_bufs,
-	  .teardown = teardown_bufs, .dev = &dev },
-	{ .name = "register_ring_user", SETUP(ring_user), .op = op_ring_user,
-	  .same = same_nothing, .done = done_ring_user, .undo = undo_ring_user,
+	  STEPS(unregister_bufs), .teardown = teardown_bufs, .dev = &dev },
+	{ .name = "register_ring_user", SETUP(ring_user), STEPS(ring_user),
 	  .teardown = teardown_ring, .dev = &dev },
-	{ .name = "register_ring_mmap", SETUP(ring_user), .op = op_ring_mmap,
-	  .same = same_nothing, .done = done_ring_mmap, .undo = undo_ring_mmap,
+	{ .name = "register_ring_mmap", SETUP(ring_user), STEPS(ring_mmap),
 	  .teardown = teardown_ring, .dev = &dev },
-	{ .name = "mmap_ring", SETUP(mmap), .op = op_mmap, .same = same_nothing,
-	  .done = done_mmap, .undo = undo_mmap, .teardown = teardown_mmap,
-	  .dev = &dev },
-	{ .name = "unregister_ring", SETUP(mmap), .op = op_unregister_ring,
-	  .same = same_nothing, .done = done_unregister_ring,
-	  .undo = undo_unregister_ring, .teardown = teardown_mmap, .dev = &dev },
-	{ .name = "close_context", SETUP(close), .op = op_close,
-	  .same = same_nothing, .done = done_close, .undo = undo_close,
+	{ .name = "mmap_ring", SETUP(mmap), STEPS(mmap),
+	  .teardown = teardown_mmap, .dev = &dev },
+	{ .name = "unregister_ring", SETUP(mmap), STEPS(unregister_ring),
+	  .teardown = teardown_mmap, .dev = &dev },
+	{ .name = "close_context", SETUP(close), STEPS(close),
 	  .teardown = teardown_close },
 	{ .name = "probe_cmd", SETUP(probe), .op = op_probe,
 	  .same = same_nothing, .done = done_probe, .teardown = teardown_probe,
 	  .dev = &dev, .uring = true },
 	{ .name = "recv_tcp_regbuf_bundle", SETUP(recv_tcp), .op = op_recv,
-	  .same = same_recv, .done = done_recv, .undo = undo_recv,
-	  .teardown = data_teardown, .dev = &dev, .uring = true },
+	  .same = same_sock_data, .done = done_sock_data, .undo = undo_recv,
+	  .teardown = data_teardown, .dev = &dev, .uring = true, .what = "recv" },
 	{ .name = "recv_unix", SETUP(recv_unix), .op = op_recv,
-	  .same = same_recv, .done = done_recv, .undo = undo_recv,
-	  .teardown = data_teardown, .dev = &dev, .uring = true },
+	  .same = same_sock_data, .done = done_sock_data, .undo = undo_recv,
+	  .teardown = data_teardown, .dev = &dev, .uring = true, .what = "recv" },
 	{ .name = "read_pipe_regbuf", SETUP(read_pipe), .op = op_read,
-	  .same = same_read_pipe, .done = done_read_pipe,
+	  .same = same_sock_data, .done = done_sock_data,
 	  .undo = undo_read_pipe, .teardown = data_teardown, .dev = &dev,
-	  .uring = true },
+	  .uring = true, .what = "read" },
 	{ .name = "read_file", SETUP(read_file), .op = op_read,
 	  .same = same_read_file, .done = done_read_file,
 	  .undo = undo_read_file, .teardown = data_teardown, .dev = &dev,
@@ -1674,8 +1648,6 @@ static const struct walk walks[] = {
 	  .undo = undo_lend_ring, .teardown = teardown_lend, .dev = &dev,
 	  .uring = true },
 };
-
-static const struct walk *cur_walk;
 
 static void case_walk(void)
 {
