@@ -214,6 +214,23 @@ static bool pointers_hashed(void)
 	h_expect((i) >= 0, __FILE__, __LINE__, "no %s event", name)
 
 /*
+ * The iopbuf_cmd_issue event of the command @op (its req into @req), then
+ * the first @name event of that req after it (@what says which in a
+ * failure): the latter's index, or -1 with the failure recorded.
+ */
+static int find_issued(const char *op, char *req, size_t req_len,
+		       const char *name, const char *what)
+{
+	int i = find(0, "iopbuf_cmd_issue", "op", op);
+
+	if (!EXPECT_EVENT(i, "iopbuf_cmd_issue"))
+		return -1;
+	field(&evs[i], "req", req, req_len);
+	i = find(i + 1, name, "req", req);
+	return EXPECT_EVENT(i, what) ? i : -1;
+}
+
+/*
  * The format files perf and bpftrace read: every event exists and has
  * the fields the documentation (docs/tracing.md) names.
  */
@@ -272,7 +289,7 @@ static void probe_cmd(void)
 	};
 	struct io_uring ring;
 	char req[64], v[64];
-	int dev = -1, i, c, ret;
+	int dev = -1, c, ret;
 
 	if (!h_uring_init2(&ring, 8, IORING_SETUP_CQE32))
 		return;
@@ -282,12 +299,9 @@ static void probe_cmd(void)
 	ret = h_uring_cmd(&ring, dev, IOPBUF_CMD_PROBE, &cmd, sizeof(cmd));
 	if (!trace_end() || !EXPECT_EQ(ret, (int)sizeof(p)))
 		goto out;
-	i = find(0, "iopbuf_cmd_issue", "op", "PROBE");
-	if (!EXPECT_EVENT(i, "iopbuf_cmd_issue"))
-		goto out;
-	field(&evs[i], "req", req, sizeof(req));
-	c = find(i + 1, "iopbuf_cmd_complete", "req", req);
-	if (!EXPECT_EVENT(c, "iopbuf_cmd_complete for the issued req"))
+	c = find_issued("PROBE", req, sizeof(req), "iopbuf_cmd_complete",
+			"iopbuf_cmd_complete for the issued req");
+	if (c < 0)
 		goto out;
 	EXPECT(!strcmp(field(&evs[c], "op", v, sizeof(v)), "PROBE"));
 	EXPECT_EQ(field_long(&evs[c], "res"), (long)sizeof(p));
@@ -442,12 +456,9 @@ static void cancel(void)
 	traced = false;
 	if (!trace_end())
 		goto out;
-	i = find(0, "iopbuf_cmd_issue", "op", "RECV");
-	if (!EXPECT_EVENT(i, "iopbuf_cmd_issue"))
-		goto out;
-	field(&evs[i], "req", req, sizeof(req));
-	i = find(i + 1, "iopbuf_cmd_cancel", "req", req);
-	if (!EXPECT_EVENT(i, "iopbuf_cmd_cancel for the issued req"))
+	i = find_issued("RECV", req, sizeof(req), "iopbuf_cmd_cancel",
+			"iopbuf_cmd_cancel for the issued req");
+	if (i < 0)
 		goto out;
 	i = find(i + 1, "iopbuf_cmd_complete", "req", req);
 	if (!EXPECT_EVENT(i, "iopbuf_cmd_complete after the cancel"))
@@ -503,12 +514,9 @@ static void zc_notif(void)
 	if (!trace_end() || !EXPECT_EQ(c.res, (int)sizeof(mem)) ||
 	    !EXPECT(t_cflags(&c) & IOPBUF_CQE_F_ZC))
 		goto out;
-	i = find(0, "iopbuf_cmd_issue", "op", "SEND");
-	if (!EXPECT_EVENT(i, "iopbuf_cmd_issue"))
-		goto out;
-	field(&evs[i], "req", req, sizeof(req));
-	n = find(i + 1, "iopbuf_zc_notif", "req", req);
-	if (!EXPECT_EVENT(n, "iopbuf_zc_notif for the issued req"))
+	n = find_issued("SEND", req, sizeof(req), "iopbuf_zc_notif",
+			"iopbuf_zc_notif for the issued req");
+	if (n < 0)
 		goto out;
 	zerocopy = field_long(&evs[n], "zerocopy");
 	copied = field_long(&evs[n], "copied");
