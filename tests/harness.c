@@ -38,3 +38,28 @@ int h_time_factor(void)
 	}
 	return factor;
 }
+
+/* h_run_dev()'s case, for the h_run() it calls. */
+static struct {
+	void (*fn)(int fd, char *mem);
+	size_t len;
+} h_dev_case;
+
+static void h_dev_case_run(void)
+{
+	char *mem = h_map(h_dev_case.len);
+	int fd = h_open();
+
+	if (fd >= 0 && mem)
+		h_dev_case.fn(fd, mem);
+	h_close(&fd);
+	h_unmap(mem, h_dev_case.len);
+}
+
+void h_run_dev(const char *name, void (*fn)(int fd, char *mem),
+	       unsigned int pages)
+{
+	h_dev_case.fn = fn;
+	h_dev_case.len = pages * H_PAGE;
+	h_run(name, h_dev_case_run);
+}

@@ -181,6 +181,17 @@ static inline void h_run(const char *name, void (*fn)(void))
 
 #define RUN(fn)	h_run(#fn, fn)
 
+/*
+ * A case on the fixture most ioctl-level cases share: a fresh context
+ * (@fd, /dev/iouring-pbuf) and @pages pages of populated anonymous memory
+ * (@mem), made before fn() and closed and unmapped after it, however it
+ * returns. If either cannot be made, the case fails without running fn().
+ */
+void h_run_dev(const char *name, void (*fn)(int fd, char *mem),
+	       unsigned int pages);
+
+#define RUN_DEV(fn, pages)	h_run_dev(#fn, fn, pages)
+
 static inline int h_exit(void)
 {
 	printf("# %s: %d passed, %d failed, %d skipped\n", h_test_name,

@@ -68,14 +68,10 @@ static void open_probe_check(void)
 	close(dev);
 }
 
-static void buffers(void)
+static void buffers(int dev, char *mem)
 {
-	char *mem = h_map(4 * H_PAGE);
 	struct iovec iov[2];
-	int dev = h_open();
 
-	if (dev < 0 || !mem)
-		goto out;
 	iov[0] = (struct iovec){ mem, H_PAGE };
 	iov[1] = (struct iovec){ mem + 2 * H_PAGE, 2 * H_PAGE };
 	EXPECT_ERR(iopbuf_update_buffers(dev, 0, iov, 1), ENXIO);
@@ -89,9 +85,6 @@ static void buffers(void)
 	EXPECT_OK(iopbuf_register_buffers(dev, iov, 2));
 	EXPECT_OK(iopbuf_unregister_buffers(dev));
 	EXPECT_STATS(dev, 0, 0, 0, 0, 0);
-out:
-	h_close(&dev);
-	h_unmap(mem, 4 * H_PAGE);
 }
 
 /* Both kinds of ring memory; entries written through liburing's helpers. */
@@ -450,7 +443,7 @@ int main(void)
 {
 	h_init("lib_api");
 	RUN(open_probe_check);
-	RUN(buffers);
+	RUN_DEV(buffers, 4);
 	RUN(ring_user_memory);
 	RUN(ring_mmap);
 	RUN(prep_probe);

@@ -194,47 +194,36 @@ static void register_four_charged(void)
 }
 
 /* An iovec {NULL, 0} leaves its slot empty; the others are registered. */
-static void register_empty_slots(void)
+static void register_empty_slots(int fd, char *mem)
 {
-	char *mem = h_map(2 * H_PAGE);
 	struct iovec iov[3];
-	int fd = h_open();
 
-	if (fd < 0 || !mem)
-		goto out;
 	iov[0] = (struct iovec){ mem, H_PAGE };
 	iov[1] = (struct iovec){ NULL, 0 };
 	iov[2] = (struct iovec){ mem + H_PAGE, 1 };
 	if (!EXPECT_OK(h_register_iov(fd, iov, 3)))
-		goto out;
+		return;
 	EXPECT_STATS(fd, 3, 2, 0, 2, 0);
 	EXPECT(!fdinfo_lists_buf(fd, 1));
 	expect_fdinfo_buf(fd, 2, mem + H_PAGE, 1, 1, 1);
-out:
-	h_close(&fd);
-	h_unmap(mem, 2 * H_PAGE);
 }
 
 /*
  * IOPBUF_BUF_REG_SPARSE: @nr empty slots, nothing pinned; UPDATE then
  * fills slots [offset, offset + nr).
  */
-static void sparse_then_update(void)
+static void sparse_then_update(int fd, char *mem)
 {
-	char *mem = h_map(8 * H_PAGE);
 	struct iovec iov[2];
-	int fd = h_open();
 
-	if (fd < 0 || !mem)
-		goto out;
 	if (!EXPECT_OK(h_register_sparse(fd, 8)))
-		goto out;
+		return;
 	EXPECT_STATS(fd, 8, 0, 0, 0, 0);
 	EXPECT_FDINFO_LINE(fd, "buf_slots:\t8");
 	iov[0] = (struct iovec){ mem + 5, 3 * H_PAGE };		/* 4 pages */
 	iov[1] = (struct iovec){ mem + 5 * H_PAGE, H_PAGE };	/* 1 page */
 	if (!EXPECT_OK(h_update_iov(fd, 2, iov, 2)))
-		goto out;
+		return;
 	EXPECT_STATS(fd, 8, 2, 0, 5, 0);
 	expect_fdinfo_buf(fd, 2, iov[0].iov_base, iov[0].iov_len, 4, 0);
 	expect_fdinfo_buf(fd, 3, iov[1].iov_base, iov[1].iov_len, 1, 1);
@@ -243,42 +232,35 @@ static void sparse_then_update(void)
 	/* the last slot */
 	if (EXPECT_OK(h_update_iov(fd, 7, iov + 1, 1)))
 		EXPECT_STATS(fd, 8, 3, 0, 6, 0);
-out:
-	h_close(&fd);
-	h_unmap(mem, 8 * H_PAGE);
 }
 
 /*
  * UPDATE replaces: the old buffer's pages are released (context and
  * module-wide pinned counts drop by them); an empty iovec clears a slot.
  */
-static void update_replaces_and_clears(void)
+static void update_replaces_and_clears(int fd, char *mem)
 {
-	char *mem = h_map(8 * H_PAGE);
 	struct iovec big, small, empty = { 0 };
 	struct h_global g0, g1;
-	int fd = h_open();
 
-	if (fd < 0 || !mem)
-		goto out;
 	big = (struct iovec){ mem, 5 * H_PAGE };
 	small = (struct iovec){ mem + 6 * H_PAGE + 7, 9 };
 	if (!EXPECT_OK(h_register_sparse(fd, 4)))
-		goto out;
+		return;
 	h_global_read(&g0);
 	if (!EXPECT_OK(h_update_iov(fd, 1, &big, 1)))
-		goto out;
+		return;
 	EXPECT_STATS(fd, 4, 1, 0, 5, 0);
 	/* replace slot 1: 5 pages out, 1 page in */
 	if (!EXPECT_OK(h_update_iov(fd, 1, &small, 1)))
-		goto out;
+		return;
 	EXPECT_STATS(fd, 4, 1, 0, 1, 0);
 	h_global_read(&g1);
 	EXPECT_EQ(g1.pinned_pages - g0.pinned_pages, 1);
 	expect_fdinfo_buf(fd, 1, small.iov_base, small.iov_len, 1, 1);
 	/* clear slot 1 */
 	if (!EXPECT_OK(h_update_iov(fd, 1, &empty, 1)))
-		goto out;
+		return;
 	EXPECT_STATS(fd, 4, 0, 0, 0, 0);
 	EXPECT(!fdinfo_lists_buf(fd, 1));
 	h_global_read(&g1);
@@ -286,30 +268,25 @@ static void update_replaces_and_clears(void)
 	/* clearing an empty slot is fine too */
 	EXPECT_OK(h_update_iov(fd, 3, &empty, 1));
 	EXPECT_STATS(fd, 4, 0, 0, 0, 0);
-out:
-	h_close(&fd);
-	h_unmap(mem, 8 * H_PAGE);
 }
 
 /*
  * "All or nothing: on error no slot changes." An update of slots 0..2
  * whose third iovec is bad leaves the table exactly as it was.
  */
-static void update_all_or_nothing(void)
+static void update_all_or_nothing(int fd, char *mem)
 {
-	char *mem = h_map(4 * H_PAGE);
 	void *hole = h_hole(H_PAGE);
 	struct iovec old[2], upd[3];
 	struct h_global g0, g1;
-	int fd = h_open();
 
-	if (fd < 0 || !mem || !hole)
-		goto out;
+	if (!hole)
+		return;
 	old[0] = (struct iovec){ mem, H_PAGE };
 	old[1] = (struct iovec){ mem + H_PAGE, H_PAGE };
 	if (!EXPECT_OK(h_register_sparse(fd, 3)) ||
 	    !EXPECT_OK(h_update_iov(fd, 0, old, 2)))
-		goto out;
+		return;
 	h_global_read(&g0);
 	upd[0] = (struct iovec){ mem + 2 * H_PAGE, H_PAGE };
 	upd[1] = (struct iovec){ NULL, 0 };
@@ -321,45 +298,31 @@ static void update_all_or_nothing(void)
 	h_global_read(&g1);
 	EXPECT_EQ(g1.pinned_pages, g0.pinned_pages);
 	EXPECT_EQ(g1.charged_pages, g0.charged_pages);
-out:
-	h_close(&fd);
-	h_unmap(mem, 4 * H_PAGE);
 }
 
 /* UPDATE must stay inside the table: offset + nr <= buf_slots. */
-static void update_out_of_range(void)
+static void update_out_of_range(int fd, char *mem)
 {
-	char *mem = h_map(H_PAGE);
 	struct iovec iov[2] = { { mem, 1 }, { mem + 1, 1 } };
-	int fd = h_open();
 
-	if (fd < 0 || !mem)
-		goto out;
 	if (!EXPECT_OK(h_register_sparse(fd, 8)))
-		goto out;
+		return;
 	EXPECT_ERR(h_update_iov(fd, 7, iov, 2), EINVAL);
 	EXPECT_ERR(h_update_iov(fd, 8, iov, 1), EINVAL);
 	EXPECT_ERR(h_update_iov(fd, 0xffffffffu, iov, 1), EINVAL);
 	EXPECT_STATS(fd, 8, 0, 0, 0, 0);
 	EXPECT_OK(h_update_iov(fd, 6, iov, 2));
 	EXPECT_STATS(fd, 8, 2, 0, 2, 0);
-out:
-	h_close(&fd);
-	h_unmap(mem, H_PAGE);
 }
 
 /* A second REGISTER while a table exists -> -EBUSY; the table is intact. */
-static void register_twice_ebusy(void)
+static void register_twice_ebusy(int fd, char *mem)
 {
-	char *mem = h_map(4 * H_PAGE);
 	struct iovec a = { mem, H_PAGE }, b = { mem + H_PAGE, 3 * H_PAGE };
 	struct h_global g0, g1;
-	int fd = h_open();
 
-	if (fd < 0 || !mem)
-		goto out;
 	if (!EXPECT_OK(h_register_iov(fd, &a, 1)))
-		goto out;
+		return;
 	h_global_read(&g0);
 	EXPECT_ERR(h_register_iov(fd, &b, 1), EBUSY);
 	EXPECT_ERR(h_register_sparse(fd, 16), EBUSY);
@@ -367,56 +330,40 @@ static void register_twice_ebusy(void)
 	expect_fdinfo_buf(fd, 0, mem, H_PAGE, 1, 1);
 	h_global_read(&g1);
 	EXPECT_EQ(g1.pinned_pages, g0.pinned_pages);
-out:
-	h_close(&fd);
-	h_unmap(mem, 4 * H_PAGE);
 }
 
 /* UPDATE and UNREGISTER without a table -> -ENXIO (also after unregister). */
-static void no_table_enxio(void)
+static void no_table_enxio(int fd, char *mem)
 {
-	char *mem = h_map(H_PAGE);
 	struct iovec iov = { mem, 64 };
-	int fd = h_open();
 
-	if (fd < 0 || !mem)
-		goto out;
 	EXPECT_ERR(h_update_iov(fd, 0, &iov, 1), ENXIO);
 	EXPECT_ERR(h_unregister_bufs(fd), ENXIO);
 	if (!EXPECT_OK(h_register_iov(fd, &iov, 1)))
-		goto out;
+		return;
 	EXPECT_OK(h_unregister_bufs(fd));
 	EXPECT_ERR(h_unregister_bufs(fd), ENXIO);
 	EXPECT_ERR(h_update_iov(fd, 0, &iov, 1), ENXIO);
 	EXPECT_STATS(fd, 0, 0, 0, 0, 0);
-out:
-	h_close(&fd);
-	h_unmap(mem, H_PAGE);
 }
 
 /* After UNREGISTER a new table of another size can be registered. */
-static void unregister_register_again(void)
+static void unregister_register_again(int fd, char *mem)
 {
-	char *mem = h_map(4 * H_PAGE);
 	struct iovec iov[2];
-	int fd = h_open(), i;
+	int i;
 
-	if (fd < 0 || !mem)
-		goto out;
 	iov[0] = (struct iovec){ mem, 2 * H_PAGE };
 	iov[1] = (struct iovec){ mem + 2 * H_PAGE, 2 * H_PAGE };
 	for (i = 0; i < 3; i++) {
 		if (!EXPECT_OK(h_register_iov(fd, iov, 1 + (i & 1))))
-			goto out;
+			return;
 		EXPECT_STATS(fd, 1 + (i & 1), 1 + (i & 1), 0, 2 + 2 * (i & 1), 0);
 		if (!EXPECT_OK(h_unregister_bufs(fd)))
-			goto out;
+			return;
 	}
 	if (EXPECT_OK(h_register_sparse(fd, 5)))
 		EXPECT_STATS(fd, 5, 0, 0, 0, 0);
-out:
-	h_close(&fd);
-	h_unmap(mem, 4 * H_PAGE);
 }
 
 /*
@@ -424,46 +371,35 @@ out:
  * a sparse table of exactly that many works and its last slot can be
  * filled.
  */
-static void max_slots(void)
+static void max_slots(int fd, char *mem)
 {
-	char *mem = h_map(H_PAGE);
 	struct iovec iov = { mem, 1 };
-	int fd = h_open();
 
-	if (fd < 0 || !mem)
-		goto out;
 	if (!EXPECT_OK(h_register_sparse(fd, IOPBUF_MAX_BUFS)))
-		goto out;
+		return;
 	EXPECT_STATS(fd, IOPBUF_MAX_BUFS, 0, 0, 0, 0);
 	EXPECT_OK(h_update_iov(fd, IOPBUF_MAX_BUFS - 1, &iov, 1));
 	EXPECT_ERR(h_update_iov(fd, IOPBUF_MAX_BUFS, &iov, 1), EINVAL);
 	EXPECT_STATS(fd, IOPBUF_MAX_BUFS, 1, 0, 1, 0);
 	expect_fdinfo_buf(fd, IOPBUF_MAX_BUFS - 1, mem, 1, 1, 1);
-out:
-	h_close(&fd);
-	h_unmap(mem, H_PAGE);
 }
 
 /* fdinfo lists at most 64 buffers and summarises the rest. */
-static void fdinfo_many_bufs(void)
-{
-	enum { N = 70 };
-	char *mem = h_map(N * H_PAGE);
-	struct iovec iov[N];
-	int fd = h_open(), i;
+#define N_MANY	70
 
-	if (fd < 0 || !mem)
-		goto out;
+static void fdinfo_many_bufs(int fd, char *mem)
+{
+	enum { N = N_MANY };
+	struct iovec iov[N];
+	int i;
+
 	for (i = 0; i < N; i++)
 		iov[i] = (struct iovec){ mem + i * H_PAGE, 1 };
 	if (!EXPECT_OK(h_register_iov(fd, iov, N)))
-		goto out;
+		return;
 	EXPECT_STATS(fd, N, N, 0, N, 0);
 	EXPECT_EQ(h_fdinfo_count(fd, "  buf "), 64);
 	EXPECT_FDINFO_LINE(fd, "  (%d more)", N - 64);
-out:
-	h_close(&fd);
-	h_unmap(mem, N * H_PAGE);
 }
 
 /* ------------------------------------------------------------------------
@@ -847,16 +783,16 @@ int main(void)
 	h_init("regbuf");
 	RUN(register_four_odd);
 	RUN(register_four_charged);
-	RUN(register_empty_slots);
-	RUN(sparse_then_update);
-	RUN(update_replaces_and_clears);
-	RUN(update_all_or_nothing);
-	RUN(update_out_of_range);
-	RUN(register_twice_ebusy);
-	RUN(no_table_enxio);
-	RUN(unregister_register_again);
-	RUN(max_slots);
-	RUN(fdinfo_many_bufs);
+	RUN_DEV(register_empty_slots, 2);
+	RUN_DEV(sparse_then_update, 8);
+	RUN_DEV(update_replaces_and_clears, 8);
+	RUN_DEV(update_all_or_nothing, 4);
+	RUN_DEV(update_out_of_range, 1);
+	RUN_DEV(register_twice_ebusy, 4);
+	RUN_DEV(no_table_enxio, 1);
+	RUN_DEV(unregister_register_again, 4);
+	RUN_DEV(max_slots, 1);
+	RUN_DEV(fdinfo_many_bufs, N_MANY);
 	RUN(shmem_accepted);
 	RUN(hugetlb_accepted);
 	RUN(file_backed_rejected);

@@ -330,15 +330,10 @@ out:
  */
 
 /* bgid already has a ring -> -EEXIST, whatever the new ring's kind. */
-static void duplicate_bgid(void)
+static void duplicate_bgid(int fd, char *mem)
 {
-	char *mem = h_map(2 * H_PAGE);
-	int fd = h_open();
-
-	if (fd < 0 || !mem)
-		goto out;
 	if (!EXPECT_OK(h_register_ring(fd, mem, 256, 5, 0, 0)))
-		goto out;
+		return;
 	EXPECT_ERR(h_register_ring(fd, mem + H_PAGE, 256, 5, 0, 0), EEXIST);
 	EXPECT_ERR(h_register_ring(fd, mem, 256, 5, 0, 0), EEXIST);
 	EXPECT_ERR(h_register_ring(fd, NULL, 8, 5, IOPBUF_RING_MMAP, 0), EEXIST);
@@ -350,9 +345,6 @@ static void duplicate_bgid(void)
 	EXPECT_OK(h_register_ring(fd, NULL, 8, 0, IOPBUF_RING_MMAP, 0));
 	EXPECT_OK(h_register_ring(fd, NULL, 8, 65535, IOPBUF_RING_MMAP, 0));
 	EXPECT_STATS(fd, 0, 0, 4, 4, 0);
-out:
-	h_close(&fd);
-	h_unmap(mem, 2 * H_PAGE);
 }
 
 /*
@@ -360,19 +352,15 @@ out:
  * IORING_UNREGISTER_PBUF_RING and IORING_REGISTER_PBUF_STATUS); a second
  * unregister too. Unregistering one ring leaves the others.
  */
-static void unknown_bgid(void)
+static void unknown_bgid(int fd, char *mem)
 {
-	char *mem = h_map(H_PAGE);
 	unsigned int head = 7;
-	int fd = h_open();
 
-	if (fd < 0 || !mem)
-		goto out;
 	EXPECT_ERR(h_unregister_ring(fd, 77), ENOENT);
 	EXPECT_ERR(h_ring_status(fd, 77, NULL), ENOENT);
 	if (!EXPECT_OK(h_register_ring(fd, mem, 16, 77, 0, 0)) ||
 	    !EXPECT_OK(h_register_ring(fd, NULL, 16, 78, IOPBUF_RING_MMAP, 0)))
-		goto out;
+		return;
 	EXPECT_OK(h_ring_status(fd, 78, &head));
 	EXPECT_EQ(head, 0);
 	EXPECT_ERR(h_ring_status(fd, 76, NULL), ENOENT);
@@ -381,25 +369,18 @@ static void unknown_bgid(void)
 	EXPECT_ERR(h_ring_status(fd, 77, NULL), ENOENT);
 	EXPECT_OK(h_ring_status(fd, 78, NULL));
 	EXPECT_STATS(fd, 0, 0, 1, 1, 0);
-out:
-	h_close(&fd);
-	h_unmap(mem, H_PAGE);
 }
 
 /*
  * ring_entries: a power of two from 1 to 32768; 0, non-powers of two and
  * 65536 ("full and empty alike") -> -EINVAL, for both kinds of ring.
  */
-static void entries_validation(void)
+static void entries_validation(int fd, char *mem)
 {
 	static const unsigned int bad[] = { 0, 3, 6, 100, 32767, 32769, 65536,
 					    1U << 20, 1U << 31, ~0U };
-	char *mem = h_map(128 * H_PAGE);
 	unsigned int i;
-	int fd = h_open();
 
-	if (fd < 0 || !mem)
-		goto out;
 	for (i = 0; i < H_ARRAY_SIZE(bad); i++) {
 		if (!EXPECT_ERR(h_register_ring(fd, mem, bad[i], 1, 0, 0), EINVAL) ||
 		    !EXPECT_ERR(h_register_ring(fd, NULL, bad[i], 1,
@@ -413,22 +394,14 @@ static void entries_validation(void)
 	EXPECT_OK(h_register_ring(fd, NULL, 1, 4, IOPBUF_RING_MMAP, 0));
 	EXPECT_STATS(fd, 0, 0, 4, 128 + 128 + 1 + 1, 0);
 	EXPECT_RING_LINE(fd, 2, 32768, 0, IOPBUF_RING_MMAP, 1);
-out:
-	h_close(&fd);
-	h_unmap(mem, 128 * H_PAGE);
 }
 
 /*
  * ring_addr: page-aligned (else -EINVAL), non-zero without MMAP (else
  * -EFAULT), zero with MMAP (else -EINVAL).
  */
-static void ring_addr_validation(void)
+static void ring_addr_validation(int fd, char *mem)
 {
-	char *mem = h_map(2 * H_PAGE);
-	int fd = h_open();
-
-	if (fd < 0 || !mem)
-		goto out;
 	EXPECT_ERR(h_register_ring(fd, mem + ENTRY, 8, 1, 0, 0), EINVAL);
 	EXPECT_ERR(h_register_ring(fd, mem + H_PAGE / 2, 8, 1, 0, 0), EINVAL);
 	EXPECT_ERR(h_register_ring(fd, mem + 1, 8, 1, 0, 0), EINVAL);
@@ -437,9 +410,6 @@ static void ring_addr_validation(void)
 	EXPECT_ERR(h_register_ring(fd, (void *)H_PAGE, 8, 1, IOPBUF_RING_MMAP, 0),
 		   EINVAL);
 	EXPECT_STATS(fd, 0, 0, 0, 0, 0);
-out:
-	h_close(&fd);
-	h_unmap(mem, 2 * H_PAGE);
 }
 
 /* A REGISTER_RING with one reserved word set. */
@@ -460,14 +430,10 @@ static long register_ring_resv(int fd, void *mem, unsigned int i)
  * INC (else -EINVAL) and defaults to 1; every reserved word must be 0.
  * fdinfo shows the flags and min_left of each ring.
  */
-static void flags_validation(void)
+static void flags_validation(int fd, char *mem)
 {
-	char *mem = h_map(H_PAGE);
 	unsigned int i;
-	int fd = h_open();
 
-	if (fd < 0 || !mem)
-		goto out;
 	EXPECT_ERR(h_register_ring(fd, mem, 8, 1, 0, 32), EINVAL);
 	EXPECT_ERR(h_register_ring(fd, mem, 8, 1, IOPBUF_RING_REGBUF, 1), EINVAL);
 	EXPECT_ERR(h_register_ring(fd, NULL, 8, 1, IOPBUF_RING_MMAP, 1), EINVAL);
@@ -492,9 +458,6 @@ static void flags_validation(void)
 			 IOPBUF_RING_INC, 4096);
 	EXPECT_EQ(h_fdinfo_count(fd, "  ring "), 4);
 	EXPECT_STATS(fd, 0, 0, 4, 4, 0);
-out:
-	h_close(&fd);
-	h_unmap(mem, H_PAGE);
 }
 
 /* ------------------------------------------------------------------------
@@ -612,16 +575,11 @@ static void mmap_offsets_distinct(void)
  * -> -EINVAL, an offset that is not IOPBUF_OFF_RING(bgid) -> -EINVAL.
  * A mapping smaller than the ring is fine.
  */
-static void mmap_errors(void)
+static void mmap_errors(int fd, char *mem)
 {
-	char *mem = h_map(H_PAGE);
-	int fd = h_open();
-
-	if (fd < 0 || !mem)
-		goto out;
 	if (!EXPECT_OK(h_register_ring(fd, mem, 256, MBGID(3), 0, 0)) ||
 	    !EXPECT_OK(h_register_ring(fd, NULL, 512, MBGID(4), IOPBUF_RING_MMAP, 0)))
-		goto out;
+		return;
 	EXPECT_ERR(ring_mmap_err(fd, H_PAGE, IOPBUF_OFF_RING(MBGID(3))), EINVAL);
 	EXPECT_ERR(ring_mmap_err(fd, H_PAGE, IOPBUF_OFF_RING(MBGID(9))), ENOENT);
 	EXPECT_ERR(ring_mmap_err(fd, 3 * H_PAGE, IOPBUF_OFF_RING(MBGID(4))),
@@ -633,9 +591,6 @@ static void mmap_errors(void)
 	EXPECT_OK(ring_mmap_err(fd, H_PAGE, IOPBUF_OFF_RING(MBGID(4))));
 	EXPECT_OK(ring_mmap_err(fd, 2 * H_PAGE, IOPBUF_OFF_RING(MBGID(4))));
 	EXPECT_STATS(fd, 0, 0, 2, 3, 0);
-out:
-	h_close(&fd);
-	h_unmap(mem, H_PAGE);
 }
 
 /*
@@ -792,15 +747,15 @@ int main(void)
 	RUN(user_ring_charged);
 	RUN(ring_memlock);
 	RUN(user_ring_memory_kinds);
-	RUN(duplicate_bgid);
-	RUN(unknown_bgid);
-	RUN(entries_validation);
-	RUN(ring_addr_validation);
-	RUN(flags_validation);
+	RUN_DEV(duplicate_bgid, 2);
+	RUN_DEV(unknown_bgid, 1);
+	RUN_DEV(entries_validation, 128);
+	RUN_DEV(ring_addr_validation, 2);
+	RUN_DEV(flags_validation, 1);
 	RUN(mmap_ring);
 	RUN(mmap_low_bgid);
 	RUN(mmap_offsets_distinct);
-	RUN(mmap_errors);
+	RUN_DEV(mmap_errors, 1);
 	RUN(mmap_after_unregister);
 	RUN(mmap_outlives_close);
 	RUN(mmap_fork_and_split);
