@@ -312,8 +312,7 @@ static void *map_memfd(size_t len)
 	if (fd >= 0 && !ftruncate(fd, len))
 		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
 			 fd, 0);
-	if (fd >= 0)
-		close(fd);
+	h_close(&fd);
 	if (p == MAP_FAILED) {
 		FAILF("memfd mapping: %s", strerror(errno));
 		return NULL;

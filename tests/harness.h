@@ -742,6 +742,13 @@ static inline void h_unmap(void *p, size_t size)
 		munmap(p, size);
 }
 
+/* Unmap what mmap() returned, unless that was MAP_FAILED. */
+static inline void h_munmap(void *p, size_t size)
+{
+	if (p != MAP_FAILED)
+		munmap(p, size);
+}
+
 /*
  * A file on a ramfs: page-cache memory that is neither shmem nor hugetlb.
  * In the guest / is the initramfs (tmpfs when the kernel has it) and /tmp

@@ -1320,8 +1320,7 @@ static bool cg_write(const char *path, const char *val)
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	bool ok = fd >= 0 && write(fd, val, strlen(val)) == (ssize_t)strlen(val);
 
-	if (fd >= 0)
-		close(fd);
+	h_close(&fd);
 	return ok;
 }
 
@@ -1974,10 +1973,8 @@ out:
 		io_uring_queue_exit(&ring);
 	}
 	free(back);
-	if (file >= 0)
-		close(file);
-	if (null >= 0)
-		close(null);
+	h_close(&file);
+	h_close(&null);
 	huge_fini(&h);
 }
 

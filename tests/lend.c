@@ -347,8 +347,7 @@ static void file_to_socket(void)
 	/* explicit offsets leave the file position alone */
 	EXPECT_EQ(lseek(file, 0, SEEK_CUR), 0);
 out:
-	if (file >= 0)
-		close(file);
+	h_close(&file);
 	t_close2(fds);
 	fx_fini(&f);
 }
@@ -414,8 +413,7 @@ static void file_to_socket_loop(void)
 	/* the last SEND sent nothing: no zero-copy report */
 	EXPECT_EQ(t_cflags(&c), 0);
 out:
-	if (file >= 0)
-		close(file);
+	h_close(&file);
 	t_close2(fds);
 	fx_fini(&f);
 }
@@ -851,13 +849,11 @@ static void odirect_ext2_file(void)
 	if (h_expect(blk > 0, __FILE__, __LINE__, "FIBMAP: %s", h_res(blk)))
 		expect_dio_pat(bd, (off_t)blk * 4096, 4096, 0);
 out:
-	if (fd >= 0)
-		close(fd);
+	h_close(&fd);
 	if (mounted && umount(EXT2_DIR))
 		FAILF("umount %s: %s", EXT2_DIR, strerror(errno));
 	rmdir(EXT2_DIR);
-	if (bd >= 0)
-		close(bd);
+	h_close(&bd);
 	fx_fini(&f);
 }
 
@@ -930,8 +926,7 @@ static void direction_violations(void)
 	}
 	EXPECT_EQ(t_ctx_inflight(f.dev), 0);
 out:
-	if (file >= 0)
-		close(file);
+	h_close(&file);
 	t_close2(p);
 	t_close2(s);
 	fx_fini(&f);
@@ -1114,8 +1109,7 @@ static void midchain_failure(void)
 		EXPECT_SETUP_ERR(&f, &c, EBADF, 1);
 	EXPECT_EQ(queued(q[0]), 700);
 out:
-	if (file >= 0)
-		close(file);
+	h_close(&file);
 	t_close2(p);
 	t_close2(q);
 	t_close2(s);

@@ -245,8 +245,7 @@ static void prep_read_bundle(void)
 out_ring:
 	io_uring_queue_exit(&ring);
 out:
-	if (file >= 0)
-		close(file);
+	h_close(&file);
 	h_close(&dev);
 	h_unmap(mem, size);
 	h_unmap(src, 2 * H_PAGE);
@@ -430,8 +429,7 @@ static void prep_lend(void)
 out_ring:
 	io_uring_queue_exit(&ring);
 out:
-	if (file >= 0)
-		close(file);
+	h_close(&file);
 	t_close2(fds);
 	h_close(&dev);
 	h_unmap(mem, size);

@@ -207,8 +207,7 @@ static void ioctl_probe_efault(void)
 	EXPECT_OK(h_ioctl(fd, IOPBUF_IOC_PROBE, edge + H_PAGE - PROBE_SIZE));
 out:
 	h_close(&fd);
-	if (ro != MAP_FAILED)
-		munmap(ro, H_PAGE);
+	h_munmap(ro, H_PAGE);
 }
 
 /*
@@ -392,8 +391,7 @@ static void uring_probe_efault(void)
 	io_uring_queue_exit(&ring);
 out:
 	h_close(&fd);
-	if (ro != MAP_FAILED)
-		munmap(ro, H_PAGE);
+	h_munmap(ro, H_PAGE);
 }
 
 /*

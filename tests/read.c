@@ -295,8 +295,7 @@ static void file_inc_back_to_back(void)
 	}
 	EXPECT_EQ((unsigned char)f.data[320], 0xee);
 out:
-	if (fd >= 0)
-		close(fd);
+	h_close(&fd);
 	t_fx_fini(&f);
 }
 
@@ -328,8 +327,7 @@ static void file_inc_buf_more(void)
 	EXPECT_HEAD(&f.r, 0);
 	EXPECT_EQ(file_pos(fd), 128);
 out:
-	if (fd >= 0)
-		close(fd);
+	h_close(&fd);
 	t_fx_fini(&f);
 }
 
@@ -362,8 +360,7 @@ static void file_plain(void)
 	EXPECT_HEAD(&f.r, 3);
 	EXPECT_EQ(file_pos(fd), 300);
 out:
-	if (fd >= 0)
-		close(fd);
+	h_close(&fd);
 	t_fx_fini(&f);
 }
 
@@ -398,8 +395,7 @@ static void file_regbuf(void)
 	EXPECT_EQ((unsigned char)f.data[7000], 0xee);
 	EXPECT_HEAD(&f.r, 2);
 out:
-	if (fd >= 0)
-		close(fd);
+	h_close(&fd);
 	t_fx_fini(&f);
 }
 
@@ -430,8 +426,7 @@ static void chardev_zero(void)
 	EXPECT_EQ((unsigned char)f.data[135], 0xee);
 	EXPECT_HEAD(&f.r, 2);
 out:
-	if (fd >= 0)
-		close(fd);
+	h_close(&fd);
 	t_fx_fini(&f);
 }
 
@@ -456,8 +451,7 @@ static void chardev_urandom(void)
 	EXPECT_EQ((unsigned char)f.data[64], 0xee);
 	EXPECT_HEAD(&f.r, 1);
 out:
-	if (fd >= 0)
-		close(fd);
+	h_close(&fd);
 	t_fx_fini(&f);
 }
 
@@ -494,10 +488,8 @@ static void chardev_pty(void)
 		       (unsigned long long)c.res2);
 	}
 out:
-	if (slave >= 0)
-		close(slave);
-	if (master >= 0)
-		close(master);
+	h_close(&slave);
+	h_close(&master);
 	t_fx_fini(&f);
 }
 
@@ -540,8 +532,7 @@ static void read_wronly_ebadf(void)
 	/* the pipe's data is still there */
 	EXPECT_EQ(t_sock_queued(p[0]), 10);
 out:
-	if (wr >= 0)
-		close(wr);
+	h_close(&wr);
 	t_close2(p);
 	t_fx_fini(&f);
 }

@@ -1364,8 +1364,7 @@ static void err_args(void)
 	EXPECT_EQ(t_sock_queued(f.fds[0]), 50);
 	EXPECT_EQ(t_ctx_inflight(f.dev), 0);
 out:
-	if (file >= 0)
-		close(file);
+	h_close(&file);
 	t_close2(p);
 	t_fx_fini(&f);
 }
@@ -1519,8 +1518,7 @@ static void err_user_unmapped(void)
 	EXPECT_PAT(f.data, 0, 100);
 out:
 	t_fx_fini(&f);
-	if (ro != MAP_FAILED)
-		munmap(ro, H_PAGE);
+	h_munmap(ro, H_PAGE);
 }
 
 int main(void)

@@ -463,14 +463,10 @@ out:
 		shmdt(shm);
 	if (shmid >= 0)
 		shmctl(shmid, IPC_RMID, NULL);
-	if (shared != MAP_FAILED)
-		munmap(shared, len);
-	if (priv != MAP_FAILED)
-		munmap(priv, len);
-	if (anon != MAP_FAILED)
-		munmap(anon, len);
-	if (mfd >= 0)
-		close(mfd);
+	h_munmap(shared, len);
+	h_munmap(priv, len);
+	h_munmap(anon, len);
+	h_close(&mfd);
 }
 
 /* Write the number @v into @path (a sysctl). */
@@ -537,10 +533,8 @@ static void hugetlb_accepted(void)
 	expect_fdinfo_buf(fd, 3, iov[3].iov_base, iov[3].iov_len, 512, 1);
 unmap:
 	h_close(&fd);
-	if (priv != MAP_FAILED)
-		munmap(priv, len);
-	if (shared != MAP_FAILED)
-		munmap(shared, HUGE_SZ);
+	h_munmap(priv, len);
+	h_munmap(shared, HUGE_SZ);
 restore:
 	if (saved < 8)
 		write_long(NR_HUGEPAGES, saved);
@@ -596,12 +590,9 @@ static void file_backed_rejected(void)
 	/* the anonymous page alone is fine */
 	expect_register(mixed, H_PAGE, 0, "anonymous page next to ramfs");
 out:
-	if (file != MAP_FAILED)
-		munmap(file, len);
-	if (priv != MAP_FAILED)
-		munmap(priv, len);
-	if (mixed != MAP_FAILED)
-		munmap(mixed, 2 * H_PAGE);
+	h_munmap(file, len);
+	h_munmap(priv, len);
+	h_munmap(mixed, 2 * H_PAGE);
 	h_ramfs_put(ffd);
 }
 
@@ -631,8 +622,7 @@ static void ring_mapping_rejected(void)
 	EXPECT_ERR(h_register_iov(fd, &iov, 1), EOPNOTSUPP);
 	EXPECT_STATS(fd, 0, 0, 1, 1, 0);
 out:
-	if (ring != MAP_FAILED)
-		munmap(ring, H_PAGE);
+	h_munmap(ring, H_PAGE);
 	h_close(&fd);
 	h_close(&fd2);
 }
@@ -661,10 +651,8 @@ static void unpinnable_efault(void)
 	expect_register(edge + H_PAGE - 1, 2, EFAULT, "2 bytes into the hole");
 	expect_register(edge, H_PAGE, 0, "the mapped page alone");
 out:
-	if (none != MAP_FAILED)
-		munmap(none, H_PAGE);
-	if (ro != MAP_FAILED)
-		munmap(ro, H_PAGE);
+	h_munmap(none, H_PAGE);
+	h_munmap(ro, H_PAGE);
 }
 
 /* ------------------------------------------------------------------------

@@ -312,17 +312,12 @@ static void user_ring_memory_kinds(void)
 	EXPECT_STATS(fd, 0, 0, 2, 2, 0);
 out:
 	h_close(&fd);
-	if (file != MAP_FAILED)
-		munmap(file, H_PAGE);
+	h_munmap(file, H_PAGE);
 	h_ramfs_put(ffd);
-	if (shm != MAP_FAILED)
-		munmap(shm, H_PAGE);
-	if (ro != MAP_FAILED)
-		munmap(ro, H_PAGE);
-	if (none != MAP_FAILED)
-		munmap(none, H_PAGE);
-	if (mfd >= 0)
-		close(mfd);
+	h_munmap(shm, H_PAGE);
+	h_munmap(ro, H_PAGE);
+	h_munmap(none, H_PAGE);
+	h_close(&mfd);
 }
 
 /* ------------------------------------------------------------------------
@@ -495,8 +490,7 @@ static void mmap_ring(void)
 	EXPECT_OK(h_ring_status(fd, bgid, &head));
 	EXPECT_EQ(head, 0);
 out:
-	if (ring != MAP_FAILED)
-		munmap(ring, 2 * H_PAGE);
+	h_munmap(ring, 2 * H_PAGE);
 	h_close(&fd);
 	h_unmap(data, H_PAGE);
 }
@@ -639,10 +633,8 @@ static void mmap_after_unregister(void)
 	old = MAP_FAILED;
 	EXPECT_STATS(fd, 0, 0, 1, 1, 0);
 out:
-	if (old != MAP_FAILED)
-		munmap(old, H_PAGE);
-	if (new != MAP_FAILED)
-		munmap(new, H_PAGE);
+	h_munmap(old, H_PAGE);
+	h_munmap(new, H_PAGE);
 	h_close(&fd);
 	h_unmap(data, H_PAGE);
 }
@@ -668,8 +660,7 @@ static void mmap_outlives_close(void)
 	ring = MAP_FAILED;
 	EXPECT_GLOBAL_IDLE();
 out:
-	if (ring != MAP_FAILED)
-		munmap(ring, 4 * H_PAGE);
+	h_munmap(ring, 4 * H_PAGE);
 	h_close(&fd);
 }
 
@@ -707,8 +698,7 @@ static void mmap_fork_and_split(void)
 	munmap(ring + 3 * H_PAGE, H_PAGE);
 	ring = MAP_FAILED;
 out:
-	if (ring != MAP_FAILED)
-		munmap(ring, 4 * H_PAGE);
+	h_munmap(ring, 4 * H_PAGE);
 	h_close(&fd);
 }
 

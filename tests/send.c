@@ -1775,8 +1775,7 @@ static bool unblock_the_worker(struct io_uring *ring, const char *path)
 	     EXPECT(c.res >= 0);
 	if (ok)
 		close(c.res);
-	if (w >= 0)
-		close(w);
+	h_close(&w);
 	unlink(path);
 	return ok;
 }
