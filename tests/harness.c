@@ -39,27 +39,46 @@ int h_time_factor(void)
 	return factor;
 }
 
-/* h_run_dev()'s case, for the h_run() it calls. */
+/* h_run_arg()'s case, for the h_run() it calls. */
 static struct {
+	void (*fn)(const void *arg);
+	const void *arg;
+} h_arg_case;
+
+static void h_arg_case_run(void)
+{
+	h_arg_case.fn(h_arg_case.arg);
+}
+
+void h_run_arg(const char *name, void (*fn)(const void *arg),
+	       const void *arg)
+{
+	h_arg_case.fn = fn;
+	h_arg_case.arg = arg;
+	h_run(name, h_arg_case_run);
+}
+
+struct h_dev_case {
 	void (*fn)(int fd, char *mem);
 	size_t len;
-} h_dev_case;
+};
 
-static void h_dev_case_run(void)
+static void h_dev_case_run(const void *arg)
 {
-	char *mem = h_map(h_dev_case.len);
+	const struct h_dev_case *c = arg;
+	char *mem = h_map(c->len);
 	int fd = h_open();
 
 	if (fd >= 0 && mem)
-		h_dev_case.fn(fd, mem);
+		c->fn(fd, mem);
 	h_close(&fd);
-	h_unmap(mem, h_dev_case.len);
+	h_unmap(mem, c->len);
 }
 
 void h_run_dev(const char *name, void (*fn)(int fd, char *mem),
 	       unsigned int pages)
 {
-	h_dev_case.fn = fn;
-	h_dev_case.len = pages * H_PAGE;
-	h_run(name, h_dev_case_run);
+	struct h_dev_case c = { fn, pages * H_PAGE };
+
+	h_run_arg(name, h_dev_case_run, &c);
 }

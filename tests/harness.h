@@ -192,6 +192,23 @@ void h_run_dev(const char *name, void (*fn)(int fd, char *mem),
 
 #define RUN_DEV(fn, pages)	h_run_dev(#fn, fn, pages)
 
+/*
+ * Table-driven cases: one case function and an array of rows whose first
+ * member is the case's name (const char *name). h_run_arg() runs
+ * fn(arg) as the case @name; RUN_ROWS(fn, rows) runs fn(&rows[i]) as the
+ * case rows[i].name for every row, in order.
+ */
+void h_run_arg(const char *name, void (*fn)(const void *arg),
+	       const void *arg);
+
+#define RUN_ROWS(fn, rows)						\
+	do {								\
+		size_t _r;						\
+									\
+		for (_r = 0; _r < H_ARRAY_SIZE(rows); _r++)		\
+			h_run_arg((rows)[_r].name, fn, &(rows)[_r]);	\
+	} while (0)
+
 static inline int h_exit(void)
 {
 	printf("# %s: %d passed, %d failed, %d skipped\n", h_test_name,

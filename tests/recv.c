@@ -16,6 +16,19 @@
 #define BGID	1
 
 /*
+ * A row of a table-driven case (RUN_ROWS): the case's name and the values
+ * its function runs with.
+ */
+struct row {
+	const char		*name;
+	enum t_sock_kind	kind;
+	bool			inc;		/* an IOPBUF_RING_INC ring */
+	bool			regbuf;		/* registered-buffer entries */
+	bool			nonblock;	/* O_NONBLOCK on fds[0] */
+	unsigned int		n;		/* messages (bundles) */
+};
+
+/*
  * The fixture with @data_len bytes of data, ring BGID of @entries entries
  * (@flags, @min_left) and a @kind socket pair.
  */
@@ -171,12 +184,21 @@ out:
 	t_fx_fini(&f);
 }
 
-static void tcp_single_user(void)	{ recv_single(T_TCP, false); }
-static void udp_single_user(void)	{ recv_single(T_UDP, false); }
-static void unix_single_user(void)	{ recv_single(T_UNIX, false); }
-static void tcp_single_regbuf(void)	{ recv_single(T_TCP, true); }
-static void udp_single_regbuf(void)	{ recv_single(T_UDP, true); }
-static void unix_single_regbuf(void)	{ recv_single(T_UNIX, true); }
+static void single_row(const void *arg)
+{
+	const struct row *r = arg;
+
+	recv_single(r->kind, r->regbuf);
+}
+
+static const struct row single_rows[] = {
+	{ .name = "tcp_single_user",	.kind = T_TCP },
+	{ .name = "udp_single_user",	.kind = T_UDP },
+	{ .name = "unix_single_user",	.kind = T_UNIX },
+	{ .name = "tcp_single_regbuf",	.kind = T_TCP,	.regbuf = true },
+	{ .name = "udp_single_regbuf",	.kind = T_UDP,	.regbuf = true },
+	{ .name = "unix_single_regbuf",	.kind = T_UNIX,	.regbuf = true },
+};
 
 /*
  * Bids come back in ring order, not bid order (buf-ring.c: each bid used
@@ -351,11 +373,20 @@ out:
 	t_fx_fini(&f);
 }
 
-static void tcp_bundle_4(void)		{ recv_bundle(T_TCP, 4); }
-static void tcp_bundle_32(void)		{ recv_bundle(T_TCP, 32); }
-static void udp_bundle_4(void)		{ recv_bundle(T_UDP, 4); }
-static void udp_bundle_32(void)		{ recv_bundle(T_UDP, 32); }
-static void unix_bundle_32(void)	{ recv_bundle(T_UNIX, 32); }
+static void bundle_row(const void *arg)
+{
+	const struct row *r = arg;
+
+	recv_bundle(r->kind, r->n);
+}
+
+static const struct row bundle_rows[] = {
+	{ .name = "tcp_bundle_4",	.kind = T_TCP,	.n = 4 },
+	{ .name = "tcp_bundle_32",	.kind = T_TCP,	.n = 32 },
+	{ .name = "udp_bundle_4",	.kind = T_UDP,	.n = 4 },
+	{ .name = "udp_bundle_32",	.kind = T_UDP,	.n = 32 },
+	{ .name = "unix_bundle_32",	.kind = T_UNIX,	.n = 32 },
+};
 
 /*
  * A bundle's byte limit (io_ring_buffers_peek): 300 bytes over 128-byte
@@ -865,12 +896,21 @@ out:
 	t_fx_fini(&f);
 }
 
-static void tcp_waits(void)		{ waits_for_data(T_TCP, false, false); }
-static void tcp_waits_inc(void)		{ waits_for_data(T_TCP, true, false); }
-static void udp_waits(void)		{ waits_for_data(T_UDP, false, false); }
-static void unix_waits_inc(void)	{ waits_for_data(T_UNIX, true, false); }
-/* O_NONBLOCK on the socket changes nothing: still no -EAGAIN */
-static void tcp_nonblock_waits(void)	{ waits_for_data(T_TCP, false, true); }
+static void waits_row(const void *arg)
+{
+	const struct row *r = arg;
+
+	waits_for_data(r->kind, r->inc, r->nonblock);
+}
+
+static const struct row waits_rows[] = {
+	{ .name = "tcp_waits",		.kind = T_TCP },
+	{ .name = "tcp_waits_inc",	.kind = T_TCP,	.inc = true },
+	{ .name = "udp_waits",		.kind = T_UDP },
+	{ .name = "unix_waits_inc",	.kind = T_UNIX,	.inc = true },
+	/* O_NONBLOCK on the socket changes nothing: still no -EAGAIN */
+	{ .name = "tcp_nonblock_waits",	.kind = T_TCP,	.nonblock = true },
+};
 
 /*
  * recv-bundle-buf-len: a bundle receive that has to wait must not shrink
@@ -969,9 +1009,18 @@ out:
 	t_fx_fini(&f);
 }
 
-static void tcp_eof(void)	{ socket_eof(T_TCP, false); }
-static void tcp_eof_inc(void)	{ socket_eof(T_TCP, true); }
-static void unix_eof(void)	{ socket_eof(T_UNIX, false); }
+static void eof_row(const void *arg)
+{
+	const struct row *r = arg;
+
+	socket_eof(r->kind, r->inc);
+}
+
+static const struct row eof_rows[] = {
+	{ .name = "tcp_eof",		.kind = T_TCP },
+	{ .name = "tcp_eof_inc",	.kind = T_TCP,	.inc = true },
+	{ .name = "unix_eof",		.kind = T_UNIX },
+};
 
 /*
  * A connection reset (the peer closes with SO_LINGER 0) wakes a waiting
@@ -1526,21 +1575,12 @@ int main(void)
 	h_init("recv");
 	signal(SIGPIPE, SIG_IGN);
 
-	RUN(tcp_single_user);
-	RUN(udp_single_user);
-	RUN(unix_single_user);
-	RUN(tcp_single_regbuf);
-	RUN(udp_single_regbuf);
-	RUN(unix_single_regbuf);
+	RUN_ROWS(single_row, single_rows);
 	RUN(bid_order);
 	RUN(len_limit_plain);
 	RUN(len_limit_inc);
 
-	RUN(tcp_bundle_4);
-	RUN(tcp_bundle_32);
-	RUN(udp_bundle_4);
-	RUN(udp_bundle_32);
-	RUN(unix_bundle_32);
+	RUN_ROWS(bundle_row, bundle_rows);
 	RUN(bundle_inc_1mib);
 	RUN(bundle_len_plain);
 	RUN(bundle_len_inc);
@@ -1555,16 +1595,10 @@ int main(void)
 	RUN(regbuf_inc);
 	RUN(inc_zero_len_inside);
 
-	RUN(tcp_waits);
-	RUN(tcp_waits_inc);
-	RUN(udp_waits);
-	RUN(unix_waits_inc);
-	RUN(tcp_nonblock_waits);
+	RUN_ROWS(waits_row, waits_rows);
 	RUN(bundle_waits_buf_len);
 	RUN(empty_ring_enobufs);
-	RUN(tcp_eof);
-	RUN(tcp_eof_inc);
-	RUN(unix_eof);
+	RUN_ROWS(eof_row, eof_rows);
 	RUN(tcp_data_then_eof);
 	RUN(tcp_reset);
 	RUN(shared_group);
