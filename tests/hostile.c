@@ -709,7 +709,9 @@ static const char *const sink_names[] = {
 	"FIFO", "pty", "pipe", "pty opened O_NONBLOCK", "FIFO opened O_RDWR",
 };
 
+/* Also a row of lend_block_rows[]: the case's name first. */
 struct lend_block {
+	const char *name;
 	enum sink sink;
 	bool sqpoll;
 	bool then_wait_kill;	/* kill_lend_fifo_waiting */
@@ -1117,9 +1119,10 @@ out:
 	free(out);
 }
 
-static void lend_block_case(enum sink sink, bool sqpoll)
+/* The LEND WRITE case of a row of lend_block_rows[]. */
+static void lend_block_case(const void *arg)
 {
-	struct lend_block lb = { .sink = sink, .sqpoll = sqpoll };
+	struct lend_block lb = *(const struct lend_block *)arg;
 	char what[96];
 	struct hcase hc = {
 		.child = lend_block_child, .arg = &lb, .memlock = 8 << 20,
@@ -1127,45 +1130,48 @@ static void lend_block_case(enum sink sink, bool sqpoll)
 	};
 
 	snprintf(what, sizeof(what), "LEND WRITE of 256 KiB into a %s%s",
-		 sink_names[sink], sqpoll ? " with SQPOLL" : "");
+		 sink_names[lb.sink], lb.sqpoll ? " with SQPOLL" : "");
 	run_case(&hc);
 }
 
-/*
- * A LEND whose one WRITE of 256 KiB goes into a FIFO that has a reader
- * (an O_RDWR fd) nobody reads from: io_uring_submit() returns without the
- * 5 s guard signal; a NOP submitted after it completes first; once the
- * test drains the FIFO the LEND completes with res 262144, one secondary
- * done, none failed, and the bytes read are the buffer's.
- */
-static void lend_write_fifo(void)	{ lend_block_case(SINK_FIFO, false); }
-/*
- * The same, written through an fd opened O_RDWR: the FIFO offers its read
- * queue first and its write queue second, and a command waiting for room
- * must hear the second (it never completed when only the first was
- * watched).
- */
-static void lend_write_fifo_rdwr(void) { lend_block_case(SINK_FIFO_RDWR, false); }
-/*
- * The same into a pty in raw mode (writes go into the slave, opened
- * without O_NONBLOCK): an immediate -EOPNOTSUPP that writes nothing
- * (iouring_pbuf(7): a tty write could wait however little it asks for, so
- * one not opened O_NONBLOCK is refused); no thread blocks.
- */
-static void lend_write_pty(void)	{ lend_block_case(SINK_PTY, false); }
-/*
- * The same into a pty whose slave the application opened O_NONBLOCK: the
- * module may not refuse that one.
- */
-static void lend_write_pty_nonblock(void) { lend_block_case(SINK_PTY_NB, false); }
-/* The same into a pipe. */
-static void lend_write_pipe(void)	{ lend_block_case(SINK_PIPE, false); }
-/*
- * The same on an IORING_SETUP_SQPOLL ring: with the LEND taken by the
- * poller and the FIFO full, a NOP submitted afterwards completes (within
- * 10 s) before anything is drained.
- */
-static void lend_write_fifo_sqpoll(void) { lend_block_case(SINK_FIFO, true); }
+static const struct lend_block lend_block_rows[] = {
+	/*
+	 * A LEND whose one WRITE of 256 KiB goes into a FIFO that has a
+	 * reader (an O_RDWR fd) nobody reads from: io_uring_submit() returns
+	 * without the 5 s guard signal; a NOP submitted after it completes
+	 * first; once the test drains the FIFO the LEND completes with res
+	 * 262144, one secondary done, none failed, and the bytes read are
+	 * the buffer's.
+	 */
+	{ .name = "lend_write_fifo", .sink = SINK_FIFO },
+	/*
+	 * The same, written through an fd opened O_RDWR: the FIFO offers its
+	 * read queue first and its write queue second, and a command waiting
+	 * for room must hear the second (it never completed when only the
+	 * first was watched).
+	 */
+	{ .name = "lend_write_fifo_rdwr", .sink = SINK_FIFO_RDWR },
+	/*
+	 * The same into a pty in raw mode (writes go into the slave, opened
+	 * without O_NONBLOCK): an immediate -EOPNOTSUPP that writes nothing
+	 * (iouring_pbuf(7): a tty write could wait however little it asks
+	 * for, so one not opened O_NONBLOCK is refused); no thread blocks.
+	 */
+	{ .name = "lend_write_pty", .sink = SINK_PTY },
+	/*
+	 * The same into a pty whose slave the application opened O_NONBLOCK:
+	 * the module may not refuse that one.
+	 */
+	{ .name = "lend_write_pty_nonblock", .sink = SINK_PTY_NB },
+	/* The same into a pipe. */
+	{ .name = "lend_write_pipe", .sink = SINK_PIPE },
+	/*
+	 * The same on an IORING_SETUP_SQPOLL ring: with the LEND taken by the
+	 * poller and the FIFO full, a NOP submitted afterwards completes
+	 * (within 10 s) before anything is drained.
+	 */
+	{ .name = "lend_write_fifo_sqpoll", .sink = SINK_FIFO, .sqpoll = true },
+};
 
 /*
  * SIGKILL while a LEND's WRITE into a full FIFO waits: the process dies
@@ -2139,12 +2145,7 @@ int main(int argc, char **argv)
 	RUN(sparse_table_free);
 	RUN(vmpin_accounted);
 	RUN(mmap_ring_stays_charged);
-	RUN(lend_write_fifo);
-	RUN(lend_write_fifo_rdwr);
-	RUN(lend_write_pty);
-	RUN(lend_write_pty_nonblock);
-	RUN(lend_write_pipe);
-	RUN(lend_write_fifo_sqpoll);
+	RUN_ROWS(lend_block_case, lend_block_rows);
 	RUN(kill_lend_fifo_waiting);
 	RUN(cancel_storm);
 	RUN(bundle_arrays_charged);

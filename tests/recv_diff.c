@@ -770,22 +770,32 @@ static const struct step zero_steps[] = {
 	{ END, 0 },
 };
 
-static void zero_entry(enum kind kind, bool inc)
+/* A zero_entry() case: its name, the kind of fd and an INC ring or not. */
+struct zero_row {
+	const char	*name;
+	enum kind	kind;
+	bool		inc;
+};
+
+static void zero_entry(const void *arg)
 {
+	const struct zero_row *row = arg;
 	struct ring_cfg cfg = INC4;
 
-	cfg.inc = inc;
+	cfg.inc = row->inc;
 	cfg.zero_first = true;
-	run_steps(kind, cfg, zero_steps);
+	run_steps(row->kind, cfg, zero_steps);
 }
 
-static void tcp_zero_entry(void)	{ zero_entry(K_TCP, false); }
-static void tcp_zero_entry_inc(void)	{ zero_entry(K_TCP, true); }
-static void udp_zero_entry(void)	{ zero_entry(K_UDP, false); }
-static void pipe_zero_entry(void)	{ zero_entry(K_PIPE, false); }
-static void pipe_zero_entry_inc(void)	{ zero_entry(K_PIPE, true); }
-static void file_zero_entry(void)	{ zero_entry(K_FILE, false); }
-static void file_zero_entry_inc(void)	{ zero_entry(K_FILE, true); }
+static const struct zero_row zero_rows[] = {
+	{ .name = "tcp_zero_entry",		.kind = K_TCP },
+	{ .name = "tcp_zero_entry_inc",		.kind = K_TCP,	.inc = true },
+	{ .name = "udp_zero_entry",		.kind = K_UDP },
+	{ .name = "pipe_zero_entry",		.kind = K_PIPE },
+	{ .name = "pipe_zero_entry_inc",	.kind = K_PIPE,	.inc = true },
+	{ .name = "file_zero_entry",		.kind = K_FILE },
+	{ .name = "file_zero_entry_inc",	.kind = K_FILE,	.inc = true },
+};
 
 /*
  * recvmsg-inc-tail's arithmetic (see recv.c): min_left 32, messages of
@@ -1041,13 +1051,7 @@ int main(void)
 	RUN(tcp_big_inc);
 	RUN(tcp_big_plain);
 	RUN(file_big_inc);
-	RUN(tcp_zero_entry);
-	RUN(tcp_zero_entry_inc);
-	RUN(udp_zero_entry);
-	RUN(pipe_zero_entry);
-	RUN(pipe_zero_entry_inc);
-	RUN(file_zero_entry);
-	RUN(file_zero_entry_inc);
+	RUN_ROWS(zero_entry, zero_rows);
 
 	RUN(tcp_bundle);
 	RUN(udp_bundle);
