@@ -545,6 +545,20 @@ static inline bool h_global_equal(const struct h_global *a,
 })
 
 /*
+ * The module-wide pinned_pages and charged_pages are (again) what
+ * h_global_read() read into @g0 before.
+ */
+#define EXPECT_PAGES_AS(g0) ({						\
+	struct h_global _g1;						\
+	bool _ok;							\
+									\
+	h_global_read(&_g1);						\
+	_ok = EXPECT_EQ(_g1.pinned_pages, (g0).pinned_pages);		\
+	_ok &= EXPECT_EQ(_g1.charged_pages, (g0).charged_pages);	\
+	_ok;								\
+})
+
+/*
  * Every test file ends with this case: once all its files are closed, no
  * page stays pinned or charged and no context or operation is left.
  */

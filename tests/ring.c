@@ -184,9 +184,7 @@ static void sized_rings(bool charged)
 		EXPECT_STATS(fd, 0, 0, H_ARRAY_SIZE(sizes) - 1 - i, pages,
 			     charged ? pages : 0);
 	}
-	h_global_read(&g1);
-	EXPECT_EQ(g1.pinned_pages, g0.pinned_pages);
-	EXPECT_EQ(g1.charged_pages, g0.charged_pages);
+	EXPECT_PAGES_AS(g0);
 	EXPECT_EQ(h_fdinfo_count(fd, "  ring "), 0);
 out:
 	h_close(&fd);
@@ -251,9 +249,7 @@ static void ring_memlock_child(void *arg)
 	EXPECT_OK(h_unregister_ring(fd, 1));
 	EXPECT_STATS(fd, 0, 0, 2, 8, 8);
 	h_close(&fd);
-	h_global_read(&g1);
-	EXPECT_EQ(g1.pinned_pages, g0.pinned_pages);
-	EXPECT_EQ(g1.charged_pages, g0.charged_pages);
+	EXPECT_PAGES_AS(g0);
 out:
 	h_close(&fd);
 	h_unmap(mem, 128 * H_PAGE);
