@@ -190,11 +190,28 @@ out:
 	t_fx_fini(&f);
 }
 
-static void pipe_read_waits(void)	{ read_waits(false, false, false); }
-static void pipe_read_waits_inc(void)	{ read_waits(false, true, false); }
-static void fifo_read_waits(void)	{ read_waits(true, false, false); }
-/* O_NONBLOCK on the pipe: the uAPI still promises no -EAGAIN */
-static void pipe_nonblock_waits(void)	{ read_waits(false, false, true); }
+/* A case of read_waits() or pipe_bundle(): its name and its values. */
+struct row {
+	const char	*name;
+	bool		fifo;		/* a FIFO, not a pipe */
+	bool		inc;		/* an IOPBUF_RING_INC ring */
+	bool		nonblock;	/* O_NONBLOCK on the read end */
+};
+
+static void waits_row(const void *arg)
+{
+	const struct row *r = arg;
+
+	read_waits(r->fifo, r->inc, r->nonblock);
+}
+
+static const struct row waits_rows[] = {
+	{ .name = "pipe_read_waits" },
+	{ .name = "pipe_read_waits_inc",	.inc = true },
+	{ .name = "fifo_read_waits",		.fifo = true },
+	/* O_NONBLOCK on the pipe: the uAPI still promises no -EAGAIN */
+	{ .name = "pipe_nonblock_waits",	.nonblock = true },
+};
 
 /*
  * IOPBUF_IOC_CANCEL ends a read waiting on an empty pipe with -ECANCELED
@@ -253,8 +270,15 @@ out:
 	t_fx_fini(&f);
 }
 
-static void pipe_bundle_plain(void)	{ pipe_bundle(false); }
-static void pipe_bundle_inc(void)	{ pipe_bundle(true); }
+static void bundle_row(const void *arg)
+{
+	pipe_bundle(((const struct row *)arg)->inc);
+}
+
+static const struct row bundle_rows[] = {
+	{ .name = "pipe_bundle_plain" },
+	{ .name = "pipe_bundle_inc",	.inc = true },
+};
 
 /* ------------------------------------------------------------------------
  * Regular files and character devices
@@ -544,13 +568,9 @@ int main(void)
 
 	RUN(pipe_inc_buf_more);
 	RUN(pipe_plain_eof);
-	RUN(pipe_read_waits);
-	RUN(pipe_read_waits_inc);
-	RUN(fifo_read_waits);
-	RUN(pipe_nonblock_waits);
+	RUN_ROWS(waits_row, waits_rows);
 	RUN(pipe_read_cancel);
-	RUN(pipe_bundle_plain);
-	RUN(pipe_bundle_inc);
+	RUN_ROWS(bundle_row, bundle_rows);
 
 	RUN(file_inc_back_to_back);
 	RUN(file_inc_buf_more);

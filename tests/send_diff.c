@@ -323,11 +323,6 @@ out:
 	plan_fini(&p);
 }
 
-static void tcp4_single(void)	{ diff_tcp(AF_INET, 0); }
-static void tcp6_single(void)	{ diff_tcp(AF_INET6, 0); }
-static void tcp4_bundle(void)	{ diff_tcp(AF_INET, 250000); }
-static void tcp6_bundle(void)	{ diff_tcp(AF_INET6, 0); }
-
 /*
  * Read every queued datagram of @fd: their lengths into @lens, their
  * bytes into @buf. Returns the number read, -1 on a failure.
@@ -390,9 +385,6 @@ out:
 	plan_fini(&p);
 }
 
-static void udp4_loopback(void)	{ diff_udp(AF_INET); }
-static void udp6_loopback(void)	{ diff_udp(AF_INET6); }
-
 /*
  * UDP to the dummy sink: real zero copy. Both paths send every byte,
  * with one notification per command, and neither reports a copy.
@@ -421,8 +413,41 @@ out:
 	plan_fini(&p);
 }
 
-static void sink4(void)	{ diff_sink(AF_INET); }
-static void sink6(void)	{ diff_sink(AF_INET6); }
+/* A case: its name, the path compared, the family and diff_tcp()'s bundles. */
+struct diff_row {
+	const char	*name;
+	enum { TCP, UDP, SINK } path;
+	int		family;
+	__u32		bundle_len;
+};
+
+static void diff_case(const void *arg)
+{
+	const struct diff_row *r = arg;
+
+	switch (r->path) {
+	case TCP:
+		diff_tcp(r->family, r->bundle_len);
+		break;
+	case UDP:
+		diff_udp(r->family);
+		break;
+	case SINK:
+		diff_sink(r->family);
+		break;
+	}
+}
+
+static const struct diff_row diff_rows[] = {
+	{ "tcp4_single",	TCP,	AF_INET,	0 },
+	{ "tcp6_single",	TCP,	AF_INET6,	0 },
+	{ "tcp4_bundle",	TCP,	AF_INET,	250000 },
+	{ "tcp6_bundle",	TCP,	AF_INET6,	0 },
+	{ "udp4_loopback",	UDP,	AF_INET,	0 },
+	{ "udp6_loopback",	UDP,	AF_INET6,	0 },
+	{ "sink4",		SINK,	AF_INET,	0 },
+	{ "sink6",		SINK,	AF_INET6,	0 },
+};
 
 static void counters_zero(void)
 {
@@ -434,14 +459,7 @@ int main(void)
 	h_init("send_diff");
 	t_counters_init();
 
-	RUN(tcp4_single);
-	RUN(tcp6_single);
-	RUN(tcp4_bundle);
-	RUN(tcp6_bundle);
-	RUN(udp4_loopback);
-	RUN(udp6_loopback);
-	RUN(sink4);
-	RUN(sink6);
+	RUN_ROWS(diff_case, diff_rows);
 
 	t_sink_down();
 	RUN(counters_zero);
