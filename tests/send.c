@@ -56,6 +56,13 @@ static bool fx_init(struct fx *f)
 	return fx_init_flags(f, 0);
 }
 
+/* The fixture's sending socket: a UDP socket of @family to the dummy sink. */
+static bool fx_sink(struct fx *f, int family)
+{
+	f->t.fds[1] = t_sink_socket(family);
+	return f->t.fds[1] >= 0;
+}
+
 /*
  * Cancel and reap whatever a failed case left in flight, so that the ring
  * can go at once and the next case starts with nothing in flight.
@@ -897,29 +904,24 @@ static void sink_zc(int family, bool regbuf)
 	__u16 zc = regbuf ? IOPBUF_CQE_F_ZC : 0;
 	unsigned int i;
 	size_t k;
-	int sock;
 	struct fx f;
 
-	if (!fx_init(&f))
+	if (!fx_init(&f) || !fx_sink(&f, family))
 		goto out;
-	sock = t_sink_socket(family);
-	if (sock < 0)
-		goto out;
-	f.t.fds[1] = sock;
 	if (!fx_mem_4k(&f, ODD_MEM) || (regbuf && !fx_register(&f)) ||
 	    !fx_ring(&f, regbuf))
 		goto out;
 	for (i = 0; i < H_ARRAY_SIZE(odd_slices); i++)
 		fx_add(&f, 0, odd_slices[i].off, odd_slices[i].len);
 	fx_publish(&f);
-	if (!send_entries(&f, sock, 0, false, NULL, 0, zc, -1))
+	if (!send_entries(&f, f.t.fds[1], 0, false, NULL, 0, zc, -1))
 		goto out;
 	/* the same slices again, as bundles */
 	k = f.exp.n;
 	for (i = 0; i < H_ARRAY_SIZE(odd_slices); i++)
 		fx_add(&f, 0, odd_slices[i].off, odd_slices[i].len);
 	fx_publish(&f);
-	if (!send_entries(&f, sock, k, true, limits, 1, zc, -1))
+	if (!send_entries(&f, f.t.fds[1], k, true, limits, 1, zc, -1))
 		goto out;
 	EXPECT_HEAD(&f.t.r, f.exp.n);
 	expect_notifs_idle();
@@ -940,7 +942,7 @@ static void sink4_copy_user(void)	{ sink_zc(AF_INET, false); }
 #define CACHE_SLICE	4096
 #define CACHE_BATCH	16
 
-static bool cache_round(struct fx *f, int sock, bool bundle)
+static bool cache_round(struct fx *f, bool bundle)
 {
 	static const __u32 limits[] = { 4 * CACHE_SLICE };
 	size_t k = f->exp.n;
@@ -949,34 +951,29 @@ static bool cache_round(struct fx *f, int sock, bool bundle)
 	for (i = 0; i < CACHE_BATCH; i++)
 		fx_add(f, 0, (__u64)i * CACHE_SLICE, CACHE_SLICE);
 	fx_publish(f);
-	return send_entries(f, sock, k, bundle, limits, 1, IOPBUF_CQE_F_ZC,
-			    -1);
+	return send_entries(f, f->t.fds[1], k, bundle, limits, 1,
+			    IOPBUF_CQE_F_ZC, -1);
 }
 
 static void cache_steady(void)
 {
 	long before, after;
 	unsigned int i;
-	int sock;
 	struct fx f;
 
-	if (!fx_init(&f))
+	if (!fx_init(&f) || !fx_sink(&f, AF_INET))
 		goto out;
-	sock = t_sink_socket(AF_INET);
-	if (sock < 0)
-		goto out;
-	f.t.fds[1] = sock;
 	if (!fx_mem_4k(&f, CACHE_BATCH * CACHE_SLICE) || !fx_regbuf_ring(&f))
 		goto out;
 	for (i = 0; i < 2; i++)
-		if (!cache_round(&f, sock, false) || !cache_round(&f, sock, true))
+		if (!cache_round(&f, false) || !cache_round(&f, true))
 			goto out;
 	before = h_sysfs_read("cache_misses");
 	if (!h_expect(before >= 0, __FILE__, __LINE__,
 		      "sysfs cache_misses unreadable"))
 		goto out;
 	for (i = 0; i < 16; i++)
-		if (!cache_round(&f, sock, false) || !cache_round(&f, sock, true))
+		if (!cache_round(&f, false) || !cache_round(&f, true))
 			goto out;
 	after = h_sysfs_read("cache_misses");
 	if (!EXPECT_EQ(after, before))
@@ -995,22 +992,18 @@ static void sink_multi_regbuf_hugetlb(void)
 {
 	struct t_huge h = { .old_nr = -1 };
 	struct t_cqe c;
-	int sock;
 	struct fx f;
 
 	if (!fx_init(&f) || !t_huge_map(&h, 1) || !fx_mem_4k(&f, 65536) ||
-	    !fx_mem_add(&f, h.p, h.len, false) || !fx_regbuf_ring(&f))
+	    !fx_mem_add(&f, h.p, h.len, false) || !fx_regbuf_ring(&f) ||
+	    !fx_sink(&f, AF_INET))
 		goto out;
-	sock = t_sink_socket(AF_INET);
-	if (sock < 0)
-		goto out;
-	f.t.fds[1] = sock;
 	fx_add(&f, 0, 41, 5000);
 	fx_add(&f, 1, h.page / 2 + 3, 9000);
 	fx_add(&f, 0, 20000, 33);
 	fx_add(&f, 1, h.page - 7000, 7000);
 	fx_publish(&f);
-	if (fx_send(&f, sock, IOPBUF_SEND_BUNDLE, 0, 0, &c))
+	if (fx_send(&f, f.t.fds[1], IOPBUF_SEND_BUNDLE, 0, 0, &c))
 		EXPECT_EQ(check_send_cqe(&f, &c, 0, true, 0, IOPBUF_CQE_F_ZC),
 			  4);
 	expect_notifs_idle();
