@@ -231,6 +231,57 @@ static int find_issued(const char *op, char *req, size_t req_len,
 }
 
 /*
+ * An event a trace must hold: its name, what a failure calls it (NULL:
+ * its name), whether it is looked for from the start of the trace (else
+ * after the previous one), its numeric fields and their values (up to
+ * four, to the first NULL key) and, if set, the text of its "flags" field.
+ */
+struct want_ev {
+	const char	*name;
+	const char	*what;
+	bool		from_start;
+	struct {
+		const char	*key;
+		long		val;
+	} f[4];
+	const char	*flags;
+};
+
+/*
+ * The events of @want, all of one context: the first one's ctx is that
+ * of the others. Each must be found (else a failure, and false at once);
+ * each of its fields must hold its value (a failure each, and on).
+ */
+static bool expect_events(const struct want_ev *want, size_t n)
+{
+	char ctx[64] = "", v[64];
+	size_t k, j;
+	int i = -1;
+
+	for (k = 0; k < n; k++) {
+		const struct want_ev *w = &want[k];
+		const char *what = w->what ? w->what : w->name;
+
+		i = find(w->from_start ? 0 : i + 1, w->name, k ? "ctx" : NULL,
+			 ctx);
+		if (!EXPECT_EVENT(i, what))
+			return false;
+		if (!k)
+			field(&evs[i], "ctx", ctx, sizeof(ctx));
+		for (j = 0; j < H_ARRAY_SIZE(w->f) && w->f[j].key; j++)
+			h_expect(field_long(&evs[i], w->f[j].key) == w->f[j].val,
+				 __FILE__, __LINE__, "%s: %s %ld, want %ld",
+				 what, w->f[j].key,
+				 field_long(&evs[i], w->f[j].key), w->f[j].val);
+		if (w->flags)
+			h_expect(!strcmp(field(&evs[i], "flags", v, sizeof(v)),
+					 w->flags), __FILE__, __LINE__,
+				 "%s: flags %s, want %s", what, v, w->flags);
+	}
+	return true;
+}
+
+/*
  * The format files perf and bpftrace read: every event exists and has
  * the fields the documentation (docs/tracing.md) names.
  */
@@ -317,6 +368,22 @@ out:
  * Buffer table and ring: register, update, unregister, and the failures
  * (a second unregister) with their errnos; all on the same ctx.
  */
+static const struct want_ev registration_events[] = {
+	{ .name = "iopbuf_buf_register", .f = { { "nr", 2 }, { "ret", 0 } } },
+	{ .name = "iopbuf_buf_update",
+	  .f = { { "offset", 1 }, { "nr", 1 }, { "ret", 0 } } },
+	{ .name = "iopbuf_buf_unregister", .f = { { "nr", 2 }, { "ret", 0 } } },
+	{ .name = "iopbuf_buf_unregister",
+	  .what = "a second iopbuf_buf_unregister", .f = { { "ret", -ENXIO } } },
+	{ .name = "iopbuf_ring_register",
+	  .f = { { "bgid", BGID }, { "entries", ENTRIES }, { "ret", 0 } },
+	  .flags = "0x0" },
+	{ .name = "iopbuf_ring_unregister",
+	  .f = { { "bgid", BGID }, { "ret", 0 } } },
+	{ .name = "iopbuf_ring_unregister",
+	  .what = "a second iopbuf_ring_unregister", .f = { { "ret", -ENOENT } } },
+};
+
 static void registration(void)
 {
 	static char mem[2][BUF_LEN] __attribute__((aligned(4096)));
@@ -324,8 +391,7 @@ static void registration(void)
 		{ mem[0], BUF_LEN }, { mem[1], BUF_LEN },
 	};
 	struct t_ring r = { .dev = -1 };
-	char ctx[64], v[64];
-	int dev, i;
+	int dev;
 
 	dev = h_open();
 	if (dev < 0 || !trace_begin())
@@ -343,58 +409,28 @@ static void registration(void)
 	r.registered = false;
 	if (!trace_end())
 		goto out;
-
-	i = find(0, "iopbuf_buf_register", NULL, NULL);
-	if (!EXPECT_EVENT(i, "iopbuf_buf_register"))
-		goto out;
-	field(&evs[i], "ctx", ctx, sizeof(ctx));
-	EXPECT_EQ(field_long(&evs[i], "nr"), 2);
-	EXPECT_EQ(field_long(&evs[i], "ret"), 0);
-	i = find(i + 1, "iopbuf_buf_update", "ctx", ctx);
-	if (!EXPECT_EVENT(i, "iopbuf_buf_update"))
-		goto out;
-	EXPECT_EQ(field_long(&evs[i], "offset"), 1);
-	EXPECT_EQ(field_long(&evs[i], "nr"), 1);
-	EXPECT_EQ(field_long(&evs[i], "ret"), 0);
-	i = find(i + 1, "iopbuf_buf_unregister", "ctx", ctx);
-	if (!EXPECT_EVENT(i, "iopbuf_buf_unregister"))
-		goto out;
-	EXPECT_EQ(field_long(&evs[i], "nr"), 2);
-	EXPECT_EQ(field_long(&evs[i], "ret"), 0);
-	i = find(i + 1, "iopbuf_buf_unregister", "ctx", ctx);
-	if (!EXPECT_EVENT(i, "a second iopbuf_buf_unregister"))
-		goto out;
-	EXPECT_EQ(field_long(&evs[i], "ret"), -ENXIO);
-	i = find(i + 1, "iopbuf_ring_register", "ctx", ctx);
-	if (!EXPECT_EVENT(i, "iopbuf_ring_register"))
-		goto out;
-	EXPECT_EQ(field_long(&evs[i], "bgid"), BGID);
-	EXPECT_EQ(field_long(&evs[i], "entries"), ENTRIES);
-	EXPECT(!strcmp(field(&evs[i], "flags", v, sizeof(v)), "0x0"));
-	EXPECT_EQ(field_long(&evs[i], "ret"), 0);
-	i = find(i + 1, "iopbuf_ring_unregister", "ctx", ctx);
-	if (!EXPECT_EVENT(i, "iopbuf_ring_unregister"))
-		goto out;
-	EXPECT_EQ(field_long(&evs[i], "bgid"), BGID);
-	EXPECT_EQ(field_long(&evs[i], "ret"), 0);
-	i = find(i + 1, "iopbuf_ring_unregister", "ctx", ctx);
-	if (!EXPECT_EVENT(i, "a second iopbuf_ring_unregister"))
-		goto out;
-	EXPECT_EQ(field_long(&evs[i], "ret"), -ENOENT);
-	EXPECT_EQ(nevs, 7);
+	if (expect_events(registration_events,
+			  H_ARRAY_SIZE(registration_events)))
+		EXPECT_EQ(nevs, 7);
 out:
 	t_ring_fini(&r);
 	h_close(&dev);
 }
 
 /* Closing the file unregisters what it still had, traced the same way. */
+static const struct want_ev release_events[] = {
+	{ .name = "iopbuf_ring_unregister",
+	  .f = { { "bgid", BGID }, { "ret", 0 } } },
+	{ .name = "iopbuf_buf_unregister", .from_start = true,
+	  .f = { { "nr", 1 }, { "ret", 0 } } },
+};
+
 static void release(void)
 {
 	static char mem[BUF_LEN] __attribute__((aligned(4096)));
 	struct iovec iov = { mem, sizeof(mem) };
 	struct t_ring r = { .dev = -1 };
-	char ctx[64];
-	int dev, i;
+	int dev;
 
 	dev = h_open();
 	if (dev < 0 || !EXPECT_OK(h_register_iov(dev, &iov, 1)) ||
@@ -404,18 +440,8 @@ static void release(void)
 	h_close(&dev);
 	if (!trace_end())
 		goto out;
-	i = find(0, "iopbuf_ring_unregister", NULL, NULL);
-	if (!EXPECT_EVENT(i, "iopbuf_ring_unregister"))
-		goto out;
-	field(&evs[i], "ctx", ctx, sizeof(ctx));
-	EXPECT_EQ(field_long(&evs[i], "bgid"), BGID);
-	EXPECT_EQ(field_long(&evs[i], "ret"), 0);
-	i = find(0, "iopbuf_buf_unregister", "ctx", ctx);
-	if (!EXPECT_EVENT(i, "iopbuf_buf_unregister"))
-		goto out;
-	EXPECT_EQ(field_long(&evs[i], "nr"), 1);
-	EXPECT_EQ(field_long(&evs[i], "ret"), 0);
-	EXPECT_EQ(nevs, 2);
+	if (expect_events(release_events, H_ARRAY_SIZE(release_events)))
+		EXPECT_EQ(nevs, 2);
 out:
 	t_ring_fini(&r);
 	h_close(&dev);
