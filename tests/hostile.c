@@ -296,17 +296,13 @@ static int cancel_through_child_fds(pid_t pid)
 	d = opendir(path);
 	while (d && (de = readdir(d))) {
 		char fdpath[400];
-		ssize_t n;
 		int fd, r;
 
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, de->d_name);
-		n = readlink(fdpath, link, sizeof(link) - 1);
-		if (n <= 0)
-			continue;
-		link[n] = 0;
-		if (strcmp(link, IOPBUF_DEVICE_PATH))
+		if (t_readlink(fdpath, link, sizeof(link)) <= 0 ||
+		    strcmp(link, IOPBUF_DEVICE_PATH))
 			continue;
 		fd = (int)syscall(SYS_pidfd_getfd, pidfd, atoi(de->d_name), 0);
 		if (fd < 0) {

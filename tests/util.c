@@ -16,6 +16,14 @@ bool t_kernel_at_least(int major, int minor)
 	return ma > major || (ma == major && mi >= minor);
 }
 
+ssize_t t_readlink(const char *path, char *buf, size_t size)
+{
+	ssize_t n = readlink(path, buf, size - 1);
+
+	buf[n > 0 ? n : 0] = 0;
+	return n;
+}
+
 /* ------------------------------------------------------------------------
  * io_uring and completions
  */
@@ -958,10 +966,9 @@ const char *t_prog(const char *name)
 			break;
 		default:
 			/* tests/build/<test> -> examples/..., tools/... */
-			n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+			n = t_readlink("/proc/self/exe", self, sizeof(self));
 			if (n <= 0)
 				continue;
-			self[n] = 0;
 			slash = strrchr(self, '/');
 			if (slash)
 				*slash = 0;

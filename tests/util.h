@@ -40,6 +40,12 @@
 /* Is the running kernel at least @major.@minor? (io_uring's own features) */
 bool t_kernel_at_least(int major, int minor);
 
+/*
+ * readlink(2) of @path into @buf (@size bytes), NUL-terminated (empty on
+ * failure): the target's length, or 0 or -1 as readlink() returns.
+ */
+ssize_t t_readlink(const char *path, char *buf, size_t size);
+
 /* ------------------------------------------------------------------------
  * io_uring and completions
  */
