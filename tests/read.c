@@ -18,6 +18,10 @@
 
 #define BGID	2
 
+/* t_run_fx() with a ring of @entries on BGID (none for 0), @flags. */
+#define RUN_FX(fn, data_len, entries, flags) \
+	t_run_fx(#fn, fn, data_len, entries, BGID, flags)
+
 static bool fx_read(struct t_fx *f, int fd, unsigned int len, struct t_cqe *c)
 {
 	return t_read(&f->uring, f->dev, fd, BGID, len, c);
@@ -55,6 +59,13 @@ static long file_pos(int fd)
 	return (long)lseek(fd, 0, SEEK_CUR);
 }
 
+/* The fixture's fds[0]: @path opened for reading. */
+static bool fx_open(struct t_fx *f, const char *path)
+{
+	f->fds[0] = open(path, O_RDONLY | O_CLOEXEC);
+	return EXPECT(f->fds[0] >= 0);
+}
+
 /* ------------------------------------------------------------------------
  * Pipes
  */
@@ -66,38 +77,33 @@ static long file_pos(int fd)
  * still BUFFER | BUF_MORE with bid 0 (the buffer is reported, not
  * consumed: 0 bytes consume nothing), the entry unchanged.
  */
-static void pipe_inc_buf_more(void)
+static void pipe_inc_buf_more(struct t_fx *f)
 {
-	int p[2] = { -1, -1 };
 	struct t_cqe c;
-	struct t_fx f;
 
-	if (!t_fx_init(&f, 256, 0) ||
-	    !t_ring_init(&f.r, f.dev, 1, BGID, IOPBUF_RING_INC, 0) || !t_pipe(p))
-		goto out;
-	t_ring_fill(&f.r, f.data, 1, 256, 0);
-	if (!t_write_all(p[1], "hello world!", 12) || !fx_read(&f, p[0], 32, &c))
-		goto out;
+	if (!t_pipe(f->fds))
+		return;
+	t_ring_fill(&f->r, f->data, 1, 256, 0);
+	if (!t_write_all(f->fds[1], "hello world!", 12) ||
+	    !fx_read(f, f->fds[0], 32, &c))
+		return;
 	EXPECT_BUF_CQE(&c, 12, 0, 1, true);
-	EXPECT(!memcmp(f.data, "hello world!", 12));
-	EXPECT_EQ((unsigned char)f.data[12], 0xee);
-	EXPECT_HEAD(&f.r, 0);
-	EXPECT_ENTRY(&f.r, 0, (uintptr_t)f.data + 12, 256 - 12);
+	EXPECT(!memcmp(f->data, "hello world!", 12));
+	EXPECT_EQ((unsigned char)f->data[12], 0xee);
+	EXPECT_HEAD(&f->r, 0);
+	EXPECT_ENTRY(&f->r, 0, (uintptr_t)f->data + 12, 256 - 12);
 
-	h_close(&p[1]);
-	if (!fx_read(&f, p[0], 32, &c))
-		goto out;
+	h_close(&f->fds[1]);
+	if (!fx_read(f, f->fds[0], 32, &c))
+		return;
 	EXPECT_BUF_CQE(&c, 0, 0, 1, true);
-	EXPECT_HEAD(&f.r, 0);
-	EXPECT_ENTRY(&f.r, 0, (uintptr_t)f.data + 12, 256 - 12);
+	EXPECT_HEAD(&f->r, 0);
+	EXPECT_ENTRY(&f->r, 0, (uintptr_t)f->data + 12, 256 - 12);
 	/* and again: EOF stays EOF and still consumes nothing */
-	if (!fx_read(&f, p[0], 0, &c))
-		goto out;
+	if (!fx_read(f, f->fds[0], 0, &c))
+		return;
 	EXPECT_BUF_CQE(&c, 0, 0, 1, true);
-	EXPECT_ENTRY(&f.r, 0, (uintptr_t)f.data + 12, 256 - 12);
-out:
-	t_close2(p);
-	t_fx_fini(&f);
+	EXPECT_ENTRY(&f->r, 0, (uintptr_t)f->data + 12, 256 - 12);
 }
 
 /*
@@ -106,41 +112,35 @@ out:
  * bid of the entry it consumed (__io_put_kbufs reports it for reads).
  * Entries are never rewritten.
  */
-static void pipe_plain_eof(void)
+static void pipe_plain_eof(struct t_fx *f)
 {
-	int p[2] = { -1, -1 };
 	struct t_cqe c;
-	struct t_fx f;
 
-	if (!t_fx_init(&f, 3 * 256, 0) ||
-	    !t_ring_init(&f.r, f.dev, 4, BGID, 0, 0) || !t_pipe(p))
-		goto out;
-	t_ring_fill(&f.r, f.data, 3, 256, 20);
-	if (!t_write_pat(p[1], 0, 12) || !fx_read(&f, p[0], 0, &c))
-		goto out;
+	if (!t_pipe(f->fds))
+		return;
+	t_ring_fill(&f->r, f->data, 3, 256, 20);
+	if (!t_write_pat(f->fds[1], 0, 12) || !fx_read(f, f->fds[0], 0, &c))
+		return;
 	EXPECT_BUF_CQE(&c, 12, 20, 1, false);
-	EXPECT_PAT(f.data, 0, 12);
-	EXPECT_HEAD(&f.r, 1);
+	EXPECT_PAT(f->data, 0, 12);
+	EXPECT_HEAD(&f->r, 1);
 
-	h_close(&p[1]);
-	if (!fx_read(&f, p[0], 0, &c))
-		goto out;
+	h_close(&f->fds[1]);
+	if (!fx_read(f, f->fds[0], 0, &c))
+		return;
 	EXPECT_BUF_CQE(&c, 0, 21, 1, false);
-	EXPECT_HEAD(&f.r, 2);
-	EXPECT_ENTRY(&f.r, 1, (uintptr_t)f.data + 256, 256);
-	EXPECT_EQ((unsigned char)f.data[256], 0xee);
-	if (!fx_read(&f, p[0], 0, &c))
-		goto out;
+	EXPECT_HEAD(&f->r, 2);
+	EXPECT_ENTRY(&f->r, 1, (uintptr_t)f->data + 256, 256);
+	EXPECT_EQ((unsigned char)f->data[256], 0xee);
+	if (!fx_read(f, f->fds[0], 0, &c))
+		return;
 	EXPECT_BUF_CQE(&c, 0, 22, 1, false);
-	EXPECT_HEAD(&f.r, 3);
+	EXPECT_HEAD(&f->r, 3);
 	/* the ring is used up now: -ENOBUFS comes before the read */
-	if (!fx_read(&f, p[0], 0, &c))
-		goto out;
+	if (!fx_read(f, f->fds[0], 0, &c))
+		return;
 	EXPECT_NOBUF_CQE(&c, -ENOBUFS);
-	EXPECT_HEAD(&f.r, 3);
-out:
-	t_close2(p);
-	t_fx_fini(&f);
+	EXPECT_HEAD(&f->r, 3);
 }
 
 /*
@@ -217,27 +217,21 @@ static const struct row waits_rows[] = {
  * IOPBUF_IOC_CANCEL ends a read waiting on an empty pipe with -ECANCELED
  * and no buffer, the ring untouched.
  */
-static void pipe_read_cancel(void)
+static void pipe_read_cancel(struct t_fx *f)
 {
-	int p[2] = { -1, -1 };
 	struct t_cqe c;
-	struct t_fx f;
 
-	if (!t_fx_init(&f, 512, 0) || !t_ring_init(&f.r, f.dev, 1, BGID, 0, 0) ||
-	    !t_pipe(p))
-		goto out;
-	t_ring_fill(&f.r, f.data, 1, 512, 0);
-	if (!fx_start_read(&f, p[0], 0, 0) || !t_no_cqe(&f.uring))
-		goto out;
-	EXPECT_EQ(ioctl(f.dev, IOPBUF_IOC_CANCEL), 1);
-	if (!t_wait(&f.uring, &c))
-		goto out;
+	if (!t_pipe(f->fds))
+		return;
+	t_ring_fill(&f->r, f->data, 1, 512, 0);
+	if (!fx_start_read(f, f->fds[0], 0, 0) || !t_no_cqe(&f->uring))
+		return;
+	EXPECT_EQ(ioctl(f->dev, IOPBUF_IOC_CANCEL), 1);
+	if (!t_wait(&f->uring, &c))
+		return;
 	EXPECT_NOBUF_CQE(&c, -ECANCELED);
-	EXPECT_HEAD(&f.r, 0);
-	EXPECT_EQ(t_ctx_inflight(f.dev), 0);
-out:
-	t_close2(p);
-	t_fx_fini(&f);
+	EXPECT_HEAD(&f->r, 0);
+	EXPECT_EQ(t_ctx_inflight(f->dev), 0);
 }
 
 /*
@@ -291,36 +285,28 @@ static const struct row bundle_rows[] = {
  * not skipped), the ring entry itself advances by 80 each time, and the
  * file position advances with the reads.
  */
-static void file_inc_back_to_back(void)
+static void file_inc_back_to_back(struct t_fx *f)
 {
 	const unsigned int size = 65536;
 	unsigned int i;
 	struct t_cqe c;
-	struct t_fx f;
-	int fd = -1;
 
-	if (!t_fx_init(&f, size, 0) ||
-	    !t_ring_init(&f.r, f.dev, 32, BGID, IOPBUF_RING_INC, 0))
-		goto out;
-	fd = t_pat_file("read-inc-file", 8 * 80, O_RDONLY);
-	if (fd < 0)
-		goto out;
-	t_ring_fill(&f.r, f.data, 1, size, 8);
+	f->fds[0] = t_pat_file("read-inc-file", 8 * 80, O_RDONLY);
+	if (f->fds[0] < 0)
+		return;
+	t_ring_fill(&f->r, f->data, 1, size, 8);
 	for (i = 0; i < 4; i++) {
-		if (!fx_read(&f, fd, 80, &c))
-			goto out;
+		if (!fx_read(f, f->fds[0], 80, &c))
+			return;
 		if (!EXPECT_BUF_CQE(&c, 80, 8, 1, true))
-			goto out;
-		EXPECT_PAT(f.data + 80 * i, 80 * i, 80);
-		EXPECT_ENTRY(&f.r, 0, (uintptr_t)f.data + 80 * (i + 1),
+			return;
+		EXPECT_PAT(f->data + 80 * i, 80 * i, 80);
+		EXPECT_ENTRY(&f->r, 0, (uintptr_t)f->data + 80 * (i + 1),
 			     size - 80 * (i + 1));
-		EXPECT_HEAD(&f.r, 0);
-		EXPECT_EQ(file_pos(fd), 80 * (i + 1));
+		EXPECT_HEAD(&f->r, 0);
+		EXPECT_EQ(file_pos(f->fds[0]), 80 * (i + 1));
 	}
-	EXPECT_EQ((unsigned char)f.data[320], 0xee);
-out:
-	h_close(&fd);
-	t_fx_fini(&f);
+	EXPECT_EQ((unsigned char)f->data[320], 0xee);
 }
 
 /*
@@ -329,30 +315,22 @@ out:
  * for non-pollable files losing it at the early commit) and the entry
  * ends 128 bytes in with 128 left.
  */
-static void file_inc_buf_more(void)
+static void file_inc_buf_more(struct t_fx *f)
 {
 	unsigned int i;
-	struct t_fx f;
-	int fd = -1;
 
-	if (!t_fx_init(&f, 256, 0) ||
-	    !t_ring_init(&f.r, f.dev, 1, BGID, IOPBUF_RING_INC, 0))
-		goto out;
-	fd = t_pat_file("read-inc-more", 256, O_RDONLY);
-	if (fd < 0)
-		goto out;
-	t_ring_fill(&f.r, f.data, 1, 256, 0);
+	f->fds[0] = t_pat_file("read-inc-more", 256, O_RDONLY);
+	if (f->fds[0] < 0)
+		return;
+	t_ring_fill(&f->r, f->data, 1, 256, 0);
 	for (i = 0; i < 4; i++) {
-		if (!fx_read_buf(&f, fd, 32, 32, 0, true))
-			goto out;
-		EXPECT_PAT(f.data + 32 * i, 32 * i, 32);
+		if (!fx_read_buf(f, f->fds[0], 32, 32, 0, true))
+			return;
+		EXPECT_PAT(f->data + 32 * i, 32 * i, 32);
 	}
-	EXPECT_ENTRY(&f.r, 0, (uintptr_t)f.data + 128, 128);
-	EXPECT_HEAD(&f.r, 0);
-	EXPECT_EQ(file_pos(fd), 128);
-out:
-	h_close(&fd);
-	t_fx_fini(&f);
+	EXPECT_ENTRY(&f->r, 0, (uintptr_t)f->data + 128, 128);
+	EXPECT_HEAD(&f->r, 0);
+	EXPECT_EQ(file_pos(f->fds[0]), 128);
 }
 
 /*
@@ -361,97 +339,73 @@ out:
  * the buffer it consumed (committed at selection, as io_uring does for
  * files that cannot be polled).
  */
-static void file_plain(void)
+static void file_plain(struct t_fx *f)
 {
-	struct t_fx f;
-	int fd = -1;
-
-	if (!t_fx_init(&f, 4 * 256, 0) || !t_ring_init(&f.r, f.dev, 4, BGID, 0, 0))
-		goto out;
-	fd = t_pat_file("read-plain", 300, O_RDONLY);
-	if (fd < 0)
-		goto out;
-	t_ring_fill(&f.r, f.data, 4, 256, 0);
-	if (!fx_read_buf(&f, fd, 0, 256, 0, false))
-		goto out;
-	EXPECT_PAT(f.data, 0, 256);
-	if (!fx_read_buf(&f, fd, 0, 44, 1, false))
-		goto out;
-	EXPECT_PAT(f.data + 256, 256, 44);
-	EXPECT_EQ((unsigned char)f.data[256 + 44], 0xee);
-	if (!fx_read_buf(&f, fd, 0, 0, 2, false))
-		goto out;
-	EXPECT_HEAD(&f.r, 3);
-	EXPECT_EQ(file_pos(fd), 300);
-out:
-	h_close(&fd);
-	t_fx_fini(&f);
+	f->fds[0] = t_pat_file("read-plain", 300, O_RDONLY);
+	if (f->fds[0] < 0)
+		return;
+	t_ring_fill(&f->r, f->data, 4, 256, 0);
+	if (!fx_read_buf(f, f->fds[0], 0, 256, 0, false))
+		return;
+	EXPECT_PAT(f->data, 0, 256);
+	if (!fx_read_buf(f, f->fds[0], 0, 44, 1, false))
+		return;
+	EXPECT_PAT(f->data + 256, 256, 44);
+	EXPECT_EQ((unsigned char)f->data[256 + 44], 0xee);
+	if (!fx_read_buf(f, f->fds[0], 0, 0, 2, false))
+		return;
+	EXPECT_HEAD(&f->r, 3);
+	EXPECT_EQ(file_pos(f->fds[0]), 300);
 }
 
 /*
  * Registered-buffer entries work for reads too: a file read into slices
  * of a registered buffer (index 0 at offsets 100 and 5000).
  */
-static void file_regbuf(void)
+static void file_regbuf(struct t_fx *f)
 {
 	struct iovec iov;
-	struct t_fx f;
-	int fd = -1;
 
-	if (!t_fx_init(&f, 3 * 4096, 0))
-		goto out;
-	iov = (struct iovec){ f.data, f.data_len };
-	if (!EXPECT_OK(h_register_iov(f.dev, &iov, 1)) ||
-	    !t_ring_init(&f.r, f.dev, 2, BGID, IOPBUF_RING_REGBUF, 0))
-		goto out;
-	fd = t_pat_file("read-regbuf", 6000, O_RDONLY);
-	if (fd < 0)
-		goto out;
-	t_ring_add(&f.r, iopbuf_regbuf_encode(0, 100), 4000, 1);
-	t_ring_add(&f.r, iopbuf_regbuf_encode(0, 5000), 4000, 2);
-	t_ring_publish(&f.r);
-	if (!fx_read_buf(&f, fd, 0, 4000, 1, false))
-		goto out;
-	EXPECT_PAT(f.data + 100, 0, 4000);
-	if (!fx_read_buf(&f, fd, 0, 2000, 2, false))
-		goto out;
-	EXPECT_PAT(f.data + 5000, 4000, 2000);
-	EXPECT_EQ((unsigned char)f.data[7000], 0xee);
-	EXPECT_HEAD(&f.r, 2);
-out:
-	h_close(&fd);
-	t_fx_fini(&f);
+	iov = (struct iovec){ f->data, f->data_len };
+	if (!EXPECT_OK(h_register_iov(f->dev, &iov, 1)) ||
+	    !t_ring_init(&f->r, f->dev, 2, BGID, IOPBUF_RING_REGBUF, 0))
+		return;
+	f->fds[0] = t_pat_file("read-regbuf", 6000, O_RDONLY);
+	if (f->fds[0] < 0)
+		return;
+	t_ring_add(&f->r, iopbuf_regbuf_encode(0, 100), 4000, 1);
+	t_ring_add(&f->r, iopbuf_regbuf_encode(0, 5000), 4000, 2);
+	t_ring_publish(&f->r);
+	if (!fx_read_buf(f, f->fds[0], 0, 4000, 1, false))
+		return;
+	EXPECT_PAT(f->data + 100, 0, 4000);
+	if (!fx_read_buf(f, f->fds[0], 0, 2000, 2, false))
+		return;
+	EXPECT_PAT(f->data + 5000, 4000, 2000);
+	EXPECT_EQ((unsigned char)f->data[7000], 0xee);
+	EXPECT_HEAD(&f->r, 2);
 }
 
 /*
  * A character device: /dev/zero fills the whole 100-byte entry (len 0)
  * or the command's len, with zeroes, one entry per read.
  */
-static void chardev_zero(void)
+static void chardev_zero(struct t_fx *f)
 {
-	struct t_fx f;
-	int fd = -1;
-
-	if (!t_fx_init(&f, 2 * 128, 0) || !t_ring_init(&f.r, f.dev, 2, BGID, 0, 0))
-		goto out;
-	fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
-	if (!EXPECT(fd >= 0))
-		goto out;
-	t_ring_add_ptr(&f.r, f.data, 100, 0);
-	t_ring_add_ptr(&f.r, f.data + 128, 100, 1);
-	t_ring_publish(&f.r);
-	if (!fx_read_buf(&f, fd, 0, 100, 0, false))
-		goto out;
-	EXPECT(f.data[0] == 0 && f.data[99] == 0);
-	EXPECT_EQ((unsigned char)f.data[100], 0xee);
-	if (!fx_read_buf(&f, fd, 7, 7, 1, false))
-		goto out;
-	EXPECT(f.data[128] == 0 && f.data[134] == 0);
-	EXPECT_EQ((unsigned char)f.data[135], 0xee);
-	EXPECT_HEAD(&f.r, 2);
-out:
-	h_close(&fd);
-	t_fx_fini(&f);
+	if (!fx_open(f, "/dev/zero"))
+		return;
+	t_ring_add_ptr(&f->r, f->data, 100, 0);
+	t_ring_add_ptr(&f->r, f->data + 128, 100, 1);
+	t_ring_publish(&f->r);
+	if (!fx_read_buf(f, f->fds[0], 0, 100, 0, false))
+		return;
+	EXPECT(f->data[0] == 0 && f->data[99] == 0);
+	EXPECT_EQ((unsigned char)f->data[100], 0xee);
+	if (!fx_read_buf(f, f->fds[0], 7, 7, 1, false))
+		return;
+	EXPECT(f->data[128] == 0 && f->data[134] == 0);
+	EXPECT_EQ((unsigned char)f->data[135], 0xee);
+	EXPECT_HEAD(&f->r, 2);
 }
 
 /*
@@ -459,62 +413,45 @@ out:
  * random bytes at once; a pseudo-terminal in raw mode waits for input
  * like a pipe and then returns what the master wrote.
  */
-static void chardev_urandom(void)
+static void chardev_urandom(struct t_fx *f)
 {
-	struct t_fx f;
-	int fd = -1;
-
-	if (!t_fx_init(&f, 256, 0) || !t_ring_init(&f.r, f.dev, 1, BGID, 0, 0))
-		goto out;
-	fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-	if (!EXPECT(fd >= 0))
-		goto out;
-	t_ring_fill(&f.r, f.data, 1, 256, 0);
-	if (!fx_read_buf(&f, fd, 64, 64, 0, false))
-		goto out;
-	EXPECT_EQ((unsigned char)f.data[64], 0xee);
-	EXPECT_HEAD(&f.r, 1);
-out:
-	h_close(&fd);
-	t_fx_fini(&f);
+	if (!fx_open(f, "/dev/urandom"))
+		return;
+	t_ring_fill(&f->r, f->data, 1, 256, 0);
+	if (!fx_read_buf(f, f->fds[0], 64, 64, 0, false))
+		return;
+	EXPECT_EQ((unsigned char)f->data[64], 0xee);
+	EXPECT_HEAD(&f->r, 1);
 }
 
-static void chardev_pty(void)
+static void chardev_pty(struct t_fx *f)
 {
 	struct termios tio;
-	int master = -1, slave = -1;
 	struct t_cqe c;
-	struct t_fx f;
 
-	if (!t_fx_init(&f, 256, 0) || !t_ring_init(&f.r, f.dev, 1, BGID, 0, 0))
-		goto out;
-	master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (!EXPECT(master >= 0) || !EXPECT(grantpt(master) == 0) ||
-	    !EXPECT(unlockpt(master) == 0))
-		goto out;
-	slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (!EXPECT(slave >= 0) || !EXPECT(tcgetattr(slave, &tio) == 0))
-		goto out;
+	f->fds[1] = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (!EXPECT(f->fds[1] >= 0) || !EXPECT(grantpt(f->fds[1]) == 0) ||
+	    !EXPECT(unlockpt(f->fds[1]) == 0))
+		return;
+	f->fds[0] = open(ptsname(f->fds[1]), O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (!EXPECT(f->fds[0] >= 0) || !EXPECT(tcgetattr(f->fds[0], &tio) == 0))
+		return;
 	cfmakeraw(&tio);
-	if (!EXPECT(tcsetattr(slave, TCSANOW, &tio) == 0))
-		goto out;
-	t_ring_fill(&f.r, f.data, 1, 256, 0);
-	if (!fx_start_read(&f, slave, 0, 0) || !t_no_cqe(&f.uring))
-		goto out;
-	if (!t_write_pat(master, 0, 40) || !t_wait(&f.uring, &c))
-		goto out;
+	if (!EXPECT(tcsetattr(f->fds[0], TCSANOW, &tio) == 0))
+		return;
+	t_ring_fill(&f->r, f->data, 1, 256, 0);
+	if (!fx_start_read(f, f->fds[0], 0, 0) || !t_no_cqe(&f->uring))
+		return;
+	if (!t_write_pat(f->fds[1], 0, 40) || !t_wait(&f->uring, &c))
+		return;
 	/* the line discipline may hand over the 40 bytes in pieces */
 	if (EXPECT(c.res > 0 && c.res <= 40)) {
 		EXPECT_BUF_CQE(&c, c.res, 0, 1, false);
-		EXPECT_PAT(f.data, 0, c.res);
+		EXPECT_PAT(f->data, 0, c.res);
 	} else {
 		h_note("res %s res2 %#llx", h_res(c.res),
 		       (unsigned long long)c.res2);
 	}
-out:
-	h_close(&slave);
-	h_close(&master);
-	t_fx_fini(&f);
 }
 
 /*
@@ -566,19 +503,19 @@ int main(void)
 	h_init("read");
 	signal(SIGPIPE, SIG_IGN);
 
-	RUN(pipe_inc_buf_more);
-	RUN(pipe_plain_eof);
+	RUN_FX(pipe_inc_buf_more, 256, 1, IOPBUF_RING_INC);
+	RUN_FX(pipe_plain_eof, 3 * 256, 4, 0);
 	RUN_ROWS(waits_row, waits_rows);
-	RUN(pipe_read_cancel);
+	RUN_FX(pipe_read_cancel, 512, 1, 0);
 	RUN_ROWS(bundle_row, bundle_rows);
 
-	RUN(file_inc_back_to_back);
-	RUN(file_inc_buf_more);
-	RUN(file_plain);
-	RUN(file_regbuf);
-	RUN(chardev_zero);
-	RUN(chardev_urandom);
-	RUN(chardev_pty);
+	RUN_FX(file_inc_back_to_back, 65536, 32, IOPBUF_RING_INC);
+	RUN_FX(file_inc_buf_more, 256, 1, IOPBUF_RING_INC);
+	RUN_FX(file_plain, 4 * 256, 4, 0);
+	RUN_FX(file_regbuf, 3 * 4096, 0, 0);
+	RUN_FX(chardev_zero, 2 * 128, 2, 0);
+	RUN_FX(chardev_urandom, 256, 1, 0);
+	RUN_FX(chardev_pty, 256, 1, 0);
 	RUN(read_wronly_ebadf);
 
 	RUN(h_case_counters_zero);

@@ -247,6 +247,34 @@ void t_fx_fini(struct t_fx *f)
 	f->data = NULL;
 }
 
+struct t_fx_case {
+	void		(*fn)(struct t_fx *f);
+	size_t		data_len;
+	unsigned int	entries;
+	unsigned int	bgid;
+	unsigned int	ring_flags;
+};
+
+static void t_fx_case_run(const void *arg)
+{
+	const struct t_fx_case *c = arg;
+	struct t_fx f;
+
+	if (t_fx_init(&f, c->data_len, 0) &&
+	    (!c->entries || t_ring_init(&f.r, f.dev, c->entries,
+					c->bgid, c->ring_flags, 0)))
+		c->fn(&f);
+	t_fx_fini(&f);
+}
+
+void t_run_fx(const char *name, void (*fn)(struct t_fx *f), size_t data_len,
+	      unsigned int entries, unsigned int bgid, unsigned int ring_flags)
+{
+	struct t_fx_case c = { fn, data_len, entries, bgid, ring_flags };
+
+	h_run_arg(name, t_fx_case_run, &c);
+}
+
 /* ------------------------------------------------------------------------
  * Memory
  */

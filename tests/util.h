@@ -292,6 +292,15 @@ struct t_fx {
 bool t_fx_init2(struct t_fx *f, size_t data_len, unsigned int entries,
 		unsigned int flags);
 bool t_fx_init(struct t_fx *f, size_t data_len, unsigned int flags);
+
+/*
+ * A case on a fixture its runner makes: t_fx_init(@data_len) and, for
+ * @entries > 0, a ring (t_ring_init(@entries, @bgid, @ring_flags)).
+ * fn(f) runs only when all of it was made, and t_fx_fini() follows it:
+ * a case keeps the fds it reads from and writes to in f->fds.
+ */
+void t_run_fx(const char *name, void (*fn)(struct t_fx *f), size_t data_len,
+	      unsigned int entries, unsigned int bgid, unsigned int ring_flags);
 /* Everything t_fx_init() and the test made: fds, ring, io_uring, context. */
 void t_fx_fini(struct t_fx *f);
 
