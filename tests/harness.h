@@ -549,12 +549,12 @@ static inline bool h_global_equal(const struct h_global *a,
  * h_global_read() read into @g0 before.
  */
 #define EXPECT_PAGES_AS(g0) ({						\
-	struct h_global _g1;						\
+	struct h_global _g0 = (g0), _g1;				\
 	bool _ok;							\
 									\
 	h_global_read(&_g1);						\
-	_ok = EXPECT_EQ(_g1.pinned_pages, (g0).pinned_pages);		\
-	_ok &= EXPECT_EQ(_g1.charged_pages, (g0).charged_pages);	\
+	_ok = EXPECT_EQ(_g1.pinned_pages, _g0.pinned_pages);		\
+	_ok &= EXPECT_EQ(_g1.charged_pages, _g0.charged_pages);	\
 	_ok;								\
 })
 
