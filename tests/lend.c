@@ -1133,7 +1133,7 @@ struct kill_arg {
 	int		peer;	/* the parent's end: closed in the child */
 };
 
-static void __attribute__((noreturn)) chain_child(void *arg, int sync_fd)
+static bool chain_child(void *arg)
 {
 	const struct kill_arg *a = arg;
 	enum kill_mode mode = a->mode;
@@ -1144,17 +1144,17 @@ static void __attribute__((noreturn)) chain_child(void *arg, int sync_fd)
 
 	close(a->peer);
 	if (!fx_init(&f))
-		_exit(1);
+		return false;
 	if (mode == KILL_RECV) {
 		id = fx_kbuf(&f, KBUF_LEN);
 		if (!id)
-			_exit(1);
+			return false;
 		iopbuf_lend_init(&l, IOPBUF_LEND_SRC_KBUF, IOPBUF_LEND_DIR_IN, id, 0, 0);
 		iopbuf_lend_add(&l, IOPBUF_LEND_OP_RECV, sock, 0, 0, 0);
 	} else {
 		file = t_pat_file("lend-kill", BUF_LEN, O_RDONLY);
 		if (file < 0)
-			_exit(1);
+			return false;
 		iopbuf_lend_init(&l, IOPBUF_LEND_SRC_REGBUF,
 			  IOPBUF_LEND_DIR_IN | IOPBUF_LEND_DIR_OUT,
 			  iopbuf_regbuf_encode(0, 0), BUF_LEN, 0);
@@ -1165,9 +1165,7 @@ static void __attribute__((noreturn)) chain_child(void *arg, int sync_fd)
 		iopbuf_lend_add(&l, IOPBUF_LEND_OP_SEND, sock, 0, 0, 0);
 		iopbuf_lend_add(&l, IOPBUF_LEND_OP_SEND, sock, 0, 0, 0);
 	}
-	if (!lend_start(&f, &l) || !t_no_cqe(&f.uring))
-		_exit(1);
-	t_ready_wait(sync_fd);
+	return lend_start(&f, &l) && t_no_cqe(&f.uring);
 }
 
 static void killed_inflight(enum kill_mode mode)

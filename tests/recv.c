@@ -1295,24 +1295,17 @@ static void ring_close_cancels_defer(void)
 }
 
 /* The child of sigkill_child: a receive that waits forever. */
-static void __attribute__((noreturn)) waiting_child(void *arg, int sync_fd)
+static bool waiting_child(void *arg)
 {
-	int sock = *(const int *)arg;
-	struct io_uring uring;
-	struct t_ring r;
-	char *data = h_map(4096);
-	int dev = h_open();
 	struct t_cmd cmd = {
-		.op = IOPBUF_CMD_RECV, .fd = sock, .bgid = BGID,
+		.op = IOPBUF_CMD_RECV, .fd = *(const int *)arg, .bgid = BGID,
 	};
+	struct t_fx f;
 
-	if (dev < 0 || !data || !t_uring_init(&uring, IORING_SETUP_CQE32) ||
-	    !t_ring_init(&r, dev, 1, BGID, 0, 0))
-		_exit(1);
-	t_ring_fill(&r, data, 1, 4096, 0);
-	if (!t_start(&uring, dev, &cmd, 1))
-		_exit(1);
-	t_ready_wait(sync_fd);
+	if (!t_fx_init(&f, 4096, 0) || !t_ring_init(&f.r, f.dev, 1, BGID, 0, 0))
+		return false;
+	t_ring_fill(&f.r, f.data, 1, 4096, 0);
+	return t_start(&f.uring, f.dev, &cmd, 1);
 }
 
 /*

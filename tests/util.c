@@ -1044,7 +1044,16 @@ pid_t t_spawn(const char *name, char *const argv[], FILE **out)
 	return pid;
 }
 
-pid_t t_fork_ready(void (*fn)(void *arg, int sync_fd), void *arg)
+/* In a t_fork_ready() child: say it is ready, then wait to be killed. */
+static void __attribute__((noreturn)) t_ready_wait(int sync_fd)
+{
+	if (write(sync_fd, "r", 1) != 1)
+		_exit(1);
+	for (;;)
+		pause();
+}
+
+pid_t t_fork_ready(bool (*fn)(void *arg), void *arg)
 {
 	struct pollfd pfd;
 	int sync[2], status;
@@ -1057,7 +1066,8 @@ pid_t t_fork_ready(void (*fn)(void *arg, int sync_fd), void *arg)
 	pid = fork();
 	if (pid == 0) {
 		close(sync[0]);
-		fn(arg, sync[1]);
+		if (fn(arg))
+			t_ready_wait(sync[1]);
 		_exit(1);
 	}
 	close(sync[1]);
@@ -1094,10 +1104,3 @@ bool t_kill_reap(pid_t pid, const char *what)
 	return EXPECT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 }
 
-void t_ready_wait(int sync_fd)
-{
-	if (write(sync_fd, "r", 1) != 1)
-		_exit(1);
-	for (;;)
-		pause();
-}

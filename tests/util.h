@@ -577,15 +577,12 @@ const char *t_prog(const char *name);
 pid_t t_spawn(const char *name, char *const argv[], FILE **out);
 
 /*
- * Fork a child that runs @fn(@arg, @sync_fd) and never returns: it writes
- * one byte to @sync_fd once what the case needs is in flight. Waits (up to
- * the hang guard) for that byte; the child's pid, or -1 (the child killed
- * and reaped) and a failure.
+ * Fork a child that runs @fn(@arg): true once what the case needs is in
+ * flight, and the child says so and waits to be killed; false, and it
+ * exits 1. Waits (up to the hang guard) for the child to be ready; its
+ * pid, or -1 (the child killed and reaped) and a failure.
  */
-pid_t t_fork_ready(void (*fn)(void *arg, int sync_fd), void *arg);
-
-/* In such a child: say it is ready, then wait to be killed. */
-void __attribute__((noreturn)) t_ready_wait(int sync_fd);
+pid_t t_fork_ready(bool (*fn)(void *arg), void *arg);
 
 /*
  * SIGKILL @pid and reap it: its exit is the event, bounded by the hang
