@@ -9,9 +9,12 @@
  * Further diagnostics go to lines starting with '#', which the guest
  * ignores. A test binary exits 1 if any case failed.
  *
- * A case is a plain `static void fn(void)` run by h_run(). Expectations
- * (EXPECT*, below) evaluate to true when they hold and never return from
- * the case, so a case can clean up after a failure with `goto out`.
+ * A case is a plain `static void fn(void)` run by h_run() (RUN), a
+ * function of a fixture the runner makes and releases (RUN_DEV here,
+ * t_run_fx() in util.h), or one function over a table of rows (RUN_ROWS).
+ * Expectations (EXPECT*, below) evaluate to true when they hold and never
+ * return from the case, so a case can clean up after a failure with
+ * `goto out` (or just return, when its runner owns the fixture).
  * The failure record lives in a MAP_SHARED page, so a case may fork
  * (h_in_child) and the child's failures count for the case.
  */
