@@ -442,7 +442,7 @@ static const struct diff_row diff_rows[] = {
 	{ "tcp4_single",	TCP,	AF_INET,	0 },
 	{ "tcp6_single",	TCP,	AF_INET6,	0 },
 	{ "tcp4_bundle",	TCP,	AF_INET,	250000 },
-	{ "tcp6_bundle",	TCP,	AF_INET6,	0 },
+	{ "tcp6_bundle",	TCP,	AF_INET6,	250000 },
 	{ "udp4_loopback",	UDP,	AF_INET,	0 },
 	{ "udp6_loopback",	UDP,	AF_INET6,	0 },
 	{ "sink4",		SINK,	AF_INET,	0 },
