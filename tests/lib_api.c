@@ -146,6 +146,87 @@ out:
 static void ring_user_memory(void)	{ ring_setup(false); }
 static void ring_mmap(void)		{ ring_setup(true); }
 
+/* The lowest free descriptor: an fd a library call leaked would take it. */
+static int lowest_free_fd(void)
+{
+	int fd = dup(0);
+
+	if (fd >= 0)
+		close(fd);
+	return fd;
+}
+
+static void open_check_setup_buffers(void)
+{
+	struct iopbuf_probe p = { 0 };
+	struct iopbuf_stats st;
+	int dev, err = 1, free_fd = lowest_free_fd();
+	unsigned char *mem;
+
+	/* a feature the module lacks: -EOPNOTSUPP, and no fd left open */
+	EXPECT_ERR(iopbuf_open_check(1ULL << 63, &p), EOPNOTSUPP);
+	EXPECT_EQ(p.abi_version, IOPBUF_ABI_VERSION);
+	EXPECT_EQ(lowest_free_fd(), free_fd);
+	dev = iopbuf_open_check(IOPBUF_FEAT_REGBUF, NULL);
+	if (!EXPECT(dev >= 0))
+		return;
+
+	/* sizes the library refuses before the module sees them */
+	EXPECT(!iopbuf_setup_buffers(dev, 0, H_PAGE, &err));
+	EXPECT_EQ(err, -EINVAL);
+	EXPECT(!iopbuf_setup_buffers(dev, 2, SIZE_MAX / 2 + 1, &err));
+	EXPECT_EQ(err, -EINVAL);
+
+	mem = iopbuf_setup_buffers(dev, 3, 2 * H_PAGE, &err);
+	if (!EXPECT(mem))
+		goto out;
+	EXPECT_EQ(err, 0);
+	memset(mem, 0x5a, 6 * H_PAGE);	/* the whole region is mapped */
+	EXPECT_OK(iopbuf_stats(dev, &st));
+	EXPECT_EQ(st.bufs, 3);
+	EXPECT_EQ(st.pinned_pages, 6);
+	/* a second table: the module's errno, and the first one stays */
+	EXPECT(!iopbuf_setup_buffers(dev, 1, H_PAGE, &err));
+	EXPECT_EQ(err, -EBUSY);
+	EXPECT_OK(iopbuf_stats(dev, &st));
+	EXPECT_EQ(st.bufs, 3);
+	EXPECT_OK(iopbuf_free_buffers(dev, mem, 3, 2 * H_PAGE));
+	EXPECT_OK(iopbuf_stats(dev, &st));
+	EXPECT_EQ(st.bufs + st.pinned_pages, 0);
+	/* nothing registered any more: unregistering again fails */
+	EXPECT_ERR(iopbuf_free_buffers(dev, NULL, 0, 0), ENXIO);
+out:
+	close(dev);
+}
+
+static void ring_consume(void)
+{
+	static const unsigned int len[4] = { 100, 200, 300, 400 };
+	struct io_uring_buf_ring *br = calloc(4, sizeof(struct iopbuf_buf));
+	unsigned short head = 3, bids[3] = { 0 };
+	unsigned int i;
+
+	if (!EXPECT(br))
+		return;
+	for (i = 0; i < 4; i++) {
+		iopbuf_ring_bufs(br)[i].len = len[i];
+		iopbuf_ring_bufs(br)[i].bid = 10 + i;
+	}
+	/* from entry 3 across the end of a 4-entry ring to entry 1 */
+	EXPECT_EQ(iopbuf_ring_consume(br, 4, &head, 3, bids), 400 + 100 + 200);
+	EXPECT_EQ(head, 6);
+	EXPECT_EQ(bids[0], 13);
+	EXPECT_EQ(bids[1], 10);
+	EXPECT_EQ(bids[2], 11);
+	/* without bids; the head copy wraps with the 16-bit kernel head */
+	head = 0xffff;
+	EXPECT_EQ(iopbuf_ring_consume(br, 4, &head, 2, NULL), 400 + 100);
+	EXPECT_EQ(head, 1);
+	EXPECT_EQ(iopbuf_ring_consume(br, 4, &head, 0, bids), 0);
+	EXPECT_EQ(head, 1);
+	free(br);
+}
+
 static void prep_probe(void)
 {
 	struct io_uring_sqe *sqe;
@@ -444,6 +525,8 @@ int main(void)
 	RUN_DEV(buffers, 4);
 	RUN(ring_user_memory);
 	RUN(ring_mmap);
+	RUN(open_check_setup_buffers);
+	RUN(ring_consume);
 	RUN(prep_probe);
 	RUN(cqe_accessors);
 	RUN(prep_read_bundle);
