@@ -54,8 +54,10 @@ int pbuf_skb_fill(struct sk_buff *skb, struct iov_iter *from, size_t length)
 	const struct bio_vec *bv = from->bvec;
 	size_t skip = from->iov_offset;
 	size_t left = min(length, iov_iter_count(from));
+	size_t done = left;
 	unsigned long truesize = 0;
-	size_t done = 0;
+	struct page *last_page = NULL;
+	size_t last_end = 0;
 	bool managed;
 
 	if (WARN_ON_ONCE(!iov_iter_is_bvec(from)))
@@ -64,19 +66,26 @@ int pbuf_skb_fill(struct sk_buff *skb, struct iov_iter *from, size_t length)
 		shinfo->flags |= SKBFL_MANAGED_FRAG_REFS;
 		managed = true;
 	} else {
+		const skb_frag_t *last = &shinfo->frags[frag - 1];
+
 		managed = skb_zcopy_managed(skb);
+		last_page = skb_frag_page(last);
+		last_end = skb_frag_off(last) + skb_frag_size(last);
 	}
 
+	/*
+	 * The frag being extended is kept in locals (last_page, last_end)
+	 * rather than read back from the skb each piece, and the iterator
+	 * is moved on by hand at the end: one pass over the segments.
+	 */
 	while (left) {
 		size_t len = min_t(size_t, left, bv->bv_len - skip);
 		struct page *head = compound_head(bv->bv_page);
 		size_t off = ((size_t)(bv->bv_page - head) << PAGE_SHIFT) +
 			     bv->bv_offset + skip;
-		skb_frag_t *last = frag ? &shinfo->frags[frag - 1] : NULL;
 
-		if (last && skb_frag_page(last) == head &&
-		    skb_frag_off(last) + skb_frag_size(last) == off) {
-			skb_frag_size_add(last, len);
+		if (head == last_page && off == last_end) {
+			skb_frag_size_add(&shinfo->frags[frag - 1], len);
 		} else {
 			if (frag == MAX_SKB_FRAGS)
 				break;
@@ -84,9 +93,10 @@ int pbuf_skb_fill(struct sk_buff *skb, struct iov_iter *from, size_t length)
 				get_page(head);
 			__skb_fill_page_desc_noacc(shinfo, frag++, head, off,
 						   len);
+			last_page = head;
 		}
+		last_end = off + len;
 		truesize += PAGE_ALIGN(len + offset_in_page(off));
-		done += len;
 		left -= len;
 		skip += len;
 		if (skip == bv->bv_len) {
@@ -94,8 +104,12 @@ int pbuf_skb_fill(struct sk_buff *skb, struct iov_iter *from, size_t length)
 			skip = 0;
 		}
 	}
+	done -= left;
 	shinfo->nr_frags = frag;
-	iov_iter_advance(from, done);
+	from->nr_segs -= bv - from->bvec;
+	from->bvec = bv;
+	from->iov_offset = skip;
+	from->count -= done;
 	skb->data_len += done;
 	skb->len += done;
 	skb->truesize += truesize;
