@@ -271,7 +271,14 @@ struct pbuf_notif {
 	bool			done;
 	bool			zc_used;
 	bool			zc_copied;
-	struct pbuf_ctx		*ctx;		/* its cache; a reference */
+	/*
+	 * The command stopped waiting while the stack still held pages: the
+	 * notif frees itself (pbuf_wq) and holds a context and a module
+	 * reference until then. A notif its command frees needs neither:
+	 * the command holds both.
+	 */
+	bool			detached;
+	struct pbuf_ctx		*ctx;		/* its cache */
 	struct pbuf_regbuf	**refs;
 	unsigned int		nr_refs;
 	unsigned int		refs_cap;	/* kept when cached */

@@ -116,18 +116,10 @@ struct pbuf_notif *pbuf_notif_alloc(struct pbuf_op *op, unsigned int max_refs)
 	n->done = false;
 	n->zc_used = false;
 	n->zc_copied = false;
+	n->detached = false;
 	n->nr_refs = 0;
 	n->ctx = ctx;
-	pbuf_ctx_get(ctx);
 	pbuf_stat_add(notifs, 1);
-	/*
-	 * A notification can outlive its command, its device file and any
-	 * io_uring (a cancelled send to a peer that never reads): it holds
-	 * the module, so rmmod fails with -EBUSY rather than waiting for the
-	 * network in D state. The caller runs a file operation of ours, so
-	 * the module is live.
-	 */
-	__module_get(THIS_MODULE);
 	return n;
 }
 
@@ -180,6 +172,19 @@ bool pbuf_notif_detach(struct pbuf_notif *n)
 
 	spin_lock_irqsave(&n->lock, flags);
 	pending = !n->done;
+	if (pending) {
+		/*
+		 * From now on the notif can outlive its command, its device
+		 * file and any io_uring (a cancelled send to a peer that
+		 * never reads): it holds its context, and the module, so
+		 * that rmmod fails with -EBUSY rather than waiting for the
+		 * network in D state. The command's file still holds both
+		 * here, and the callback frees n only once op is NULL.
+		 */
+		pbuf_ctx_get(n->ctx);
+		__module_get(THIS_MODULE);
+		n->detached = true;
+	}
 	n->op = NULL;
 	spin_unlock_irqrestore(&n->lock, flags);
 	return pending;
@@ -200,16 +205,22 @@ u16 pbuf_notif_cqe_flags(const struct pbuf_notif *n)
 void pbuf_notif_free(struct pbuf_notif *n)
 {
 	struct pbuf_ctx *ctx = n->ctx;
+	bool detached = n->detached;
 
 	while (n->nr_refs)
 		pbuf_regbuf_put(n->refs[--n->nr_refs]);
-	/* back to the cache first: our reference keeps the context alive */
+	/*
+	 * Back to the cache first: the context stays alive through our
+	 * reference (detached) or the command's. n may be reused at once.
+	 */
 	pbuf_ctx_notif_put(ctx, n);
-	pbuf_ctx_put(ctx);
 	pbuf_stat_add(notifs, -1);
+	if (!detached)
+		return;
+	pbuf_ctx_put(ctx);
 	/*
 	 * Last: from pbuf_wq, module exit flushes the queue before the code
-	 * goes; from a command, its device file still holds the module.
+	 * goes.
 	 */
 	module_put(THIS_MODULE);
 }
