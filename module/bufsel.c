@@ -104,37 +104,57 @@ static int pbuf_bufsel_import_user(struct pbuf_bufsel *bs, int dir)
 }
 
 /*
- * Entries holding registered-buffer encodings: a bio_vec iterator over
- * the slices, merged where physically contiguous (a single entry points
- * into its buffer's run table instead). One reference per registered
- * buffer used (consecutive entries of one buffer share it).
+ * How many runs [@offset, @offset + @len) of @r spans, or 0 for an empty
+ * slice; -EFAULT for a slice outside the buffer.
+ */
+static long pbuf_runs_span(const struct pbuf_runs *r, u64 offset, u64 len)
+{
+	if (!pbuf_range_ok(r->len, offset, len))
+		return -EFAULT;
+	if (!len)
+		return 0;
+	return pbuf_runs_find(r, offset + len - 1) -
+	       pbuf_runs_find(r, offset) + 1;
+}
+
+/*
+ * Entries holding registered-buffer encodings. Consecutive entries naming
+ * back-to-back slices of one buffer are one slice (a bundle cut from one
+ * area, the usual case); when the whole selection is one slice, the
+ * iterator walks the buffer's own run table as for a single entry, else
+ * the slices are copied into a bio_vec array, merged where physically
+ * contiguous. One reference per registered buffer used (consecutive
+ * entries of one buffer share it). Either way a selection spans at most
+ * bs->bv.max segments (-E2BIG), a single entry any number.
  */
 static int pbuf_bufsel_import_regbuf(struct pbuf_bufsel *bs, int dir)
 {
 	struct pbuf_ctx *ctx = bs->ring->ctx;
 	struct pbuf_regbuf *buf = NULL;
 	unsigned int cap = bs->bv.cap;
+	u64 start = 0, len = 0;
+	bool whole = true;
 	u32 cur = 0;
 	unsigned int i;
-	int ret = 0;
-
-	/* one entry: the iterator walks the buffer's own run table */
-	if (bs->nr == 1) {
-		u64 addr = bs->sel[0].addr;
-
-		buf = pbuf_regbuf_get(ctx, iopbuf_regbuf_index(addr));
-		if (IS_ERR(buf))
-			return PTR_ERR(buf);
-		bs->refs[bs->nr_refs++] = buf;
-		return pbuf_runs_iter(&bs->iter, dir, &buf->runs,
-				      iopbuf_regbuf_offset(addr),
-				      bs->sel[0].len);
-	}
+	long span;
+	int ret;
 
 	for (i = 0; i < bs->nr; i++) {
 		u64 addr = bs->sel[i].addr;
 		u32 index = iopbuf_regbuf_index(addr);
+		u64 off = iopbuf_regbuf_offset(addr);
 
+		/* offsets stay below 2^44 and lengths 2^32: no overflow */
+		if (buf && index == cur && off == start + len) {
+			len += bs->sel[i].len;
+			continue;
+		}
+		if (buf) {
+			ret = pbuf_bvec_import(&bs->bv, &buf->runs, start, len);
+			if (ret)
+				goto out;
+			whole = false;
+		}
 		if (!buf || index != cur) {
 			buf = pbuf_regbuf_get(ctx, index);
 			if (IS_ERR(buf))
@@ -142,12 +162,21 @@ static int pbuf_bufsel_import_regbuf(struct pbuf_bufsel *bs, int dir)
 			bs->refs[bs->nr_refs++] = buf;
 			cur = index;
 		}
-		ret = pbuf_bvec_import(&bs->bv, &buf->runs,
-				       iopbuf_regbuf_offset(addr),
-				       bs->sel[i].len);
-		if (ret)
-			break;
+		start = off;
+		len = bs->sel[i].len;
 	}
+	if (!buf)
+		return -EFAULT;
+	if (whole) {
+		span = bs->nr > 1 ? pbuf_runs_span(&buf->runs, start, len) : 0;
+		if (span < 0)
+			return span;
+		if (span > bs->bv.max)
+			return -E2BIG;
+		return pbuf_runs_iter(&bs->iter, dir, &buf->runs, start, len);
+	}
+	ret = pbuf_bvec_import(&bs->bv, &buf->runs, start, len);
+out:
 	/* the array grew: kept for the next commands of this object */
 	if (bs->bv.cap != cap)
 		pbuf_stat_add(cache_misses, 1);
