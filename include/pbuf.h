@@ -94,6 +94,16 @@ struct pbuf_acct {
 	unsigned long		vm_pages;	/* in mm->pinned_vm */
 };
 
+/* A free list of cached objects, each linked through its own node. */
+struct pbuf_free_node {
+	struct pbuf_free_node	*next;
+};
+
+struct pbuf_free_list {
+	struct pbuf_free_node	*head;
+	unsigned int		nr;
+};
+
 /*
  * One open file of /dev/iouring-pbuf.
  *
@@ -139,10 +149,8 @@ struct pbuf_ctx {
 	 * At most PBUF_CACHE_MAX of each; freed with the context.
 	 */
 	spinlock_t		cache_lock;
-	struct pbuf_op		*op_cache;
-	struct pbuf_notif	*notif_cache;
-	unsigned int		nr_op_cache;
-	unsigned int		nr_notif_cache;
+	struct pbuf_free_list	op_cache;
+	struct pbuf_free_list	notif_cache;
 };
 
 /* Most cached objects of each kind per context. */
@@ -294,7 +302,7 @@ struct pbuf_notif {
 	 * runs under rcu_read_lock()), when the context goes.
 	 */
 	struct rcu_head		rcu;
-	struct pbuf_notif	*cache_next;
+	struct pbuf_free_node	cache_node;
 };
 
 /*
@@ -357,13 +365,15 @@ struct pbuf_op {
 	 * Everything above is zeroed when a cached op is reused; bs keeps
 	 * its arrays (see struct pbuf_bufsel), so it comes last.
 	 */
-	struct pbuf_op		*cache_next;
+	struct pbuf_free_node	cache_node;
 	struct pbuf_bufsel	bs;
 };
 
 /* module/op.c */
 #define PBUF_OP_NO_FILE	INT_MIN
 struct pbuf_op *pbuf_op_alloc(struct io_uring_cmd *cmd, int fd);
+struct pbuf_op *pbuf_op_alloc_sel(struct io_uring_cmd *cmd, int fd, u16 bgid,
+				  bool bundle);
 int pbuf_op_start(struct pbuf_op *op, unsigned int issue_flags);
 void pbuf_op_free(struct pbuf_op *op);
 int pbuf_op_cancel_all(struct pbuf_ctx *ctx);
@@ -386,7 +396,8 @@ void pbuf_notif_free(struct pbuf_notif *n);
 void pbuf_notif_wait_all(void);
 
 /* module/send.c */
-int pbuf_cmd_send(struct io_uring_cmd *cmd, unsigned int issue_flags);
+int pbuf_cmd_send(struct io_uring_cmd *cmd, const struct iopbuf_cmd_send *req,
+		  unsigned int issue_flags);
 
 /* module/bufsel.c */
 int pbuf_bufsel_init(struct pbuf_bufsel *bs, struct pbuf_ring *ring,
@@ -400,8 +411,8 @@ void pbuf_bufsel_commit(struct pbuf_bufsel *bs, u64 bytes,
 			struct pbuf_commit *c);
 
 /* module/recv.c */
-int pbuf_cmd_recv(struct io_uring_cmd *cmd, unsigned int issue_flags,
-		  bool is_read);
+int pbuf_cmd_recv(struct io_uring_cmd *cmd, const struct iopbuf_cmd_recv *req,
+		  unsigned int issue_flags, bool is_read);
 
 /* module/ctx.c */
 struct pbuf_ctx *pbuf_ctx_create(void);
@@ -441,7 +452,8 @@ struct pbuf_regbuf *pbuf_kbuf_get(struct pbuf_ctx *ctx, u32 id);
 void pbuf_kbuf_free_all(struct pbuf_ctx *ctx);
 
 /* module/lend.c */
-int pbuf_cmd_lend(struct io_uring_cmd *cmd, unsigned int issue_flags);
+int pbuf_cmd_lend(struct io_uring_cmd *cmd, const struct iopbuf_cmd_lend *req,
+		  unsigned int issue_flags);
 void pbuf_regbuf_show(struct seq_file *m, struct pbuf_ctx *ctx);
 
 /* module/ring.c */

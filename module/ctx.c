@@ -44,23 +44,54 @@ static void pbuf_notif_cache_free(struct pbuf_notif *n)
 	kfree_rcu(n, rcu);
 }
 
+/* Take an object off @l, or NULL when it is empty. */
+static struct pbuf_free_node *pbuf_cache_pop(struct pbuf_ctx *ctx,
+					     struct pbuf_free_list *l)
+{
+	struct pbuf_free_node *node;
+
+	spin_lock(&ctx->cache_lock);
+	node = l->head;
+	if (node) {
+		l->head = node->next;
+		l->nr--;
+	}
+	spin_unlock(&ctx->cache_lock);
+	return node;
+}
+
+/* Put an object on @l. Return: false when @l is full (free it instead). */
+static bool pbuf_cache_push(struct pbuf_ctx *ctx, struct pbuf_free_list *l,
+			    struct pbuf_free_node *node)
+{
+	bool kept = false;
+
+	spin_lock(&ctx->cache_lock);
+	if (l->nr < PBUF_CACHE_MAX) {
+		node->next = l->head;
+		l->head = node;
+		l->nr++;
+		kept = true;
+	}
+	spin_unlock(&ctx->cache_lock);
+	return kept;
+}
+
 static void pbuf_ctx_free(struct kref *ref)
 {
 	struct pbuf_ctx *ctx = container_of(ref, struct pbuf_ctx, ref);
+	struct pbuf_free_node *node;
 
-	/* every op and notif holds a reference: all are cached by now */
-	while (ctx->op_cache) {
-		struct pbuf_op *op = ctx->op_cache;
-
-		ctx->op_cache = op->cache_next;
-		pbuf_op_cache_free(op);
-	}
-	while (ctx->notif_cache) {
-		struct pbuf_notif *n = ctx->notif_cache;
-
-		ctx->notif_cache = n->cache_next;
-		pbuf_notif_cache_free(n);
-	}
+	/*
+	 * Every op holds a reference, and every notification is freed by its
+	 * op or holds one itself (detached): all are cached by now.
+	 */
+	while ((node = pbuf_cache_pop(ctx, &ctx->op_cache)))
+		pbuf_op_cache_free(container_of(node, struct pbuf_op,
+						cache_node));
+	while ((node = pbuf_cache_pop(ctx, &ctx->notif_cache)))
+		pbuf_notif_cache_free(container_of(node, struct pbuf_notif,
+						   cache_node));
 	WARN_ON_ONCE(atomic_long_read(&ctx->pinned_pages));
 	WARN_ON_ONCE(atomic_long_read(&ctx->charged_pages));
 	xa_destroy(&ctx->bufs);
@@ -80,24 +111,20 @@ void pbuf_ctx_put(struct pbuf_ctx *ctx)
  * The per-context object cache. A command takes its op (and a zero-copy
  * send its notification) from here and gives it back when it ends, so in
  * steady state no command allocates: only a miss (an empty cache, or arrays
- * too small for a bigger bundle) does, and counts in cache_misses. Objects
- * keep their context alive, so the cache outlives every object taken from
+ * too small for a bigger bundle) does, and counts in cache_misses. Ops keep
+ * their context alive, and so do their notifications through them (or
+ * themselves once detached), so the cache outlives every object taken from
  * it.
  */
 struct pbuf_op *pbuf_ctx_op_get(struct pbuf_ctx *ctx)
 {
+	struct pbuf_free_node *node = pbuf_cache_pop(ctx, &ctx->op_cache);
 	struct pbuf_op *op;
 
-	spin_lock(&ctx->cache_lock);
-	op = ctx->op_cache;
-	if (op) {
-		ctx->op_cache = op->cache_next;
-		ctx->nr_op_cache--;
-	}
-	spin_unlock(&ctx->cache_lock);
-	if (op) {
+	if (node) {
+		op = container_of(node, struct pbuf_op, cache_node);
 		/* everything but the kept selection arrays */
-		memset(op, 0, offsetof(struct pbuf_op, bs));
+		memset(op, 0, offsetof(struct pbuf_op, cache_node));
 		return op;
 	}
 	pbuf_stat_add(cache_misses, 1);
@@ -109,44 +136,21 @@ struct pbuf_op *pbuf_ctx_op_get(struct pbuf_ctx *ctx)
 
 void pbuf_ctx_op_put(struct pbuf_ctx *ctx, struct pbuf_op *op)
 {
-	spin_lock(&ctx->cache_lock);
-	if (ctx->nr_op_cache < PBUF_CACHE_MAX) {
-		op->cache_next = ctx->op_cache;
-		ctx->op_cache = op;
-		ctx->nr_op_cache++;
-		op = NULL;
-	}
-	spin_unlock(&ctx->cache_lock);
-	if (op)
+	if (!pbuf_cache_push(ctx, &ctx->op_cache, &op->cache_node))
 		pbuf_op_cache_free(op);
 }
 
 /* A notification object: lock and work initialized, fields not reset. */
 struct pbuf_notif *pbuf_ctx_notif_get(struct pbuf_ctx *ctx)
 {
-	struct pbuf_notif *n;
+	struct pbuf_free_node *node = pbuf_cache_pop(ctx, &ctx->notif_cache);
 
-	spin_lock(&ctx->cache_lock);
-	n = ctx->notif_cache;
-	if (n) {
-		ctx->notif_cache = n->cache_next;
-		ctx->nr_notif_cache--;
-	}
-	spin_unlock(&ctx->cache_lock);
-	return n;
+	return node ? container_of(node, struct pbuf_notif, cache_node) : NULL;
 }
 
 void pbuf_ctx_notif_put(struct pbuf_ctx *ctx, struct pbuf_notif *n)
 {
-	spin_lock(&ctx->cache_lock);
-	if (ctx->nr_notif_cache < PBUF_CACHE_MAX) {
-		n->cache_next = ctx->notif_cache;
-		ctx->notif_cache = n;
-		ctx->nr_notif_cache++;
-		n = NULL;
-	}
-	spin_unlock(&ctx->cache_lock);
-	if (n)
+	if (!pbuf_cache_push(ctx, &ctx->notif_cache, &n->cache_node))
 		pbuf_notif_cache_free(n);
 }
 

@@ -502,22 +502,15 @@ static int pbuf_lend_prepare(struct pbuf_op *op, struct pbuf_lend *lend,
 	return 0;
 }
 
-int pbuf_cmd_lend(struct io_uring_cmd *cmd, unsigned int issue_flags)
+int pbuf_cmd_lend(struct io_uring_cmd *cmd, const struct iopbuf_cmd_lend *req,
+		  unsigned int issue_flags)
 {
-	const struct iopbuf_cmd_lend *src = pbuf_cmd_payload(cmd);
-	const struct iopbuf_cmd_lend req = {
-		.addr	= READ_ONCE(src->addr),
-		.len	= READ_ONCE(src->len),
-		.resv	= READ_ONCE(src->resv),
-	};
 	unsigned int bad = IOPBUF_LEND_NONE;
 	struct pbuf_lend *lend;
 	struct pbuf_op *op;
 	int ret;
 
-	if (!(issue_flags & IO_URING_F_CQE32))
-		return -EINVAL;
-	if (req.resv || req.len != sizeof(struct iopbuf_lend))
+	if (req->resv || req->len != sizeof(struct iopbuf_lend))
 		return -EINVAL;
 
 	op = pbuf_op_alloc(cmd, PBUF_OP_NO_FILE);
@@ -534,7 +527,7 @@ int pbuf_cmd_lend(struct io_uring_cmd *cmd, unsigned int issue_flags)
 	op->cancel = pbuf_lend_cancel;
 	op->destroy = pbuf_lend_destroy;
 
-	ret = pbuf_lend_prepare(op, lend, req.addr, &bad);
+	ret = pbuf_lend_prepare(op, lend, req->addr, &bad);
 	if (ret) {
 		/* say which secondary the setup failed on */
 		u64 res2 = (u64)(bad == IOPBUF_LEND_NONE ? IOPBUF_LEND_NONE :

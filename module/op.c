@@ -100,6 +100,40 @@ struct pbuf_op *pbuf_op_alloc(struct io_uring_cmd *cmd, int fd)
 	return op;
 }
 
+/**
+ * pbuf_op_alloc_sel - a new command that selects from a provided-buffer ring
+ * @cmd: the uring_cmd
+ * @fd: the file descriptor it transfers on, from the application
+ * @bgid: the ring
+ * @bundle: whether one attempt may take several entries
+ *
+ * Return: the op with its selection prepared (op->bs), or ERR_PTR(-EBADF,
+ * also for a negative @fd; -ENOENT for no such ring; -ENOMEM).
+ */
+struct pbuf_op *pbuf_op_alloc_sel(struct io_uring_cmd *cmd, int fd, u16 bgid,
+				  bool bundle)
+{
+	struct pbuf_ring *ring;
+	struct pbuf_op *op;
+	int ret = -ENOENT;
+
+	/* PBUF_OP_NO_FILE is negative too: never taken from the application */
+	if (fd < 0)
+		return ERR_PTR(-EBADF);
+	op = pbuf_op_alloc(cmd, fd);
+	if (IS_ERR(op))
+		return op;
+	ring = pbuf_ring_get(op->ctx, bgid);
+	if (ring)
+		ret = pbuf_bufsel_init(&op->bs, ring, bundle ?
+				       PBUF_MAX_BUNDLE_BUFS : 1);
+	if (ret) {
+		pbuf_op_free(op);
+		return ERR_PTR(ret);
+	}
+	return op;
+}
+
 void pbuf_op_free(struct pbuf_op *op)
 {
 	struct pbuf_ctx *ctx = op->ctx;

@@ -107,41 +107,18 @@ out:
 	return ret;
 }
 
-int pbuf_cmd_recv(struct io_uring_cmd *cmd, unsigned int issue_flags,
-		  bool is_read)
+int pbuf_cmd_recv(struct io_uring_cmd *cmd, const struct iopbuf_cmd_recv *req,
+		  unsigned int issue_flags, bool is_read)
 {
-	const struct iopbuf_cmd_recv *src = pbuf_cmd_payload(cmd);
-	const struct iopbuf_cmd_recv req = {
-		.fd	= READ_ONCE(src->fd),
-		.bgid	= READ_ONCE(src->bgid),
-		.flags	= READ_ONCE(src->flags),
-		.len	= READ_ONCE(src->len),
-		.resv	= READ_ONCE(src->resv),
-	};
-	struct pbuf_ctx *ctx = cmd->file->private_data;
-	struct pbuf_ring *ring;
 	struct pbuf_op *op;
 	int ret;
 
-	if (!(issue_flags & IO_URING_F_CQE32))
+	if (req->resv || req->flags & ~IOPBUF_RECV_BUNDLE)
 		return -EINVAL;
-	if (req.resv || req.flags & ~IOPBUF_RECV_BUNDLE)
-		return -EINVAL;
-	if (req.fd < 0)
-		return -EBADF;
-
-	op = pbuf_op_alloc(cmd, req.fd);
+	op = pbuf_op_alloc_sel(cmd, req->fd, req->bgid,
+			       req->flags & IOPBUF_RECV_BUNDLE);
 	if (IS_ERR(op))
 		return PTR_ERR(op);
-	ring = pbuf_ring_get(ctx, req.bgid);
-	if (!ring) {
-		ret = -ENOENT;
-		goto fail;
-	}
-	ret = pbuf_bufsel_init(&op->bs, ring, req.flags & IOPBUF_RECV_BUNDLE ?
-			       PBUF_MAX_BUNDLE_BUFS : 1);
-	if (ret)
-		goto fail;
 	if (is_read) {
 		ret = -EBADF;
 		if (!(op->file->f_mode & FMODE_READ))
@@ -154,7 +131,7 @@ int pbuf_cmd_recv(struct io_uring_cmd *cmd, unsigned int issue_flags,
 		op->fn = pbuf_recv_fn;
 	}
 	op->events = EPOLLIN | EPOLLRDNORM;
-	op->len = req.len;
+	op->len = req->len;
 	return pbuf_op_start(op, issue_flags);
 fail:
 	pbuf_op_free(op);

@@ -306,53 +306,32 @@ static void pbuf_send_destroy(struct pbuf_op *op)
 		pbuf_notif_free(op->notif);
 }
 
-int pbuf_cmd_send(struct io_uring_cmd *cmd, unsigned int issue_flags)
+int pbuf_cmd_send(struct io_uring_cmd *cmd, const struct iopbuf_cmd_send *req,
+		  unsigned int issue_flags)
 {
-	const struct iopbuf_cmd_send *src = pbuf_cmd_payload(cmd);
-	const struct iopbuf_cmd_send req = {
-		.fd		= READ_ONCE(src->fd),
-		.bgid		= READ_ONCE(src->bgid),
-		.flags		= READ_ONCE(src->flags),
-		.len		= READ_ONCE(src->len),
-		.msg_flags	= READ_ONCE(src->msg_flags),
-	};
-	struct pbuf_ctx *ctx = cmd->file->private_data;
-	struct pbuf_ring *ring;
 	struct socket *sock;
 	struct pbuf_op *op;
 	int ret;
 
-	if (!(issue_flags & IO_URING_F_CQE32))
+	if (req->flags & ~IOPBUF_SEND_BUNDLE || req->msg_flags & ~MSG_MORE)
 		return -EINVAL;
-	if (req.flags & ~IOPBUF_SEND_BUNDLE || req.msg_flags & ~MSG_MORE)
-		return -EINVAL;
-	if (req.fd < 0)
-		return -EBADF;
-
-	op = pbuf_op_alloc(cmd, req.fd);
+	op = pbuf_op_alloc_sel(cmd, req->fd, req->bgid,
+			       req->flags & IOPBUF_SEND_BUNDLE);
 	if (IS_ERR(op))
 		return PTR_ERR(op);
 	op->fn = pbuf_send_fn;
 	op->cancel = pbuf_send_cancel;
 	op->destroy = pbuf_send_destroy;
 	op->events = EPOLLOUT | EPOLLWRNORM;
-	op->len = req.len;
-	op->msg_flags = req.msg_flags;
+	op->len = req->len;
+	op->msg_flags = req->msg_flags;
 
 	ret = -ENOTSOCK;
 	sock = sock_from_file(op->file);
 	if (!sock)
 		goto fail;
-	ret = -ENOENT;
-	ring = pbuf_ring_get(ctx, req.bgid);
-	if (!ring)
-		goto fail;
-	ret = pbuf_bufsel_init(&op->bs, ring, req.flags & IOPBUF_SEND_BUNDLE ?
-			       PBUF_MAX_BUNDLE_BUFS : 1);
-	if (ret)
-		goto fail;
 	/* zero copy for pinned pages, on sockets that take msg_ubuf */
-	if (ring->flags & IOPBUF_RING_REGBUF &&
+	if (op->bs.ring->flags & IOPBUF_RING_REGBUF &&
 	    test_bit(SOCK_SUPPORT_ZC, &sock->flags)) {
 		ret = -ENOMEM;
 		op->notif = pbuf_notif_alloc(op, op->bs.max);
