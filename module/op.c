@@ -201,6 +201,8 @@ static void pbuf_op_unhook(struct pbuf_op *op)
 	unsigned long flags;
 	unsigned int i;
 
+	if (!op->nr_waits)
+		return;
 	/* the users of wake_up_pollfree() free the queue after a grace period */
 	rcu_read_lock();
 	for (i = 0; i < op->nr_waits; i++) {
