@@ -366,6 +366,12 @@ struct pbuf_op {
 	 * its arrays (see struct pbuf_bufsel), so it comes last.
 	 */
 	struct pbuf_free_node	cache_node;
+	/*
+	 * The notification of this object's last zero-copy command, finished
+	 * and kept for its next one: a send takes it without going through
+	 * the context's cache. NULL when there is none.
+	 */
+	struct pbuf_notif	*spare_notif;
 	struct pbuf_bufsel	bs;
 };
 
@@ -393,6 +399,7 @@ bool pbuf_notif_flush_if_last(struct pbuf_notif *n);
 bool pbuf_notif_detach(struct pbuf_notif *n);
 u16 pbuf_notif_cqe_flags(const struct pbuf_notif *n);
 void pbuf_notif_free(struct pbuf_notif *n);
+void pbuf_op_notif_free(struct pbuf_op *op);
 void pbuf_notif_wait_all(void);
 
 /* module/send.c */

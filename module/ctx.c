@@ -31,17 +31,19 @@ void pbuf_ctx_get(struct pbuf_ctx *ctx)
 	kref_get(&ctx->ref);
 }
 
-static void pbuf_op_cache_free(struct pbuf_op *op)
-{
-	pbuf_bufsel_free(&op->bs);
-	kfree(op);
-}
-
 /* After a grace period: a callback may still be unlocking n->lock. */
 static void pbuf_notif_cache_free(struct pbuf_notif *n)
 {
 	kfree(n->refs);
 	kfree_rcu(n, rcu);
+}
+
+static void pbuf_op_cache_free(struct pbuf_op *op)
+{
+	if (op->spare_notif)
+		pbuf_notif_cache_free(op->spare_notif);
+	pbuf_bufsel_free(&op->bs);
+	kfree(op);
 }
 
 /* Take an object off @l, or NULL when it is empty. */

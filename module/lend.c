@@ -458,7 +458,7 @@ static void pbuf_lend_destroy(struct pbuf_op *op)
 	unsigned int i;
 
 	if (op->notif)
-		pbuf_notif_free(op->notif);
+		pbuf_op_notif_free(op);
 	if (!lend)
 		return;
 	for (i = 0; i < IOPBUF_LEND_MAX_OPS; i++)

@@ -83,8 +83,12 @@ PBUF_DEFINE_UBUF_OPS(pbuf_notif_ops, pbuf_notif_callback);
 struct pbuf_notif *pbuf_notif_alloc(struct pbuf_op *op, unsigned int max_refs)
 {
 	struct pbuf_ctx *ctx = op->ctx;
-	struct pbuf_notif *n = pbuf_ctx_notif_get(ctx);
+	struct pbuf_notif *n = op->spare_notif;
 
+	if (n)
+		op->spare_notif = NULL;
+	else
+		n = pbuf_ctx_notif_get(ctx);
 	if (!n) {
 		pbuf_stat_add(cache_misses, 1);
 		n = kzalloc(sizeof(*n), GFP_KERNEL_ACCOUNT);
@@ -209,20 +213,42 @@ u16 pbuf_notif_cqe_flags(const struct pbuf_notif *n)
 	return flags;
 }
 
-/* Process context: the last buffer reference may unpin pages. */
+/* Drop the buffer references (process context: may unpin pages). */
+static void pbuf_notif_drop_refs(struct pbuf_notif *n)
+{
+	while (n->nr_refs)
+		pbuf_regbuf_put(n->refs[--n->nr_refs]);
+	pbuf_stat_add(notifs, -1);
+}
+
+/*
+ * A command is done with its finished notification (op->notif): kept
+ * with the op for its next zero-copy command, or cached.
+ */
+void pbuf_op_notif_free(struct pbuf_op *op)
+{
+	struct pbuf_notif *n = op->notif;
+
+	op->notif = NULL;
+	pbuf_notif_drop_refs(n);
+	if (!op->spare_notif)
+		op->spare_notif = n;
+	else
+		pbuf_ctx_notif_put(op->ctx, n);
+}
+
+/* A detached notification is done: the last step of the release work. */
 void pbuf_notif_free(struct pbuf_notif *n)
 {
 	struct pbuf_ctx *ctx = n->ctx;
 	bool detached = n->detached;
 
-	while (n->nr_refs)
-		pbuf_regbuf_put(n->refs[--n->nr_refs]);
+	pbuf_notif_drop_refs(n);
 	/*
 	 * Back to the cache first: the context stays alive through our
 	 * reference (detached) or the command's. n may be reused at once.
 	 */
 	pbuf_ctx_notif_put(ctx, n);
-	pbuf_stat_add(notifs, -1);
 	if (!detached)
 		return;
 	pbuf_ctx_put(ctx);

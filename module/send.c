@@ -303,7 +303,7 @@ static int pbuf_send_cancel(struct pbuf_op *op, u64 *res2)
 static void pbuf_send_destroy(struct pbuf_op *op)
 {
 	if (op->notif)
-		pbuf_notif_free(op->notif);
+		pbuf_op_notif_free(op);
 }
 
 int pbuf_cmd_send(struct io_uring_cmd *cmd, const struct iopbuf_cmd_send *req,
