@@ -156,7 +156,13 @@ static void on_recv(int slot, struct io_uring_cqe *cqe)
 
 	c->recving = 0;
 	if (res == -ENOBUFS) {
-		c->starved = 1;		/* every part is still being sent */
+		/*
+		 * Every part was still being sent when the data came. Parts
+		 * come back only as sends complete, so wait for one; with no
+		 * entry queued every part is back already (a send completed
+		 * between this receive's issue and its failure): try again.
+		 */
+		c->starved = c->queued > 0;
 	} else if (res == 0) {
 		c->eof = 1;
 	} else if (res < 0 || p >= PARTS || c->fill[p] + res > PART) {
@@ -190,12 +196,11 @@ static void on_send(int slot, struct io_uring_cqe *cqe)
 
 	/* the entries it names, in send ring order, and their bytes */
 	want = iopbuf_ring_consume(c->sr, SEND_ENTRIES, &c->sr_head, n, part);
-	for (i = 0; i < n; i++) {
-		if (!--c->pending[part[i]] && c->retired[part[i]]) {
+	for (i = 0; i < n; i++)
+		if (!--c->pending[part[i]] && c->retired[part[i]])
 			give_part(slot, part[i]);
-			c->starved = 0;
-		}
-	}
+	/* a receive that found no part may find one now */
+	c->starved = 0;
 	c->sending = 0;
 	c->queued -= n;
 	sends++;
