@@ -56,7 +56,7 @@ extern struct pbuf_global pbuf_global;
  * may land on different CPUs, only the sum means anything.
  */
 struct pbuf_pcpu_stats {
-	long	inflight;	/* commands issued, not completed */
+	long	inflight;	/* commands in flight past their issue */
 	long	notifs;		/* zero-copy notifications pending */
 	long	cache_misses;	/* command objects allocated (never falls) */
 };

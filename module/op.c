@@ -170,7 +170,7 @@ static void pbuf_op_complete(struct pbuf_op *op, int res, u64 res2,
 	pbuf_cmd_done(cmd, res, res2, issue_flags);
 }
 
-static void pbuf_op_run(struct pbuf_op *op, unsigned int issue_flags);
+static bool pbuf_op_run(struct pbuf_op *op, unsigned int issue_flags);
 
 static void pbuf_op_tw_fn(struct io_uring_cmd *cmd, unsigned int issue_flags,
 			  bool dead)
@@ -302,8 +302,11 @@ static int pbuf_op_arm(struct pbuf_op *op)
 	return 1;
 }
 
-/* One or more steps: try the transfer, complete, or park. */
-static void pbuf_op_run(struct pbuf_op *op, unsigned int issue_flags)
+/*
+ * One or more steps: try the transfer, complete, or park.
+ * Return: true when the op completed (it is freed), false when it waits.
+ */
+static bool pbuf_op_run(struct pbuf_op *op, unsigned int issue_flags)
 {
 	unsigned int spins = 0;
 	u64 res2 = 0;
@@ -314,28 +317,28 @@ static void pbuf_op_run(struct pbuf_op *op, unsigned int issue_flags)
 	for (;;) {
 		if (test_bit(PBUF_OP_CANCEL, &op->state)) {
 			ret = op->cancel ? op->cancel(op, &res2) : -ECANCELED;
-			pbuf_op_complete(op, ret, res2, issue_flags);
-			return;
+			break;
 		}
 		ret = op->fn(op, &res2);
 		if (ret == PBUF_OP_WAIT)
-			return;
-		if (ret != -EAGAIN) {
-			pbuf_op_complete(op, ret, res2, issue_flags);
-			return;
-		}
-		ret = pbuf_op_arm(op);
-		if (ret <= 0)
+			return false;
+		if (ret != -EAGAIN)
 			break;
+		ret = pbuf_op_arm(op);
+		if (!ret)
+			return false;	/* parked */
+		if (ret < 0) {
+			res2 = 0;	/* the file cannot be waited on */
+			break;
+		}
 		if (++spins == PBUF_OP_MAX_SPINS) {
 			/* ready but not progressing: let other work run first */
 			pbuf_op_queue_step(op);
-			return;
+			return false;
 		}
 	}
-	/* parked (0), or the file cannot be waited on */
-	if (ret)
-		pbuf_op_complete(op, ret, 0, issue_flags);
+	pbuf_op_complete(op, ret, res2, issue_flags);
+	return true;
 }
 
 /*
@@ -373,7 +376,13 @@ static void pbuf_monitor_del(struct pbuf_op *op)
 	}
 }
 
-static void pbuf_op_track(struct pbuf_op *op)
+/*
+ * The op outlives its issue: make it findable by whoever may have to
+ * cancel it (IOPBUF_IOC_CANCEL, io_uring's cancel, the exit monitor) and
+ * count it in flight. An op that completes during its issue never needs
+ * any of this, so it is done only then (see pbuf_op_start()).
+ */
+static void pbuf_op_track(struct pbuf_op *op, unsigned int issue_flags)
 {
 	struct pbuf_ctx *ctx = op->ctx;
 
@@ -383,6 +392,7 @@ static void pbuf_op_track(struct pbuf_op *op)
 	list_add_tail(&op->ctx_node, &ctx->ops);
 	spin_unlock(&ctx->op_lock);
 	pbuf_monitor_add(op);
+	pbuf_cmd_mark_cancelable(op->cmd, issue_flags);
 }
 
 /**
@@ -394,18 +404,27 @@ static void pbuf_op_track(struct pbuf_op *op)
  */
 int pbuf_op_start(struct pbuf_op *op, unsigned int issue_flags)
 {
-	pbuf_op_track(op);
-	pbuf_cmd_mark_cancelable(op->cmd, issue_flags);
 	/*
 	 * Issued from io-wq (IOSQE_ASYNC, or a punt), the first step would
 	 * run in the worker while a wake-up could queue the next one to the
 	 * submitting task: start in the submitting task instead, so steps
 	 * of one op never run concurrently.
 	 */
-	if (current->flags & PF_IO_WORKER)
+	if (current->flags & PF_IO_WORKER) {
+		pbuf_op_track(op, issue_flags);
 		pbuf_op_queue_step(op);
-	else
-		pbuf_op_run(op, issue_flags);
+		return -EIOCBQUEUED;
+	}
+	/*
+	 * Issued by the submitting task: the op's next step, if it parks,
+	 * is task work of this very task, which cannot run before this
+	 * issue returns, and nothing else can find the op before it is
+	 * tracked. So the op is tracked only when it is still in flight
+	 * after its first step; one that completed at once (a UDP send, a
+	 * receive with data waiting) pays for none of it.
+	 */
+	if (!pbuf_op_run(op, issue_flags))
+		pbuf_op_track(op, issue_flags);
 	return -EIOCBQUEUED;
 }
 

@@ -262,7 +262,7 @@ struct iopbuf_stats {
 	__u32	buf_slots;	/* slots in the registered buffer table */
 	__u32	bufs;		/* occupied slots */
 	__u32	rings;		/* registered rings */
-	__u32	inflight;	/* uring_cmds issued and not yet completed */
+	__u32	inflight;	/* uring_cmds still in flight after their submission */
 	__u64	resv[4];
 };
 
