@@ -17,7 +17,7 @@ MODULE_SOURCES := Kbuild Makefile module include uapi scripts/conftest.sh
 
 .PHONY: all module modules clean help deps tests tools kunit vm-test \
 	build-matrix style check demo dkms-install dkms-remove dkms-test \
-	bench debug-test fuzz lib lib-install modules_install install deb
+	bench bench-profile debug-test fuzz lib lib-install modules_install install deb
 
 all: module
 
@@ -52,7 +52,7 @@ help:
 	@sed -n 's/^#   //p' Makefile
 	@echo "targets: module clean deps tests tools kunit vm-test build-matrix"
 	@echo "         style check demo dkms-install dkms-remove dkms-test"
-	@echo "         bench debug-test fuzz lib lib-install modules_install"
+	@echo "         bench bench-profile debug-test fuzz lib lib-install modules_install"
 	@echo "         install deb"
 
 deps:
@@ -95,6 +95,10 @@ dkms-test:
 # benchmarks: every kernel in QEMU, writes docs/BENCHMARKS.md (not in check)
 bench:
 	scripts/bench.sh
+
+# where a send's instructions go, module vs native (function_graph, icount)
+bench-profile:
+	BENCH_MODE=profile scripts/bench.sh
 
 # the selftests on a KASAN/lockdep/kmemleak/fault-injection kernel
 debug-test:

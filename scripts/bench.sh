@@ -19,13 +19,20 @@
 #   lend  the lending benchmark alone (bench -o lend) under plain TCG; same
 #         report, build/bench-lend/ and the lending block. BENCH_ONLY=lend
 #         is the older spelling.
+#   profile  (make bench-profile) where a send's instructions go: the
+#         60 KiB UDP cell of the module and of native SEND_ZC under the
+#         function_graph tracer in the deterministic guest
+#         (tools/benchprof.sh); scripts/bench_profile_report.py writes
+#         build/bench-profile/profile.csv and, with BENCH_DOC=1, the
+#         profile block of docs/BENCHMARKS.md. BENCH_ARGS are benchprof's
+#         SENDER:FUNC,... lists.
 #
 # Not part of `make check` (it times things); tests/bench_smoke.c runs the
 # program with tiny sizes there.
 #
 # Environment:
 #   KERNELS="6.1 6.12 sid"  kernels (default: scripts/kernels.sh list)
-#   BENCH_MODE=det|wall|lend
+#   BENCH_MODE=det|wall|lend|profile
 #   BENCH_RUNS=N            det: full runs to compare (default 2)
 #   BENCH_ARGS="..."        arguments of tools/build/bench (bench -h)
 #   BENCH_OUT=DIR           output directory
@@ -47,6 +54,8 @@ if [ "${BENCH_ONLY:-}" = lend ]; then
 	BENCH_MODE=${BENCH_MODE:-lend}
 fi
 BENCH_MODE=${BENCH_MODE:-det}
+# The guest program: tools/bench, or its profiler.
+BENCH_PROG=bench
 case "$BENCH_MODE" in
 det)
 	# Nine repetitions of 40 ms windows (80 ms on the NIC path) of the
@@ -70,8 +79,26 @@ lend)
 	BENCH_RUNS=1
 	export BENCH_ONLY=lend
 	;;
+profile)
+	# Functions of one list must not call each other (a traced callee
+	# counts in its caller's time); sock_from_file is the yardstick.
+	# shellcheck disable=SC2054 # commas inside benchprof arguments
+	specs=(
+		mod:pbuf_uring_cmd,io_uring_cmd_prep
+		sendzc:io_send_zc,io_send_zc_prep,io_notif_tw_complete
+		mod:sock_sendmsg,pbuf_op_alloc_sel,pbuf_notif_alloc,pbuf_bufsel_select,pbuf_bufsel_commit,pbuf_op_free,pbuf_cmd_done,sock_from_file
+		sendzc:sock_sendmsg,io_import_fixed,sock_from_file
+		mod:pbuf_op_alloc,pbuf_ring_get,pbuf_ring_peek,pbuf_regbuf_get,pbuf_runs_iter,pbuf_ring_put,sock_from_file
+		mod_b16:pbuf_bufsel_select,pbuf_bufsel_commit,sock_sendmsg,sock_from_file
+	)
+	BENCH_ARGS=${BENCH_ARGS:-"${specs[*]}"}
+	BENCH_OUT=${BENCH_OUT:-$SRC_DIR/build/bench-profile}
+	BENCH_RUNS=1
+	BENCH_PROG=benchprof
+	export BENCH_CLOCK=icount
+	;;
 *)
-	die "BENCH_MODE=$BENCH_MODE: det, wall or lend"
+	die "BENCH_MODE=$BENCH_MODE: det, wall, lend or profile"
 	;;
 esac
 case "$BENCH_RUNS" in
@@ -88,6 +115,8 @@ report() {
 	[ "$BENCH_DOC" = 1 ] && docs=("$SRC_DIR/docs")
 	if [ "$BENCH_MODE" = det ]; then
 		python3 "$LIB_DIR/bench_report.py" "$BENCH_OUT" "${docs[@]}"
+	elif [ "$BENCH_MODE" = profile ]; then
+		python3 "$LIB_DIR/bench_profile_report.py" "$BENCH_OUT" "${docs[@]}"
 	else
 		python3 "$LIB_DIR/bench_wall_report.py" "$BENCH_OUT" "$BENCH_OUT/run1/vm-logs" "${docs[@]}"
 	fi
@@ -150,10 +179,10 @@ vm_rc=0
 for run in $(seq 1 "$BENCH_RUNS"); do
 	export VM_LOG_DIR=$BENCH_OUT/run$run/vm-logs
 	mkdir -p "$VM_LOG_DIR"
-	log "run $run of $BENCH_RUNS ($BENCH_MODE): ${releases[*]} with: bench $BENCH_ARGS"
+	log "run $run of $BENCH_RUNS ($BENCH_MODE): ${releases[*]} with: $BENCH_PROG $BENCH_ARGS"
 	set +e
-	"$LIB_DIR/vm-test.sh" --no-setup --run "bench $BENCH_ARGS" "${releases[@]}" |
-		tee "$BENCH_OUT/run$run/console.log" | grep -v -E '\] bench: (BENCH|BVEC|LEND)'
+	"$LIB_DIR/vm-test.sh" --no-setup --run "$BENCH_PROG $BENCH_ARGS" "${releases[@]}" |
+		tee "$BENCH_OUT/run$run/console.log" | grep -v -E '\] bench(prof)?: (BENCH|BVEC|LEND)'
 	rc=${PIPESTATUS[0]}
 	set -e
 	[ "$rc" = 0 ] || vm_rc=$rc
@@ -175,7 +204,7 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "host_llc=$(lscpu 2>/dev/null | sed -n 's/^L3 cache:[[:space:]]*//p' | head -n1)"
 	echo "host_kernel=$(uname -r)"
 	echo "qemu=$(qemu-system-x86_64 --version | head -n1)"
-	if [ "$BENCH_MODE" = det ]; then
+	if [ "$BENCH_MODE" = det ] || [ "$BENCH_MODE" = profile ]; then
 		echo "accel=tcg"
 		echo "clock=-icount shift=0,sleep=off: 1 instruction = 1 ns of guest time"
 		echo "vm=1 vCPU (qemu64), $VM_MEM"
