@@ -85,8 +85,9 @@ static void pbuf_ctx_free(struct kref *ref)
 	struct pbuf_free_node *node;
 
 	/*
-	 * Every op holds a reference, and every notification is freed by its
-	 * op or holds one itself (detached): all are cached by now.
+	 * Every op ended before its command's file was released, and every
+	 * notification is freed by its op or holds a reference itself
+	 * (detached): all are cached by now.
 	 */
 	while ((node = pbuf_cache_pop(ctx, &ctx->op_cache)))
 		pbuf_op_cache_free(container_of(node, struct pbuf_op,
@@ -113,10 +114,10 @@ void pbuf_ctx_put(struct pbuf_ctx *ctx)
  * The per-context object cache. A command takes its op (and a zero-copy
  * send its notification) from here and gives it back when it ends, so in
  * steady state no command allocates: only a miss (an empty cache, or arrays
- * too small for a bigger bundle) does, and counts in cache_misses. Ops keep
- * their context alive, and so do their notifications through them (or
- * themselves once detached), so the cache outlives every object taken from
- * it.
+ * too small for a bigger bundle) does, and counts in cache_misses. An op
+ * lives within its command, whose file keeps the context alive; its
+ * notification is freed by it or, once detached, holds a context reference
+ * itself: so the cache outlives every object taken from it.
  */
 struct pbuf_op *pbuf_ctx_op_get(struct pbuf_ctx *ctx)
 {

@@ -92,8 +92,12 @@ struct pbuf_op *pbuf_op_alloc(struct io_uring_cmd *cmd, int fd)
 	}
 	op->poll_file = op->file;
 	op->cmd = cmd;
+	/*
+	 * No context reference: the op ends before its command completes,
+	 * and io_uring holds the command's file (whose release drops the
+	 * context) until then.
+	 */
 	op->ctx = ctx;
-	pbuf_ctx_get(ctx);
 	INIT_LIST_HEAD(&op->ctx_node);
 	INIT_LIST_HEAD(&op->monitor_node);
 	*pbuf_cmd_op(cmd) = op;
@@ -156,9 +160,8 @@ void pbuf_op_free(struct pbuf_op *op)
 		pbuf_bufsel_destroy(&op->bs);
 	if (op->file)
 		fput(op->file);
-	/* back to the cache first: our reference keeps the context alive */
+	/* the command's file keeps the context alive (pbuf_op_alloc()) */
 	pbuf_ctx_op_put(ctx, op);
-	pbuf_ctx_put(ctx);
 }
 
 static void pbuf_op_complete(struct pbuf_op *op, int res, u64 res2,
