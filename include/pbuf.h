@@ -151,6 +151,13 @@ struct pbuf_ctx {
 	spinlock_t		cache_lock;
 	struct pbuf_free_list	op_cache;
 	struct pbuf_free_list	notif_cache;
+	/*
+	 * One more op, outside the lock: the op of a command that completed
+	 * during its issue (the steady state of sends that the stack lets
+	 * go of at once) comes back here and the next command takes it,
+	 * with one atomic exchange each. Owned by whoever exchanged it out.
+	 */
+	struct pbuf_op		*hot_op;
 };
 
 /* Most cached objects of each kind per context. */

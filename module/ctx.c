@@ -89,6 +89,8 @@ static void pbuf_ctx_free(struct kref *ref)
 	 * notification is freed by its op or holds a reference itself
 	 * (detached): all are cached by now.
 	 */
+	if (ctx->hot_op)
+		pbuf_op_cache_free(ctx->hot_op);
 	while ((node = pbuf_cache_pop(ctx, &ctx->op_cache)))
 		pbuf_op_cache_free(container_of(node, struct pbuf_op,
 						cache_node));
@@ -121,11 +123,17 @@ void pbuf_ctx_put(struct pbuf_ctx *ctx)
  */
 struct pbuf_op *pbuf_ctx_op_get(struct pbuf_ctx *ctx)
 {
-	struct pbuf_free_node *node = pbuf_cache_pop(ctx, &ctx->op_cache);
+	struct pbuf_free_node *node;
 	struct pbuf_op *op;
 
-	if (node) {
-		op = container_of(node, struct pbuf_op, cache_node);
+	/* a full barrier: sees all the last owner wrote */
+	op = xchg(&ctx->hot_op, NULL);
+	if (!op) {
+		node = pbuf_cache_pop(ctx, &ctx->op_cache);
+		if (node)
+			op = container_of(node, struct pbuf_op, cache_node);
+	}
+	if (op) {
 		/* everything but the kept selection arrays */
 		memset(op, 0, offsetof(struct pbuf_op, cache_node));
 		return op;
@@ -139,6 +147,9 @@ struct pbuf_op *pbuf_ctx_op_get(struct pbuf_ctx *ctx)
 
 void pbuf_ctx_op_put(struct pbuf_ctx *ctx, struct pbuf_op *op)
 {
+	/* a full barrier when it succeeds: the next owner sees our writes */
+	if (!cmpxchg(&ctx->hot_op, NULL, op))
+		return;
 	if (!pbuf_cache_push(ctx, &ctx->op_cache, &op->cache_node))
 		pbuf_op_cache_free(op);
 }
