@@ -262,12 +262,23 @@ struct pbuf_commit {
 struct pbuf_op;
 
 /*
- * One attempt at a command's transfer, without blocking.
- * Return: the result, -EAGAIN to wait for @events on the op's file, or
- * PBUF_OP_WAIT after pbuf_op_wait_external(): another event
- * (pbuf_op_wake_external()) queues the next attempt.
+ * What one kind of command does with its op (module/op.c runs them): one
+ * const table per kind, given to pbuf_op_alloc().
+ * @run: one attempt at the command's transfer, without blocking. Return:
+ *	the result (and *res2, the second result word), -EAGAIN to wait
+ *	for op->events on op->poll_file, or PBUF_OP_WAIT after
+ *	pbuf_op_wait_external() or pbuf_op_park_on(): another event queues
+ *	the next attempt.
+ * @cancel: the result (and *res2) of a cancelled command; NULL for
+ *	-ECANCELED.
+ * @destroy: release what @run kept across attempts; may be NULL.
  */
-typedef int (*pbuf_op_fn)(struct pbuf_op *op, u64 *res2);
+struct pbuf_op_ops {
+	int	(*run)(struct pbuf_op *op, u64 *res2);
+	int	(*cancel)(struct pbuf_op *op, u64 *res2);
+	void	(*destroy)(struct pbuf_op *op);
+};
+
 #define PBUF_OP_WAIT	INT_MIN
 
 /*
@@ -333,12 +344,8 @@ struct pbuf_op {
 	struct task_struct	*task;
 	struct file		*file;		/* the fd the command acts on */
 	struct file		*poll_file;	/* the file a wait is on */
-	pbuf_op_fn		fn;
-	/* result when cancelled; NULL: -ECANCELED */
-	int			(*cancel)(struct pbuf_op *op, u64 *res2);
-	/* releases what fn kept across steps; may be NULL */
-	void			(*destroy)(struct pbuf_op *op);
-	__poll_t		events;
+	const struct pbuf_op_ops *ops;
+	__poll_t		events;		/* what a wait is for */
 	unsigned long		state;		/* PBUF_OP_* bits */
 
 	/*
@@ -384,9 +391,11 @@ struct pbuf_op {
 
 /* module/op.c */
 #define PBUF_OP_NO_FILE	INT_MIN
-struct pbuf_op *pbuf_op_alloc(struct io_uring_cmd *cmd, int fd);
-struct pbuf_op *pbuf_op_alloc_sel(struct io_uring_cmd *cmd, int fd, u16 bgid,
-				  bool bundle);
+struct pbuf_op *pbuf_op_alloc(struct io_uring_cmd *cmd,
+			      const struct pbuf_op_ops *ops, int fd);
+struct pbuf_op *pbuf_op_alloc_sel(struct io_uring_cmd *cmd,
+				  const struct pbuf_op_ops *ops, int fd,
+				  u16 bgid, bool bundle);
 int pbuf_op_start(struct pbuf_op *op, unsigned int issue_flags);
 void pbuf_op_free(struct pbuf_op *op);
 int pbuf_op_cancel_all(struct pbuf_ctx *ctx);
@@ -467,7 +476,7 @@ void pbuf_kbuf_free_all(struct pbuf_ctx *ctx);
 
 /* module/lend.c */
 int pbuf_cmd_lend(struct io_uring_cmd *cmd, const struct iopbuf_cmd_lend *req,
-		  unsigned int issue_flags);
+		  unsigned int issue_flags, u64 *res2);
 void pbuf_regbuf_show(struct seq_file *m, struct pbuf_ctx *ctx);
 
 /* module/ring.c */

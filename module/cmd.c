@@ -35,7 +35,7 @@ static int pbuf_cmd_probe(const struct iopbuf_cmd_probe *req)
 }
 
 static int pbuf_uring_cmd_dispatch(struct io_uring_cmd *cmd,
-				   unsigned int issue_flags)
+				   unsigned int issue_flags, u64 *res2)
 {
 	const u64 *src = pbuf_cmd_payload(cmd);
 	union pbuf_cmd_req req;
@@ -67,11 +67,12 @@ static int pbuf_uring_cmd_dispatch(struct io_uring_cmd *cmd,
 	case IOPBUF_CMD_SEND:
 		return pbuf_cmd_send(cmd, &req.send, issue_flags);
 	}
-	return pbuf_cmd_lend(cmd, &req.lend, issue_flags);
+	return pbuf_cmd_lend(cmd, &req.lend, issue_flags, res2);
 }
 
 int pbuf_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 {
+	u64 res2 = 0;
 	int ret;
 
 	/* io_uring asks a parked command to cancel; the SQE is gone by now */
@@ -81,13 +82,15 @@ int pbuf_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 	}
 
 	trace_iopbuf_cmd_issue(cmd, issue_flags);
-	ret = pbuf_uring_cmd_dispatch(cmd, issue_flags);
+	ret = pbuf_uring_cmd_dispatch(cmd, issue_flags, &res2);
 	/*
 	 * Post every completion ourselves, as ublk does: 6.1 loses a
 	 * positive ->uring_cmd() result when the command was issued from
-	 * io-wq (IOSQE_ASYNC), and the request never completes.
+	 * io-wq (IOSQE_ASYNC), and the request never completes. Both result
+	 * words: a command that fails before it starts may say why in the
+	 * second (LEND: which secondary).
 	 */
 	if (ret != -EIOCBQUEUED)
-		pbuf_cmd_done(cmd, ret, 0, issue_flags);
+		pbuf_cmd_done(cmd, ret, res2, issue_flags);
 	return -EIOCBQUEUED;
 }

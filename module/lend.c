@@ -502,8 +502,18 @@ static int pbuf_lend_prepare(struct pbuf_op *op, struct pbuf_lend *lend,
 	return 0;
 }
 
+static const struct pbuf_op_ops pbuf_lend_ops = {
+	.run		= pbuf_lend_fn,
+	.cancel		= pbuf_lend_cancel,
+	.destroy	= pbuf_lend_destroy,
+};
+
+/*
+ * A setup failure's *@res2 says which secondary it failed on
+ * (IOPBUF_LEND_NONE for the chain as a whole).
+ */
 int pbuf_cmd_lend(struct io_uring_cmd *cmd, const struct iopbuf_cmd_lend *req,
-		  unsigned int issue_flags)
+		  unsigned int issue_flags, u64 *res2)
 {
 	unsigned int bad = IOPBUF_LEND_NONE;
 	struct pbuf_lend *lend;
@@ -513,7 +523,7 @@ int pbuf_cmd_lend(struct io_uring_cmd *cmd, const struct iopbuf_cmd_lend *req,
 	if (req->resv || req->len != sizeof(struct iopbuf_lend))
 		return -EINVAL;
 
-	op = pbuf_op_alloc(cmd, PBUF_OP_NO_FILE);
+	op = pbuf_op_alloc(cmd, &pbuf_lend_ops, PBUF_OP_NO_FILE);
 	if (IS_ERR(op))
 		return PTR_ERR(op);
 	lend = kzalloc(sizeof(*lend), GFP_KERNEL_ACCOUNT);
@@ -523,19 +533,12 @@ int pbuf_cmd_lend(struct io_uring_cmd *cmd, const struct iopbuf_cmd_lend *req,
 	}
 	lend->failed = -1;
 	op->priv = lend;
-	op->fn = pbuf_lend_fn;
-	op->cancel = pbuf_lend_cancel;
-	op->destroy = pbuf_lend_destroy;
 
 	ret = pbuf_lend_prepare(op, lend, req->addr, &bad);
 	if (ret) {
-		/* say which secondary the setup failed on */
-		u64 res2 = (u64)(bad == IOPBUF_LEND_NONE ? IOPBUF_LEND_NONE :
-				 bad) << 24;
-
 		pbuf_op_free(op);
-		pbuf_cmd_done(cmd, ret, res2, issue_flags);
-		return -EIOCBQUEUED;
+		*res2 = (u64)bad << 24;
+		return ret;
 	}
 	return pbuf_op_start(op, issue_flags);
 }

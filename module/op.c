@@ -69,12 +69,14 @@ static struct pbuf_op **pbuf_cmd_op(struct io_uring_cmd *cmd)
 /**
  * pbuf_op_alloc - a new command in flight
  * @cmd: the uring_cmd
+ * @ops: what this kind of command does
  * @fd: the file descriptor the command acts on, or PBUF_OP_NO_FILE for a
  *	command that manages its files itself
  *
  * Return: the op, or ERR_PTR(-EBADF, -ENOMEM).
  */
-struct pbuf_op *pbuf_op_alloc(struct io_uring_cmd *cmd, int fd)
+struct pbuf_op *pbuf_op_alloc(struct io_uring_cmd *cmd,
+			      const struct pbuf_op_ops *ops, int fd)
 {
 	struct pbuf_ctx *ctx = cmd->file->private_data;
 	struct pbuf_op *op;
@@ -82,6 +84,7 @@ struct pbuf_op *pbuf_op_alloc(struct io_uring_cmd *cmd, int fd)
 	op = pbuf_ctx_op_get(ctx);
 	if (!op)
 		return ERR_PTR(-ENOMEM);
+	op->ops = ops;
 	/* PBUF_OP_NO_FILE is ours alone: callers reject negative user fds */
 	if (fd != PBUF_OP_NO_FILE) {
 		op->file = fget(fd);
@@ -107,6 +110,7 @@ struct pbuf_op *pbuf_op_alloc(struct io_uring_cmd *cmd, int fd)
 /**
  * pbuf_op_alloc_sel - a new command that selects from a provided-buffer ring
  * @cmd: the uring_cmd
+ * @ops: what this kind of command does
  * @fd: the file descriptor it transfers on, from the application
  * @bgid: the ring
  * @bundle: whether one attempt may take several entries
@@ -114,8 +118,9 @@ struct pbuf_op *pbuf_op_alloc(struct io_uring_cmd *cmd, int fd)
  * Return: the op with its selection prepared (op->bs), or ERR_PTR(-EBADF,
  * also for a negative @fd; -ENOENT for no such ring; -ENOMEM).
  */
-struct pbuf_op *pbuf_op_alloc_sel(struct io_uring_cmd *cmd, int fd, u16 bgid,
-				  bool bundle)
+struct pbuf_op *pbuf_op_alloc_sel(struct io_uring_cmd *cmd,
+				  const struct pbuf_op_ops *ops, int fd,
+				  u16 bgid, bool bundle)
 {
 	struct pbuf_ring *ring;
 	struct pbuf_op *op;
@@ -124,7 +129,7 @@ struct pbuf_op *pbuf_op_alloc_sel(struct io_uring_cmd *cmd, int fd, u16 bgid,
 	/* PBUF_OP_NO_FILE is negative too: never taken from the application */
 	if (fd < 0)
 		return ERR_PTR(-EBADF);
-	op = pbuf_op_alloc(cmd, fd);
+	op = pbuf_op_alloc(cmd, ops, fd);
 	if (IS_ERR(op))
 		return op;
 	ring = pbuf_ring_get(op->ctx, bgid);
@@ -154,8 +159,8 @@ void pbuf_op_free(struct pbuf_op *op)
 	pbuf_monitor_del(op);
 	/* nothing is hooked by now; stay safe if a path forgot */
 	pbuf_op_unhook(op);
-	if (op->destroy)
-		op->destroy(op);
+	if (op->ops->destroy)
+		op->ops->destroy(op);
 	if (op->bs.ring)
 		pbuf_bufsel_destroy(&op->bs);
 	if (op->file)
@@ -319,10 +324,11 @@ static bool pbuf_op_run(struct pbuf_op *op, unsigned int issue_flags)
 	pbuf_op_unhook(op);
 	for (;;) {
 		if (test_bit(PBUF_OP_CANCEL, &op->state)) {
-			ret = op->cancel ? op->cancel(op, &res2) : -ECANCELED;
+			ret = op->ops->cancel ? op->ops->cancel(op, &res2) :
+						-ECANCELED;
 			break;
 		}
-		ret = op->fn(op, &res2);
+		ret = op->ops->run(op, &res2);
 		if (ret == PBUF_OP_WAIT)
 			return false;
 		if (ret != -EAGAIN)
@@ -400,7 +406,7 @@ static void pbuf_op_track(struct pbuf_op *op, unsigned int issue_flags)
 
 /**
  * pbuf_op_start - run a prepared command from its ->uring_cmd() issue
- * @op: the command, with fn, events and arguments set
+ * @op: the command, with its events and arguments set
  * @issue_flags: as io_uring passed them
  *
  * Return: -EIOCBQUEUED; the completion is posted with pbuf_cmd_done().

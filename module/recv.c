@@ -107,6 +107,14 @@ out:
 	return ret;
 }
 
+static const struct pbuf_op_ops pbuf_recv_ops = {
+	.run	= pbuf_recv_fn,
+};
+
+static const struct pbuf_op_ops pbuf_read_ops = {
+	.run	= pbuf_read_fn,
+};
+
 int pbuf_cmd_recv(struct io_uring_cmd *cmd, const struct iopbuf_cmd_recv *req,
 		  unsigned int issue_flags, bool is_read)
 {
@@ -115,7 +123,8 @@ int pbuf_cmd_recv(struct io_uring_cmd *cmd, const struct iopbuf_cmd_recv *req,
 
 	if (req->resv || req->flags & ~IOPBUF_RECV_BUNDLE)
 		return -EINVAL;
-	op = pbuf_op_alloc_sel(cmd, req->fd, req->bgid,
+	op = pbuf_op_alloc_sel(cmd, is_read ? &pbuf_read_ops : &pbuf_recv_ops,
+			       req->fd, req->bgid,
 			       req->flags & IOPBUF_RECV_BUNDLE);
 	if (IS_ERR(op))
 		return PTR_ERR(op);
@@ -123,12 +132,10 @@ int pbuf_cmd_recv(struct io_uring_cmd *cmd, const struct iopbuf_cmd_recv *req,
 		ret = -EBADF;
 		if (!(op->file->f_mode & FMODE_READ))
 			goto fail;
-		op->fn = pbuf_read_fn;
 	} else {
 		ret = -ENOTSOCK;
 		if (!sock_from_file(op->file))
 			goto fail;
-		op->fn = pbuf_recv_fn;
 	}
 	op->events = EPOLLIN | EPOLLRDNORM;
 	op->len = req->len;

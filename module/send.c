@@ -306,6 +306,12 @@ static void pbuf_send_destroy(struct pbuf_op *op)
 		pbuf_op_notif_free(op);
 }
 
+static const struct pbuf_op_ops pbuf_send_ops = {
+	.run		= pbuf_send_fn,
+	.cancel		= pbuf_send_cancel,
+	.destroy	= pbuf_send_destroy,
+};
+
 int pbuf_cmd_send(struct io_uring_cmd *cmd, const struct iopbuf_cmd_send *req,
 		  unsigned int issue_flags)
 {
@@ -315,13 +321,10 @@ int pbuf_cmd_send(struct io_uring_cmd *cmd, const struct iopbuf_cmd_send *req,
 
 	if (req->flags & ~IOPBUF_SEND_BUNDLE || req->msg_flags & ~MSG_MORE)
 		return -EINVAL;
-	op = pbuf_op_alloc_sel(cmd, req->fd, req->bgid,
+	op = pbuf_op_alloc_sel(cmd, &pbuf_send_ops, req->fd, req->bgid,
 			       req->flags & IOPBUF_SEND_BUNDLE);
 	if (IS_ERR(op))
 		return PTR_ERR(op);
-	op->fn = pbuf_send_fn;
-	op->cancel = pbuf_send_cancel;
-	op->destroy = pbuf_send_destroy;
 	op->events = EPOLLOUT | EPOLLWRNORM;
 	op->len = req->len;
 	op->msg_flags = req->msg_flags;
