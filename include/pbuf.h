@@ -260,6 +260,7 @@ struct pbuf_commit {
 };
 
 struct pbuf_op;
+struct pbuf_lend;
 
 /*
  * What one kind of command does with its op (module/op.c runs them): one
@@ -373,8 +374,6 @@ struct pbuf_op {
 	struct pbuf_commit	commit;
 	struct pbuf_notif	*notif;
 
-	void			*priv;		/* command-specific state */
-
 	/*
 	 * Everything above is zeroed when a cached op is reused; bs keeps
 	 * its arrays (see struct pbuf_bufsel), so it comes last.
@@ -386,6 +385,11 @@ struct pbuf_op {
 	 * the context's cache. NULL when there is none.
 	 */
 	struct pbuf_notif	*spare_notif;
+	/*
+	 * LEND's chain state (module/lend.c), kept for this object's next
+	 * LEND, which resets it; NULL until the object runs one.
+	 */
+	struct pbuf_lend	*lend;
 	struct pbuf_bufsel	bs;
 };
 

@@ -43,6 +43,7 @@ static void pbuf_op_cache_free(struct pbuf_op *op)
 	if (op->spare_notif)
 		pbuf_notif_cache_free(op->spare_notif);
 	pbuf_bufsel_free(&op->bs);
+	kfree(op->lend);
 	kfree(op);
 }
 

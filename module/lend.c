@@ -399,7 +399,7 @@ static int pbuf_lend_finish(struct pbuf_op *op, struct pbuf_lend *lend,
 
 static int pbuf_lend_fn(struct pbuf_op *op, u64 *res2)
 {
-	struct pbuf_lend *lend = op->priv;
+	struct pbuf_lend *lend = op->lend;
 
 	if (lend->waiting_notif)
 		return pbuf_lend_result(op, lend, res2,
@@ -425,7 +425,7 @@ static int pbuf_lend_fn(struct pbuf_op *op, u64 *res2)
 
 static int pbuf_lend_cancel(struct pbuf_op *op, u64 *res2)
 {
-	struct pbuf_lend *lend = op->priv;
+	struct pbuf_lend *lend = op->lend;
 	struct pbuf_notif *n = op->notif;
 	u16 extra = 0;
 
@@ -454,19 +454,22 @@ static int pbuf_lend_cancel(struct pbuf_op *op, u64 *res2)
 
 static void pbuf_lend_destroy(struct pbuf_op *op)
 {
-	struct pbuf_lend *lend = op->priv;
+	struct pbuf_lend *lend = op->lend;
 	unsigned int i;
 
 	if (op->notif)
 		pbuf_op_notif_free(op);
 	if (!lend)
 		return;
-	for (i = 0; i < IOPBUF_LEND_MAX_OPS; i++)
+	for (i = 0; i < IOPBUF_LEND_MAX_OPS; i++) {
 		if (lend->files[i])
 			fput(lend->files[i]);
+		lend->files[i] = NULL;
+	}
 	if (lend->buf)
 		pbuf_regbuf_put(lend->buf);
-	kfree(lend);
+	lend->buf = NULL;
+	/* the state itself stays with the op (pbuf_lend_state()) */
 }
 
 static int pbuf_lend_prepare(struct pbuf_op *op, struct pbuf_lend *lend,
@@ -502,6 +505,29 @@ static int pbuf_lend_prepare(struct pbuf_op *op, struct pbuf_lend *lend,
 	return 0;
 }
 
+/*
+ * The chain state of a new LEND: the one its command object kept from an
+ * earlier LEND, or a new one kept from now on (freed with the object).
+ * Either way reset. pbuf_lend_destroy() leaves a kept state holding
+ * nothing, so an op freed before this point releases nothing twice.
+ */
+static struct pbuf_lend *pbuf_lend_state(struct pbuf_op *op)
+{
+	struct pbuf_lend *lend = op->lend;
+
+	if (!lend) {
+		pbuf_stat_add(cache_misses, 1);
+		/* held while the chain waits: charged to its memory cgroup */
+		lend = kmalloc(sizeof(*lend), GFP_KERNEL_ACCOUNT);
+		if (!lend)
+			return NULL;
+		op->lend = lend;
+	}
+	memset(lend, 0, sizeof(*lend));
+	lend->failed = -1;
+	return lend;
+}
+
 static const struct pbuf_op_ops pbuf_lend_ops = {
 	.run		= pbuf_lend_fn,
 	.cancel		= pbuf_lend_cancel,
@@ -526,13 +552,11 @@ int pbuf_cmd_lend(struct io_uring_cmd *cmd, const struct iopbuf_cmd_lend *req,
 	op = pbuf_op_alloc(cmd, &pbuf_lend_ops, PBUF_OP_NO_FILE);
 	if (IS_ERR(op))
 		return PTR_ERR(op);
-	lend = kzalloc(sizeof(*lend), GFP_KERNEL_ACCOUNT);
+	lend = pbuf_lend_state(op);
 	if (!lend) {
 		pbuf_op_free(op);
 		return -ENOMEM;
 	}
-	lend->failed = -1;
-	op->priv = lend;
 
 	ret = pbuf_lend_prepare(op, lend, req->addr, &bad);
 	if (ret) {

@@ -1522,6 +1522,53 @@ out:
 	fx_fini(&f);
 }
 
+/*
+ * Steady state allocates nothing: once a few chains have run, the command
+ * object keeps its chain state and zero-copy notification, and many more
+ * file-to-socket chains must not move the module's cache_misses counter.
+ */
+static void cache_steady(void)
+{
+	const __u32 chunk = 8192;
+	int file = -1, fds[2] = { -1, -1 };
+	long before = -1, after;
+	struct iopbuf_lend l;
+	struct t_cqe c;
+	unsigned int i;
+	struct fx f;
+
+	if (!fx_init(&f) || !t_tcp_pair(fds))
+		goto out;
+	file = t_pat_file("lend-cache", FILE_LEN, O_RDONLY);
+	if (file < 0)
+		goto out;
+	iopbuf_lend_init(&l, IOPBUF_LEND_SRC_REGBUF,
+		  IOPBUF_LEND_DIR_IN | IOPBUF_LEND_DIR_OUT,
+		  iopbuf_regbuf_encode(0, 0), chunk, 0);
+	iopbuf_lend_add(&l, IOPBUF_LEND_OP_READ, file, 0, 0, 0);
+	iopbuf_lend_add(&l, IOPBUF_LEND_OP_SEND, fds[1], 0, 0, 0);
+	for (i = 0; i < 36; i++) {
+		if (i == 4) {
+			before = h_sysfs_read("cache_misses");
+			if (!h_expect(before >= 0, __FILE__, __LINE__,
+				      "sysfs cache_misses unreadable"))
+				goto out;
+		}
+		if (!lend_do(&f, &l, &c) ||
+		    !EXPECT_LEND(&c, 2 * (int)chunk, 2, NO_OP) ||
+		    !expect_peer_pat(fds[0], 0, chunk))
+			goto out;
+	}
+	after = h_sysfs_read("cache_misses");
+	if (!EXPECT_EQ(after, before))
+		h_note("%ld cache misses in 32 steady-state chains",
+		       after - before);
+out:
+	h_close(&file);
+	t_close2(fds);
+	fx_fini(&f);
+}
+
 static void counters_zero(void)
 {
 	h_case_counters_zero();
@@ -1548,6 +1595,7 @@ int main(void)
 	RUN(kbuf_freed_inflight);
 	RUN(cancel_waiting_chain);
 	RUN(kbuf_beyond_memory);
+	RUN(cache_steady);
 	RUN(counters_zero);
 	return h_exit();
 }
