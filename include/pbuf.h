@@ -349,14 +349,7 @@ struct pbuf_op {
 	__poll_t		events;		/* what a wait is for */
 	unsigned long		state;		/* PBUF_OP_* bits */
 
-	/*
-	 * Up to two wait queues of the file a wait is on: pipes and ttys
-	 * offer their read queue first and their write queue second, and a
-	 * writer must hear the second (io_uring's double poll).
-	 */
-	struct pbuf_op_wait	waits[2];
-	unsigned int		nr_waits;
-	poll_table		pt;
+	unsigned int		nr_waits;	/* entries of waits[] in use */
 
 	struct list_head	ctx_node;	/* ctx->ops, under ctx->op_lock */
 	/* the exit monitor's list, under its lock; empty without one */
@@ -375,10 +368,19 @@ struct pbuf_op {
 	struct pbuf_notif	*notif;
 
 	/*
-	 * Everything above is zeroed when a cached op is reused; bs keeps
-	 * its arrays (see struct pbuf_bufsel), so it comes last.
+	 * Everything above is zeroed when a cached op is reused. What
+	 * follows is not: either it is set up whenever it is used, or it is
+	 * kept for the object's next command.
 	 */
 	struct pbuf_free_node	cache_node;
+	/*
+	 * Up to two wait queues of the file a wait is on: pipes and ttys
+	 * offer their read queue first and their write queue second, and a
+	 * writer must hear the second (io_uring's double poll). An entry is
+	 * set up when added (nr_waits), pt when the op arms.
+	 */
+	struct pbuf_op_wait	waits[2];
+	poll_table		pt;
 	/*
 	 * The notification of this object's last zero-copy command, finished
 	 * and kept for its next one: a send takes it without going through

@@ -135,7 +135,7 @@ struct pbuf_op *pbuf_ctx_op_get(struct pbuf_ctx *ctx)
 			op = container_of(node, struct pbuf_op, cache_node);
 	}
 	if (op) {
-		/* everything but the kept selection arrays */
+		/* up to cache_node: see struct pbuf_op */
 		memset(op, 0, offsetof(struct pbuf_op, cache_node));
 		return op;
 	}

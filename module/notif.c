@@ -133,10 +133,13 @@ struct pbuf_notif *pbuf_notif_alloc(struct pbuf_op *op, unsigned int max_refs)
  */
 void pbuf_notif_take_refs(struct pbuf_notif *n, struct pbuf_bufsel *bs)
 {
+	unsigned int i;
+
 	if (WARN_ON_ONCE(n->nr_refs + bs->nr_refs > n->refs_cap))
 		return;
-	memcpy(n->refs + n->nr_refs, bs->refs, bs->nr_refs * sizeof(*bs->refs));
-	n->nr_refs += bs->nr_refs;
+	/* usually one: a loop is cheaper than a call to memcpy() */
+	for (i = 0; i < bs->nr_refs; i++)
+		n->refs[n->nr_refs++] = bs->refs[i];
 	bs->nr_refs = 0;
 }
 
