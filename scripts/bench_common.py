@@ -5,6 +5,17 @@ of docs/BENCHMARKS.md."""
 
 import csv
 import os
+import sys
+
+
+def args_and_machine(doc):
+    """A report's arguments, OUT [DOCDIR], and OUT's machine.txt: (out,
+    docdir or None, machine fields, kernels); exits with DOC without OUT."""
+    if len(sys.argv) < 2:
+        sys.exit(doc)
+    out = sys.argv[1]
+    docdir = sys.argv[2] if len(sys.argv) > 2 else None
+    return (out, docdir) + read_machine(out)
 
 
 def read_machine(out):

@@ -19,7 +19,7 @@ import re
 import shutil
 import sys
 
-from bench_common import read_machine, replace_block, write_csv
+from bench_common import args_and_machine, replace_block, write_csv
 
 FIELDS = ["kernel", "sender", "function", "calls", "avg_ticks", "net"]
 CALIB = "sock_from_file"
@@ -55,11 +55,7 @@ def parse(path):
 
 
 def main():
-    if len(sys.argv) < 2:
-        sys.exit(__doc__)
-    out = sys.argv[1]
-    docdir = sys.argv[2] if len(sys.argv) > 2 else None
-    machine, kernels = read_machine(out)
+    out, docdir, machine, kernels = args_and_machine(__doc__)
     logdir = os.path.join(out, "run1", "vm-logs")
     data, missing = [], []
     for k in kernels:

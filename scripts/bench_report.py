@@ -25,7 +25,7 @@ import shutil
 import statistics
 import sys
 
-from bench_common import machine_rows, read_machine, replace_block, write_csv
+from bench_common import args_and_machine, machine_rows, replace_block, write_csv
 
 GIB = 1024.0 ** 3
 FIELDS = ["kernel", "path", "payload", "temp", "mode", "rep", "bytes", "wall", "reqs",
@@ -224,11 +224,7 @@ def fmt(x, f="%.3f"):
 
 
 def main():
-    if len(sys.argv) < 2:
-        sys.exit(__doc__)
-    out = sys.argv[1]
-    docdir = sys.argv[2] if len(sys.argv) > 2 else None
-    machine, kernels = read_machine(out)
+    out, docdir, machine, kernels = args_and_machine(__doc__)
     runs = []
     for d in sorted(os.listdir(out)):
         if re.match(r"^run\d+$", d) and os.path.isdir(os.path.join(out, d, "vm-logs")):

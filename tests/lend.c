@@ -369,6 +369,29 @@ static void file_to_socket_async(void)
 }
 
 /*
+ * The fixture, a TCP pair, a pattern file named @name and a chain lending
+ * @chunk bytes of registered buffer 0 from @buf_off: READ from the file at
+ * @file_off (len 0: the lent length), then SEND to fds[1] (len 0: what was
+ * read).
+ */
+static bool file_chain_setup(struct fx *f, int fds[2], int *file,
+			     const char *name, struct iopbuf_lend *l,
+			     __u64 buf_off, __u32 chunk, __u64 file_off)
+{
+	if (!fx_init(f) || !t_tcp_pair(fds))
+		return false;
+	*file = t_pat_file(name, FILE_LEN, O_RDONLY);
+	if (*file < 0)
+		return false;
+	iopbuf_lend_init(l, IOPBUF_LEND_SRC_REGBUF,
+		  IOPBUF_LEND_DIR_IN | IOPBUF_LEND_DIR_OUT,
+		  iopbuf_regbuf_encode(0, buf_off), chunk, 0);
+	iopbuf_lend_add(l, IOPBUF_LEND_OP_READ, *file, file_off, 0, 0);
+	iopbuf_lend_add(l, IOPBUF_LEND_OP_SEND, fds[1], 0, 0, 0);
+	return true;
+}
+
+/*
  * A file larger than the lent slice, one command per chunk at the file
  * position: READ (len 0: the lent length) and SEND (len 0: what was read).
  * The last command reads 0 bytes at EOF and sends nothing.
@@ -382,16 +405,9 @@ static void file_to_socket_loop(void)
 	struct t_cqe c;
 	struct fx f;
 
-	if (!fx_init(&f) || !t_tcp_pair(fds))
+	if (!file_chain_setup(&f, fds, &file, "lend-loop", &l, 333, chunk,
+			      IOPBUF_LEND_POS))
 		goto out;
-	file = t_pat_file("lend-loop", FILE_LEN, O_RDONLY);
-	if (file < 0)
-		goto out;
-	iopbuf_lend_init(&l, IOPBUF_LEND_SRC_REGBUF,
-		  IOPBUF_LEND_DIR_IN | IOPBUF_LEND_DIR_OUT,
-		  iopbuf_regbuf_encode(0, 333), chunk, 0);
-	iopbuf_lend_add(&l, IOPBUF_LEND_OP_READ, file, IOPBUF_LEND_POS, 0, 0);
-	iopbuf_lend_add(&l, IOPBUF_LEND_OP_SEND, fds[1], 0, 0, 0);
 	for (;;) {
 		size_t want = FILE_LEN - total < chunk ? FILE_LEN - total : chunk;
 
@@ -1537,16 +1553,8 @@ static void cache_steady(void)
 	unsigned int i;
 	struct fx f;
 
-	if (!fx_init(&f) || !t_tcp_pair(fds))
+	if (!file_chain_setup(&f, fds, &file, "lend-cache", &l, 0, chunk, 0))
 		goto out;
-	file = t_pat_file("lend-cache", FILE_LEN, O_RDONLY);
-	if (file < 0)
-		goto out;
-	iopbuf_lend_init(&l, IOPBUF_LEND_SRC_REGBUF,
-		  IOPBUF_LEND_DIR_IN | IOPBUF_LEND_DIR_OUT,
-		  iopbuf_regbuf_encode(0, 0), chunk, 0);
-	iopbuf_lend_add(&l, IOPBUF_LEND_OP_READ, file, 0, 0, 0);
-	iopbuf_lend_add(&l, IOPBUF_LEND_OP_SEND, fds[1], 0, 0, 0);
 	for (i = 0; i < 36; i++) {
 		if (i == 4) {
 			before = h_sysfs_read("cache_misses");
