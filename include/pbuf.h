@@ -445,15 +445,26 @@ int pbuf_cmd_recv(struct io_uring_cmd *cmd, const struct iopbuf_cmd_recv *req,
 
 /* module/ctx.c */
 struct pbuf_ctx *pbuf_ctx_create(void);
-void pbuf_ctx_get(struct pbuf_ctx *ctx);
-void pbuf_ctx_put(struct pbuf_ctx *ctx);
+void pbuf_ctx_release(struct kref *ref);
 struct pbuf_op *pbuf_ctx_op_get(struct pbuf_ctx *ctx);
 void pbuf_ctx_op_put(struct pbuf_ctx *ctx, struct pbuf_op *op);
 struct pbuf_notif *pbuf_ctx_notif_get(struct pbuf_ctx *ctx);
 void pbuf_ctx_notif_put(struct pbuf_ctx *ctx, struct pbuf_notif *n);
-void pbuf_ctx_teardown(struct pbuf_ctx *ctx);
-void pbuf_ctx_show(struct seq_file *m, struct pbuf_ctx *ctx);
-int pbuf_ctx_stats(struct pbuf_ctx *ctx, void __user *arg);
+
+/*
+ * Every object a context owns holds a reference on it. Inline, so that
+ * those objects (buffers, rings, commands) need only this header, not the
+ * file that creates and frees contexts.
+ */
+static inline void pbuf_ctx_get(struct pbuf_ctx *ctx)
+{
+	kref_get(&ctx->ref);
+}
+
+static inline void pbuf_ctx_put(struct pbuf_ctx *ctx)
+{
+	kref_put(&ctx->ref, pbuf_ctx_release);
+}
 
 /* module/acct.c */
 int pbuf_acct_charge(struct pbuf_ctx *ctx, struct pbuf_acct *acct,

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Per-open contexts: creation, teardown, statistics and fdinfo.
+ * Per-open contexts: the object, its release and its cache of command
+ * objects. Taking and dropping a reference are inlines in pbuf.h, so the
+ * objects a context owns need nothing of this file; what the file does with
+ * its context (teardown, statistics, fdinfo) is in dev.c.
  */
 #include <linux/slab.h>
-#include <linux/seq_file.h>
-#include <linux/uaccess.h>
 
 #include "pbuf.h"
 
@@ -24,11 +25,6 @@ struct pbuf_ctx *pbuf_ctx_create(void)
 	spin_lock_init(&ctx->cache_lock);
 	atomic_inc(&pbuf_global.contexts);
 	return ctx;
-}
-
-void pbuf_ctx_get(struct pbuf_ctx *ctx)
-{
-	kref_get(&ctx->ref);
 }
 
 /* After a grace period: a callback may still be unlocking n->lock. */
@@ -80,7 +76,8 @@ static bool pbuf_cache_push(struct pbuf_ctx *ctx, struct pbuf_free_list *l,
 	return kept;
 }
 
-static void pbuf_ctx_free(struct kref *ref)
+/* The last reference went (pbuf_ctx_put()). */
+void pbuf_ctx_release(struct kref *ref)
 {
 	struct pbuf_ctx *ctx = container_of(ref, struct pbuf_ctx, ref);
 	struct pbuf_free_node *node;
@@ -106,11 +103,6 @@ static void pbuf_ctx_free(struct kref *ref)
 	mutex_destroy(&ctx->setup_lock);
 	kfree(ctx);
 	atomic_dec(&pbuf_global.contexts);
-}
-
-void pbuf_ctx_put(struct pbuf_ctx *ctx)
-{
-	kref_put(&ctx->ref, pbuf_ctx_free);
 }
 
 /*
@@ -167,50 +159,4 @@ void pbuf_ctx_notif_put(struct pbuf_ctx *ctx, struct pbuf_notif *n)
 {
 	if (!pbuf_cache_push(ctx, &ctx->notif_cache, &n->cache_node))
 		pbuf_notif_cache_free(n);
-}
-
-/*
- * The file is being released: drop everything registered. Objects still
- * referenced by in-flight operations live on and drop their context
- * reference when they go.
- */
-void pbuf_ctx_teardown(struct pbuf_ctx *ctx)
-{
-	pbuf_ring_unregister_all(ctx);
-	pbuf_regbuf_release_all(ctx);
-	pbuf_kbuf_free_all(ctx);
-}
-
-int pbuf_ctx_stats(struct pbuf_ctx *ctx, void __user *arg)
-{
-	struct iopbuf_stats st = {
-		.pinned_pages	= atomic_long_read(&ctx->pinned_pages),
-		.charged_pages	= atomic_long_read(&ctx->charged_pages),
-		.inflight	= atomic_read(&ctx->inflight),
-	};
-	unsigned long bgid;
-	struct pbuf_ring *ring;
-
-	xa_lock(&ctx->bufs);
-	st.buf_slots = ctx->nr_bufs;
-	st.bufs = ctx->nr_bufs_used;
-	xa_unlock(&ctx->bufs);
-
-	xa_lock(&ctx->rings);
-	xa_for_each(&ctx->rings, bgid, ring)
-		st.rings++;
-	xa_unlock(&ctx->rings);
-
-	return copy_to_user(arg, &st, sizeof(st)) ? -EFAULT : 0;
-}
-
-void pbuf_ctx_show(struct seq_file *m, struct pbuf_ctx *ctx)
-{
-	seq_printf(m, "pinned_pages:\t%ld\n",
-		   atomic_long_read(&ctx->pinned_pages));
-	seq_printf(m, "charged_pages:\t%ld\n",
-		   atomic_long_read(&ctx->charged_pages));
-	seq_printf(m, "inflight:\t%d\n", atomic_read(&ctx->inflight));
-	pbuf_regbuf_show(m, ctx);
-	pbuf_ring_show(m, ctx);
 }
