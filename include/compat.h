@@ -17,6 +17,7 @@
 
 #include "generated/compat_autoconf.h"
 
+#include <linux/bvec.h>
 #include <linux/io_uring.h>
 #include <linux/skbuff.h>
 #include <linux/socket.h>
@@ -196,6 +197,27 @@ static inline bool pbuf_cmd_task_cancelling(struct io_uring_cmd *cmd)
  * Without any of them the stack fills the skb itself, with references.
  */
 int pbuf_skb_fill(struct sk_buff *skb, struct iov_iter *from, size_t length);
+
+/*
+ * Move the bvec iterator @from on by @done bytes, to segment @bv at offset
+ * @skip, where the caller's walk over its segments ended (pbuf_skb_fill()).
+ * Written in place where the iterator's fields are what the walk assumes
+ * (probe IOV_ITER_BVEC_FIELDS); otherwise iov_iter_advance() walks the
+ * segments a second time to the same place.
+ */
+static inline void pbuf_iter_bvec_advance(struct iov_iter *from,
+					  const struct bio_vec *bv,
+					  size_t skip, size_t done)
+{
+#ifdef HAVE_IOV_ITER_BVEC_FIELDS
+	from->nr_segs -= bv - from->bvec;
+	from->bvec = bv;
+	from->iov_offset = skip;
+	from->count -= done;
+#else
+	iov_iter_advance(from, done);
+#endif
+}
 
 #if defined(HAVE_SG_FROM_ITER_SK)
 static inline void pbuf_skb_charge(struct sock *sk, struct sk_buff *skb,

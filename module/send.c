@@ -76,7 +76,8 @@ int pbuf_skb_fill(struct sk_buff *skb, struct iov_iter *from, size_t length)
 	/*
 	 * The frag being extended is kept in locals (last_page, last_end)
 	 * rather than read back from the skb each piece, and the iterator
-	 * is moved on by hand at the end: one pass over the segments.
+	 * is moved on in place at the end (pbuf_iter_bvec_advance()): one
+	 * pass over the segments.
 	 */
 	while (left) {
 		size_t len = min_t(size_t, left, bv->bv_len - skip);
@@ -106,10 +107,7 @@ int pbuf_skb_fill(struct sk_buff *skb, struct iov_iter *from, size_t length)
 	}
 	done -= left;
 	shinfo->nr_frags = frag;
-	from->nr_segs -= bv - from->bvec;
-	from->bvec = bv;
-	from->iov_offset = skip;
-	from->count -= done;
+	pbuf_iter_bvec_advance(from, bv, skip, done);
 	skb->data_len += done;
 	skb->len += done;
 	skb->truesize += truesize;

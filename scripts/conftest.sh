@@ -111,6 +111,21 @@ const struct ubuf_info_ops *pbuf_probe(struct ubuf_info *u);
 const struct ubuf_info_ops *pbuf_probe(struct ubuf_info *u) { return u->ops; }
 C
 
+probe IOV_ITER_BVEC_FIELDS "iov_iter.bvec, nr_segs, iov_offset and count writable in place: managed frags move a bvec iterator on in one pass (6.1)" <<'C'
+#include <linux/bvec.h>
+#include <linux/uio.h>
+void pbuf_probe(struct iov_iter *i, const struct bio_vec *bv, size_t skip,
+		size_t done);
+void pbuf_probe(struct iov_iter *i, const struct bio_vec *bv, size_t skip,
+		size_t done)
+{
+	i->nr_segs -= bv - i->bvec;
+	i->bvec = bv;
+	i->iov_offset = skip;
+	i->count -= done;
+}
+C
+
 # probe_sg_from_iter NAME "why" "PARAMETERS": msghdr.sg_from_iter takes a
 # filler with these parameters (the three kernels' forms differ only there)
 probe_sg_from_iter() {
