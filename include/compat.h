@@ -181,26 +181,8 @@ static inline bool pbuf_cmd_task_cancelling(struct io_uring_cmd *cmd)
 #endif
 
 /*
- * Managed frags: msg->sg_from_iter lets a zero-copy sender place its
- * pages into the skb itself, without a page reference per frag
- * (SKBFL_MANAGED_FRAG_REFS), as io_uring does for registered buffers.
- * The module's filler, pbuf_skb_fill() (module/send.c), only fills frags
- * and grows skb->len, data_len and truesize; pbuf_msg_set_sg_from_iter()
- * installs it in this kernel's form. Who charges the socket for the new
- * truesize differs:
- *  - (sk, skb, from, length), 6.1: the callback charges, as the stack's
- *    own filler does there (pbuf_skb_charge());
- *  - (skb, from, length), 6.4 on: __zerocopy_sg_from_iter() charges
- *    after the callback returns, so the callback must not;
- *  - (skb, ubuf, from, length), a 2026 proposal: the caller charges as
- *    above.
- * Without any of them the stack fills the skb itself, with references.
- */
-int pbuf_skb_fill(struct sk_buff *skb, struct iov_iter *from, size_t length);
-
-/*
  * Move the bvec iterator @from on by @done bytes, to segment @bv at offset
- * @skip, where the caller's walk over its segments ended (pbuf_skb_fill()).
+ * @skip, where the caller's walk over its segments ended (the filler's).
  * Written in place where the iterator's fields are what the walk assumes
  * (probe IOV_ITER_BVEC_FIELDS); otherwise iov_iter_advance() walks the
  * segments a second time to the same place.
@@ -219,6 +201,24 @@ static inline void pbuf_iter_bvec_advance(struct iov_iter *from,
 #endif
 }
 
+/*
+ * Managed frags: msg->sg_from_iter lets a zero-copy sender place its
+ * pages into the skb itself, without a page reference per frag
+ * (SKBFL_MANAGED_FRAG_REFS), as io_uring does for registered buffers.
+ * The module's filler (module/send.c) has the form
+ * fill(skb, from, length), only fills frags and grows skb->len, data_len
+ * and truesize. PBUF_DEFINE_SG_FROM_ITER(fill) defines fill_sg_from_iter,
+ * the callback in this kernel's form, and pbuf_msg_set_sg_from_iter(msg,
+ * fill) installs it. Who charges the socket for the new truesize differs:
+ *  - (sk, skb, from, length), 6.1: the callback charges, as the stack's
+ *    own filler does there (pbuf_skb_charge());
+ *  - (skb, from, length), 6.4 on: __zerocopy_sg_from_iter() charges
+ *    after the callback returns, so the callback must not, and the
+ *    filler is the callback itself;
+ *  - (skb, ubuf, from, length), a 2026 proposal: the caller charges as
+ *    above.
+ * Without any of them the stack fills the skb itself, with references.
+ */
 #if defined(HAVE_SG_FROM_ITER_SK)
 static inline void pbuf_skb_charge(struct sock *sk, struct sk_buff *skb,
 				   unsigned int truesize)
@@ -232,41 +232,46 @@ static inline void pbuf_skb_charge(struct sock *sk, struct sk_buff *skb,
 	}
 }
 
-static inline int pbuf_sg_from_iter(struct sock *sk, struct sk_buff *skb,
-				    struct iov_iter *from, size_t length)
-{
-	unsigned int before = skb->truesize;
-	int ret = pbuf_skb_fill(skb, from, length);
-
-	pbuf_skb_charge(sk, skb, skb->truesize - before);
-	return ret;
+#define PBUF_DEFINE_SG_FROM_ITER(fill)					\
+static inline int fill##_sg_from_iter(struct sock *sk,			\
+				      struct sk_buff *skb,		\
+				      struct iov_iter *from,		\
+				      size_t length)			\
+{									\
+	unsigned int before = skb->truesize;				\
+	int ret = fill(skb, from, length);				\
+									\
+	pbuf_skb_charge(sk, skb, skb->truesize - before);		\
+	return ret;							\
 }
 
-static inline void pbuf_msg_set_sg_from_iter(struct msghdr *msg)
-{
-	msg->sg_from_iter = pbuf_sg_from_iter;
-}
+#define pbuf_msg_set_sg_from_iter(msg, fill)				\
+	((msg)->sg_from_iter = fill##_sg_from_iter)
 #elif defined(HAVE_SG_FROM_ITER_SKB)
-static inline void pbuf_msg_set_sg_from_iter(struct msghdr *msg)
-{
-	msg->sg_from_iter = pbuf_skb_fill;
-}
+#define PBUF_DEFINE_SG_FROM_ITER(fill)					\
+	static int (*const fill##_sg_from_iter)(struct sk_buff *,	\
+						struct iov_iter *,	\
+						size_t) = fill
+#define pbuf_msg_set_sg_from_iter(msg, fill)				\
+	((msg)->sg_from_iter = fill##_sg_from_iter)
 #elif defined(HAVE_SG_FROM_ITER_UBUF)
-static inline int pbuf_sg_from_iter(struct sk_buff *skb,
-				    struct ubuf_info *ubuf,
-				    struct iov_iter *from, size_t length)
-{
-	return pbuf_skb_fill(skb, from, length);
+#define PBUF_DEFINE_SG_FROM_ITER(fill)					\
+static inline int fill##_sg_from_iter(struct sk_buff *skb,		\
+				      struct ubuf_info *ubuf,		\
+				      struct iov_iter *from,		\
+				      size_t length)			\
+{									\
+	return fill(skb, from, length);					\
 }
 
-static inline void pbuf_msg_set_sg_from_iter(struct msghdr *msg)
-{
-	msg->sg_from_iter = pbuf_sg_from_iter;
-}
+#define pbuf_msg_set_sg_from_iter(msg, fill)				\
+	((msg)->sg_from_iter = fill##_sg_from_iter)
 #else
-static inline void pbuf_msg_set_sg_from_iter(struct msghdr *msg)
-{
-}
+#define PBUF_DEFINE_SG_FROM_ITER(fill)					\
+	static_assert(__same_type(&(fill), int (*)(struct sk_buff *,	\
+						   struct iov_iter *,	\
+						   size_t)))
+#define pbuf_msg_set_sg_from_iter(msg, fill)	((void)(msg), (void)(fill))
 #endif
 
 /*

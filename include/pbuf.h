@@ -425,6 +425,7 @@ void pbuf_op_notif_free(struct pbuf_op *op);
 void pbuf_notif_wait_all(void);
 
 /* module/send.c */
+int pbuf_skb_fill(struct sk_buff *skb, struct iov_iter *from, size_t length);
 int pbuf_cmd_send(struct io_uring_cmd *cmd, const struct iopbuf_cmd_send *req,
 		  unsigned int issue_flags);
 

@@ -29,7 +29,7 @@ enum {
 };
 
 /*
- * Managed frags (see pbuf_msg_set_sg_from_iter() in compat.h): place the
+ * Managed frags (see PBUF_DEFINE_SG_FROM_ITER() in compat.h): place the
  * pages of a registered-buffer iterator into @skb as frags without taking
  * a page reference each. The notification the skb holds keeps the
  * buffer, hence its pinned pages, until the stack lets go of the skb, so
@@ -114,6 +114,8 @@ int pbuf_skb_fill(struct sk_buff *skb, struct iov_iter *from, size_t length)
 	return left ? -EMSGSIZE : 0;
 }
 
+PBUF_DEFINE_SG_FROM_ITER(pbuf_skb_fill);
+
 static int pbuf_sendmsg(struct pbuf_op *op, struct socket *sock)
 {
 	struct msghdr msg = {
@@ -125,7 +127,7 @@ static int pbuf_sendmsg(struct pbuf_op *op, struct socket *sock)
 	if (op->notif) {
 		msg.msg_flags |= MSG_ZEROCOPY;
 		msg.msg_ubuf = &op->notif->uarg;
-		pbuf_msg_set_sg_from_iter(&msg);
+		pbuf_msg_set_sg_from_iter(&msg, pbuf_skb_fill);
 	}
 	ret = sock_sendmsg(sock, &msg);
 	if (ret > 0)
