@@ -123,8 +123,8 @@ struct pbuf_ctx {
 	 * xarray, so that a sparse table of 2^20 slots costs memory only for
 	 * the slots filled (each pins and charges at least a page). The
 	 * xarray's lock guards its slots, nr_bufs and nr_bufs_used; writers
-	 * also hold setup_lock; the data path takes only the xarray's lock,
-	 * for the lookup and the reference.
+	 * also hold setup_lock. The data path takes no lock: it reads
+	 * nr_bufs (acquire) and the slot under RCU (pbuf_regbuf_get()).
 	 */
 	struct xarray		bufs;
 	unsigned int		nr_bufs;
@@ -175,6 +175,7 @@ struct pbuf_regbuf {
 	u64			ubuf;		/* user address at registration */
 	struct pbuf_acct	acct;
 	struct pbuf_runs	runs;
+	struct rcu_head		rcu;	/* lookups run under RCU */
 };
 
 /*

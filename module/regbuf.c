@@ -12,11 +12,13 @@
 #include <linux/mm.h>
 #include <linux/nospec.h>
 #include <linux/overflow.h>
+#include <linux/rcupdate.h>
 #include <linux/sched/signal.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
+#include <linux/xarray.h>
 
 #include "pbuf.h"
 #include "pbuf_trace.h"
@@ -56,7 +58,8 @@ static void pbuf_regbuf_free(struct pbuf_regbuf *buf)
 	kvfree(buf->runs.bv);
 	kvfree(buf->runs.start);
 	pbuf_ctx_put(buf->ctx);
-	kfree(buf);
+	/* pbuf_regbuf_get() may still be looking at it under RCU */
+	kfree_rcu(buf, rcu);
 }
 
 /* Drop a reference; the last one unpins, so the caller must be able to sleep. */
@@ -65,6 +68,35 @@ void pbuf_regbuf_put(struct pbuf_regbuf *buf)
 	might_sleep();
 	if (refcount_dec_and_test(&buf->refs))
 		pbuf_regbuf_free(buf);
+}
+
+/*
+ * Reference the buffer in slot @index, lock-free as fget() is: the slot is
+ * read under RCU and the reference taken only while the buffer still has
+ * one. A buffer whose last reference is gone has left its slot already
+ * (the table drops its reference only after changing the slot), so the
+ * slot is read again and yields the buffer that replaced it, or none. The
+ * struct outlives such a reader by a grace period (pbuf_regbuf_free()).
+ */
+static struct pbuf_regbuf *pbuf_regbuf_lookup(struct pbuf_ctx *ctx, u32 index)
+{
+	XA_STATE(xas, &ctx->bufs, index);
+	struct pbuf_regbuf *buf;
+
+	rcu_read_lock();
+	for (;;) {
+		buf = xas_load(&xas);
+		/* a slot reserved for an update reads as empty */
+		if (xa_is_zero(buf))
+			buf = NULL;
+		if (xas_retry(&xas, buf))
+			continue;
+		if (!buf || refcount_inc_not_zero(&buf->refs))
+			break;
+		xas_reset(&xas);
+	}
+	rcu_read_unlock();
+	return buf;
 }
 
 /**
@@ -77,17 +109,13 @@ void pbuf_regbuf_put(struct pbuf_regbuf *buf)
  */
 struct pbuf_regbuf *pbuf_regbuf_get(struct pbuf_ctx *ctx, u32 index)
 {
-	struct pbuf_regbuf *buf = NULL;
+	/* pairs with the release store publishing a new table's slots */
+	u32 nr = smp_load_acquire(&ctx->nr_bufs);
+	struct pbuf_regbuf *buf;
 
-	/* a buffer leaves the table under this lock, before its last put */
-	xa_lock(&ctx->bufs);
-	if (index < ctx->nr_bufs) {
-		index = array_index_nospec(index, ctx->nr_bufs);
-		buf = xa_load(&ctx->bufs, index);
-		if (buf)
-			refcount_inc(&buf->refs);
-	}
-	xa_unlock(&ctx->bufs);
+	if (index >= nr)
+		return ERR_PTR(-EFAULT);
+	buf = pbuf_regbuf_lookup(ctx, array_index_nospec(index, nr));
 	return buf ?: ERR_PTR(-EFAULT);
 }
 
@@ -346,7 +374,8 @@ static int pbuf_table_swap(struct pbuf_ctx *ctx, unsigned int first,
 		bufs[i] = old;
 	}
 	if (new_nr)
-		ctx->nr_bufs = new_nr;
+		/* pairs with pbuf_regbuf_get(): the slots are visible first */
+		smp_store_release(&ctx->nr_bufs, new_nr);
 	xa_unlock(&ctx->bufs);
 	return 0;
 
@@ -413,7 +442,7 @@ int pbuf_regbuf_register(struct pbuf_ctx *ctx, void __user *arg)
 		ret = pbuf_table_swap(ctx, 0, bufs, reg.nr, reg.nr);
 	} else {
 		xa_lock(&ctx->bufs);
-		ctx->nr_bufs = reg.nr;
+		WRITE_ONCE(ctx->nr_bufs, reg.nr);
 		xa_unlock(&ctx->bufs);
 	}
 unlock:
@@ -486,8 +515,8 @@ static unsigned int pbuf_regbuf_drop_all(struct pbuf_ctx *ctx)
 	mutex_lock(&ctx->setup_lock);
 	xa_lock(&ctx->bufs);
 	nr = ctx->nr_bufs;
-	/* from here lookups find nothing */
-	ctx->nr_bufs = 0;
+	/* from here new lookups find nothing */
+	WRITE_ONCE(ctx->nr_bufs, 0);
 	ctx->nr_bufs_used = 0;
 	xa_unlock(&ctx->bufs);
 	xa_for_each(&ctx->bufs, index, buf) {
