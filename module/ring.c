@@ -11,6 +11,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
+#include <linux/xarray.h>
 
 #include "pbuf.h"
 #include "pbuf_trace.h"
@@ -62,12 +63,22 @@ void pbuf_ring_put(struct pbuf_ring *ring)
 		pbuf_ring_free(ring);
 }
 
+/*
+ * Reference ring @bgid. One RCU section around the slot load (xas_load(),
+ * not xa_load(), which would nest a second one) and the reference: a ring
+ * with no reference left has been unregistered, so it counts as none.
+ */
 struct pbuf_ring *pbuf_ring_get(struct pbuf_ctx *ctx, u16 bgid)
 {
+	XA_STATE(xas, &ctx->rings, bgid);
 	struct pbuf_ring *ring;
 
 	rcu_read_lock();
-	ring = xa_load(&ctx->rings, bgid);
+	do {
+		ring = xas_load(&xas);
+		if (xa_is_zero(ring))
+			ring = NULL;
+	} while (xas_retry(&xas, ring));
 	if (ring && !refcount_inc_not_zero(&ring->refs))
 		ring = NULL;
 	rcu_read_unlock();
