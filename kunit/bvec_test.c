@@ -572,6 +572,19 @@ static void runs_iter_test(struct kunit *test)
 	KUNIT_EXPECT_PTR_EQ(test, it.bvec, &t.r.bv[0]);
 	KUNIT_EXPECT_EQ(test, it.iov_offset, 0);
 	KUNIT_EXPECT_EQ(test, iov_iter_count(&it), THREE_LEN);
+	/* inside a run: the iterator starts that far into it */
+	KUNIT_ASSERT_EQ(test, pbuf_runs_iter(&it, ITER_SOURCE, &t.r, 100,
+					     THREE_LEN - 200), 0);
+	KUNIT_EXPECT_PTR_EQ(test, it.bvec, &t.r.bv[0]);
+	KUNIT_EXPECT_EQ(test, it.iov_offset, 100);
+	KUNIT_EXPECT_EQ(test, iov_iter_count(&it), THREE_LEN - 200);
+	KUNIT_EXPECT_EQ(test, it.nr_segs, 3);
+	/* the first run's end belongs to the next run */
+	KUNIT_ASSERT_EQ(test, pbuf_runs_iter(&it, ITER_SOURCE, &t.r,
+					     PAGE_SIZE, 10), 0);
+	KUNIT_EXPECT_PTR_EQ(test, it.bvec, &t.r.bv[1]);
+	KUNIT_EXPECT_EQ(test, it.iov_offset, 0);
+	KUNIT_EXPECT_EQ(test, iov_iter_count(&it), 10);
 	KUNIT_ASSERT_EQ(test, pbuf_runs_iter(&it, ITER_DEST, &t.r,
 					     5 * PAGE_SIZE, 1000), 0);
 	KUNIT_EXPECT_PTR_EQ(test, it.bvec, &t.r.bv[2]);

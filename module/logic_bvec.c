@@ -278,7 +278,11 @@ int pbuf_runs_iter(struct iov_iter *iter, int dir, const struct pbuf_runs *src,
 	}
 	i = pbuf_runs_find(src, offset);
 	skip = offset - src->start[i];
-	iov_iter_bvec(iter, dir, &src->bv[i], src->nr - i, skip + len);
-	iov_iter_advance(iter, skip);
+	/*
+	 * @offset lies inside run i, so skip < bv[i].bv_len: setting the
+	 * offset is what iov_iter_advance() would do, without its walk.
+	 */
+	iov_iter_bvec(iter, dir, &src->bv[i], src->nr - i, len);
+	iter->iov_offset = skip;
 	return 0;
 }
