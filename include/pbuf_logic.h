@@ -12,6 +12,7 @@
 
 #include <linux/bvec.h>
 #include <linux/gfp.h>
+#include <linux/minmax.h>
 #include <linux/types.h>
 #include <linux/iouring_pbuf.h>
 
@@ -104,8 +105,30 @@ static inline u16 pbuf_ring_avail(u16 head, u16 tail)
 int pbuf_ring_peek(const struct iopbuf_buf *bufs, u32 mask, u16 head,
 		   u16 tail, u64 max_len, unsigned int max_bufs, bool inc,
 		   struct pbuf_sel *sel);
-unsigned int pbuf_ring_bufs_used(const struct pbuf_sel *sel, unsigned int nr,
-				 u64 bytes);
+
+/**
+ * pbuf_ring_bufs_used - entries a transfer of @bytes touched
+ * @sel: the selection, in ring order
+ * @nr: entries in @sel
+ * @bytes: bytes moved, filling the entries in order
+ *
+ * On a ring without incremental consumption every touched entry is
+ * consumed whole, including a partly filled last one, and so are empty
+ * entries the transfer passed. 0 bytes touch nothing. Inline: every
+ * commit walks the selection with it.
+ */
+static inline unsigned int pbuf_ring_bufs_used(const struct pbuf_sel *sel,
+					       unsigned int nr, u64 bytes)
+{
+	unsigned int i = 0;
+
+	while (bytes && i < nr) {
+		bytes -= min_t(u64, bytes, sel[i].len);
+		i++;
+	}
+	return i;
+}
+
 unsigned int pbuf_ring_commit_nbufs(const struct pbuf_sel *sel,
 				    unsigned int nr, u64 bytes,
 				    unsigned int retired, bool kept);

@@ -247,18 +247,24 @@ void pbuf_bufsel_commit(struct pbuf_bufsel *bs, u64 bytes,
 	bool more = false;
 
 	lockdep_assert_held(&ring->io_lock);
-	/* an encoding advances its offset, above the index bits */
-	if (ring->flags & IOPBUF_RING_INC)
+	c->bid = bs->sel[0].bid;
+	if (ring->flags & IOPBUF_RING_INC) {
+		/* an encoding advances its offset, above the index bits */
 		more = !pbuf_ring_commit_inc_shift(ring->bufs, ring->mask,
 					&ring->head, bs->sel, bs->nr, bytes,
 					ring->min_left,
 					ring->flags & IOPBUF_RING_REGBUF ?
 					IOPBUF_REGBUF_INDEX_BITS : 0);
-	else
-		ring->head += pbuf_ring_bufs_used(bs->sel, bs->nr, bytes);
-
-	c->bid = bs->sel[0].bid;
-	c->nbufs = pbuf_ring_commit_nbufs(bs->sel, bs->nr, bytes,
-					  (u16)(ring->head - head), more);
+		c->nbufs = pbuf_ring_commit_nbufs(bs->sel, bs->nr, bytes,
+						  (u16)(ring->head - head),
+						  more);
+	} else {
+		/*
+		 * Every entry the bytes touched is retired, and that is the
+		 * count pbuf_ring_commit_nbufs() would report: one walk.
+		 */
+		c->nbufs = pbuf_ring_bufs_used(bs->sel, bs->nr, bytes);
+		ring->head += c->nbufs;
+	}
 	c->flags = IOPBUF_CQE_F_BUFFER | (more ? IOPBUF_CQE_F_BUF_MORE : 0);
 }

@@ -21,6 +21,19 @@ static const struct iopbuf_buf *pbuf_ring_entry(const struct iopbuf_buf *bufs,
 	return &bufs[head & mask];
 }
 
+/*
+ * Snapshot entry @buf, whose len field read @len, into @sel; the command
+ * may use @use bytes of it. Each field is read once, here.
+ */
+static void pbuf_sel_fill(struct pbuf_sel *sel, const struct iopbuf_buf *buf,
+			  u32 len, u32 use)
+{
+	sel->addr = READ_ONCE(buf->addr);
+	sel->bid = READ_ONCE(buf->bid);
+	sel->buf_len = len;
+	sel->len = use;
+}
+
 /* Upstream caps a bundle by the entries the first one's length implies. */
 static unsigned int pbuf_ring_bundle_cap(u64 max_len, u32 first_len,
 					 unsigned int max_bufs)
@@ -57,66 +70,49 @@ int pbuf_ring_peek(const struct iopbuf_buf *bufs, u32 mask, u16 head,
 		   struct pbuf_sel *sel)
 {
 	unsigned int avail = pbuf_ring_avail(head, tail);
-	unsigned int n = 0;
+	const struct iopbuf_buf *buf;
+	unsigned int n;
+	u32 len, use;
 
 	if (!avail || !max_bufs)
 		return -ENOBUFS;
 	avail = min(avail, max_bufs);
 
-	do {
-		const struct iopbuf_buf *buf = pbuf_ring_entry(bufs, mask,
-							       head + n);
-		u32 len = READ_ONCE(buf->len);
-		u32 use = len;
-
-		if (max_len) {
-			if (!n && max_bufs > 1) {
-				if (!len)
-					return -ENOBUFS;
-				avail = min(avail, pbuf_ring_bundle_cap(max_len,
-									len, avail));
-			}
-			if (use > max_len) {
-				if (!inc && n)
-					break;
-				use = max_len;
-			}
+	buf = pbuf_ring_entry(bufs, mask, head);
+	len = READ_ONCE(buf->len);
+	if (!max_len) {
+		/* no byte limit: every entry whole */
+		pbuf_sel_fill(&sel[0], buf, len, len);
+		for (n = 1; n < avail; n++) {
+			buf = pbuf_ring_entry(bufs, mask, head + n);
+			len = READ_ONCE(buf->len);
+			pbuf_sel_fill(&sel[n], buf, len, len);
 		}
-		sel[n].addr = READ_ONCE(buf->addr);
-		sel[n].bid = READ_ONCE(buf->bid);
-		sel[n].buf_len = len;
-		sel[n].len = use;
-		n++;
-		if (max_len) {
-			max_len -= use;
-			if (!max_len)
-				break;
-		}
-	} while (n < avail);
-
-	return n;
-}
-
-/**
- * pbuf_ring_bufs_used - entries a transfer of @bytes touched
- * @sel: the selection, in ring order
- * @nr: entries in @sel
- * @bytes: bytes moved, filling the entries in order
- *
- * On a ring without incremental consumption every touched entry is
- * consumed whole, including a partly filled last one, and so are empty
- * entries the transfer passed. 0 bytes touch nothing.
- */
-unsigned int pbuf_ring_bufs_used(const struct pbuf_sel *sel, unsigned int nr,
-				 u64 bytes)
-{
-	unsigned int i = 0;
-
-	while (bytes && i < nr) {
-		bytes -= min_t(u64, bytes, sel[i].len);
-		i++;
+		return n;
 	}
-	return i;
+
+	if (max_bufs > 1) {
+		if (!len)
+			return -ENOBUFS;
+		avail = min(avail, pbuf_ring_bundle_cap(max_len, len, avail));
+	}
+	/* the first entry is cut to the limit on any ring */
+	use = min_t(u64, len, max_len);
+	pbuf_sel_fill(&sel[0], buf, len, use);
+	max_len -= use;
+	for (n = 1; n < avail && max_len; n++) {
+		buf = pbuf_ring_entry(bufs, mask, head + n);
+		len = READ_ONCE(buf->len);
+		use = len;
+		if (len > max_len) {
+			if (!inc)
+				break;
+			use = max_len;
+		}
+		pbuf_sel_fill(&sel[n], buf, len, use);
+		max_len -= use;
+	}
+	return n;
 }
 
 /**
