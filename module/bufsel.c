@@ -129,31 +129,33 @@ static long pbuf_runs_span(const struct pbuf_runs *r, u64 offset, u64 len)
  */
 static int pbuf_bufsel_import_regbuf(struct pbuf_bufsel *bs, int dir)
 {
+	const struct pbuf_sel *sel = bs->sel;
 	struct pbuf_ctx *ctx = bs->ring->ctx;
-	struct pbuf_regbuf *buf = NULL;
 	unsigned int cap = bs->bv.cap;
-	u64 start = 0, len = 0;
-	bool whole = true;
-	u32 cur = 0;
-	unsigned int i;
+	struct pbuf_regbuf *buf = NULL;
+	unsigned int nr = bs->nr;
+	unsigned int i = 0;
+	u64 start, len, next;
+	u32 index, cur = 0;
+	bool one = true;
 	long span;
 	int ret;
 
-	for (i = 0; i < bs->nr; i++) {
-		u64 addr = bs->sel[i].addr;
-		u32 index = iopbuf_regbuf_index(addr);
-		u64 off = iopbuf_regbuf_offset(addr);
-
-		/* offsets stay below 2^44 and lengths 2^32: no overflow */
-		if (buf && index == cur && off == start + len) {
-			len += bs->sel[i].len;
-			continue;
-		}
-		if (buf) {
-			ret = pbuf_bvec_import(&bs->bv, &buf->runs, start, len);
-			if (ret)
-				goto out;
-			whole = false;
+	/* the selection has at least one entry (pbuf_ring_peek()) */
+	do {
+		index = iopbuf_regbuf_index(sel[i].addr);
+		start = iopbuf_regbuf_offset(sel[i].addr);
+		len = sel[i].len;
+		/*
+		 * Entries that continue the slice have the encoding of its
+		 * end: compared encoded, one load per entry. An end past the
+		 * offset bits wraps, but is past any buffer too, and both
+		 * the merged and the unmerged slice are refused (-EFAULT).
+		 */
+		next = sel[i].addr + (len << IOPBUF_REGBUF_INDEX_BITS);
+		for (i++; i < nr && sel[i].addr == next; i++) {
+			len += sel[i].len;
+			next += (u64)sel[i].len << IOPBUF_REGBUF_INDEX_BITS;
 		}
 		if (!buf || index != cur) {
 			buf = pbuf_regbuf_get(ctx, index);
@@ -162,20 +164,30 @@ static int pbuf_bufsel_import_regbuf(struct pbuf_bufsel *bs, int dir)
 			bs->refs[bs->nr_refs++] = buf;
 			cur = index;
 		}
-		start = off;
-		len = bs->sel[i].len;
-	}
-	if (!buf)
-		return -EFAULT;
-	if (whole) {
-		span = bs->nr > 1 ? pbuf_runs_span(&buf->runs, start, len) : 0;
-		if (span < 0)
-			return span;
-		if (span > bs->bv.max)
-			return -E2BIG;
+		if (i == nr && one)
+			break;
+		ret = pbuf_bvec_import(&bs->bv, &buf->runs, start, len);
+		if (ret)
+			goto out;
+		one = false;
+	} while (i < nr);
+
+	if (one) {
+		/*
+		 * The whole selection is one slice: the iterator walks the
+		 * buffer's own run table. A buffer of at most bv.max runs
+		 * cannot exceed it: no count.
+		 */
+		if (nr > 1 && buf->runs.nr > bs->bv.max) {
+			span = pbuf_runs_span(&buf->runs, start, len);
+			if (span < 0)
+				return span;
+			if (span > bs->bv.max)
+				return -E2BIG;
+		}
 		return pbuf_runs_iter(&bs->iter, dir, &buf->runs, start, len);
 	}
-	ret = pbuf_bvec_import(&bs->bv, &buf->runs, start, len);
+	ret = 0;
 out:
 	/* the array grew: kept for the next commands of this object */
 	if (bs->bv.cap != cap)
