@@ -508,6 +508,24 @@ struct pbuf_ring *pbuf_ring_get(struct pbuf_ctx *ctx, u16 bgid);
 void pbuf_ring_put(struct pbuf_ring *ring);
 void pbuf_ring_show(struct seq_file *m, struct pbuf_ctx *ctx);
 
+/*
+ * Snapshot up to @max entries from the head of @ring, @max_len bytes at
+ * most (0: no limit), into @sel: the one place that reads the tail, for
+ * buffer selection and lending alike. Nothing is consumed; the caller
+ * holds io_lock until it moves the head.
+ * Return: entries selected, or -ENOBUFS (see pbuf_ring_peek()).
+ */
+static inline int pbuf_ring_select(struct pbuf_ring *ring, u64 max_len,
+				   unsigned int max, struct pbuf_sel *sel)
+{
+	/* pairs with the application's release store of the tail */
+	u16 tail = smp_load_acquire(&ring->bufs[0].resv);
+
+	lockdep_assert_held(&ring->io_lock);
+	return pbuf_ring_peek(ring->bufs, ring->mask, ring->head, tail,
+			      max_len, max, ring->flags & IOPBUF_RING_INC, sel);
+}
+
 /* module/probe.c */
 void pbuf_probe_fill(struct iopbuf_probe *p);
 int pbuf_probe_ioctl(void __user *arg);

@@ -213,14 +213,9 @@ out:
 int pbuf_bufsel_select(struct pbuf_bufsel *bs, u64 max_len, int dir)
 {
 	struct pbuf_ring *ring = bs->ring;
-	u16 tail;
 	int ret;
 
-	lockdep_assert_held(&ring->io_lock);
-	/* pairs with the application's release store of the tail */
-	tail = smp_load_acquire(&ring->bufs[0].resv);
-	ret = pbuf_ring_peek(ring->bufs, ring->mask, ring->head, tail, max_len,
-			     bs->max, ring->flags & IOPBUF_RING_INC, bs->sel);
+	ret = pbuf_ring_select(ring, max_len, bs->max, bs->sel);
 	if (ret < 0)
 		return ret;
 	bs->nr = ret;

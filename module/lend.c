@@ -153,7 +153,6 @@ static int pbuf_lend_from_ring(struct pbuf_ctx *ctx, struct pbuf_lend *lend,
 {
 	struct pbuf_ring *ring = pbuf_ring_get(ctx, lend->req.bgid);
 	struct pbuf_sel sel;
-	u16 tail;
 	int ret;
 
 	if (!ring)
@@ -162,10 +161,8 @@ static int pbuf_lend_from_ring(struct pbuf_ctx *ctx, struct pbuf_lend *lend,
 	if (!(ring->flags & IOPBUF_RING_REGBUF))
 		goto out;
 	mutex_lock(&ring->io_lock);
-	/* pairs with the application's release store of the tail */
-	tail = smp_load_acquire(&ring->bufs[0].resv);
-	ret = pbuf_ring_peek(ring->bufs, ring->mask, ring->head, tail, 0, 1,
-			     false, &sel);
+	/* the whole entry, consumed whole on an INC ring too */
+	ret = pbuf_ring_select(ring, 0, 1, &sel);
 	if (ret > 0) {
 		ring->head++;
 		*addr = sel.addr;
