@@ -5,6 +5,7 @@
  * (anonymous, shmem, hugetlb accepted; other file-backed memory refused),
  * faults and RLIMIT_MEMLOCK.
  */
+#include <stdatomic.h>
 #include <sys/shm.h>
 
 #include "util.h"
@@ -762,6 +763,83 @@ static void unprivileged_user(void)
 	EXPECT_GLOBAL_IDLE();
 }
 
+/* The updater of lookup_races_update(): slot 0 swaps between two areas. */
+struct swapper {
+	int		dev;
+	struct iovec	iov[2];
+	atomic_bool	stop;
+	unsigned long	updates;
+	long		err;		/* the first update that failed */
+};
+
+static void *swap_slot0(void *arg)
+{
+	struct swapper *w = arg;
+
+	while (!atomic_load(&w->stop)) {
+		long ret = h_update_iov(w->dev, 0, &w->iov[w->updates & 1], 1);
+
+		if (ret) {
+			w->err = ret;
+			break;
+		}
+		w->updates++;
+	}
+	return NULL;
+}
+
+#define RACE_RECVS	2000
+
+/*
+ * Lookups take no lock: a receive looks its registered buffer up while
+ * UPDATE replaces that slot, over and over. The slot is never empty, so
+ * every receive must land its datagram in one of the two buffers (never
+ * -EFAULT from a lookup that caught the old buffer on its way out), every
+ * update must succeed, and nothing may stay pinned or leak (the debug
+ * kernel's KASAN and kmemleak watch the freed buffers).
+ */
+static void lookup_races_update(struct t_fx *f)
+{
+	const size_t half = f->data_len / 2;
+	struct swapper w = { .dev = f->dev };
+	unsigned int i, bad = 0;
+	char msg[64];
+	pthread_t t;
+
+	w.iov[0] = (struct iovec){ f->data, half };
+	w.iov[1] = (struct iovec){ f->data + half, half };
+	if (!EXPECT_OK(h_register_iov(f->dev, w.iov, 1)) ||
+	    !t_udp_pair(f->fds))
+		return;
+	if (pthread_create(&t, NULL, swap_slot0, &w)) {
+		FAILF("pthread_create: %s", strerror(errno));
+		return;
+	}
+	memset(msg, 'r', sizeof(msg));
+	for (i = 0; i < RACE_RECVS; i++) {
+		struct t_cqe c;
+
+		t_ring_add(&f->r, iopbuf_regbuf_encode(0, i % 64), sizeof(msg),
+			   (__u16)i);
+		t_ring_publish(&f->r);
+		if (!EXPECT_EQ(send(f->fds[1], msg, sizeof(msg), 0),
+			       (ssize_t)sizeof(msg)) ||
+		    !t_recv(&f->uring, f->dev, f->fds[0], 1, 0, 0, &c))
+			break;
+		if (c.res != (int)sizeof(msg) && !bad++)
+			h_note("receive %u: %s", i, h_res(c.res));
+	}
+	atomic_store(&w.stop, true);
+	pthread_join(t, NULL);
+	EXPECT_EQ(i, RACE_RECVS);
+	EXPECT_EQ(bad, 0);
+	EXPECT_OK(w.err);
+	/* the race ran: the slot changed while receives looked it up */
+	EXPECT(w.updates > 0);
+	h_note("%u receives, %lu updates", i, w.updates);
+	EXPECT_OK(h_unregister_bufs(f->dev));
+}
+
 int main(void)
 {
 	h_init("regbuf");
@@ -784,6 +862,9 @@ int main(void)
 	RUN(unpinnable_efault);
 	RUN(memlock_enforced);
 	RUN(unprivileged_user);
+	/* last: its churn of pinned pages must not fragment hugetlb_accepted's */
+	t_run_fx("lookup_races_update", lookup_races_update, 8 * H_PAGE, 8, 1,
+		 IOPBUF_RING_REGBUF);
 	h_run("counters_zero", h_case_counters_zero);
 	return h_exit();
 }
