@@ -117,12 +117,16 @@ def write_doc(docdir, out, machine, kernels, data):
         cells = []
         for k in kernels:
             vals = [net(data, k, sender, fn) for _, fn in terms]
-            got = [(s, v) for (s, _), v in zip(terms, vals) if v is not None]
-            if not any(v is not None for (s, _), v in zip(terms, vals) if s > 0):
-                cells.append("-")
+            lost = [fn for (_, fn), v in zip(terms, vals) if v is None]
+            if lost:
+                cells.append("- (%s)" % ", ".join("`%s` untraceable" % fn for fn in lost))
                 continue
-            cells.append("%d" % sum(s * v for s, v in got))
+            cells.append("%d" % sum(s * v for (s, _), v in zip(terms, vals)))
         A("| %s | %s |" % (label, " | ".join(cells)))
+    A("")
+    A("A function a kernel cannot trace (inlined, or marked notrace) leaves its cell "
+      "empty; on 6.1 the notification's task work is `__io_notif_complete_tw()`, on 7.2 "
+      "the import is `io_import_reg_buf()`.")
     A("")
     A("The module's parts (M1, one call each per command; `pbuf_op_alloc_sel` contains "
       "`pbuf_op_alloc` and `pbuf_ring_get`, `pbuf_bufsel_select` contains `pbuf_ring_peek`, "

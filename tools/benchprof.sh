@@ -11,7 +11,9 @@
 # icount guest a tick is an instruction), and prints per function
 #   BENCHPROF,SENDER,FUNC,CALLS,AVG_TICKS
 # or BENCHPROF,SENDER,FUNC,-,- for a function this kernel cannot trace
-# (inlined, renamed). Only the listed functions are patched, so the code
+# (inlined, renamed). FUNC may name alternatives, FIRST/OTHER...: the first
+# one the kernel can trace is, and is reported as FIRST (a function that
+# was renamed between kernels). Only the listed functions are patched, so the code
 # between them runs at full speed, but each traced function's own time
 # includes part of the tracer's entry and exit (about 690 ticks), and a
 # traced function's time includes all of it for each traced callee: list
@@ -27,23 +29,31 @@ T=/sys/kernel/tracing
 [ -d $T/events ] || mount -t tracefs nodev $T
 
 # Set the filter one function at a time: one the kernel cannot trace
-# fails alone.
+# fails alone. /tmp/benchprof.ok lists the names to report, and
+# /tmp/benchprof.alias "TRACED NAME" where an alternative was traced.
 set_filter() {
-	local fn
+	local spec fn name
 	: > $T/set_ftrace_filter
-	for fn in $(echo "$1" | tr ',' ' '); do
-		if echo "$fn" >> $T/set_ftrace_filter 2>/dev/null; then
-			echo "$fn" >> /tmp/benchprof.ok
-		else
-			echo "BENCHPROF,$2,$fn,-,-"
-		fi
+	for spec in $(echo "$1" | tr ',' ' '); do
+		name=${spec%%/*}
+		for fn in $(echo "$spec" | tr '/' ' ') -; do
+			[ "$fn" = - ] && break
+			if echo "$fn" >> $T/set_ftrace_filter 2>/dev/null; then
+				echo "$name" >> /tmp/benchprof.ok
+				echo "$fn $name" >> /tmp/benchprof.alias
+				break
+			fi
+		done
+		[ "$fn" = - ] && echo "BENCHPROF,$2,$name,-,-"
 	done
+	return 0
 }
 
 # Average duration per function from function_graph's output: leaf calls
 # ("12.345 us | f();") and closing braces ("12.345 us | } /* f */").
 summarize() {
 	awk -v sender="$1" '
+	FNR == NR { alias[$1] = $2; next }
 	/^#/ { next }
 	{
 		i = index($0, "|")
@@ -67,13 +77,15 @@ summarize() {
 		}
 		if (name == "")
 			next
+		if (name in alias)
+			name = alias[name]
 		sum[name] += dur
 		n[name]++
 	}
 	END {
 		for (f in sum)
 			printf "BENCHPROF,%s,%s,%d,%.0f\n", sender, f, n[f], sum[f] / n[f]
-	}' $T/trace
+	}' /tmp/benchprof.alias $T/trace
 }
 
 profile() {
@@ -82,6 +94,7 @@ profile() {
 	echo nop > $T/current_tracer
 	: > $T/trace
 	: > /tmp/benchprof.ok
+	: > /tmp/benchprof.alias
 	echo x86-tsc > $T/trace_clock
 	echo 30000 > $T/buffer_size_kb
 	echo 0 > $T/max_graph_depth
