@@ -48,7 +48,7 @@ static inline const void *pbuf_cmd_payload(const struct io_uring_cmd *cmd)
 /*
  * Post the completion: @res in cqe->res and, on a CQE32 ring, @res2 in the
  * first extra word. @issue_flags must be the ones io_uring handed us.
- * Called only by pbuf_cmd_done() (module/trace.c), which traces it first.
+ * Called only by pbuf_cmd_done() (module/op.c), which traces it first.
  */
 static inline void pbuf_cmd_post(struct io_uring_cmd *cmd, s32 res, u64 res2,
 				 unsigned int issue_flags)

@@ -363,6 +363,7 @@ struct pbuf_op {
 	u32			msg_flags;
 
 	/* send state across steps */
+	struct socket		*sock;		/* op->file's */
 	u8			phase;
 	int			sent;
 	struct pbuf_commit	commit;
@@ -416,14 +417,40 @@ void pbuf_op_exit(void);
 
 /* module/notif.c */
 struct pbuf_notif *pbuf_notif_alloc(struct pbuf_op *op, unsigned int max_refs);
-void pbuf_notif_take_refs(struct pbuf_notif *n, struct pbuf_bufsel *bs);
 void pbuf_notif_flush(struct pbuf_notif *n);
 bool pbuf_notif_flush_if_last(struct pbuf_notif *n);
 bool pbuf_notif_detach(struct pbuf_notif *n);
-u16 pbuf_notif_cqe_flags(const struct pbuf_notif *n);
 void pbuf_notif_free(struct pbuf_notif *n);
 void pbuf_op_notif_free(struct pbuf_op *op);
 void pbuf_notif_wait_all(void);
+
+/*
+ * Hand the selection's buffer references to @n, which drops them when the
+ * stack lets go. @n has room for all of them (pbuf_notif_alloc()).
+ */
+static inline void pbuf_notif_take_refs(struct pbuf_notif *n,
+					struct pbuf_bufsel *bs)
+{
+	unsigned int i;
+
+	if (WARN_ON_ONCE(n->nr_refs + bs->nr_refs > n->refs_cap))
+		return;
+	/* usually one: a loop is cheaper than a call to memcpy() */
+	for (i = 0; i < bs->nr_refs; i++)
+		n->refs[n->nr_refs++] = bs->refs[i];
+	bs->nr_refs = 0;
+}
+
+/* Completion flags saying how a finished notification went. */
+static inline u16 pbuf_notif_cqe_flags(const struct pbuf_notif *n)
+{
+	u16 flags = IOPBUF_CQE_F_ZC;
+
+	/* as io_uring's REPORT_USAGE: nothing seen going out counts as copied */
+	if (READ_ONCE(n->zc_copied) || !READ_ONCE(n->zc_used))
+		flags |= IOPBUF_CQE_F_ZC_COPIED;
+	return flags;
+}
 
 /* module/send.c */
 int pbuf_skb_fill(struct sk_buff *skb, struct iov_iter *from, size_t length);
@@ -431,13 +458,31 @@ int pbuf_cmd_send(struct io_uring_cmd *cmd, const struct iopbuf_cmd_send *req,
 		  unsigned int issue_flags);
 
 /* module/bufsel.c */
-int pbuf_bufsel_init(struct pbuf_bufsel *bs, struct pbuf_ring *ring,
-		     unsigned int max);
-void pbuf_bufsel_destroy(struct pbuf_bufsel *bs);
+int pbuf_bufsel_reserve(struct pbuf_bufsel *bs, unsigned int max);
+
+/**
+ * pbuf_bufsel_init - prepare to select up to @max entries of @ring
+ * @bs: the selection state of a new or reused command object
+ *	(pbuf_bufsel_setup()); takes over the caller's reference on @ring
+ * @ring: the ring
+ * @max: entries per attempt: 1, or the bundle limit
+ *
+ * Return: 0 or -ENOMEM; pbuf_bufsel_destroy() cleans up either way.
+ */
+static inline int pbuf_bufsel_init(struct pbuf_bufsel *bs,
+				   struct pbuf_ring *ring, unsigned int max)
+{
+	bs->ring = ring;
+	bs->max = max;
+	bs->nr = 0;
+	bs->nr_refs = 0;
+	pbuf_bvec_out_reuse(&bs->bv);
+	/* the arrays kept with the object are reused when large enough */
+	return bs->cap >= max ? 0 : pbuf_bufsel_reserve(bs, max);
+}
 void pbuf_bufsel_setup(struct pbuf_bufsel *bs);
 void pbuf_bufsel_free(struct pbuf_bufsel *bs);
 int pbuf_bufsel_select(struct pbuf_bufsel *bs, u64 max_len, int dir);
-void pbuf_bufsel_release(struct pbuf_bufsel *bs);
 void pbuf_bufsel_commit(struct pbuf_bufsel *bs, u64 bytes,
 			struct pbuf_commit *c);
 
@@ -448,8 +493,8 @@ int pbuf_cmd_recv(struct io_uring_cmd *cmd, const struct iopbuf_cmd_recv *req,
 /* module/ctx.c */
 struct pbuf_ctx *pbuf_ctx_create(void);
 void pbuf_ctx_release(struct kref *ref);
-struct pbuf_op *pbuf_ctx_op_get(struct pbuf_ctx *ctx);
-void pbuf_ctx_op_put(struct pbuf_ctx *ctx, struct pbuf_op *op);
+struct pbuf_op *pbuf_ctx_op_get_cached(struct pbuf_ctx *ctx);
+void pbuf_ctx_op_put_cached(struct pbuf_ctx *ctx, struct pbuf_op *op);
 struct pbuf_notif *pbuf_ctx_notif_get(struct pbuf_ctx *ctx);
 void pbuf_ctx_notif_put(struct pbuf_ctx *ctx, struct pbuf_notif *n);
 
@@ -466,6 +511,30 @@ static inline void pbuf_ctx_get(struct pbuf_ctx *ctx)
 static inline void pbuf_ctx_put(struct pbuf_ctx *ctx)
 {
 	kref_put(&ctx->ref, pbuf_ctx_release);
+}
+
+/*
+ * A command object, zeroed up to cache_node (see struct pbuf_op): the
+ * context's hot op when there is one, which the last command that
+ * completed during its issue left with one atomic exchange, else one from
+ * the cache or a new one (NULL: -ENOMEM).
+ */
+static inline struct pbuf_op *pbuf_ctx_op_get(struct pbuf_ctx *ctx)
+{
+	/* a full barrier: sees all the last owner wrote */
+	struct pbuf_op *op = xchg(&ctx->hot_op, NULL);
+
+	if (unlikely(!op))
+		return pbuf_ctx_op_get_cached(ctx);
+	memset(op, 0, offsetof(struct pbuf_op, cache_node));
+	return op;
+}
+
+static inline void pbuf_ctx_op_put(struct pbuf_ctx *ctx, struct pbuf_op *op)
+{
+	/* a full barrier when it succeeds: the next owner sees our writes */
+	if (unlikely(cmpxchg(&ctx->hot_op, NULL, op)))
+		pbuf_ctx_op_put_cached(ctx, op);
 }
 
 /* module/acct.c */
@@ -485,7 +554,28 @@ int pbuf_regbuf_unregister_all(struct pbuf_ctx *ctx);
 void pbuf_regbuf_release_all(struct pbuf_ctx *ctx);
 struct pbuf_regbuf *pbuf_regbuf_alloc(struct pbuf_ctx *ctx);
 struct pbuf_regbuf *pbuf_regbuf_get(struct pbuf_ctx *ctx, u32 index);
-void pbuf_regbuf_put(struct pbuf_regbuf *buf);
+void pbuf_regbuf_free(struct pbuf_regbuf *buf);
+
+/*
+ * The puts of the hot path are inline. The last reference frees, which may
+ * sleep (unpinning, vfree), so every put must be made where sleeping is
+ * allowed: __might_sleep() checks that on debug kernels, without the
+ * rescheduling point might_sleep() would add to every command.
+ */
+static inline void pbuf_regbuf_put(struct pbuf_regbuf *buf)
+{
+	__might_sleep(__FILE__, __LINE__);
+	if (refcount_dec_and_test(&buf->refs))
+		pbuf_regbuf_free(buf);
+}
+
+/* Drop what the last selection imported; the entries stay selected. */
+static inline void pbuf_bufsel_release(struct pbuf_bufsel *bs)
+{
+	while (bs->nr_refs)
+		pbuf_regbuf_put(bs->refs[--bs->nr_refs]);
+	pbuf_bvec_out_reuse(&bs->bv);
+}
 
 /* module/kbuf.c */
 int pbuf_kbuf_alloc_ioctl(struct pbuf_ctx *ctx, void __user *arg);
@@ -505,7 +595,23 @@ int pbuf_ring_status(struct pbuf_ctx *ctx, void __user *arg);
 void pbuf_ring_unregister_all(struct pbuf_ctx *ctx);
 int pbuf_ring_mmap(struct pbuf_ctx *ctx, struct vm_area_struct *vma);
 struct pbuf_ring *pbuf_ring_get(struct pbuf_ctx *ctx, u16 bgid);
-void pbuf_ring_put(struct pbuf_ring *ring);
+void pbuf_ring_free(struct pbuf_ring *ring);
+
+/* As pbuf_regbuf_put(): the last reference may sleep. */
+static inline void pbuf_ring_put(struct pbuf_ring *ring)
+{
+	__might_sleep(__FILE__, __LINE__);
+	if (refcount_dec_and_test(&ring->refs))
+		pbuf_ring_free(ring);
+}
+
+/* The command is done with the ring; the arrays stay for the next one. */
+static inline void pbuf_bufsel_destroy(struct pbuf_bufsel *bs)
+{
+	pbuf_bufsel_release(bs);
+	pbuf_ring_put(bs->ring);
+	bs->ring = NULL;
+}
 void pbuf_ring_show(struct seq_file *m, struct pbuf_ctx *ctx);
 
 /*
@@ -533,7 +639,7 @@ int pbuf_probe_ioctl(void __user *arg);
 /* module/cmd.c */
 int pbuf_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags);
 
-/* module/trace.c: trace, then post the completion */
+/* module/op.c: trace, then post the completion */
 void pbuf_cmd_done(struct io_uring_cmd *cmd, s32 res, u64 res2,
 		   unsigned int issue_flags);
 

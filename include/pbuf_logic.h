@@ -74,7 +74,19 @@ struct pbuf_bvec_out {
 
 void pbuf_bvec_out_init(struct pbuf_bvec_out *out, unsigned int max, gfp_t gfp);
 void pbuf_bvec_out_release(struct pbuf_bvec_out *out);
-void pbuf_bvec_out_reuse(struct pbuf_bvec_out *out);
+
+/*
+ * Empty @out for the next command but keep the array it grew, so a reused
+ * command object builds its next bundle without allocating.
+ * pbuf_bvec_out_release() frees it.
+ */
+static inline void pbuf_bvec_out_reuse(struct pbuf_bvec_out *out)
+{
+	out->nr = 0;
+	out->len = 0;
+	out->last_src = NULL;
+}
+
 int pbuf_bvec_import(struct pbuf_bvec_out *out, const struct pbuf_runs *src,
 		     u64 offset, u64 len);
 

@@ -27,11 +27,12 @@ void pbuf_bufsel_free(struct pbuf_bufsel *bs)
 	pbuf_bvec_out_release(&bs->bv);
 }
 
-/* Room for @max entries in each array; kept ones are reused. */
-static int pbuf_bufsel_reserve(struct pbuf_bufsel *bs, unsigned int max)
+/*
+ * Room for @max entries in each array: pbuf_bufsel_init() found the kept
+ * ones too small.
+ */
+int pbuf_bufsel_reserve(struct pbuf_bufsel *bs, unsigned int max)
 {
-	if (bs->cap >= max)
-		return 0;
 	kfree(bs->sel);
 	kfree(bs->refs);
 	kfree(bs->iov);
@@ -45,42 +46,6 @@ static int pbuf_bufsel_reserve(struct pbuf_bufsel *bs, unsigned int max)
 		return -ENOMEM;
 	bs->cap = max;
 	return 0;
-}
-
-/**
- * pbuf_bufsel_init - prepare to select up to @max entries of @ring
- * @bs: the selection state of a new or reused command object
- *	(pbuf_bufsel_setup()); takes over the caller's reference on @ring
- * @ring: the ring
- * @max: entries per attempt: 1, or the bundle limit
- *
- * Return: 0 or -ENOMEM; pbuf_bufsel_destroy() cleans up either way.
- */
-int pbuf_bufsel_init(struct pbuf_bufsel *bs, struct pbuf_ring *ring,
-		     unsigned int max)
-{
-	bs->ring = ring;
-	bs->max = max;
-	bs->nr = 0;
-	bs->nr_refs = 0;
-	pbuf_bvec_out_reuse(&bs->bv);
-	return pbuf_bufsel_reserve(bs, max);
-}
-
-/* The command is done with the ring; the arrays stay for the next one. */
-void pbuf_bufsel_destroy(struct pbuf_bufsel *bs)
-{
-	pbuf_bufsel_release(bs);
-	pbuf_ring_put(bs->ring);
-	bs->ring = NULL;
-}
-
-/* Drop what the last selection imported; the entries stay selected. */
-void pbuf_bufsel_release(struct pbuf_bufsel *bs)
-{
-	while (bs->nr_refs)
-		pbuf_regbuf_put(bs->refs[--bs->nr_refs]);
-	pbuf_bvec_out_reuse(&bs->bv);
 }
 
 /* Entries holding user addresses: a plain user iovec iterator. */

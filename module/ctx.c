@@ -114,19 +114,15 @@ void pbuf_ctx_release(struct kref *ref)
  * notification is freed by it or, once detached, holds a context reference
  * itself: so the cache outlives every object taken from it.
  */
-struct pbuf_op *pbuf_ctx_op_get(struct pbuf_ctx *ctx)
+/* pbuf_ctx_op_get() found no hot op: one from the cache, or a new one. */
+struct pbuf_op *pbuf_ctx_op_get_cached(struct pbuf_ctx *ctx)
 {
 	struct pbuf_free_node *node;
 	struct pbuf_op *op;
 
-	/* a full barrier: sees all the last owner wrote */
-	op = xchg(&ctx->hot_op, NULL);
-	if (!op) {
-		node = pbuf_cache_pop(ctx, &ctx->op_cache);
-		if (node)
-			op = container_of(node, struct pbuf_op, cache_node);
-	}
-	if (op) {
+	node = pbuf_cache_pop(ctx, &ctx->op_cache);
+	if (node) {
+		op = container_of(node, struct pbuf_op, cache_node);
 		/* up to cache_node: see struct pbuf_op */
 		memset(op, 0, offsetof(struct pbuf_op, cache_node));
 		return op;
@@ -138,11 +134,9 @@ struct pbuf_op *pbuf_ctx_op_get(struct pbuf_ctx *ctx)
 	return op;
 }
 
-void pbuf_ctx_op_put(struct pbuf_ctx *ctx, struct pbuf_op *op)
+/* pbuf_ctx_op_put() found a hot op already there: cache or free @op. */
+void pbuf_ctx_op_put_cached(struct pbuf_ctx *ctx, struct pbuf_op *op)
 {
-	/* a full barrier when it succeeds: the next owner sees our writes */
-	if (!cmpxchg(&ctx->hot_op, NULL, op))
-		return;
 	if (!pbuf_cache_push(ctx, &ctx->op_cache, &op->cache_node))
 		pbuf_op_cache_free(op);
 }

@@ -454,8 +454,7 @@ static void pbuf_lend_destroy(struct pbuf_op *op)
 	struct pbuf_lend *lend = op->lend;
 	unsigned int i;
 
-	if (op->notif)
-		pbuf_op_notif_free(op);
+	pbuf_op_notif_free(op);
 	if (!lend)
 		return;
 	for (i = 0; i < IOPBUF_LEND_MAX_OPS; i++) {

@@ -128,18 +128,6 @@ void pbuf_bvec_out_release(struct pbuf_bvec_out *out)
 }
 
 /*
- * Empty @out for the next command but keep the array it grew, so a reused
- * command object builds its next bundle without allocating.
- * pbuf_bvec_out_release() frees it.
- */
-void pbuf_bvec_out_reuse(struct pbuf_bvec_out *out)
-{
-	out->nr = 0;
-	out->len = 0;
-	out->last_src = NULL;
-}
-
-/*
  * The run holding @offset of @src. A bundle's slices mostly follow one
  * another: try the run the previous slice of the same buffer ended in and
  * the next one before searching.

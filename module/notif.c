@@ -127,22 +127,6 @@ struct pbuf_notif *pbuf_notif_alloc(struct pbuf_op *op, unsigned int max_refs)
 	return n;
 }
 
-/*
- * Hand the selection's buffer references to @n, which drops them when the
- * stack lets go. @n has room for all of them (pbuf_notif_alloc()).
- */
-void pbuf_notif_take_refs(struct pbuf_notif *n, struct pbuf_bufsel *bs)
-{
-	unsigned int i;
-
-	if (WARN_ON_ONCE(n->nr_refs + bs->nr_refs > n->refs_cap))
-		return;
-	/* usually one: a loop is cheaper than a call to memcpy() */
-	for (i = 0; i < bs->nr_refs; i++)
-		n->refs[n->nr_refs++] = bs->refs[i];
-	bs->nr_refs = 0;
-}
-
 /* The command has sent all it will: drop its reference. */
 void pbuf_notif_flush(struct pbuf_notif *n)
 {
@@ -205,17 +189,6 @@ bool pbuf_notif_detach(struct pbuf_notif *n)
 	return pending;
 }
 
-/* Completion flags saying how a finished notification went. */
-u16 pbuf_notif_cqe_flags(const struct pbuf_notif *n)
-{
-	u16 flags = IOPBUF_CQE_F_ZC;
-
-	/* as io_uring's REPORT_USAGE: nothing seen going out counts as copied */
-	if (READ_ONCE(n->zc_copied) || !READ_ONCE(n->zc_used))
-		flags |= IOPBUF_CQE_F_ZC_COPIED;
-	return flags;
-}
-
 /* Drop the buffer references (process context: may unpin pages). */
 static void pbuf_notif_drop_refs(struct pbuf_notif *n)
 {
@@ -225,13 +198,15 @@ static void pbuf_notif_drop_refs(struct pbuf_notif *n)
 }
 
 /*
- * A command is done with its finished notification (op->notif): kept
- * with the op for its next zero-copy command, or cached.
+ * A command is done with its finished notification (op->notif), if it has
+ * one: kept with the op for its next zero-copy command, or cached.
  */
 void pbuf_op_notif_free(struct pbuf_op *op)
 {
 	struct pbuf_notif *n = op->notif;
 
+	if (!n)
+		return;
 	op->notif = NULL;
 	pbuf_notif_drop_refs(n);
 	if (!op->spare_notif)

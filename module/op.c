@@ -169,6 +169,17 @@ void pbuf_op_free(struct pbuf_op *op)
 	pbuf_ctx_op_put(ctx, op);
 }
 
+/*
+ * The one place every completion goes through (commands that never
+ * started included, module/cmd.c), so that each is traced exactly once.
+ */
+void pbuf_cmd_done(struct io_uring_cmd *cmd, s32 res, u64 res2,
+		   unsigned int issue_flags)
+{
+	trace_iopbuf_cmd_complete(cmd, res, res2);
+	pbuf_cmd_post(cmd, res, res2, issue_flags);
+}
+
 static void pbuf_op_complete(struct pbuf_op *op, int res, u64 res2,
 			     unsigned int issue_flags)
 {

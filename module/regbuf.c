@@ -51,8 +51,10 @@ static void pbuf_regbuf_unpin(struct pbuf_regbuf *buf)
 	pbuf_acct_pinned(buf->ctx, &buf->acct, -(long)buf->acct.pinned);
 }
 
-static void pbuf_regbuf_free(struct pbuf_regbuf *buf)
+/* The last reference is gone (pbuf_regbuf_put()). */
+void pbuf_regbuf_free(struct pbuf_regbuf *buf)
 {
+	might_sleep();
 	pbuf_regbuf_unpin(buf);
 	pbuf_acct_release(buf->ctx, &buf->acct);
 	kvfree(buf->runs.bv);
@@ -60,14 +62,6 @@ static void pbuf_regbuf_free(struct pbuf_regbuf *buf)
 	pbuf_ctx_put(buf->ctx);
 	/* pbuf_regbuf_get() may still be looking at it under RCU */
 	kfree_rcu(buf, rcu);
-}
-
-/* Drop a reference; the last one unpins, so the caller must be able to sleep. */
-void pbuf_regbuf_put(struct pbuf_regbuf *buf)
-{
-	might_sleep();
-	if (refcount_dec_and_test(&buf->refs))
-		pbuf_regbuf_free(buf);
 }
 
 /*

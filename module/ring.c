@@ -36,10 +36,12 @@ static void pbuf_ring_mem_put(struct pbuf_ring_mem *mem)
 		pbuf_ring_mem_free(mem);
 }
 
-static void pbuf_ring_free(struct pbuf_ring *ring)
+/* The last reference is gone (pbuf_ring_put()). */
+void pbuf_ring_free(struct pbuf_ring *ring)
 {
 	struct pbuf_ctx *ctx = ring->ctx;
 
+	might_sleep();
 	if (ring->pages) {
 		if (ring->bufs)
 			vunmap(ring->bufs);
@@ -54,13 +56,6 @@ static void pbuf_ring_free(struct pbuf_ring *ring)
 	pbuf_ctx_put(ctx);
 	/* pbuf_ring_get() may still be looking at it under RCU */
 	kfree_rcu(ring, rcu);
-}
-
-void pbuf_ring_put(struct pbuf_ring *ring)
-{
-	might_sleep();
-	if (refcount_dec_and_test(&ring->refs))
-		pbuf_ring_free(ring);
 }
 
 /*

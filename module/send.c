@@ -256,7 +256,7 @@ fail:
 
 static int pbuf_send_fn(struct pbuf_op *op, u64 *res2)
 {
-	struct socket *sock = sock_from_file(op->file);
+	struct socket *sock = op->sock;
 
 	switch (op->phase) {
 	case PBUF_SEND_START:
@@ -300,16 +300,10 @@ static int pbuf_send_cancel(struct pbuf_op *op, u64 *res2)
 	return op->sent;
 }
 
-static void pbuf_send_destroy(struct pbuf_op *op)
-{
-	if (op->notif)
-		pbuf_op_notif_free(op);
-}
-
 static const struct pbuf_op_ops pbuf_send_ops = {
 	.run		= pbuf_send_fn,
 	.cancel		= pbuf_send_cancel,
-	.destroy	= pbuf_send_destroy,
+	.destroy	= pbuf_op_notif_free,
 };
 
 int pbuf_cmd_send(struct io_uring_cmd *cmd, const struct iopbuf_cmd_send *req,
@@ -333,6 +327,7 @@ int pbuf_cmd_send(struct io_uring_cmd *cmd, const struct iopbuf_cmd_send *req,
 	sock = sock_from_file(op->file);
 	if (!sock)
 		goto fail;
+	op->sock = sock;
 	/* zero copy for pinned pages, on sockets that take msg_ubuf */
 	if (op->bs.ring->flags & IOPBUF_RING_REGBUF &&
 	    test_bit(SOCK_SUPPORT_ZC, &sock->flags)) {
