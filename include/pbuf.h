@@ -111,6 +111,9 @@ struct pbuf_free_list {
  * holds one, so counters can be updated by an object that outlives the
  * file (a buffer still referenced by an in-flight operation).
  */
+/* Buffer slots and ring ids with a direct lookup (struct pbuf_ctx). */
+#define PBUF_FAST_SLOTS	16
+
 struct pbuf_ctx {
 	struct kref		ref;
 
@@ -132,6 +135,16 @@ struct pbuf_ctx {
 
 	/* bgid -> struct pbuf_ring; stores under setup_lock, loads under RCU. */
 	struct xarray		rings;
+
+	/*
+	 * Slots [0, PBUF_FAST_SLOTS) of bufs and rings again, as plain
+	 * arrays: the lookup a command makes (pbuf_regbuf_get(),
+	 * pbuf_ring_get()) loads one pointer there instead of walking the
+	 * xarray. Each is written together with its xarray slot, under the
+	 * same locks, and read under RCU as that slot is.
+	 */
+	struct pbuf_regbuf __rcu *fast_bufs[PBUF_FAST_SLOTS];
+	struct pbuf_ring __rcu	*fast_rings[PBUF_FAST_SLOTS];
 	/* id -> kernel-owned struct pbuf_regbuf; lookups take a ref under xa_lock */
 	struct xarray		kbufs;
 

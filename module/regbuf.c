@@ -79,12 +79,18 @@ static struct pbuf_regbuf *pbuf_regbuf_lookup(struct pbuf_ctx *ctx, u32 index)
 
 	rcu_read_lock();
 	for (;;) {
-		buf = xas_load(&xas);
-		/* a slot reserved for an update reads as empty */
-		if (xa_is_zero(buf))
-			buf = NULL;
-		if (xas_retry(&xas, buf))
-			continue;
+		if (index < PBUF_FAST_SLOTS) {
+			/* a direct slot (struct pbuf_ctx) */
+			buf = rcu_dereference(ctx->fast_bufs[
+				array_index_nospec(index, PBUF_FAST_SLOTS)]);
+		} else {
+			buf = xas_load(&xas);
+			/* a slot reserved for an update reads as empty */
+			if (xa_is_zero(buf))
+				buf = NULL;
+			if (xas_retry(&xas, buf))
+				continue;
+		}
 		if (!buf || refcount_inc_not_zero(&buf->refs))
 			break;
 		xas_reset(&xas);
@@ -361,6 +367,8 @@ static int pbuf_table_swap(struct pbuf_ctx *ctx, unsigned int first,
 			old = __xa_store(&ctx->bufs, first + i, bufs[i], 0);
 		else
 			old = __xa_erase(&ctx->bufs, first + i);
+		if (first + i < PBUF_FAST_SLOTS)
+			rcu_assign_pointer(ctx->fast_bufs[first + i], bufs[i]);
 		/* cannot happen: the slot was reserved */
 		if (WARN_ON_ONCE(xa_is_err(old)))
 			old = NULL;
@@ -512,6 +520,8 @@ static unsigned int pbuf_regbuf_drop_all(struct pbuf_ctx *ctx)
 	/* from here new lookups find nothing */
 	WRITE_ONCE(ctx->nr_bufs, 0);
 	ctx->nr_bufs_used = 0;
+	for (index = 0; index < PBUF_FAST_SLOTS; index++)
+		RCU_INIT_POINTER(ctx->fast_bufs[index], NULL);
 	xa_unlock(&ctx->bufs);
 	xa_for_each(&ctx->bufs, index, buf) {
 		xa_erase(&ctx->bufs, index);

@@ -6,6 +6,7 @@
  */
 #include <linux/log2.h>
 #include <linux/mm.h>
+#include <linux/nospec.h>
 #include <linux/rcupdate.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -58,6 +59,32 @@ void pbuf_ring_free(struct pbuf_ring *ring)
 	kfree_rcu(ring, rcu);
 }
 
+/* The slot of ring @bgid: an xarray's, or a direct one (struct pbuf_ctx). */
+static struct pbuf_ring *pbuf_ring_load(struct pbuf_ctx *ctx, u16 bgid)
+{
+	XA_STATE(xas, &ctx->rings, bgid);
+	struct pbuf_ring *ring;
+
+	if (bgid < PBUF_FAST_SLOTS)
+		return rcu_dereference(ctx->fast_rings[array_index_nospec(bgid,
+							PBUF_FAST_SLOTS)]);
+	do {
+		ring = xas_load(&xas);
+		if (xa_is_zero(ring))
+			ring = NULL;
+	} while (xas_retry(&xas, ring));
+	return ring;
+}
+
+/* Register or unregister @ring as @bgid's in the direct slots too. */
+static void pbuf_ring_publish(struct pbuf_ctx *ctx, unsigned long bgid,
+			      struct pbuf_ring *ring)
+{
+	lockdep_assert_held(&ctx->setup_lock);
+	if (bgid < PBUF_FAST_SLOTS)
+		rcu_assign_pointer(ctx->fast_rings[bgid], ring);
+}
+
 /*
  * Reference ring @bgid. One RCU section around the slot load (xas_load(),
  * not xa_load(), which would nest a second one) and the reference: a ring
@@ -65,15 +92,10 @@ void pbuf_ring_free(struct pbuf_ring *ring)
  */
 struct pbuf_ring *pbuf_ring_get(struct pbuf_ctx *ctx, u16 bgid)
 {
-	XA_STATE(xas, &ctx->rings, bgid);
 	struct pbuf_ring *ring;
 
 	rcu_read_lock();
-	do {
-		ring = xas_load(&xas);
-		if (xa_is_zero(ring))
-			ring = NULL;
-	} while (xas_retry(&xas, ring));
+	ring = pbuf_ring_load(ctx, bgid);
 	if (ring && !refcount_inc_not_zero(&ring->refs))
 		ring = NULL;
 	rcu_read_unlock();
@@ -227,6 +249,8 @@ int pbuf_ring_register(struct pbuf_ctx *ctx, void __user *arg)
 	ret = xa_err(xa_store(&ctx->rings, reg.bgid, ring, GFP_KERNEL_ACCOUNT));
 	if (ret)
 		pbuf_ring_put(ring);
+	else
+		pbuf_ring_publish(ctx, reg.bgid, ring);
 unlock:
 	mutex_unlock(&ctx->setup_lock);
 	trace_iopbuf_ring_register(ctx, reg.bgid, reg.ring_entries, reg.flags,
@@ -251,6 +275,7 @@ int pbuf_ring_unregister(struct pbuf_ctx *ctx, void __user *arg)
 	if (mutex_lock_killable(&ctx->setup_lock))
 		return -EINTR;
 	ring = xa_erase(&ctx->rings, reg.bgid);
+	pbuf_ring_publish(ctx, reg.bgid, NULL);
 	mutex_unlock(&ctx->setup_lock);
 	trace_iopbuf_ring_unregister(ctx, reg.bgid, 0, 0, ring ? 0 : -ENOENT);
 	if (!ring)
@@ -267,6 +292,7 @@ void pbuf_ring_unregister_all(struct pbuf_ctx *ctx)
 	mutex_lock(&ctx->setup_lock);
 	xa_for_each(&ctx->rings, bgid, ring) {
 		xa_erase(&ctx->rings, bgid);
+		pbuf_ring_publish(ctx, bgid, NULL);
 		trace_iopbuf_ring_unregister(ctx, bgid, 0, 0, 0);
 		pbuf_ring_put(ring);
 	}
