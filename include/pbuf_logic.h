@@ -13,6 +13,7 @@
 #include <linux/bvec.h>
 #include <linux/gfp.h>
 #include <linux/minmax.h>
+#include <linux/nospec.h>
 #include <linux/types.h>
 #include <linux/iouring_pbuf.h>
 
@@ -39,6 +40,13 @@ static inline bool pbuf_range_ok(u64 buf_len, u64 offset, u64 len)
  * 2 MiB huge pages needs one segment per huge page. bv[i].bv_offset is
  * below PAGE_SIZE; start[i] is the byte offset of bv[i] in the buffer, so
  * start[0] == 0 and start[i + 1] == start[i] + bv[i].bv_len.
+ *
+ * Every run but the first starts on a page boundary of the user mapping,
+ * so each of the buffer's pages lies in one run: page_run, when set, maps
+ * page p (counted from the first one, which holds byte 0 at
+ * bv[0].bv_offset) to its run, nr_pages entries (pbuf_runs_index_fill()).
+ * A table of many runs of unequal sizes (order-0 pages, mostly) finds a
+ * run there at once rather than by binary search.
  */
 struct pbuf_runs {
 	struct bio_vec	*bv;
@@ -46,11 +54,42 @@ struct pbuf_runs {
 	unsigned int	nr;
 	unsigned int	cap;
 	u64		len;
+	u32		*page_run;	/* NULL: pbuf_runs_find() searches */
+	unsigned int	nr_pages;
 };
+
+/* Tables of more runs than this are worth a page index (struct pbuf_runs). */
+#define PBUF_RUNS_INDEX_MIN	8
+
+/* How many pages @r spans: the entries of its page index. */
+static inline unsigned long pbuf_runs_pages(const struct pbuf_runs *r)
+{
+	return r->nr ? DIV_ROUND_UP(r->bv[0].bv_offset + r->len, PAGE_SIZE) : 0;
+}
 
 int pbuf_runs_add(struct pbuf_runs *r, struct page *page,
 		  unsigned int offset, unsigned int len);
-unsigned int pbuf_runs_find(const struct pbuf_runs *r, u64 offset);
+unsigned int pbuf_runs_search(const struct pbuf_runs *r, u64 offset);
+
+/**
+ * pbuf_runs_find - the run holding byte @offset of the buffer
+ * @r: a non-empty run table
+ * @offset: a byte offset below @r->len
+ *
+ * One load with a page index, else pbuf_runs_search().
+ */
+static inline unsigned int pbuf_runs_find(const struct pbuf_runs *r,
+					  u64 offset)
+{
+	unsigned long page;
+
+	if (!r->page_run)
+		return pbuf_runs_search(r, offset);
+	page = (offset + r->bv[0].bv_offset) >> PAGE_SHIFT;
+	/* @offset is untrusted (a ring entry's): clamp speculation */
+	return r->page_run[array_index_nospec(page, r->nr_pages)];
+}
+void pbuf_runs_index_fill(struct pbuf_runs *r, u32 *page_run);
 struct iov_iter;
 int pbuf_runs_iter(struct iov_iter *iter, int dir, const struct pbuf_runs *src,
 		   u64 offset, u64 len);

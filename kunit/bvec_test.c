@@ -81,6 +81,8 @@ static void bvec_runs_init(struct kunit *test, struct pbuf_runs *r,
 	r->nr = 0;
 	r->cap = cap;
 	r->len = 0;
+	r->page_run = NULL;
+	r->nr_pages = 0;
 }
 
 /* Add @nr whole pages starting at @page, in order. */
@@ -413,6 +415,57 @@ static void runs_find_many_test(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, pbuf_runs_find(&r, base + PAGE_SIZE - 1),
 				i);
 	}
+}
+
+/*
+ * The page index (pbuf_runs_index_fill()) answers as the search does, for
+ * a buffer starting 100 bytes into its first page, with runs of one and
+ * of four pages and a partial last page: every run's first and last byte
+ * and the bytes around each page boundary.
+ */
+static void runs_index_test(struct kunit *test)
+{
+	struct pbuf_runs r;
+	unsigned int want[96];
+	u32 *page_run;
+	unsigned int i, n = 0;
+	u64 off;
+
+	bvec_runs_init(test, &r, 16);
+	KUNIT_ASSERT_EQ(test, pbuf_runs_add(&r, bvec_folio(test, 0), 100,
+					    PAGE_SIZE - 100), 0);
+	for (i = 0; i < 3; i++)
+		bvec_add_pages(test, &r, bvec_folio(test, 0), 1);
+	bvec_add_pages(test, &r, bvec_folio(test, 2), 4);
+	bvec_add_pages(test, &r, bvec_folio(test, 0), 1);
+	KUNIT_ASSERT_EQ(test, pbuf_runs_add(&r, bvec_folio(test, 0), 0, 10), 0);
+	KUNIT_ASSERT_EQ(test, r.nr, 7);
+	KUNIT_ASSERT_EQ(test, pbuf_runs_pages(&r), 10);
+
+	/* the offsets to ask about, and what the search says */
+	for (i = 0; i < r.nr; i++) {
+		want[n++] = r.start[i];
+		want[n++] = r.start[i] + r.bv[i].bv_len - 1;
+	}
+	for (off = PAGE_SIZE - 100; off < r.len; off += PAGE_SIZE) {
+		want[n++] = off - 1;
+		want[n++] = off;
+	}
+	KUNIT_ASSERT_LE(test, n, ARRAY_SIZE(want) / 2);
+	for (i = 0; i < n; i++)
+		want[n + i] = pbuf_runs_find(&r, want[i]);
+
+	page_run = kunit_kcalloc(test, 10, sizeof(*page_run), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, page_run);
+	pbuf_runs_index_fill(&r, page_run);
+	KUNIT_EXPECT_EQ(test, r.nr_pages, 10);
+	KUNIT_EXPECT_EQ(test, page_run[0], 0);
+	KUNIT_EXPECT_EQ(test, page_run[4], 4);
+	KUNIT_EXPECT_EQ(test, page_run[7], 4);
+	KUNIT_EXPECT_EQ(test, page_run[9], 6);
+	for (i = 0; i < n; i++)
+		KUNIT_EXPECT_EQ_MSG(test, pbuf_runs_find(&r, want[i]),
+				    want[n + i], "offset %u", want[i]);
 }
 
 /* The pages of struct bvec_three, as import_case names them. */
@@ -840,6 +893,7 @@ static struct kunit_case iouring_pbuf_bvec_cases[] = {
 	KUNIT_CASE(runs_find_last_byte_test),
 	KUNIT_CASE(runs_find_boundary_test),
 	KUNIT_CASE(runs_find_many_test),
+	KUNIT_CASE(runs_index_test),
 	KUNIT_CASE(out_init_release_test),
 	KUNIT_CASE(out_reuse_test),
 	KUNIT_CASE(runs_iter_test),

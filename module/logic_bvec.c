@@ -71,17 +71,36 @@ int pbuf_runs_add(struct pbuf_runs *r, struct page *page, unsigned int offset,
 }
 
 /**
- * pbuf_runs_find - the run holding byte @offset of the buffer
- * @r: a non-empty run table
- * @offset: a byte offset below @r->len
+ * pbuf_runs_index_fill - give a complete run table its page index
+ * @r: the table, all its runs added
+ * @page_run: pbuf_runs_pages(@r) entries, owned by @r from now on
  *
- * Direct for tables of equal runs, else a binary search for the last run
- * starting at or before @offset. An offset
- * equal to a run's end belongs to the next run: that is the off-by-one the
- * provided-registered-buffers RFC had (it compared with '>' and produced an
- * empty segment at the end of the previous one).
+ * See struct pbuf_runs: page p goes to the run holding the page's first
+ * byte, which holds all of it.
  */
-unsigned int pbuf_runs_find(const struct pbuf_runs *r, u64 offset)
+void pbuf_runs_index_fill(struct pbuf_runs *r, u32 *page_run)
+{
+	unsigned long p = 0, end;
+	unsigned int i;
+
+	for (i = 0; i < r->nr; i++) {
+		/* the run's end, counted from the first page's start */
+		end = r->bv[0].bv_offset + r->start[i] + r->bv[i].bv_len;
+		for (; ((u64)p << PAGE_SHIFT) < end; p++)
+			page_run[p] = i;
+	}
+	r->page_run = page_run;
+	r->nr_pages = p;
+}
+
+/*
+ * pbuf_runs_find() for a table without a page index: direct for tables of
+ * equal runs, else a binary search for the last run starting at or before
+ * @offset. An offset equal to a run's end belongs to the next run: that is
+ * the off-by-one the provided-registered-buffers RFC had (it compared with
+ * '>' and produced an empty segment at the end of the previous one).
+ */
+unsigned int pbuf_runs_search(const struct pbuf_runs *r, u64 offset)
 {
 	unsigned int lo = 0, hi = r->nr;
 

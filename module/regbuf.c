@@ -59,6 +59,7 @@ void pbuf_regbuf_free(struct pbuf_regbuf *buf)
 	pbuf_acct_release(buf->ctx, &buf->acct);
 	kvfree(buf->runs.bv);
 	kvfree(buf->runs.start);
+	kvfree(buf->runs.page_run);
 	pbuf_ctx_put(buf->ctx);
 	/* pbuf_regbuf_get() may still be looking at it under RCU */
 	kfree_rcu(buf, rcu);
@@ -143,6 +144,22 @@ static void pbuf_runs_shrink(struct pbuf_runs *r)
 	r->cap = r->nr;
 }
 
+/*
+ * A page index for a table of many runs (struct pbuf_runs), when memory
+ * allows: 4 bytes a page, where the table itself takes up to 24.
+ */
+static void pbuf_runs_index(struct pbuf_runs *r)
+{
+	u32 *page_run;
+
+	if (r->nr <= PBUF_RUNS_INDEX_MIN)
+		return;
+	page_run = kvmalloc_array(pbuf_runs_pages(r), sizeof(*page_run),
+				  GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (page_run)
+		pbuf_runs_index_fill(r, page_run);
+}
+
 /* Add @nr freshly pinned pages to the runs, starting @off into the first. */
 static void pbuf_regbuf_add_pages(struct pbuf_regbuf *buf, struct page **pages,
 				  unsigned int nr, unsigned int off, u64 *left)
@@ -199,8 +216,10 @@ static int pbuf_regbuf_pin(struct pbuf_regbuf *buf, u64 ubuf, u64 len,
 		off = 0;
 		cond_resched();
 	}
-	if (!ret)
+	if (!ret) {
 		pbuf_runs_shrink(&buf->runs);
+		pbuf_runs_index(&buf->runs);
+	}
 out:
 	kfree(pages);
 	return ret;
