@@ -66,17 +66,9 @@ static struct pbuf_op **pbuf_cmd_op(struct io_uring_cmd *cmd)
 	return (struct pbuf_op **)cmd->pdu;
 }
 
-/**
- * pbuf_op_alloc - a new command in flight
- * @cmd: the uring_cmd
- * @ops: what this kind of command does
- * @fd: the file descriptor the command acts on, or PBUF_OP_NO_FILE for a
- *	command that manages its files itself
- *
- * Return: the op, or ERR_PTR(-EBADF, -ENOMEM).
- */
-struct pbuf_op *pbuf_op_alloc(struct io_uring_cmd *cmd,
-			      const struct pbuf_op_ops *ops, int fd)
+/* pbuf_op_alloc(), inline in the selecting commands' pbuf_op_alloc_sel() */
+static __always_inline struct pbuf_op *
+__pbuf_op_alloc(struct io_uring_cmd *cmd, const struct pbuf_op_ops *ops, int fd)
 {
 	struct pbuf_ctx *ctx = cmd->file->private_data;
 	struct pbuf_op *op;
@@ -108,6 +100,21 @@ struct pbuf_op *pbuf_op_alloc(struct io_uring_cmd *cmd,
 }
 
 /**
+ * pbuf_op_alloc - a new command in flight
+ * @cmd: the uring_cmd
+ * @ops: what this kind of command does
+ * @fd: the file descriptor the command acts on, or PBUF_OP_NO_FILE for a
+ *	command that manages its files itself
+ *
+ * Return: the op, or ERR_PTR(-EBADF, -ENOMEM).
+ */
+struct pbuf_op *pbuf_op_alloc(struct io_uring_cmd *cmd,
+			      const struct pbuf_op_ops *ops, int fd)
+{
+	return __pbuf_op_alloc(cmd, ops, fd);
+}
+
+/**
  * pbuf_op_alloc_sel - a new command that selects from a provided-buffer ring
  * @cmd: the uring_cmd
  * @ops: what this kind of command does
@@ -129,7 +136,7 @@ struct pbuf_op *pbuf_op_alloc_sel(struct io_uring_cmd *cmd,
 	/* PBUF_OP_NO_FILE is negative too: never taken from the application */
 	if (fd < 0)
 		return ERR_PTR(-EBADF);
-	op = pbuf_op_alloc(cmd, ops, fd);
+	op = __pbuf_op_alloc(cmd, ops, fd);
 	if (IS_ERR(op))
 		return op;
 	ring = pbuf_ring_get(op->ctx, bgid);
@@ -189,7 +196,8 @@ static void pbuf_op_complete(struct pbuf_op *op, int res, u64 res2,
 	pbuf_cmd_done(cmd, res, res2, issue_flags);
 }
 
-static bool pbuf_op_run(struct pbuf_op *op, unsigned int issue_flags);
+static __always_inline bool pbuf_op_run(struct pbuf_op *op,
+					unsigned int issue_flags);
 
 static void pbuf_op_tw_fn(struct io_uring_cmd *cmd, unsigned int issue_flags,
 			  bool dead)
@@ -325,7 +333,8 @@ static int pbuf_op_arm(struct pbuf_op *op)
  * One or more steps: try the transfer, complete, or park.
  * Return: true when the op completed (it is freed), false when it waits.
  */
-static bool pbuf_op_run(struct pbuf_op *op, unsigned int issue_flags)
+static __always_inline bool pbuf_op_run(struct pbuf_op *op,
+					unsigned int issue_flags)
 {
 	unsigned int spins = 0;
 	u64 res2 = 0;

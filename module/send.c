@@ -116,7 +116,8 @@ int pbuf_skb_fill(struct sk_buff *skb, struct iov_iter *from, size_t length)
 
 PBUF_DEFINE_SG_FROM_ITER(pbuf_skb_fill);
 
-static int pbuf_sendmsg(struct pbuf_op *op, struct socket *sock)
+static __always_inline int pbuf_sendmsg(struct pbuf_op *op,
+					struct socket *sock)
 {
 	struct msghdr msg = {
 		.msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL | op->msg_flags,
