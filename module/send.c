@@ -36,13 +36,16 @@ enum {
  * the frags need no references of their own; the skb is marked
  * SKBFL_MANAGED_FRAG_REFS so that it does not drop any either (and takes
  * them, __skb_zcopy_downgrade_managed(), if it ever needs to own frags).
+ * An skb that already holds frags with references (TCP appending to an
+ * skb filled otherwise) gets references for ours too, so that its frags
+ * stay alike.
  *
- * Frags name the folio's head page with an offset inside the folio, and a
- * piece continuing the last frag in the same folio extends it, which is
- * the layout the stack's own filler builds: the same data needs no more
- * frags than before. An skb that already holds frags with references
- * (TCP appending to an skb filled otherwise) gets references for ours
- * too, so that its frags stay alike.
+ * Each segment becomes one frag as it is, page and offset, however many
+ * pages of its folio it spans, as io_uring's own filler does. The
+ * segments are runs, each as long as physical contiguity inside a folio
+ * allows (struct pbuf_runs, pbuf_bvec_import()), so no two of them could
+ * share a frag: only the first piece may continue the skb's last frag
+ * (the rest of a run a previous send on the socket began).
  *
  * Return: 0, or -EMSGSIZE when the skb ran out of frags (what was placed
  * stays, and @from is advanced past it).
@@ -56,8 +59,7 @@ int pbuf_skb_fill(struct sk_buff *skb, struct iov_iter *from, size_t length)
 	size_t left = min(length, iov_iter_count(from));
 	size_t done = left;
 	unsigned long truesize = 0;
-	struct page *last_page = NULL;
-	size_t last_end = 0;
+	skb_frag_t *extend = NULL;
 	bool managed;
 
 	if (WARN_ON_ONCE(!iov_iter_is_bvec(from)))
@@ -66,37 +68,34 @@ int pbuf_skb_fill(struct sk_buff *skb, struct iov_iter *from, size_t length)
 		shinfo->flags |= SKBFL_MANAGED_FRAG_REFS;
 		managed = true;
 	} else {
-		const skb_frag_t *last = &shinfo->frags[frag - 1];
+		skb_frag_t *last = &shinfo->frags[frag - 1];
 
 		managed = skb_zcopy_managed(skb);
-		last_page = skb_frag_page(last);
-		last_end = skb_frag_off(last) + skb_frag_size(last);
+		if (left && skb_frag_page(last) == bv->bv_page &&
+		    skb_frag_off(last) + skb_frag_size(last) ==
+		    bv->bv_offset + skip)
+			extend = last;
 	}
 
 	/*
-	 * The frag being extended is kept in locals (last_page, last_end)
-	 * rather than read back from the skb each piece, and the iterator
-	 * is moved on in place at the end (pbuf_iter_bvec_advance()): one
-	 * pass over the segments.
+	 * The iterator is moved on in place at the end
+	 * (pbuf_iter_bvec_advance()): one pass over the segments.
 	 */
 	while (left) {
+		size_t off = bv->bv_offset + skip;
 		size_t len = min_t(size_t, left, bv->bv_len - skip);
-		struct page *head = compound_head(bv->bv_page);
-		size_t off = ((size_t)(bv->bv_page - head) << PAGE_SHIFT) +
-			     bv->bv_offset + skip;
 
-		if (head == last_page && off == last_end) {
-			skb_frag_size_add(&shinfo->frags[frag - 1], len);
+		if (unlikely(extend)) {
+			skb_frag_size_add(extend, len);
+			extend = NULL;
 		} else {
 			if (frag == MAX_SKB_FRAGS)
 				break;
 			if (!managed)
-				get_page(head);
-			__skb_fill_page_desc_noacc(shinfo, frag++, head, off,
-						   len);
-			last_page = head;
+				get_page(bv->bv_page);
+			__skb_fill_page_desc_noacc(shinfo, frag++, bv->bv_page,
+						   off, len);
 		}
-		last_end = off + len;
 		truesize += PAGE_ALIGN(len + offset_in_page(off));
 		left -= len;
 		skip += len;
