@@ -44,8 +44,9 @@ enum {
  * pages of its folio it spans, as io_uring's own filler does. The
  * segments are runs, each as long as physical contiguity inside a folio
  * allows (struct pbuf_runs, pbuf_bvec_import()), so no two of them could
- * share a frag: only the first piece may continue the skb's last frag
- * (the rest of a run a previous send on the socket began).
+ * share a frag. Nor is a frag already in the skb extended: only a command
+ * continuing a partial send could find one of its own there to extend,
+ * which saves a frag at most.
  *
  * Return: 0, or -EMSGSIZE when the skb ran out of frags (what was placed
  * stays, and @from is advanced past it).
@@ -59,7 +60,6 @@ int pbuf_skb_fill(struct sk_buff *skb, struct iov_iter *from, size_t length)
 	size_t left = min(length, iov_iter_count(from));
 	size_t done = left;
 	unsigned long truesize = 0;
-	skb_frag_t *extend = NULL;
 	bool managed;
 
 	if (WARN_ON_ONCE(!iov_iter_is_bvec(from)))
@@ -68,13 +68,7 @@ int pbuf_skb_fill(struct sk_buff *skb, struct iov_iter *from, size_t length)
 		shinfo->flags |= SKBFL_MANAGED_FRAG_REFS;
 		managed = true;
 	} else {
-		skb_frag_t *last = &shinfo->frags[frag - 1];
-
 		managed = skb_zcopy_managed(skb);
-		if (left && skb_frag_page(last) == bv->bv_page &&
-		    skb_frag_off(last) + skb_frag_size(last) ==
-		    bv->bv_offset + skip)
-			extend = last;
 	}
 
 	/*
@@ -85,17 +79,11 @@ int pbuf_skb_fill(struct sk_buff *skb, struct iov_iter *from, size_t length)
 		size_t off = bv->bv_offset + skip;
 		size_t len = min_t(size_t, left, bv->bv_len - skip);
 
-		if (unlikely(extend)) {
-			skb_frag_size_add(extend, len);
-			extend = NULL;
-		} else {
-			if (frag == MAX_SKB_FRAGS)
-				break;
-			if (!managed)
-				get_page(bv->bv_page);
-			__skb_fill_page_desc_noacc(shinfo, frag++, bv->bv_page,
-						   off, len);
-		}
+		if (frag == MAX_SKB_FRAGS)
+			break;
+		if (!managed)
+			get_page(bv->bv_page);
+		__skb_fill_page_desc_noacc(shinfo, frag++, bv->bv_page, off, len);
 		truesize += PAGE_ALIGN(len + offset_in_page(off));
 		left -= len;
 		skip += len;
