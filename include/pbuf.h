@@ -332,7 +332,8 @@ struct pbuf_notif {
 	 * never again, so that unlock meets a valid lock even when a new
 	 * send has reused n meanwhile (SLAB_TYPESAFE_BY_RCU reasoning). The
 	 * memory itself is freed only after a grace period (the callback
-	 * runs under rcu_read_lock()), when the context goes.
+	 * wakes and unlocks under rcu_read_lock(), pbuf_notif_done()), when
+	 * the context goes.
 	 */
 	struct rcu_head		rcu;
 	struct pbuf_free_node	cache_node;

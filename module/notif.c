@@ -29,19 +29,23 @@ static void pbuf_notif_done(struct pbuf_notif *n)
 	struct pbuf_op *op;
 	unsigned long flags;
 
+	/*
+	 * The command cannot go away while we hold the lock (detach), but
+	 * once woken it may complete and free n before we unlock: RCU keeps
+	 * n (its lock) valid until then.
+	 */
+	rcu_read_lock();
 	spin_lock_irqsave(&n->lock, flags);
 	op = n->op;
 	n->op = NULL;
 	n->done = true;
 	trace_iopbuf_zc_notif(n, op);
-	/*
-	 * The command cannot go away while we hold the lock (detach), but
-	 * once woken it may complete and free n before we unlock.
-	 */
 	if (op)
 		pbuf_op_wake_external(op);
 	spin_unlock_irqrestore(&n->lock, flags);
+	rcu_read_unlock();
 
+	/* a detached n is freed by this work alone */
 	if (!op)
 		queue_work(pbuf_wq, &n->work);
 }
@@ -51,19 +55,26 @@ static void pbuf_notif_callback(struct sk_buff *skb, struct ubuf_info *uarg,
 				bool success)
 {
 	struct pbuf_notif *n = container_of(uarg, struct pbuf_notif, uarg);
+	bool last;
 
 	/*
-	 * RCU keeps n (its lock) valid until we return, even when the woken
-	 * command frees it meanwhile; module exit waits for us the same way.
+	 * Until the count drops, n is ours; after, it may be freed by
+	 * whoever drops the last reference, and the module may go once
+	 * every notification is gone. Module exit waits for callbacks with
+	 * synchronize_rcu() (pbuf_notif_wait_all()), which waits for a
+	 * region with preemption off too, and costs less here than an RCU
+	 * section on kernels with preemptible RCU.
 	 */
-	rcu_read_lock();
+	preempt_disable();
 	if (success && skb)
 		WRITE_ONCE(n->zc_used, true);
 	else if (!success)
 		WRITE_ONCE(n->zc_copied, true);
-	if (refcount_dec_and_test(&uarg->refcnt))
+	last = refcount_dec_and_test(&uarg->refcnt);
+	preempt_enable();
+	/* the last reference: nobody else frees n before pbuf_notif_done() */
+	if (last)
 		pbuf_notif_done(n);
-	rcu_read_unlock();
 }
 
 PBUF_DEFINE_UBUF_OPS(pbuf_notif_ops, pbuf_notif_callback);
@@ -190,7 +201,7 @@ bool pbuf_notif_detach(struct pbuf_notif *n)
 }
 
 /* Drop the buffer references (process context: may unpin pages). */
-static void pbuf_notif_drop_refs(struct pbuf_notif *n)
+static inline void pbuf_notif_drop_refs(struct pbuf_notif *n)
 {
 	while (n->nr_refs)
 		pbuf_regbuf_put(n->refs[--n->nr_refs]);

@@ -194,7 +194,8 @@ static int pbuf_send_more(struct pbuf_op *op, struct socket *sock, u64 *res2)
 	return pbuf_send_finish(op, op->sent, res2);
 }
 
-static int pbuf_send_start(struct pbuf_op *op, struct socket *sock, u64 *res2)
+static __always_inline int pbuf_send_start(struct pbuf_op *op,
+					   struct socket *sock, u64 *res2)
 {
 	struct pbuf_bufsel *bs = &op->bs;
 	struct pbuf_ring *ring = bs->ring;
