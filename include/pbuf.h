@@ -497,8 +497,34 @@ static inline int pbuf_bufsel_init(struct pbuf_bufsel *bs,
 void pbuf_bufsel_setup(struct pbuf_bufsel *bs);
 void pbuf_bufsel_free(struct pbuf_bufsel *bs);
 int pbuf_bufsel_select(struct pbuf_bufsel *bs, u64 max_len, int dir);
-void pbuf_bufsel_commit(struct pbuf_bufsel *bs, u64 bytes,
-			struct pbuf_commit *c);
+void pbuf_bufsel_commit_inc(struct pbuf_bufsel *bs, u64 bytes,
+			    struct pbuf_commit *c);
+
+/**
+ * pbuf_bufsel_commit - consume @bytes of the selection from the ring
+ * @bs: selection state of a successful transfer
+ * @bytes: bytes moved
+ * @c: receives what the completion reports
+ *
+ * A ring without IOPBUF_RING_INC consumes every entry the bytes touched,
+ * and that is the count the completion reports; an INC ring is
+ * pbuf_bufsel_commit_inc()'s.
+ */
+static inline void pbuf_bufsel_commit(struct pbuf_bufsel *bs, u64 bytes,
+				      struct pbuf_commit *c)
+{
+	struct pbuf_ring *ring = bs->ring;
+
+	lockdep_assert_held(&ring->io_lock);
+	if (ring->flags & IOPBUF_RING_INC) {
+		pbuf_bufsel_commit_inc(bs, bytes, c);
+		return;
+	}
+	c->bid = bs->sel[0].bid;
+	c->nbufs = pbuf_ring_bufs_used(bs->sel, bs->nr, bytes);
+	c->flags = IOPBUF_CQE_F_BUFFER;
+	ring->head += c->nbufs;
+}
 
 /* module/recv.c */
 int pbuf_cmd_recv(struct io_uring_cmd *cmd, const struct iopbuf_cmd_recv *req,

@@ -199,44 +199,28 @@ int pbuf_bufsel_select(struct pbuf_bufsel *bs, u64 max_len, int dir)
 	return ret;
 }
 
-/**
- * pbuf_bufsel_commit - consume @bytes of the selection from the ring
- * @bs: selection state of a successful transfer
- * @bytes: bytes moved
- * @c: receives what the completion reports
- *
- * A ring without IOPBUF_RING_INC consumes every entry the bytes touched; an
- * INC ring advances the entry they ended in, in place (BUF_MORE), and
- * stops at a zero-length entry as upstream does. Either way the completion
- * counts the entries the bytes went into, from the first selected one
- * through the last that received a byte (pbuf_ring_commit_nbufs()).
+/*
+ * pbuf_bufsel_commit() for an IOPBUF_RING_INC ring: advance the entry the
+ * bytes ended in, in place (BUF_MORE), and stop at a zero-length entry as
+ * upstream does. The completion counts the entries the bytes went into,
+ * from the first selected one through the last that received a byte
+ * (pbuf_ring_commit_nbufs()).
  */
-void pbuf_bufsel_commit(struct pbuf_bufsel *bs, u64 bytes,
-			struct pbuf_commit *c)
+void pbuf_bufsel_commit_inc(struct pbuf_bufsel *bs, u64 bytes,
+			    struct pbuf_commit *c)
 {
 	struct pbuf_ring *ring = bs->ring;
 	u16 head = ring->head;
-	bool more = false;
+	bool more;
 
-	lockdep_assert_held(&ring->io_lock);
+	/* an encoding advances its offset, above the index bits */
+	more = !pbuf_ring_commit_inc_shift(ring->bufs, ring->mask, &ring->head,
+					   bs->sel, bs->nr, bytes,
+					   ring->min_left,
+					   ring->flags & IOPBUF_RING_REGBUF ?
+					   IOPBUF_REGBUF_INDEX_BITS : 0);
 	c->bid = bs->sel[0].bid;
-	if (ring->flags & IOPBUF_RING_INC) {
-		/* an encoding advances its offset, above the index bits */
-		more = !pbuf_ring_commit_inc_shift(ring->bufs, ring->mask,
-					&ring->head, bs->sel, bs->nr, bytes,
-					ring->min_left,
-					ring->flags & IOPBUF_RING_REGBUF ?
-					IOPBUF_REGBUF_INDEX_BITS : 0);
-		c->nbufs = pbuf_ring_commit_nbufs(bs->sel, bs->nr, bytes,
-						  (u16)(ring->head - head),
-						  more);
-	} else {
-		/*
-		 * Every entry the bytes touched is retired, and that is the
-		 * count pbuf_ring_commit_nbufs() would report: one walk.
-		 */
-		c->nbufs = pbuf_ring_bufs_used(bs->sel, bs->nr, bytes);
-		ring->head += c->nbufs;
-	}
+	c->nbufs = pbuf_ring_commit_nbufs(bs->sel, bs->nr, bytes,
+					  (u16)(ring->head - head), more);
 	c->flags = IOPBUF_CQE_F_BUFFER | (more ? IOPBUF_CQE_F_BUF_MORE : 0);
 }
