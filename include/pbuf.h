@@ -494,6 +494,7 @@ static inline int pbuf_bufsel_init(struct pbuf_bufsel *bs,
 	/* the arrays kept with the object are reused when large enough */
 	return bs->cap >= max ? 0 : pbuf_bufsel_reserve(bs, max);
 }
+
 void pbuf_bufsel_setup(struct pbuf_bufsel *bs);
 void pbuf_bufsel_free(struct pbuf_bufsel *bs);
 int pbuf_bufsel_select(struct pbuf_bufsel *bs, u64 max_len, int dir);
@@ -652,6 +653,7 @@ static inline void pbuf_bufsel_destroy(struct pbuf_bufsel *bs)
 	pbuf_ring_put(bs->ring);
 	bs->ring = NULL;
 }
+
 void pbuf_ring_show(struct seq_file *m, struct pbuf_ctx *ctx);
 
 /*

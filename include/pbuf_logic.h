@@ -89,6 +89,7 @@ static inline unsigned int pbuf_runs_find(const struct pbuf_runs *r,
 	/* @offset is untrusted (a ring entry's): clamp speculation */
 	return r->page_run[array_index_nospec(page, r->nr_pages)];
 }
+
 void pbuf_runs_index_fill(struct pbuf_runs *r, u32 *page_run);
 struct iov_iter;
 int pbuf_runs_iter(struct iov_iter *iter, int dir, const struct pbuf_runs *src,

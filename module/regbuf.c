@@ -82,8 +82,9 @@ static struct pbuf_regbuf *pbuf_regbuf_lookup(struct pbuf_ctx *ctx, u32 index)
 	for (;;) {
 		if (index < PBUF_FAST_SLOTS) {
 			/* a direct slot (struct pbuf_ctx) */
-			buf = rcu_dereference(ctx->fast_bufs[
-				array_index_nospec(index, PBUF_FAST_SLOTS)]);
+			u32 i = array_index_nospec(index, PBUF_FAST_SLOTS);
+
+			buf = rcu_dereference(ctx->fast_bufs[i]);
 		} else {
 			buf = xas_load(&xas);
 			/* a slot reserved for an update reads as empty */
