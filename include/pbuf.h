@@ -104,6 +104,9 @@ struct pbuf_free_list {
 	unsigned int		nr;
 };
 
+/* Buffer slots and ring ids with a direct lookup (struct pbuf_ctx). */
+#define PBUF_FAST_SLOTS	16
+
 /*
  * One open file of /dev/iouring-pbuf.
  *
@@ -111,9 +114,6 @@ struct pbuf_free_list {
  * holds one, so counters can be updated by an object that outlives the
  * file (a buffer still referenced by an in-flight operation).
  */
-/* Buffer slots and ring ids with a direct lookup (struct pbuf_ctx). */
-#define PBUF_FAST_SLOTS	16
-
 struct pbuf_ctx {
 	struct kref		ref;
 

@@ -113,8 +113,10 @@ void pbuf_ctx_release(struct kref *ref)
  * lives within its command, whose file keeps the context alive; its
  * notification is freed by it or, once detached, holds a context reference
  * itself: so the cache outlives every object taken from it.
+ *
+ * pbuf_ctx_op_get() (include/pbuf.h) found no hot op: one from the cache,
+ * or a new one.
  */
-/* pbuf_ctx_op_get() found no hot op: one from the cache, or a new one. */
 struct pbuf_op *pbuf_ctx_op_get_cached(struct pbuf_ctx *ctx)
 {
 	struct pbuf_free_node *node;
