@@ -254,6 +254,7 @@ struct pbuf_bufsel {
 	unsigned int		max;
 	unsigned int		nr_refs;
 	struct iov_iter		iter;
+	u64			bytes;		/* the entries' sum, as imported */
 	/*
 	 * Kept with a cached command object (module/ctx.c) and grown on
 	 * demand: sel, iov and refs have room for cap entries each, and bv
@@ -508,8 +509,8 @@ void pbuf_bufsel_commit_inc(struct pbuf_bufsel *bs, u64 bytes,
  * @c: receives what the completion reports
  *
  * A ring without IOPBUF_RING_INC consumes every entry the bytes touched,
- * and that is the count the completion reports; an INC ring is
- * pbuf_bufsel_commit_inc()'s.
+ * and that is the count the completion reports (pbuf_ring_bufs_used());
+ * an INC ring is pbuf_bufsel_commit_inc()'s.
  */
 static inline void pbuf_bufsel_commit(struct pbuf_bufsel *bs, u64 bytes,
 				      struct pbuf_commit *c)
@@ -522,7 +523,15 @@ static inline void pbuf_bufsel_commit(struct pbuf_bufsel *bs, u64 bytes,
 		return;
 	}
 	c->bid = bs->sel[0].bid;
-	c->nbufs = pbuf_ring_bufs_used(bs->sel, bs->nr, bytes);
+	/*
+	 * A transfer of all the selection holds touched every entry up to
+	 * the last that holds bytes: all of them when that is the last one,
+	 * without a walk (a bundle's usual end).
+	 */
+	if (bytes == bs->bytes && bs->sel[bs->nr - 1].len)
+		c->nbufs = bs->nr;
+	else
+		c->nbufs = pbuf_ring_bufs_used(bs->sel, bs->nr, bytes);
 	c->flags = IOPBUF_CQE_F_BUFFER;
 	ring->head += c->nbufs;
 }

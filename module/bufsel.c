@@ -188,6 +188,7 @@ int pbuf_bufsel_select(struct pbuf_bufsel *bs, u64 max_len, int dir)
 		ret = pbuf_bufsel_import_regbuf(bs, dir);
 	else
 		ret = pbuf_bufsel_import_user(bs, dir);
+	bs->bytes = iov_iter_count(&bs->iter);
 	/*
 	 * One transfer moves at most MAX_RW_COUNT bytes, as import_ubuf()
 	 * ensures for read(2): entry lengths are the application's, and

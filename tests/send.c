@@ -656,6 +656,36 @@ out:
 }
 
 /*
+ * Empty entries in a bundle on a plain ring: one inside the data goes
+ * with it, one after the last byte stays (the commit retires the entries
+ * through the last that received a byte). A bundle over 3000, 0, 2000
+ * and 0 bytes sends 5000, reports three entries and leaves the fourth at
+ * the head.
+ */
+static void bundle_empty_entries(void)
+{
+	struct t_cqe c;
+	struct fx f;
+
+	if (!fx_init(&f) || !fx_mem_4k(&f, 65536) || !fx_regbuf_ring(&f) ||
+	    !t_tcp_pair_buf(AF_INET, f.t.fds, 0))
+		goto out;
+	fx_add(&f, 0, 41, 3000);
+	fx_add(&f, 0, 3041, 0);
+	fx_add(&f, 0, 3041, 2000);
+	fx_add(&f, 0, 5041, 0);
+	fx_publish(&f);
+	if (!fx_send(&f, f.t.fds[1], IOPBUF_SEND_BUNDLE, 0, 0, &c) ||
+	    !EXPECT_EQ(check_send_cqe(&f, &c, 0, true, 0, ZC_LOOPBACK), 3))
+		goto out;
+	EXPECT_HEAD(&f.t.r, 3);
+	if (fx_rx_start(&f))
+		fx_rx_check(&f, "TCP stream");
+out:
+	fx_fini(&f);
+}
+
+/*
  * IOPBUF_RING_INC: a send limited to part of an entry advances that entry
  * in place by the bytes sent and leaves it at the head (BUF_MORE); the
  * next send continues where the last one stopped, and the send that
@@ -2026,6 +2056,7 @@ int main(void)
 	RUN(hugetlb_tcp);
 
 	RUN(bundle_completion);
+	RUN(bundle_empty_entries);
 	RUN(inc_partial_user);
 	RUN(inc_partial_regbuf);
 
