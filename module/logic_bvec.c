@@ -257,39 +257,3 @@ int pbuf_bvec_import(struct pbuf_bvec_out *out, const struct pbuf_runs *src,
 	return 0;
 }
 
-/**
- * pbuf_runs_iter - point @iter at a slice of a registered buffer
- * @iter: the iterator to set up
- * @dir: ITER_SOURCE or ITER_DEST
- * @src: the buffer's run table; must outlive @iter's use
- * @offset: first byte of the slice in the buffer
- * @len: bytes in the slice
- *
- * No bio_vec is copied: the iterator walks @src's own table from the run
- * holding @offset, starting that far into it, as io_import_fixed() does
- * for io_uring's registered buffers.
- *
- * Return: 0, or -EFAULT for a slice outside the buffer.
- */
-int pbuf_runs_iter(struct iov_iter *iter, int dir, const struct pbuf_runs *src,
-		   u64 offset, u64 len)
-{
-	unsigned int i;
-	u64 skip;
-
-	if (!pbuf_range_ok(src->len, offset, len))
-		return -EFAULT;
-	if (!len) {
-		iov_iter_bvec(iter, dir, src->bv, 0, 0);
-		return 0;
-	}
-	i = pbuf_runs_find(src, offset);
-	skip = offset - src->start[i];
-	/*
-	 * @offset lies inside run i, so skip < bv[i].bv_len: setting the
-	 * offset is what iov_iter_advance() would do, without its walk.
-	 */
-	iov_iter_bvec(iter, dir, &src->bv[i], src->nr - i, len);
-	iter->iov_offset = skip;
-	return 0;
-}
