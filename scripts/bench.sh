@@ -86,10 +86,12 @@ profile)
 	specs=(
 		mod:pbuf_uring_cmd,io_uring_cmd_prep
 		sendzc:io_send_zc,io_send_zc_prep,io_notif_tw_complete/__io_notif_complete_tw
-		mod:sock_sendmsg,pbuf_op_alloc_sel,pbuf_notif_alloc,pbuf_bufsel_select,pbuf_bufsel_commit,pbuf_op_free,pbuf_cmd_done,sock_from_file
+		mod:sock_sendmsg,pbuf_op_alloc_sel,pbuf_notif_alloc,pbuf_bufsel_select,pbuf_op_free,pbuf_cmd_done,sock_from_file
 		sendzc:sock_sendmsg,io_import_fixed/io_import_reg_buf,sock_from_file
-		mod:pbuf_op_alloc,pbuf_ring_get,pbuf_ring_peek,pbuf_regbuf_get,pbuf_runs_iter,pbuf_ring_put,sock_from_file
-		mod_b16:pbuf_bufsel_select,pbuf_bufsel_commit,sock_sendmsg,sock_from_file
+		mod:pbuf_ring_get,pbuf_ring_peek,pbuf_regbuf_get,pbuf_skb_fill,pbuf_notif_callback,sock_from_file
+		sendzc:io_sg_from_iter,io_tx_ubuf_complete/io_tx_ubuf_callback,sock_from_file
+		mod_b16:pbuf_bufsel_select,sock_sendmsg,sock_from_file
+		mod_b16:pbuf_ring_peek,pbuf_skb_fill,sock_from_file
 	)
 	BENCH_ARGS=${BENCH_ARGS:-"${specs[*]}"}
 	BENCH_OUT=${BENCH_OUT:-$SRC_DIR/build/bench-profile}

@@ -36,11 +36,12 @@ OWN = [
 ]
 
 # The module's parts, in the order a send runs them.
-PARTS = ["pbuf_op_alloc_sel", "pbuf_op_alloc", "pbuf_ring_get", "pbuf_notif_alloc",
-         "pbuf_bufsel_select", "pbuf_ring_peek", "pbuf_regbuf_get", "pbuf_runs_iter",
-         "sock_sendmsg", "pbuf_bufsel_commit", "pbuf_op_free", "pbuf_ring_put",
-         "pbuf_cmd_done"]
-NATIVE_PARTS = ["io_send_zc_prep", "io_import_fixed", "sock_sendmsg", "io_notif_tw_complete"]
+PARTS = ["pbuf_op_alloc_sel", "pbuf_ring_get", "pbuf_notif_alloc", "pbuf_bufsel_select",
+         "pbuf_ring_peek", "pbuf_regbuf_get", "sock_sendmsg", "pbuf_skb_fill",
+         "pbuf_notif_callback", "pbuf_op_free", "pbuf_cmd_done"]
+NATIVE_PARTS = ["io_send_zc_prep", "io_import_fixed", "sock_sendmsg", "io_sg_from_iter",
+                "io_tx_ubuf_complete", "io_notif_tw_complete"]
+BUNDLE_PARTS = ["pbuf_bufsel_select", "pbuf_ring_peek", "sock_sendmsg", "pbuf_skb_fill"]
 
 
 def parse(path):
@@ -131,9 +132,11 @@ def write_doc(docdir, out, machine, kernels, data):
       "the import is `io_import_reg_buf()`.")
     A("")
     A("The module's parts (M1, one call each per command; `pbuf_op_alloc_sel` contains "
-      "`pbuf_op_alloc` and `pbuf_ring_get`, `pbuf_bufsel_select` contains `pbuf_ring_peek`, "
-      "`pbuf_regbuf_get` and `pbuf_runs_iter`, `pbuf_op_free` contains the puts), and "
-      "native's (B3):")
+      "the socket's `fget()` and `pbuf_ring_get`, `pbuf_bufsel_select` contains "
+      "`pbuf_ring_peek` and `pbuf_regbuf_get`, `sock_sendmsg` contains the filler "
+      "`pbuf_skb_fill` and the notification's `pbuf_notif_callback`, `pbuf_op_free` "
+      "contains the puts and `fput()`), and native's (B3; `sock_sendmsg` contains "
+      "`io_sg_from_iter` and `io_tx_ubuf_complete`, on 6.1 `io_tx_ubuf_callback`):")
     A("")
     A("| function | " + " | ".join(short) + " |")
     A("|---|" + "---|" * len(kernels))
@@ -149,7 +152,7 @@ def write_doc(docdir, out, machine, kernels, data):
     A("")
     A("| function | " + " | ".join(short) + " |")
     A("|---|" + "---|" * len(kernels))
-    for fn in ("pbuf_bufsel_select", "pbuf_bufsel_commit", "sock_sendmsg"):
+    for fn in BUNDLE_PARTS:
         cells = [net(data, k, "mod_b16", fn) for k in kernels]
         A("| M2x16 `%s` | %s |" % (fn, " | ".join("-" if c is None else str(c) for c in cells)))
     doc = replace_block(docdir, "<!-- BEGIN GENERATED: make bench-profile -->",
