@@ -89,7 +89,7 @@ profile)
 		mod:sock_sendmsg,pbuf_op_alloc_sel,pbuf_notif_alloc,pbuf_bufsel_select,pbuf_op_free,pbuf_cmd_done,sock_from_file
 		sendzc:sock_sendmsg,io_import_fixed/io_import_reg_buf,sock_from_file
 		mod:pbuf_ring_get,pbuf_ring_peek,pbuf_regbuf_get,pbuf_skb_fill,pbuf_notif_callback,sock_from_file
-		sendzc:io_sg_from_iter,io_tx_ubuf_complete/io_tx_ubuf_callback,sock_from_file
+		sendzc:io_sg_from_iter,io_tx_ubuf_complete/io_tx_ubuf_callback/io_uring_tx_zerocopy_callback,sock_from_file
 		mod_b16:pbuf_bufsel_select,sock_sendmsg,sock_from_file
 		mod_b16:pbuf_ring_peek,pbuf_skb_fill,sock_from_file
 	)

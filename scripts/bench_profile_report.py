@@ -136,7 +136,7 @@ def write_doc(docdir, out, machine, kernels, data):
       "`pbuf_ring_peek` and `pbuf_regbuf_get`, `sock_sendmsg` contains the filler "
       "`pbuf_skb_fill` and the notification's `pbuf_notif_callback`, `pbuf_op_free` "
       "contains the puts and `fput()`), and native's (B3; `sock_sendmsg` contains "
-      "`io_sg_from_iter` and `io_tx_ubuf_complete`, on 6.1 `io_tx_ubuf_callback`):")
+      "`io_sg_from_iter` and `io_tx_ubuf_complete`, on 6.1 `io_uring_tx_zerocopy_callback`):")
     A("")
     A("| function | " + " | ".join(short) + " |")
     A("|---|" + "---|" * len(kernels))
