@@ -840,6 +840,136 @@ static void lookup_races_update(struct t_fx *f)
 	EXPECT_OK(h_unregister_bufs(f->dev));
 }
 
+/*
+ * Receive one datagram of @len bytes, filled with @pat, through ring @r
+ * (one entry naming @addr). Return: the completion's res, -ENODATA when
+ * the datagram could not be sent or no completion came.
+ */
+static int recv_one(struct t_fx *f, struct t_ring *r, __u64 addr, char pat,
+		    size_t len)
+{
+	char msg[64];
+	struct t_cqe c;
+
+	memset(msg, pat, len);
+	t_ring_add(r, addr, len, 0);
+	t_ring_publish(r);
+	if (!EXPECT_EQ(send(f->fds[1], msg, len, 0), (ssize_t)len) ||
+	    !t_recv(&f->uring, f->dev, f->fds[0], r->bgid, 0, 0, &c))
+		return -ENODATA;
+	return c.res;
+}
+
+/* Do @len bytes at @p all read @pat? */
+static bool all_pat(const char *p, char pat, size_t len)
+{
+	while (len--)
+		if (*p++ != pat)
+			return false;
+	return true;
+}
+
+/*
+ * Buffer slots and ring ids below 16 are also looked up directly, the
+ * others in the xarray (struct pbuf_ctx): both agree with the table on
+ * either side of the boundary, through UPDATE, clearing and
+ * unregistering. Slots 15, 16 and 1000 of a sparse table hold pages 0, 1
+ * and 2; each receive must land in its slot's page. Slot 15 then moves
+ * to page 3, is cleared (-EFAULT), and the table goes (-EFAULT). Rings 15,
+ * 16 and 65535 each take a receive; ring 15 unregistered is gone
+ * (-ENOENT) even while a parked receive still holds it, and registered
+ * again works.
+ */
+static void direct_slots_boundary(struct t_fx *f)
+{
+	static const unsigned int slot[] = { 15, 16, 1000 };
+	static const unsigned int bgid[] = { 15, 16, 65535 };
+	struct iovec iov, empty = { 0 };
+	struct t_ring r[3] = { 0 };
+	int other[2] = { -1, -1 };
+	struct t_cqe c;
+	char msg[64];
+	unsigned int i;
+
+	if (!EXPECT_OK(h_register_sparse(f->dev, 1024)) || !t_udp_pair(f->fds))
+		return;
+	for (i = 0; i < 3; i++) {
+		iov = (struct iovec){ f->data + i * H_PAGE, H_PAGE };
+		if (!EXPECT_OK(h_update_iov(f->dev, slot[i], &iov, 1)) ||
+		    !t_ring_init(&r[i], f->dev, 8, bgid[i], IOPBUF_RING_REGBUF,
+				 0))
+			goto out;
+	}
+	/* every slot through every ring */
+	for (i = 0; i < 9; i++) {
+		unsigned int s = i % 3;
+		char pat = (char)('a' + i);
+
+		if (!EXPECT_EQ(recv_one(f, &r[i / 3],
+					iopbuf_regbuf_encode(slot[s], 100), pat,
+					64), 64))
+			goto out;
+		EXPECT(all_pat(f->data + s * H_PAGE + 100, pat, 64));
+	}
+	/* slot 15 moves to page 3, then is cleared */
+	iov = (struct iovec){ f->data + 3 * H_PAGE, H_PAGE };
+	if (!EXPECT_OK(h_update_iov(f->dev, 15, &iov, 1)) ||
+	    !EXPECT_EQ(recv_one(f, &r[0], iopbuf_regbuf_encode(15, 0), 'x', 32),
+		       32))
+		goto out;
+	EXPECT(all_pat(f->data + 3 * H_PAGE, 'x', 32));
+	if (!EXPECT_OK(h_update_iov(f->dev, 15, &empty, 1)))
+		goto out;
+	/* the failed receive leaves its entry at ring 16's head, and the data */
+	EXPECT_EQ(recv_one(f, &r[1], iopbuf_regbuf_encode(15, 0), 'y', 32),
+		  -EFAULT);
+	EXPECT_EQ(recv(f->fds[0], msg, sizeof(msg), MSG_DONTWAIT), 32);
+
+	/*
+	 * Ring 15 unregistered while a receive parked on it still holds it:
+	 * a later command finds no ring 15 all the same. The parked receive
+	 * completes from the old ring once its datagram comes.
+	 */
+	t_ring_add(&r[0], iopbuf_regbuf_encode(16, 0), 32, 0);
+	t_ring_publish(&r[0]);
+	if (!t_udp_pair(other) ||
+	    !t_start(&f->uring, f->dev, &(struct t_cmd){
+			.op = IOPBUF_CMD_RECV, .fd = other[0], .bgid = 15 },
+		     0x0ff) ||
+	    !EXPECT(t_no_cqe(&f->uring)))
+		goto out;
+	t_ring_fini(&r[0]);
+	if (!EXPECT_EQ(send(f->fds[1], msg, 32, 0), 32))
+		goto out;
+	if (t_recv(&f->uring, f->dev, f->fds[0], 15, 0, 0, &c))
+		EXPECT_EQ(c.res, -ENOENT);
+	if (!EXPECT_EQ(send(other[1], msg, 32, 0), 32) ||
+	    !t_wait(&f->uring, &c))
+		goto out;
+	EXPECT_EQ(c.user_data, 0x0ff);
+	EXPECT_EQ(c.res, 32);
+	/* registered again: found */
+	if (!t_ring_init(&r[0], f->dev, 8, 15, IOPBUF_RING_REGBUF, 0))
+		goto out;
+	t_ring_add(&r[0], iopbuf_regbuf_encode(16, 0), 32, 0);
+	t_ring_publish(&r[0]);
+	if (t_recv(&f->uring, f->dev, f->fds[0], 15, 0, 0, &c))
+		EXPECT_EQ(c.res, 32);
+
+	/* the table gone: no slot, direct or not */
+	if (!EXPECT_OK(h_unregister_bufs(f->dev)))
+		goto out;
+	EXPECT_EQ(recv_one(f, &r[0], iopbuf_regbuf_encode(16, 0), 'w', 32),
+		  -EFAULT);
+	EXPECT_EQ(recv_one(f, &r[2], iopbuf_regbuf_encode(1000, 0), 'v', 32),
+		  -EFAULT);
+out:
+	for (i = 0; i < 3; i++)
+		t_ring_fini(&r[i]);
+	h_unregister_bufs(f->dev);
+	t_close2(other);
+}
+
 int main(void)
 {
 	h_init("regbuf");
@@ -862,6 +992,8 @@ int main(void)
 	RUN(unpinnable_efault);
 	RUN(memlock_enforced);
 	RUN(unprivileged_user);
+	t_run_fx("direct_slots_boundary", direct_slots_boundary, 4 * H_PAGE,
+		 8, 1, IOPBUF_RING_REGBUF);
 	/* last: its churn of pinned pages must not fragment hugetlb_accepted's */
 	t_run_fx("lookup_races_update", lookup_races_update, 8 * H_PAGE, 8, 1,
 		 IOPBUF_RING_REGBUF);
