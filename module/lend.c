@@ -229,8 +229,9 @@ static bool pbuf_lend_has_send(const struct pbuf_lend *lend)
 /*
  * The range of the lent buffer secondary @o works on, from its progress:
  * an iterator over the buffer's run table from the run holding its first
- * byte (found by binary search, as io_import_fixed() indexes its table).
- * The caller has checked that at least one byte is left.
+ * byte (pbuf_runs_find(): the page index or a binary search, as
+ * io_import_fixed() indexes its table). The caller has checked that at
+ * least one byte is left.
  */
 static void pbuf_lend_iter(struct pbuf_lend *lend,
 			   const struct iopbuf_lend_op *o, u64 len, int dir,
